@@ -1,0 +1,191 @@
+import path from 'node:path';
+import { Analysis, type BatchStatus } from '../../graph/analyze.js';
+import { Engine, type BuildSummary } from '../../graph/build.js';
+import type { BuildEvent } from '../../graph/events.js';
+import { acquireLock } from '../../graph/lock.js';
+import { DiskObjectStore } from '../../graph/objects.js';
+import type { PhaseConfig } from '../../graph/pipeline.js';
+import { statePaths } from '../../graph/state.js';
+import { formatFreshReason, formatStaleReason } from '../../graph/staleness.js';
+import { resolveTargets, type Request } from '../../graph/targets.js';
+import { CommandValidator, type Validator } from '../../rules/validate.js';
+import { CommandRunner } from '../../runners/command.js';
+import { killAllChildren } from '../../runners/processes.js';
+import type { AgentRunner } from '../../runners/types.js';
+import { fail, type GlobalOptions } from '../main.js';
+import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
+import { loadInputs, outputStore, readIntelligence, readState, type Inputs } from '../session.js';
+
+export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
+  if (opts.json) return new JsonReporter();
+  const r = new HumanReporter({ tty: Boolean(process.stdout.isTTY) && !process.env.CI, quiet: opts.quiet, verbose: opts.verbose });
+  await r.start();
+  return r;
+}
+
+export async function buildCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+  const loaded = await loadInputs(opts.dir);
+  if (!loaded.ok) fail(loaded.error);
+  const inputs = loaded.value;
+  const requests = resolveTargets(inputs.graph, names);
+  if (!requests.ok) fail(requests.error);
+  if (opts.dryRun) return dryRun(opts, inputs, requests.value);
+
+  const reporter = await makeReporter(opts);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts++;
+    if (interrupts > 1) {
+      killAllChildren('SIGKILL');
+      process.exit(130);
+    }
+    reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const started = Date.now();
+  let summary: BuildSummary | null = null;
+  try {
+    const lock = await acquireLock(
+      opts.dir,
+      'build',
+      (owner) => reporter.event({ event: 'waiting', reason: 'lock', ...(owner ? { pid: owner.pid, command: owner.command, since: owner.since } : {}) }),
+      controller.signal,
+    ).catch((e: unknown) => {
+      if (controller.signal.aborted) return null;
+      throw e;
+    });
+    if (lock) {
+      try {
+        summary = await runBuild(opts, inputs, requests.value, reporter.event.bind(reporter), controller.signal);
+      } finally {
+        await lock.release();
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const s = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [] };
+  const exitCode = controller.signal.aborted ? 130 : s.failed.length || s.skipped.length ? 1 : 0;
+  reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s });
+  reporter.close();
+  return exitCode;
+}
+
+async function runBuild(
+  opts: GlobalOptions,
+  inputs: Inputs,
+  requests: Request[],
+  emit: (e: BuildEvent) => void,
+  signal: AbortSignal,
+): Promise<BuildSummary> {
+  const { pipeline } = inputs;
+  const paths = statePaths(opts.dir);
+  const state = await readState(opts.dir, false);
+  const runners = new Map<string, AgentRunner>();
+  const validators = new Map<string, Validator | null>();
+  const engine = new Engine({
+    decider: inputs.decider(state),
+    outputs: outputStore(opts.dir),
+    runnerFor: (phase) => {
+      let r = runners.get(phase.runner);
+      if (!r) runners.set(phase.runner, (r = new CommandRunner(pipeline.runners.get(phase.runner)!, pipeline.dir)));
+      return r;
+    },
+    validatorFor: (phase) => {
+      if (!validators.has(phase.name)) {
+        validators.set(phase.name, phase.validate ? new CommandValidator(phase.validate, pipeline.dir, phase.validateTimeoutMs) : null);
+      }
+      return validators.get(phase.name)!;
+    },
+    intelligence: (phase: PhaseConfig) => readIntelligence(pipeline, phase.intelligence),
+    runDir: (phase, batch) => path.join(paths.runs, phase.name, String(batch)),
+    jobs: opts.jobs ?? pipeline.jobs,
+    emit,
+    signal,
+  });
+  try {
+    engine.plan(requests);
+    return await engine.run(requests);
+  } finally {
+    await inputs.cache.save();
+    if (state.needsCompaction()) {
+      await state.compact();
+      await new DiskObjectStore(paths.objects).retain(state.liveObjects());
+    }
+    state.close();
+  }
+}
+
+/** The batches a request needs, upstream chains included, in pipeline order. */
+export function closure(inputs: Inputs, requests: Request[]): Array<{ phase: PhaseConfig; batch: number }> {
+  const want = new Map<string, Set<number>>();
+  const add = (phase: PhaseConfig, batch: number): void => {
+    const s = want.get(phase.name) ?? new Set<number>();
+    if (s.has(batch)) return;
+    s.add(batch);
+    want.set(phase.name, s);
+    const up = inputs.graph.upstream(phase);
+    if (up) add(up, batch);
+  };
+  for (const r of requests) for (const b of r.batches) add(inputs.graph.phase(r.phase), b);
+  const out: Array<{ phase: PhaseConfig; batch: number }> = [];
+  for (const phase of inputs.graph.phases) for (const b of [...(want.get(phase.name) ?? [])].sort((a, c) => a - c)) out.push({ phase, batch: b });
+  return out;
+}
+
+export function describeStatus(s: BatchStatus): string {
+  switch (s.kind) {
+    case 'fresh':
+      return formatFreshReason(s.reason);
+    case 'stale':
+      return s.reasons.map(formatStaleReason).join('; ');
+    case 'pending':
+      return `waits for ${s.upstream}; runs only if its output changes`;
+  }
+}
+
+async function dryRun(opts: GlobalOptions, inputs: Inputs, requests: Request[]): Promise<number> {
+  const state = await readState(opts.dir, true);
+  const analysis = new Analysis(inputs.decider(state));
+  const outputs = outputStore(opts.dir);
+  const rows = closure(inputs, requests).map(({ phase, batch }) => analysis.batch(phase, batch));
+  const merges = [];
+  for (const r of requests) if (r.merge) merges.push(await analysis.merge(inputs.graph.phase(r.phase), outputs));
+  const wouldRun = rows.filter((s) => s.kind === 'stale');
+  const mayRun = rows.filter((s) => s.kind === 'pending');
+  const fresh = rows.filter((s) => s.kind === 'fresh');
+  const writes = merges.filter((m) => m.kind !== 'fresh');
+  if (opts.json) {
+    const line = (o: object): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
+    for (const s of rows) {
+      if (s.kind === 'stale') line({ event: 'would-run', target: s.target, reasons: s.reasons.map(formatStaleReason) });
+      else if (s.kind === 'pending') line({ event: 'may-run', target: s.target, upstream: s.upstream });
+      else line({ event: 'fresh', target: s.target, reason: formatFreshReason(s.reason) });
+    }
+    for (const m of merges) line({ event: m.kind === 'fresh' ? 'merge-fresh' : 'would-write', output: m.output, ...('reason' in m ? { reason: m.reason } : {}) });
+    line({
+      event: 'summary',
+      dryRun: true,
+      wouldRun: wouldRun.map((s) => s.target),
+      mayRun: mayRun.map((s) => s.target),
+      fresh: fresh.map((s) => s.target),
+      wouldWrite: writes.map((m) => m.output),
+    });
+    return 0;
+  }
+  const out = (t: string): boolean => process.stdout.write(`${t}\n`);
+  for (const s of rows) {
+    if (s.kind === 'stale') out(`would run  ${s.target}: ${describeStatus(s)}`);
+    else if (s.kind === 'pending') out(`may run    ${s.target}: ${describeStatus(s)}`);
+    else if (opts.verbose) out(`fresh      ${s.target}: ${describeStatus(s)}`);
+  }
+  for (const m of writes) out(`would write ${m.output}: ${m.reason}`);
+  out(
+    `cf: dry run: ${wouldRun.length} would run, ${mayRun.length} may run (if upstream output changes), ${fresh.length} fresh; ${writes.length} output${writes.length === 1 ? '' : 's'} to write; nothing was run`,
+  );
+  return 0;
+}

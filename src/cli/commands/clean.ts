@@ -1,0 +1,56 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { acquireLock } from '../../graph/lock.js';
+import { DiskObjectStore } from '../../graph/objects.js';
+import { statePaths } from '../../graph/state.js';
+import { batchTarget, phaseTarget, resolveTargets, type TargetId } from '../../graph/targets.js';
+import { fail, type GlobalOptions } from '../main.js';
+import { loadInputs, readState } from '../session.js';
+
+/**
+ * Deletes merged outputs and forgets batch records: the named targets, or everything. Kept: hand-edited
+ * outputs cf replaced earlier (.cf/replaced/).
+ */
+export async function cleanCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+  const loaded = await loadInputs(opts.dir);
+  if (!loaded.ok) fail(loaded.error);
+  const inputs = loaded.value;
+  const resolved = resolveTargets(inputs.graph, names);
+  if (!resolved.ok) fail(resolved.error);
+  const paths = statePaths(opts.dir);
+  const lock = await acquireLock(opts.dir, 'clean', (o) =>
+    process.stderr.write(`cf: waiting for another cf in this directory${o ? ` (pid ${o.pid}, cf ${o.command})` : ''}…\n`),
+  );
+  try {
+    const state = await readState(opts.dir, false);
+    const forget = new Set<TargetId>();
+    const removed: string[] = [];
+    for (const r of resolved.value) {
+      const phase = inputs.graph.phase(r.phase);
+      const batches = r.merge ? state.targets().filter((t) => t.startsWith(`${phase.name}#`)) : r.batches.map((b) => batchTarget(phase.name, b));
+      for (const t of batches) forget.add(t);
+      for (const b of r.batches) await rm(path.join(paths.runs, phase.name, String(b)), { recursive: true, force: true });
+      if (r.merge) {
+        forget.add(phaseTarget(phase.name));
+        const file = path.resolve(opts.dir, phase.output);
+        const existed = await rm(file).then(
+          () => true,
+          () => false,
+        );
+        if (existed) removed.push(phase.output);
+      }
+    }
+    const at = new Date().toISOString();
+    for (const target of forget) state.append({ t: 'forget', target, at });
+    await state.compact();
+    const gone = await new DiskObjectStore(paths.objects).retain(state.liveObjects());
+    state.close();
+    const batches = [...forget].filter((t) => t.includes('#')).length;
+    const parts = [removed.length ? `removed ${removed.join(', ')}` : 'no outputs to remove', `forgot ${batches} batch record${batches === 1 ? '' : 's'}`];
+    if (gone) parts.push(`deleted ${gone} stored output${gone === 1 ? '' : 's'}`);
+    process.stdout.write(`cf: ${parts.join('; ')}\n`);
+    return 0;
+  } finally {
+    await lock.release();
+  }
+}

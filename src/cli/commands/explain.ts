@@ -1,0 +1,70 @@
+import { Analysis } from '../../graph/analyze.js';
+import { formatStaleReason } from '../../graph/staleness.js';
+import { batchTarget, resolveTargets } from '../../graph/targets.js';
+import { formatDuration } from '../../util/duration.js';
+import { fail, type GlobalOptions } from '../main.js';
+import { formatErrors } from '../reporters.js';
+import { loadInputs, outputStore, readState } from '../session.js';
+import { describeStatus } from './build.js';
+
+export async function explainCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+  if (!names.length) fail({ kind: 'usage', message: 'cf explain needs a target', hint: 'cf explain pairs#3, cf explain out/pairs.json; cf status lists everything' });
+  const loaded = await loadInputs(opts.dir);
+  if (!loaded.ok) fail(loaded.error);
+  const inputs = loaded.value;
+  const resolved = resolveTargets(inputs.graph, names);
+  if (!resolved.ok) fail(resolved.error);
+  const state = await readState(opts.dir, true);
+  const decider = inputs.decider(state);
+  const analysis = new Analysis(decider);
+  const outputs = outputStore(opts.dir);
+  const lines: string[] = [];
+  const docs: object[] = [];
+  for (const r of resolved.value) {
+    const phase = inputs.graph.phase(r.phase);
+    if (r.merge) {
+      const m = await analysis.merge(phase, outputs);
+      const statuses = inputs.graph.batches().map((b) => analysis.batch(phase, b));
+      const counts = { fresh: 0, stale: 0, pending: 0 };
+      for (const s of statuses) counts[s.kind]++;
+      lines.push(`${phase.output} (phase ${phase.name}, ${statuses.length} batches): ${m.kind === 'fresh' ? 'up to date' : `out of date: ${m.reason}`}`);
+      lines.push(`  batches: ${counts.fresh} fresh, ${counts.stale} will run, ${counts.pending} run only if upstream output changes`);
+      for (const s of statuses.filter((x) => x.kind !== 'fresh')) lines.push(`  ${s.target}: ${describeStatus(s)}`);
+      docs.push({
+        target: phase.output,
+        phase: phase.name,
+        state: m.kind,
+        ...('reason' in m ? { reason: m.reason } : {}),
+        batches: statuses.map((s) => ({ target: s.target, state: s.kind, reason: describeStatus(s) })),
+      });
+      continue;
+    }
+    for (const b of r.batches) {
+      const s = analysis.batch(phase, b);
+      const target = batchTarget(phase.name, b);
+      const [start, end] = inputs.graph.batchRange(b);
+      const ids = decider.seeds.ids;
+      const span = end > start ? `seeds ${ids[start]}–${ids[end - 1]}` : 'no seeds';
+      const last = state.lastSuccess(target);
+      const failure = state.failure(target);
+      lines.push(`${target} (${span}): ${s.kind === 'fresh' ? 'fresh' : s.kind === 'stale' ? 'stale, will run' : 'may run'}`);
+      if (s.kind === 'stale') for (const reason of s.reasons) lines.push(`  - ${formatStaleReason(reason)}`);
+      else lines.push(`  ${describeStatus(s)}`);
+      if (last) lines.push(`  last built ${last.at}: ${last.items.length} items, ${last.attempts} attempt${last.attempts === 1 ? '' : 's'}, ${formatDuration(last.ms)}, key ${last.key}`);
+      if (failure && s.kind !== 'fresh') {
+        lines.push(`  last failure ${failure.at} (${failure.attempts} attempts):`, formatErrors(failure.errors.filter((e) => e.attempt === failure.attempts), '    '));
+      }
+      docs.push({
+        target,
+        state: s.kind,
+        reasons: s.kind === 'stale' ? s.reasons.map(formatStaleReason) : [describeStatus(s)],
+        reasonCodes: s.kind === 'stale' ? s.reasons : [],
+        ...(last ? { lastBuilt: { at: last.at, key: last.key, items: last.items.length, attempts: last.attempts, ms: last.ms } } : {}),
+        ...(failure && s.kind !== 'fresh' ? { lastFailure: failure } : {}),
+      });
+    }
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(docs.length === 1 ? docs[0] : docs)}\n`);
+  else process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

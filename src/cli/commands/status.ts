@@ -1,0 +1,91 @@
+import { Analysis, type BatchStatus, type MergeStatus } from '../../graph/analyze.js';
+import type { FailureRecord } from '../../graph/records.js';
+import { batchTarget } from '../../graph/targets.js';
+import { fail, type GlobalOptions } from '../main.js';
+import { formatErrors } from '../reporters.js';
+import { loadInputs, outputStore, readState } from '../session.js';
+import { describeStatus } from './build.js';
+
+const LIST_MAX = 12;
+
+interface PhaseRow {
+  phase: string;
+  batches: number;
+  fresh: number;
+  stale: number;
+  waiting: number;
+  failed: number;
+  output: MergeStatus;
+}
+
+export async function statusCommand(opts: GlobalOptions, args: string[]): Promise<number> {
+  if (args.length) fail({ kind: 'usage', message: 'cf status takes no targets', hint: 'cf explain TARGET' });
+  const loaded = await loadInputs(opts.dir);
+  if (!loaded.ok) fail(loaded.error);
+  const inputs = loaded.value;
+  const state = await readState(opts.dir, true);
+  const decider = inputs.decider(state);
+  const analysis = new Analysis(decider);
+  const outputs = outputStore(opts.dir);
+  const rows: PhaseRow[] = [];
+  const notFresh: BatchStatus[] = [];
+  const failures: FailureRecord[] = [];
+  for (const phase of inputs.graph.phases) {
+    const row: PhaseRow = { phase: phase.name, batches: inputs.graph.batchCount, fresh: 0, stale: 0, waiting: 0, failed: 0, output: await analysis.merge(phase, outputs) };
+    for (const b of inputs.graph.batches()) {
+      const s = analysis.batch(phase, b);
+      const f = s.kind !== 'fresh' ? state.failure(batchTarget(phase.name, b)) : undefined;
+      if (f) {
+        row.failed++;
+        failures.push(f);
+      }
+      if (s.kind === 'fresh') row.fresh++;
+      else if (s.kind === 'stale') row.stale++;
+      else row.waiting++;
+      if (s.kind !== 'fresh') notFresh.push(s);
+    }
+    rows.push(row);
+  }
+  const p = inputs.pipeline;
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        seeds: { file: p.seeds, count: inputs.graph.seedCount, batchSize: p.batchSize, batches: inputs.graph.batchCount },
+        phases: rows.map((r) => ({ ...r, output: { path: r.output.output, state: r.output.kind, ...('reason' in r.output ? { reason: r.output.reason } : {}) } })),
+        notFresh: notFresh.map((s) => ({ target: s.target, state: s.kind, reason: describeStatus(s) })),
+        failures,
+      })}\n`,
+    );
+    return 0;
+  }
+  const out: string[] = [];
+  out.push(`seeds: ${p.seeds}: ${inputs.graph.seedCount} seeds in ${inputs.graph.batchCount} batches of ${p.batchSize}`);
+  out.push('');
+  const w = Math.max(5, ...rows.map((r) => r.phase.length));
+  out.push(`${'phase'.padEnd(w)}  fresh     stale  waiting  failed  output`);
+  for (const r of rows) {
+    const o = r.output;
+    const outState = o.kind === 'fresh' ? 'up to date' : `out of date: ${o.reason}`;
+    out.push(
+      `${r.phase.padEnd(w)}  ${`${r.fresh}/${r.batches}`.padEnd(8)}  ${String(r.stale).padEnd(5)}  ${String(r.waiting).padEnd(7)}  ${String(r.failed).padEnd(6)}  ${o.output} (${outState})`,
+    );
+  }
+  if (notFresh.length) {
+    out.push('', 'to run:');
+    for (const s of notFresh.slice(0, LIST_MAX)) out.push(`  ${s.target}: ${describeStatus(s)}`);
+    if (notFresh.length > LIST_MAX) out.push(`  … and ${notFresh.length - LIST_MAX} more (cf build --dry-run lists them all)`);
+  }
+  if (failures.length) {
+    out.push('', 'failures recorded:');
+    for (const f of failures) {
+      out.push(`  ${f.target}: failed after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'} at ${f.at}`);
+      for (let a = 1; a <= f.attempts; a++) {
+        const errs = f.errors.filter((e) => e.attempt === a);
+        if (errs.length) out.push(`    attempt ${a}:`, formatErrors(errs, '      '));
+      }
+    }
+  }
+  if (!notFresh.length && rows.every((r) => r.output.kind === 'fresh')) out.push('', 'everything is up to date');
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,127 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatUserError, UserErrorException, type UserError } from '../util/errors.js';
+import { unreachable } from '../util/result.js';
+import { buildCommand } from './commands/build.js';
+import { cleanCommand } from './commands/clean.js';
+import { explainCommand } from './commands/explain.js';
+import { statusCommand } from './commands/status.js';
+
+export const VERSION = '0.1.0';
+
+const USAGE = `cf ${VERSION}: a content-addressed build tool for LLM-agent pipelines
+
+usage: cf [-C DIR] COMMAND [options] [TARGET...]
+
+commands:
+  build [TARGET...]     build targets (default: every phase's output); runs only stale batches
+  status                per phase: batches fresh, stale, failed; merged outputs; recorded failures
+  explain TARGET...     why a target is stale or fresh, naming what changed
+  clean [TARGET...]     delete merged outputs and forget batch records (default: everything)
+
+targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
+         a phase name (pairs), or one batch (pairs#3)
+
+options:
+  -C DIR                run as if started in DIR (like make -C)
+  -j, --jobs N          agent runs at once (default: pipeline.yaml "jobs", else 4)
+  -n, --dry-run         build: list what would run and why; run nothing
+  --json                NDJSON events (build) or one JSON document (status, explain) on stdout
+  -q, --quiet           build: print only failures and the summary
+  -v, --verbose         build: also print fresh targets and why each batch runs
+  -h, --help            this help
+  --version             print the version
+
+exit codes: 0 done, 1 a target failed, 2 bad usage or config, 130 interrupted`;
+
+export interface GlobalOptions {
+  dir: string;
+  jobs: number | null;
+  json: boolean;
+  dryRun: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+function usageError(message: string, hint?: string): never {
+  throw new UserErrorException({ kind: 'usage', message, hint: hint ?? 'cf --help' });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        C: { type: 'string', short: 'C' },
+        jobs: { type: 'string', short: 'j' },
+        json: { type: 'boolean' },
+        'dry-run': { type: 'boolean', short: 'n' },
+        quiet: { type: 'boolean', short: 'q' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`${formatUserError({ kind: 'usage', message: (e as Error).message, hint: 'cf --help' })}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`cf ${VERSION}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  try {
+    let jobs: number | null = null;
+    if (values.jobs !== undefined) {
+      jobs = Number(values.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1) usageError(`-j wants a whole number ≥ 1, not "${values.jobs}"`);
+    }
+    const opts: GlobalOptions = {
+      dir: path.resolve(values.C ?? '.'),
+      jobs,
+      json: values.json ?? false,
+      dryRun: values['dry-run'] ?? false,
+      quiet: values.quiet ?? false,
+      verbose: values.verbose ?? false,
+    };
+    const cmd = command as 'build' | 'status' | 'explain' | 'clean';
+    switch (cmd) {
+      case 'build':
+        return await buildCommand(opts, rest);
+      case 'status':
+        return await statusCommand(opts, rest);
+      case 'explain':
+        return await explainCommand(opts, rest);
+      case 'clean':
+        return await cleanCommand(opts, rest);
+      default: {
+        const known = ['build', 'status', 'explain', 'clean'];
+        if (!known.includes(cmd)) {
+          const { suggestion } = await import('../util/didYouMean.js');
+          usageError(`unknown command "${command}"${suggestion(command, known)}`);
+        }
+        return unreachable(cmd);
+      }
+    }
+  } catch (e) {
+    if (e instanceof UserErrorException) {
+      process.stderr.write(`${formatUserError(e.error)}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/** Ends a command with a user error (exit 2). */
+export function fail(e: UserError): never {
+  throw new UserErrorException(e);
+}

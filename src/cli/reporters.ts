@@ -1,0 +1,182 @@
+import type { BuildEvent } from '../graph/events.js';
+import type { AttemptError } from '../rules/attempts.js';
+import { formatDuration } from '../util/duration.js';
+import { unreachable } from '../util/result.js';
+
+/** A consumer of build events: NDJSON, human (live on a TTY, plain lines otherwise) or quiet. */
+export interface Reporter {
+  event(e: BuildEvent): void;
+  /** A line that is not an event (dry-run listings, notes); human reporters print it, JSON ones ignore it. */
+  note(text: string): void;
+  close(): void;
+}
+
+export class JsonReporter implements Reporter {
+  event(e: BuildEvent): void {
+    process.stdout.write(`${JSON.stringify({ ...e, ts: new Date().toISOString() })}\n`);
+  }
+  note(): void {}
+  close(): void {}
+}
+
+const MAX_ERRORS_SHOWN = 6;
+
+export function formatErrors(errors: AttemptError[], indent = '    '): string {
+  const shown = errors.slice(0, MAX_ERRORS_SHOWN).map((e) => `${indent}${e.item ? `${e.item}: ` : ''}${e.message.split('\n')[0]}`);
+  if (errors.length > MAX_ERRORS_SHOWN) shown.push(`${indent}… and ${errors.length - MAX_ERRORS_SHOWN} more (cf status)`);
+  return shown.join('\n');
+}
+
+interface Running {
+  label: string;
+  since: number;
+  attempt: number;
+  of: number;
+}
+
+/**
+ * Progress as people read it: "batch 3/34 of lego_pairs done: 20 items, 12.3 s". On a terminal a status
+ * line below the log shows what is running now; in logs and CI only the plain lines are written.
+ */
+export class HumanReporter implements Reporter {
+  private readonly running = new Map<string, Running>();
+  private total = 0;
+  private finished = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private live: ((text: string) => void) & { clear(): void; done(): void } | undefined;
+
+  constructor(
+    private readonly opts: { tty: boolean; quiet: boolean; verbose: boolean },
+  ) {}
+
+  async start(): Promise<void> {
+    if (!this.opts.tty || this.opts.quiet) return;
+    const { createLogUpdate } = await import('log-update');
+    this.live = createLogUpdate(process.stdout);
+    this.timer = setInterval(() => this.render(), 1000);
+    this.timer.unref();
+  }
+
+  private print(line: string): void {
+    if (this.live) {
+      this.live.clear();
+      process.stdout.write(`${line}\n`);
+      this.render();
+    } else {
+      process.stdout.write(`${line}\n`);
+    }
+  }
+
+  private render(): void {
+    if (!this.live) return;
+    if (this.running.size === 0) {
+      this.live('');
+      return;
+    }
+    const now = Date.now();
+    const width = process.stdout.columns || 80;
+    const parts = [...this.running.values()].map(
+      (r) => `${r.label} ${formatDuration(now - r.since)}${r.attempt > 1 ? ` (attempt ${r.attempt}/${r.of})` : ''}`,
+    );
+    const line = `[${this.finished}/${this.total}] running ${parts.join(', ')}`;
+    this.live(line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line);
+  }
+
+  note(text: string): void {
+    if (!this.opts.quiet) this.print(text);
+  }
+
+  event(e: BuildEvent): void {
+    const q = this.opts.quiet;
+    const label = (phase: string, batch: number, count: number): string => `batch ${batch}/${count} of ${phase}`;
+    switch (e.event) {
+      case 'waiting':
+        this.print(`cf: waiting for another cf in this directory${e.pid ? ` (pid ${e.pid}${e.command ? `, cf ${e.command}` : ''})` : ''} to finish…`);
+        break;
+      case 'planned':
+        this.total = e.stale + e.pending;
+        if (!q) {
+          const pending = e.pending ? `, ${e.pending} more if upstream output changes` : '';
+          const work = e.stale + e.pending === 0 ? 'nothing to do' : `${e.stale} to run${pending} (-j ${e.jobs})`;
+          this.print(`cf: ${e.seeds} seeds, ${e.batches} batch targets: ${e.fresh} fresh, ${work}`);
+        }
+        break;
+      case 'fresh':
+        if (this.opts.verbose) this.print(`${e.target}: ${e.reason}`);
+        break;
+      case 'started':
+        this.running.set(e.target, { label: e.target, since: Date.now(), attempt: 1, of: 1 });
+        if (this.opts.verbose && !q) this.print(`${label(e.phase, e.batch, e.batchCount)} started: ${e.reasons.join('; ')}`);
+        this.render();
+        break;
+      case 'attempt': {
+        const r = this.running.get(e.target);
+        if (r) Object.assign(r, { attempt: e.attempt, of: e.of });
+        break;
+      }
+      case 'retried':
+        if (!q) {
+          this.print(
+            `${label(e.phase, e.batch, e.batchCount)}: attempt ${e.attempt - 1} rejected, retrying (${e.attempt}/${e.of}):\n${formatErrors(e.errors)}`,
+          );
+        }
+        break;
+      case 'ran':
+        this.running.delete(e.target);
+        this.finished++;
+        if (!q) {
+          const attempts = e.attempts > 1 ? `, ${e.attempts} attempts` : '';
+          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${e.items} items, ${formatDuration(e.ms)}${attempts}`);
+        }
+        break;
+      case 'failed':
+        this.running.delete(e.target);
+        this.finished++;
+        this.print(
+          `${label(e.phase, e.batch, e.batchCount)} FAILED${e.attempts ? ` after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}` : ''}:\n${formatErrors(
+            e.errors.filter((x) => x.attempt === e.attempts),
+          )}`,
+        );
+        break;
+      case 'skipped':
+        this.finished++;
+        if (!q) this.print(`${e.target} skipped: ${e.because}`);
+        break;
+      case 'cancelled':
+        this.running.delete(e.target);
+        break;
+      case 'merged':
+        if (!q) this.print(`wrote ${e.output}: ${e.items} items from ${e.batches} batches${e.replaced ? ` (${e.reason})` : ''}`);
+        break;
+      case 'merge-fresh':
+        if (this.opts.verbose) this.print(`${e.output} is up to date`);
+        break;
+      case 'merge-skipped':
+        this.print(`not writing ${e.output}: ${e.because}`);
+        break;
+      case 'summary': {
+        this.running.clear();
+        const parts = [`${e.ran.length} ran`, `${e.fresh.length} fresh`];
+        if (e.failed.length) parts.push(`${e.failed.length} failed`);
+        if (e.skipped.length) parts.push(`${e.skipped.length} skipped`);
+        if (e.cancelled.length) parts.push(`${e.cancelled.length} cancelled`);
+        const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : 'cf: FAILED';
+        this.print(`${head}: ${parts.join(', ')} in ${formatDuration(e.ms)}`);
+        if (e.failed.length) {
+          this.print(`  failed: ${e.failed.join(', ')}\n  see \`cf status\`, and .cf/runs/PHASE/BATCH/ for each attempt's prompt, output and logs`);
+        }
+        break;
+      }
+      default:
+        unreachable(e);
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.live) {
+      this.live.clear();
+      this.live.done();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Decider } from '../graph/decide.js';
+import { phaseParts, type PhaseParts } from '../graph/fingerprint.js';
+import { DiskObjectStore } from '../graph/objects.js';
+import { DiskOutputStore } from '../graph/outputs.js';
+import { loadPipeline, type Pipeline } from '../graph/pipeline.js';
+import { loadSeeds } from '../graph/seeds.js';
+import { openState, statePaths, type State } from '../graph/state.js';
+import { StatCache } from '../graph/statCache.js';
+import { BuildGraph } from '../graph/targets.js';
+import type { UserError } from '../util/errors.js';
+import { initHashing } from '../util/hash.js';
+import { err, ok, type Result } from '../util/result.js';
+
+/** The inputs of a pipeline, read and hashed: everything but the recorded state. */
+export interface Inputs {
+  pipeline: Pipeline;
+  graph: BuildGraph;
+  cache: StatCache;
+  decider(state: State): Decider;
+}
+
+/** Reads and checks pipeline.yaml and every file it names. Touches nothing: bad input stops here (exit 2). */
+export async function loadInputs(dir: string): Promise<Result<Inputs, UserError>> {
+  await initHashing();
+  const p = await loadPipeline(dir);
+  if (!p.ok) return p;
+  const pipeline = p.value;
+  const paths = statePaths(dir);
+  const cache = await StatCache.load(paths.statCache);
+  const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache);
+  if (!seeds.ok) return seeds;
+  const parts = new Map<string, PhaseParts>();
+  for (const phase of pipeline.phases) {
+    try {
+      parts.set(phase.name, await phaseParts(pipeline, phase, cache));
+    } catch (e) {
+      return err({ kind: 'config', file: pipeline.file, message: `phase ${phase.name}: ${(e as Error).message}` });
+    }
+  }
+  const graph = new BuildGraph(pipeline, seeds.value.ids.length);
+  const objects = new DiskObjectStore(paths.objects);
+  return ok({
+    pipeline,
+    graph,
+    cache,
+    decider: (state) => new Decider(graph, seeds.value, parts, state, objects),
+  });
+}
+
+export async function readState(dir: string, readOnly: boolean): Promise<State> {
+  return openState(dir, { readOnly });
+}
+
+export function outputStore(dir: string): DiskOutputStore {
+  return new DiskOutputStore(dir, statePaths(dir).replaced);
+}
+
+export function readIntelligence(pipeline: Pipeline, rel: string): Promise<string> {
+  return readFile(path.resolve(pipeline.dir, rel), 'utf8');
+}

@@ -1,0 +1,83 @@
+import { hashCanonical, hashString, type Hash } from '../util/hash.js';
+import type { Decider, Decision } from './decide.js';
+import type { OutputStore } from './outputs.js';
+import { sameStamp } from './outputs.js';
+import type { PhaseConfig } from './pipeline.js';
+import type { BatchRecord, FailureRecord } from './records.js';
+import type { FreshReason, StaleReason } from './staleness.js';
+import { batchTarget, type TargetId } from './targets.js';
+
+/** A batch's state as seen without running anything (status, explain, --dry-run). */
+export type BatchStatus =
+  | { kind: 'fresh'; target: TargetId; record: BatchRecord; reason: FreshReason }
+  /** Will run. `failure`: the last attempt with these very inputs failed. */
+  | { kind: 'stale'; target: TargetId; reasons: StaleReason[]; failure?: FailureRecord }
+  /** Runs only if its upstream batch (which will run) produces a different output. */
+  | { kind: 'pending'; target: TargetId; upstream: string };
+
+export type MergeStatus = { kind: 'fresh'; phase: string; output: string } | { kind: 'stale'; phase: string; output: string; reason: string };
+
+/** The merged file's key: which batch outputs it holds, in order. */
+export function mergeKey(phase: PhaseConfig, records: BatchRecord[]): Hash {
+  return hashCanonical({ phase: phase.name, output: phase.output, batches: records.map((r) => [r.target, r.out]) });
+}
+
+export class Analysis {
+  private readonly memo = new Map<TargetId, BatchStatus>();
+
+  constructor(private readonly decider: Decider) {}
+
+  batch(phase: PhaseConfig, batch: number): BatchStatus {
+    const target = batchTarget(phase.name, batch);
+    const known = this.memo.get(target);
+    if (known) return known;
+    const status = this.compute(phase, batch, target);
+    this.memo.set(target, status);
+    return status;
+  }
+
+  private compute(phase: PhaseConfig, batch: number, target: TargetId): BatchStatus {
+    const d = this.decider;
+    const up = d.graph.upstream(phase);
+    let decision: Decision;
+    if (!up) {
+      decision = d.decide(phase, batch, d.seedRefs(batch));
+    } else {
+      const u = this.batch(up, batch);
+      if (u.kind !== 'fresh') {
+        const own = d.reasonsBesidesUpstream(phase, batch);
+        const upstream = batchTarget(up.name, batch);
+        if (own.length === 0) return { kind: 'pending', target, upstream };
+        return { kind: 'stale', target, reasons: [...own, { kind: 'after-upstream', upstream }] };
+      }
+      decision = d.decide(phase, batch, u.record.items);
+    }
+    if (decision.kind === 'fresh') return { kind: 'fresh', target, record: decision.record, reason: decision.reason };
+    const reasons = decision.failure
+      ? [{ kind: 'failed', attempts: decision.failure.attempts, at: decision.failure.at } as const, ...decision.reasons]
+      : decision.reasons;
+    return { kind: 'stale', target, reasons, ...(decision.failure ? { failure: decision.failure } : {}) };
+  }
+
+  async merge(phase: PhaseConfig, outputs: OutputStore): Promise<MergeStatus> {
+    const base = { phase: phase.name, output: phase.output };
+    const statuses = this.decider.graph.batches().map((b) => this.batch(phase, b));
+    const notFresh = statuses.filter((s) => s.kind !== 'fresh');
+    const stamp = await outputs.stamp(phase.output);
+    if (notFresh.length) {
+      const first = notFresh.slice(0, 3).map((s) => s.target).join(', ');
+      const more = notFresh.length > 3 ? ` and ${notFresh.length - 3} more` : '';
+      const missing = stamp ? '' : 'not built yet; ';
+      return { kind: 'stale', ...base, reason: `${missing}${notFresh.length} of ${statuses.length} batches to build first (${first}${more})` };
+    }
+    const records = statuses.map((s) => (s as Extract<BatchStatus, { kind: 'fresh' }>).record);
+    const rec = this.decider.state.merge(phase.name);
+    if (!stamp) return { kind: 'stale', ...base, reason: `${phase.output} does not exist` };
+    if (!rec || rec.key !== mergeKey(phase, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };
+    if (!sameStamp(stamp, rec.file)) {
+      const text = await outputs.read(phase.output);
+      if (text === null || hashString(text) !== rec.file.hash) return { kind: 'stale', ...base, reason: `${phase.output} was modified on disk` };
+    }
+    return { kind: 'fresh', ...base };
+  }
+}

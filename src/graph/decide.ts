@@ -1,0 +1,76 @@
+import type { Hash } from '../util/hash.js';
+import { keyOf, makeFingerprint, type Fingerprint, type ItemRefs, type PhaseParts } from './fingerprint.js';
+import type { ObjectStore } from './objects.js';
+import type { PhaseConfig } from './pipeline.js';
+import type { BatchRecord, FailureRecord } from './records.js';
+import type { SeedSet } from './seeds.js';
+import type { State } from './state.js';
+import { diffFingerprints, type FreshReason, type StaleReason } from './staleness.js';
+import { batchTarget, type BuildGraph, type TargetId } from './targets.js';
+
+/** The outcome of one stale/fresh decision, with its reason: ninja's "explain", recorded every time. */
+export type Decision =
+  | { kind: 'fresh'; key: Hash; record: BatchRecord; reason: FreshReason }
+  | { kind: 'stale'; key: Hash; fp: Fingerprint; reasons: StaleReason[]; failure?: FailureRecord };
+
+/** Everything a decision reads: the graph, the seeds, the per-phase key parts, what was recorded. */
+export class Decider {
+  constructor(
+    readonly graph: BuildGraph,
+    readonly seeds: SeedSet,
+    readonly parts: ReadonlyMap<string, PhaseParts>,
+    readonly state: State,
+    readonly objects: ObjectStore,
+  ) {}
+
+  /** "seeds" or the upstream batch target, e.g. "pairs#3". */
+  source(phase: PhaseConfig, batch: number): string {
+    return phase.from === 'seeds' ? 'seeds' : batchTarget(phase.from, batch);
+  }
+
+  seedRefs(batch: number): ItemRefs {
+    const [start, end] = this.graph.batchRange(batch);
+    const out: ItemRefs = [];
+    for (let i = start; i < end; i++) out.push([this.seeds.ids[i]!, this.seeds.hashes[i]!]);
+    return out;
+  }
+
+  fingerprint(phase: PhaseConfig, items: ItemRefs): Fingerprint {
+    return makeFingerprint(this.parts.get(phase.name)!, phase.from, items);
+  }
+
+  /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
+  decide(phase: PhaseConfig, batch: number, items: ItemRefs): Decision {
+    const target = batchTarget(phase.name, batch);
+    const fp = this.fingerprint(phase, items);
+    const key = keyOf(fp);
+    const hit = this.state.withKey(key);
+    if (hit && this.objects.has(hit.out)) {
+      const reason: FreshReason = hit.target === target ? { kind: 'recorded', at: hit.at } : { kind: 'cached', at: hit.at, target: hit.target };
+      return { kind: 'fresh', key, record: hit, reason };
+    }
+    const reasons = hit ? [{ kind: 'output-missing' } as const] : this.reasons(target, fp, this.source(phase, batch));
+    const failure = this.state.failure(target);
+    return { kind: 'stale', key, fp, reasons, ...(failure?.key === key ? { failure } : {}) };
+  }
+
+  /** Why `fp` differs from what the target was last built with. */
+  reasons(target: TargetId, fp: Fingerprint, source: string): StaleReason[] {
+    const before = this.state.lastSuccess(target);
+    if (!before) return [{ kind: 'never-built' }];
+    const r = diffFingerprints(before.fp, fp, source);
+    return r.length ? r : [{ kind: 'phase-config' }];
+  }
+
+  /**
+   * For a batch whose upstream is not fresh: the reasons it will run whatever the upstream produces
+   * (empty when it runs only if the upstream's output changes).
+   */
+  reasonsBesidesUpstream(phase: PhaseConfig, batch: number): StaleReason[] {
+    const target = batchTarget(phase.name, batch);
+    const before = this.state.lastSuccess(target);
+    if (!before) return [{ kind: 'never-built' }];
+    const fp = this.fingerprint(phase, before.fp.items);
+    return diffFingerprints(before.fp, fp, this.source(phase, batch));
+  }
+}

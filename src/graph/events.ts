@@ -1,0 +1,23 @@
+import type { AttemptError } from '../rules/attempts.js';
+
+/**
+ * Everything that happens in a build, as typed events. The human, quiet and NDJSON outputs are just
+ * different consumers of this stream (src/cli/reporters.ts).
+ */
+export type BuildEvent =
+  | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string }
+  | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number }
+  | { event: 'fresh'; target: string; phase: string; batch: number; reason: string }
+  | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; reasons: string[] }
+  | { event: 'attempt'; target: string; attempt: number; of: number }
+  | { event: 'retried'; target: string; phase: string; batch: number; batchCount: number; attempt: number; of: number; errors: AttemptError[] }
+  | { event: 'ran'; target: string; phase: string; batch: number; batchCount: number; items: number; attempts: number; ms: number }
+  | { event: 'failed'; target: string; phase: string; batch: number; batchCount: number; attempts: number; errors: AttemptError[] }
+  | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
+  | { event: 'cancelled'; target: string }
+  | { event: 'merged'; phase: string; output: string; items: number; batches: number; reason: string; replaced?: string }
+  | { event: 'merge-fresh'; phase: string; output: string }
+  | { event: 'merge-skipped'; phase: string; output: string; because: string }
+  | { event: 'summary'; ok: boolean; exitCode: number; ms: number; ran: string[]; fresh: string[]; failed: string[]; skipped: string[]; merged: string[]; cancelled: string[] };
+
+export type EmitFn = (e: BuildEvent) => void;

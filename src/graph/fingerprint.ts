@@ -1,0 +1,85 @@
+import path from 'node:path';
+import { hashCanonical, type Hash } from '../util/hash.js';
+import type { CommandSpec, PhaseConfig, Pipeline, RunnerConfig } from './pipeline.js';
+import type { StatCache } from './statCache.js';
+import { PROMPT_TEMPLATE_VERSION } from '../rules/prompt.js';
+
+/** Bumped when the meaning of a fingerprint changes; every key changes with it. */
+export const FINGERPRINT_VERSION = 1;
+
+/** path → content hash, keys sorted. */
+export type FileHashes = Record<string, Hash>;
+
+/** The parts of a batch's fingerprint shared by every batch of a phase. */
+export interface PhaseParts {
+  /** The phase's own settings that shape its output: name, where it reads from, id field, prompt template. */
+  phase: Hash;
+  intelligence: FileHashes;
+  runner: { config: Hash; files: FileHashes };
+  validator: { config: Hash; files: FileHashes } | null;
+  deps: FileHashes;
+}
+
+/**
+ * Everything a batch reads, as one canonical object; its hash is the batch's key. Path-keyed, and items are
+ * [id, hash] pairs in seed order, so a changed key can always be explained by what changed.
+ * Not in it: the batch number and count (renumbering is not a change), timeouts, attempts, -j.
+ */
+export interface Fingerprint extends PhaseParts {
+  v: number;
+  /** "seeds" or the upstream phase (not its batch number: renumbering is not a change). */
+  from: string;
+  items: Array<[string, Hash]>;
+}
+
+export type ItemRefs = Array<[string, Hash]>;
+
+export function makeFingerprint(parts: PhaseParts, from: string, items: ItemRefs): Fingerprint {
+  return { v: FINGERPRINT_VERSION, ...parts, from, items };
+}
+
+export function keyOf(fp: Fingerprint): Hash {
+  return hashCanonical(fp);
+}
+
+/** Arguments of a command that name files inside the pipeline directory: their content is part of the key. */
+export function commandFiles(dir: string, cmd: CommandSpec): string[] {
+  const words = 'argv' in cmd ? cmd.argv : cmd.shell.split(/\s+/);
+  const out: string[] = [];
+  for (const w of words) {
+    if (!w || w.startsWith('-') || /[$`|&;<>*?]/.test(w)) continue;
+    const rel = path.normalize(w);
+    if (path.isAbsolute(rel) || rel.startsWith('..')) continue;
+    out.push(rel);
+  }
+  return out;
+}
+
+async function hashFiles(dir: string, rels: string[], cache: StatCache, required: boolean): Promise<FileHashes> {
+  const out: Record<string, Hash> = {};
+  for (const rel of [...new Set(rels)].sort()) {
+    const c = await cache.hashFile(path.resolve(dir, rel));
+    if (c) out[rel.split(path.sep).join('/')] = c.hash;
+    else if (required) throw new Error(`${rel} disappeared`);
+  }
+  return out;
+}
+
+export function runnerConfigHash(r: RunnerConfig): Hash {
+  return hashCanonical({ kind: r.kind, command: r.command, env: r.env });
+}
+
+export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, cache: StatCache): Promise<PhaseParts> {
+  const dir = pipeline.dir;
+  const runner = pipeline.runners.get(phase.runner)!;
+  const runnerFiles = [...commandFiles(dir, runner.command), ...runner.deps];
+  return {
+    phase: hashCanonical({ name: phase.name, from: phase.from, id: pipeline.idField, template: PROMPT_TEMPLATE_VERSION }),
+    intelligence: await hashFiles(dir, [phase.intelligence], cache, true),
+    runner: { config: runnerConfigHash(runner), files: await hashFiles(dir, runnerFiles, cache, false) },
+    validator: phase.validate
+      ? { config: hashCanonical({ command: phase.validate }), files: await hashFiles(dir, commandFiles(dir, phase.validate), cache, false) }
+      : null,
+    deps: await hashFiles(dir, phase.deps, cache, true),
+  };
+}

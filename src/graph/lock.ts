@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { statePaths } from './state.js';
+
+/** The holder's lock is refreshed every STALE_MS/2; a lock not refreshed for STALE_MS (its holder died) is taken over. */
+const STALE_MS = 5000;
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  command: string;
+  since: string;
+}
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+/**
+ * One cf at a time may change a pipeline's state: a second `cf build` waits for the first (saying so), then
+ * finds the work done. Uses proper-lockfile (an atomic mkdir, refreshed while held, stale after STALE_MS).
+ */
+export async function acquireLock(
+  dir: string,
+  command: string,
+  onWait: (owner: LockOwner | null) => void,
+  signal?: AbortSignal,
+): Promise<HeldLock> {
+  const lockfile = (await import('proper-lockfile')).default;
+  const p = statePaths(dir);
+  await mkdir(p.root, { recursive: true });
+  const ownerFile = `${p.lock}.owner`;
+  let waited = false;
+  let delay = 50;
+  for (;;) {
+    try {
+      const release = await lockfile.lock(p.root, {
+        lockfilePath: p.lock,
+        realpath: false,
+        stale: STALE_MS,
+        retries: 0,
+        onCompromised: (e) => process.stderr.write(`cf: warning: the state lock was lost (${e.message}); another cf may run now\n`),
+      });
+      const owner: LockOwner = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
+      await writeFile(ownerFile, JSON.stringify(owner));
+      return {
+        release: async () => {
+          await release().catch(() => undefined);
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      if (!waited) {
+        waited = true;
+        const owner = await readFile(ownerFile, 'utf8')
+          .then((t) => JSON.parse(t) as LockOwner)
+          .catch(() => null);
+        onWait(owner);
+      }
+      await sleep(delay, undefined, { signal });
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { writeAtomic } from '../util/fsx.js';
+import { hashString, type Hash } from '../util/hash.js';
+
+/** Content-addressed blobs: batch outputs, stored once by the hash of their text. */
+export interface ObjectStore {
+  put(text: string): Promise<Hash>;
+  has(hash: Hash): boolean;
+  /** The blob's text, or null when it is missing or damaged (its content no longer matches its hash). */
+  get(hash: Hash): Promise<string | null>;
+  /** Deletes every blob not in `keep`; returns how many were deleted. */
+  retain(keep: ReadonlySet<Hash>): Promise<number>;
+}
+
+export class MemoryObjectStore implements ObjectStore {
+  readonly blobs = new Map<Hash, string>();
+  async put(text: string): Promise<Hash> {
+    const h = hashString(text);
+    this.blobs.set(h, text);
+    return h;
+  }
+  has(hash: Hash): boolean {
+    return this.blobs.has(hash);
+  }
+  async get(hash: Hash): Promise<string | null> {
+    return this.blobs.get(hash) ?? null;
+  }
+  async retain(keep: ReadonlySet<Hash>): Promise<number> {
+    let n = 0;
+    for (const h of [...this.blobs.keys()]) if (!keep.has(h) && this.blobs.delete(h)) n++;
+    return n;
+  }
+}
+
+export class DiskObjectStore implements ObjectStore {
+  constructor(private readonly dir: string) {}
+
+  private file(hash: Hash): string {
+    return path.join(this.dir, hash.slice(0, 2), `${hash.slice(2)}.json`);
+  }
+
+  async put(text: string): Promise<Hash> {
+    const h = hashString(text);
+    if (!existsSync(this.file(h))) await writeAtomic(this.file(h), text);
+    return h;
+  }
+
+  has(hash: Hash): boolean {
+    return existsSync(this.file(hash));
+  }
+
+  async get(hash: Hash): Promise<string | null> {
+    const text = await readFile(this.file(hash), 'utf8').catch(() => null);
+    return text !== null && hashString(text) === hash ? text : null;
+  }
+
+  async retain(keep: ReadonlySet<Hash>): Promise<number> {
+    let n = 0;
+    const shards = await readdir(this.dir).catch(() => [] as string[]);
+    for (const shard of shards) {
+      for (const f of await readdir(path.join(this.dir, shard)).catch(() => [] as string[])) {
+        const h = `${shard}${f.replace(/\.json$/, '')}` as Hash;
+        if (!keep.has(h)) {
+          await rm(path.join(this.dir, shard, f), { force: true });
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+}

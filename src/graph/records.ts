@@ -1,0 +1,59 @@
+import type { AttemptError } from '../rules/attempts.js';
+import type { Hash } from '../util/hash.js';
+import type { Fingerprint, ItemRefs } from './fingerprint.js';
+import type { TargetId } from './targets.js';
+
+/**
+ * What cf remembers, one JSON object per line of .cf/records.log (append-only, compacted now and then).
+ * Records are keyed by content: a batch record says "inputs with key K produced output O (these items)";
+ * items carry their own hashes so a later per-item cache or a remote store can address them one by one.
+ */
+export interface BatchRecord {
+  t: 'batch';
+  target: TargetId;
+  key: Hash;
+  fp: Fingerprint;
+  /** The output blob in .cf/objects (a JSON array of the batch's output items). */
+  out: Hash;
+  /** Output items: [id, content hash] in order. Downstream keys are built from these. */
+  items: ItemRefs;
+  attempts: number;
+  ms: number;
+  at: string;
+}
+
+export interface FailureRecord {
+  t: 'fail';
+  target: TargetId;
+  key: Hash;
+  attempts: number;
+  errors: AttemptError[];
+  at: string;
+}
+
+/** The merged output file as last written: its key (the batch outputs it holds) and its stamp on disk. */
+export interface MergeRecord {
+  t: 'merge';
+  phase: string;
+  path: string;
+  key: Hash;
+  file: FileStamp;
+  items: number;
+  at: string;
+}
+
+/** Written by `cf clean`: the target's records no longer count. */
+export interface ForgetRecord {
+  t: 'forget';
+  target: TargetId;
+  at: string;
+}
+
+export interface FileStamp {
+  hash: Hash;
+  size: number;
+  mtimeNs: string;
+  ino: number;
+}
+
+export type StateRecord = BatchRecord | FailureRecord | MergeRecord | ForgetRecord;

@@ -1,0 +1,104 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { hashString, type Hash } from '../util/hash.js';
+import { readTextOrNull, writeAtomic } from '../util/fsx.js';
+
+/**
+ * (size, mtime, inode) → content hash, so a no-op build does not re-read its inputs.
+ * A file modified within RACY_MS before it was hashed is not trusted next time (coarse timestamps could
+ * hide a second write in the same tick); it is re-hashed until its mtime is old enough.
+ * `derived` holds data computed from the content (e.g. the seeds' ids and item hashes), valid with the hash.
+ */
+interface Entry {
+  size: number;
+  mtimeNs: string;
+  ino: number;
+  hash: Hash;
+  trusted: boolean;
+  derived?: { kind: string; data: unknown };
+}
+
+const RACY_MS = 2000;
+const VERSION = 1;
+
+export interface FileContent {
+  hash: Hash;
+  /** Present when the file had to be read. */
+  text?: string;
+}
+
+export class StatCache {
+  private dirty = false;
+
+  private constructor(
+    private readonly file: string | null,
+    private readonly entries: Map<string, Entry>,
+  ) {}
+
+  static memory(): StatCache {
+    return new StatCache(null, new Map());
+  }
+
+  static async load(file: string): Promise<StatCache> {
+    const text = await readTextOrNull(file);
+    const entries = new Map<string, Entry>();
+    if (text) {
+      try {
+        const parsed = JSON.parse(text) as { v: number; entries: Record<string, Entry> };
+        if (parsed.v === VERSION) for (const [k, v] of Object.entries(parsed.entries)) entries.set(k, v);
+      } catch {
+        // A damaged cache is only a slower build.
+      }
+    }
+    return new StatCache(file, entries);
+  }
+
+  /** The content hash of a file, reading it only when its stat changed. `null` when it does not exist. */
+  async hashFile(abs: string): Promise<FileContent | null> {
+    const st = await stat(abs, { bigint: true }).catch(() => null);
+    if (!st?.isFile()) return null;
+    const e = this.entries.get(abs);
+    if (e && e.trusted && e.size === Number(st.size) && e.mtimeNs === String(st.mtimeNs) && e.ino === Number(st.ino)) {
+      return { hash: e.hash };
+    }
+    const text = await readFile(abs, 'utf8');
+    const hash = hashString(text);
+    const mtimeMs = Number(st.mtimeNs / 1_000_000n);
+    const entry: Entry = {
+      size: Number(st.size),
+      mtimeNs: String(st.mtimeNs),
+      ino: Number(st.ino),
+      hash,
+      trusted: Date.now() - mtimeMs > RACY_MS,
+    };
+    if (e?.hash === hash && e.derived) entry.derived = e.derived;
+    this.entries.set(abs, entry);
+    this.dirty = true;
+    return { hash, text };
+  }
+
+  /** Data derived from a file's content, recomputed only when the content hash changed. */
+  derived<T>(abs: string, kind: string): T | undefined {
+    const e = this.entries.get(abs);
+    return e?.derived?.kind === kind ? (e.derived.data as T) : undefined;
+  }
+
+  setDerived(abs: string, kind: string, data: unknown): void {
+    const e = this.entries.get(abs);
+    if (!e) return;
+    e.derived = { kind, data };
+    this.dirty = true;
+  }
+
+  async save(): Promise<void> {
+    if (!this.file || !this.dirty) return;
+    const entries: Record<string, Entry> = {};
+    for (const [k, v] of this.entries) entries[k] = v;
+    await writeAtomic(this.file, JSON.stringify({ v: VERSION, entries }));
+    this.dirty = false;
+  }
+}
+
+export function relTo(dir: string, abs: string): string {
+  return path.relative(dir, abs).split(path.sep).join('/');
+}

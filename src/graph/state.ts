@@ -1,0 +1,203 @@
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { readTextOrNull, writeAtomic } from '../util/fsx.js';
+import type { Hash } from '../util/hash.js';
+import type { BatchRecord, FailureRecord, MergeRecord, StateRecord } from './records.js';
+import type { TargetId } from './targets.js';
+
+/** Older successful runs kept per target, so reverting an edit finds its output again without an agent run. */
+const HISTORY_PER_TARGET = 5;
+
+/** Where records go: a file (append-only log) or nowhere (in-memory engine tests). */
+export interface RecordSink {
+  append(line: string): void;
+  /** Replaces the whole log with these lines, atomically. */
+  rewrite(lines: string[]): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The build's memory, indexed from an append-only record log. The newest record for a target wins;
+ * successful runs are also indexed by key, so any earlier run with the same inputs is found again.
+ */
+export class State {
+  private readonly history = new Map<TargetId, BatchRecord[]>();
+  private readonly failures = new Map<TargetId, FailureRecord>();
+  private readonly byKey = new Map<Hash, BatchRecord>();
+  private readonly merges = new Map<string, MergeRecord>();
+  private lines = 0;
+
+  constructor(private readonly sink: RecordSink | null) {}
+
+  /** Indexes a record (loading or appending). */
+  private apply(r: StateRecord): void {
+    this.lines++;
+    switch (r.t) {
+      case 'batch': {
+        const h = (this.history.get(r.target) ?? []).filter((x) => x.key !== r.key);
+        h.push(r);
+        if (h.length > HISTORY_PER_TARGET) for (const old of h.splice(0, h.length - HISTORY_PER_TARGET)) this.unindex(old);
+        this.history.set(r.target, h);
+        this.byKey.set(r.key, r);
+        this.failures.delete(r.target);
+        break;
+      }
+      case 'fail':
+        this.failures.set(r.target, r);
+        break;
+      case 'merge':
+        this.merges.set(r.phase, r);
+        break;
+      case 'forget': {
+        for (const old of this.history.get(r.target) ?? []) this.unindex(old);
+        this.history.delete(r.target);
+        this.failures.delete(r.target);
+        const phase = r.target.split('#')[0]!;
+        if (!r.target.includes('#')) this.merges.delete(phase);
+        break;
+      }
+    }
+  }
+
+  private unindex(r: BatchRecord): void {
+    if (this.byKey.get(r.key) === r) this.byKey.delete(r.key);
+  }
+
+  load(text: string): void {
+    let start = 0;
+    while (start < text.length) {
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      const line = text.slice(start, end);
+      start = end + 1;
+      if (!line) continue;
+      let r: StateRecord;
+      try {
+        r = JSON.parse(line) as StateRecord;
+      } catch {
+        continue; // A line torn by a crash mid-write: that record never completed.
+      }
+      this.apply(r);
+    }
+  }
+
+  append(r: StateRecord): void {
+    this.sink?.append(`${JSON.stringify(r)}\n`);
+    this.apply(r);
+  }
+
+  /** The newest successful run of a target (what `explain` compares against). */
+  lastSuccess(target: TargetId): BatchRecord | undefined {
+    const h = this.history.get(target);
+    return h?.[h.length - 1];
+  }
+
+  /** The target's failure, when its newest record is one. */
+  failure(target: TargetId): FailureRecord | undefined {
+    return this.failures.get(target);
+  }
+
+  /** A successful run with exactly these inputs, of this or any target. */
+  withKey(key: Hash): BatchRecord | undefined {
+    return this.byKey.get(key);
+  }
+
+  merge(phase: string): MergeRecord | undefined {
+    return this.merges.get(phase);
+  }
+
+  targets(): TargetId[] {
+    return [...new Set([...this.history.keys(), ...this.failures.keys()])];
+  }
+
+  /** Records still in use: what compaction keeps. */
+  live(): StateRecord[] {
+    const out: StateRecord[] = [];
+    for (const h of this.history.values()) out.push(...h);
+    out.push(...this.failures.values(), ...this.merges.values());
+    return out;
+  }
+
+  /** Blobs referenced by live records. */
+  liveObjects(): Set<Hash> {
+    const s = new Set<Hash>();
+    for (const h of this.history.values()) for (const r of h) s.add(r.out);
+    return s;
+  }
+
+  /** True when the log holds so many superseded lines that rewriting it pays. */
+  needsCompaction(): boolean {
+    const live = this.live().length;
+    return this.lines > 2 * live + 200;
+  }
+
+  async compact(): Promise<void> {
+    if (!this.sink) return;
+    const live = this.live();
+    await this.sink.rewrite(live.map((r) => `${JSON.stringify(r)}\n`));
+    this.lines = live.length;
+  }
+
+  close(): void {
+    this.sink?.close();
+  }
+}
+
+/** The log file: opened for append; a torn last line (kill -9 mid-write) is terminated before appending. */
+export class FileSink implements RecordSink {
+  private fd: number | null = null;
+
+  constructor(private readonly file: string) {}
+
+  private open(): number {
+    if (this.fd !== null) return this.fd;
+    const fd = openSync(this.file, 'a+');
+    const size = fstatSync(fd).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 10) writeSync(fd, '\n');
+    }
+    this.fd = fd;
+    return fd;
+  }
+
+  append(line: string): void {
+    writeSync(this.open(), line);
+  }
+
+  async rewrite(lines: string[]): Promise<void> {
+    this.close();
+    await writeAtomic(this.file, lines.join(''), { durable: true });
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+export const STATE_DIR = '.cf';
+
+export function statePaths(dir: string) {
+  const root = path.join(dir, STATE_DIR);
+  return {
+    root,
+    log: path.join(root, 'records.log'),
+    objects: path.join(root, 'objects'),
+    runs: path.join(root, 'runs'),
+    statCache: path.join(root, 'stat-cache.json'),
+    lock: path.join(root, 'lock'),
+    replaced: path.join(root, 'replaced'),
+  };
+}
+
+export async function openState(dir: string, opts: { readOnly: boolean }): Promise<State> {
+  const p = statePaths(dir);
+  const text = await readTextOrNull(p.log);
+  if (!opts.readOnly) await mkdir(p.root, { recursive: true });
+  const state = new State(opts.readOnly ? null : new FileSink(p.log));
+  if (text) state.load(text);
+  return state;
+}

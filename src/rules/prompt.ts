@@ -1,0 +1,61 @@
+/**
+ * The one prompt template. Every agent run gets: the phase intelligence in full, the batch context, the
+ * input items, the task and where to write, and on a retry the errors of the previous attempt.
+ * Change the wording here and bump PROMPT_TEMPLATE_VERSION: it is part of every key, so batches rerun.
+ */
+export const PROMPT_TEMPLATE_VERSION = 1;
+
+export interface PromptInput {
+  intelligence: string;
+  phase: string;
+  batch: number;
+  batchCount: number;
+  attempt: number;
+  attempts: number;
+  idField: string;
+  itemIds: string[];
+  inputJson: string;
+  outputFile: string;
+  previousErrors: Array<{ item?: string; message: string }>;
+}
+
+function idSpan(ids: string[]): string {
+  if (ids.length === 0) return '(none)';
+  if (ids.length <= 3) return ids.join(', ');
+  return `${ids[0]} … ${ids[ids.length - 1]}`;
+}
+
+export function renderPrompt(p: PromptInput): string {
+  const retry = p.previousErrors.length
+    ? `
+
+## Fix these errors from attempt ${p.attempt - 1}
+
+Your previous answer was rejected. This is attempt ${p.attempt} of ${p.attempts}. Errors:
+${p.previousErrors.map((e) => `- ${e.item ? `${e.item}: ` : ''}${e.message}`).join('\n')}
+`
+    : '';
+  return `${p.intelligence.trimEnd()}
+
+---
+
+## Batch context
+
+- Phase: ${p.phase}
+- Batch: ${p.batch} of ${p.batchCount}
+- Items: ${p.itemIds.length} (${idSpan(p.itemIds)})
+- Item ids: ${p.itemIds.join(', ')}
+
+## Input items
+
+\`\`\`json
+${p.inputJson}
+\`\`\`
+
+## Task
+
+Apply the instructions above to each input item. Write a JSON array to ${p.outputFile} holding exactly one
+output object per input item, in the same order, each with its "${p.idField}" unchanged. Write nothing else
+to that file: no comments, no prose.
+${retry}`;
+}

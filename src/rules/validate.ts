@@ -1,0 +1,156 @@
+import type { CommandSpec } from '../graph/pipeline.js';
+import type { Item } from '../graph/seeds.js';
+import { spawnTree } from '../runners/processes.js';
+import type { AttemptFiles } from '../runners/types.js';
+
+/** One problem with an attempt's output; `item` is the item id when the problem is about one item. */
+export interface ValidationError {
+  item?: string;
+  message: string;
+}
+
+const MAX_LISTED = 20;
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? 'a string' : `a ${typeof v}`;
+}
+
+/**
+ * The checks every phase gets: the output is a JSON array of objects holding every input id exactly once
+ * and no other. Returns the parsed items when they pass.
+ */
+export function builtinValidate(
+  text: string | null,
+  inputIds: string[],
+  idField: string,
+): { ok: true; items: Item[] } | { ok: false; errors: ValidationError[] } {
+  if (text === null) return { ok: false, errors: [{ message: 'the agent wrote no output file (CF_OUTPUT_FILE)' }] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, errors: [{ message: `the output is not valid JSON: ${(e as Error).message}` }] };
+  }
+  if (!Array.isArray(parsed)) {
+    return { ok: false, errors: [{ message: `the output must be a JSON array of objects, not ${describe(parsed)}` }] };
+  }
+  const errors: ValidationError[] = [];
+  const expected = new Set(inputIds);
+  const seen = new Set<string>();
+  for (const [i, v] of parsed.entries()) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      errors.push({ message: `output element ${i + 1} is ${describe(v)}, not an object` });
+      continue;
+    }
+    const id = (v as Item)[idField];
+    if (typeof id !== 'string') {
+      errors.push({ message: `output element ${i + 1} has no "${idField}" string` });
+      continue;
+    }
+    if (!expected.has(id)) errors.push({ item: id, message: `${id} is not an input item of this batch` });
+    else if (seen.has(id)) errors.push({ item: id, message: `${id} appears more than once` });
+    seen.add(id);
+  }
+  for (const id of inputIds) if (!seen.has(id)) errors.push({ item: id, message: `${id} is missing from the output` });
+  if (errors.length > MAX_LISTED) {
+    const n = errors.length - MAX_LISTED;
+    errors.length = MAX_LISTED;
+    errors.push({ message: `and ${n} more errors` });
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, items: parsed as Item[] };
+}
+
+export interface ValidatorRequest {
+  items: Item[];
+  itemIds: string[];
+  env: Record<string, string>;
+  files: AttemptFiles | null;
+  signal: AbortSignal;
+}
+
+/**
+ * `broken`: the validator itself could not judge (did not start, crashed without printing an error, timed
+ * out). Retrying the agent cannot fix that, so the batch fails at once instead of paying for more attempts.
+ */
+export type ValidatorResult =
+  | { kind: 'valid' }
+  | { kind: 'invalid'; errors: ValidationError[] }
+  | { kind: 'broken'; message: string }
+  | { kind: 'cancelled' };
+
+/** A phase's own check, run after the built-in one. */
+export interface Validator {
+  validate(req: ValidatorRequest): Promise<ValidatorResult>;
+}
+
+/**
+ * Reads a validator's report: one error per line. A line may be `ID: message` (or `ID message`) naming an
+ * item of the batch, or a JSON object {"id"|"item"|"seedId": ..., "message": ...}.
+ */
+export function parseErrorLines(text: string, ids: ReadonlySet<string>): ValidationError[] {
+  const out: ValidationError[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (line.startsWith('{')) {
+      try {
+        const o = JSON.parse(line) as Record<string, unknown>;
+        const id = [o.id, o.item, o.seedId, o.seed_id].find((x) => typeof x === 'string') as string | undefined;
+        const message = typeof o.message === 'string' ? o.message : line;
+        out.push(id ? { item: id, message } : { message });
+        continue;
+      } catch {
+        // Not JSON after all: plain text.
+      }
+    }
+    const m = /^\[?([^\s:\]]+)\]?:?\s+(.*)$/.exec(line);
+    if (m && ids.has(m[1]!)) out.push({ item: m[1]!, message: m[2]! });
+    else out.push({ message: line });
+  }
+  return out;
+}
+
+export class CommandValidator implements Validator {
+  constructor(
+    private readonly command: CommandSpec,
+    private readonly cwd: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async validate(req: ValidatorRequest): Promise<ValidatorResult> {
+    if (!req.files) throw new Error('a command validator needs the attempt files on disk');
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    Object.assign(env, req.env);
+    const r = await spawnTree({
+      command: this.command,
+      cwd: this.cwd,
+      env,
+      stdin: null,
+      stdout: 'capture',
+      stderr: 'capture',
+      timeoutMs: this.timeoutMs,
+      signal: req.signal,
+    });
+    const ids = new Set(req.itemIds);
+    switch (r.kind) {
+      case 'exited': {
+        if (r.code === 0) return { kind: 'valid' };
+        const errors = parseErrorLines(r.stdout, ids);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+        const detail = r.stderr.trim().split('\n').slice(-5).join(' / ');
+        return { kind: 'broken', message: `validator exited with code ${r.code} without printing an error${detail ? `: ${detail}` : ''}` };
+      }
+      case 'signalled':
+        return { kind: 'broken', message: `validator was killed by ${r.signal}` };
+      case 'timeout':
+        return { kind: 'broken', message: `validator timed out after ${Math.round(this.timeoutMs / 1000)} s` };
+      case 'cancelled':
+        return { kind: 'cancelled' };
+      case 'spawn-error':
+        return { kind: 'broken', message: `validator could not start: ${r.message}` };
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import xxhash from 'xxhash-wasm';
+
+/** A content hash: 16 lower-case hex digits of xxh64. Branded so it is never confused with other strings. */
+export type Hash = string & { readonly __brand: 'Hash' };
+
+type Hasher = Awaited<ReturnType<typeof xxhash>>;
+let hasher: Hasher | undefined;
+
+/** Must be awaited once before any hashing (WebAssembly instantiation). */
+export async function initHashing(): Promise<void> {
+  hasher ??= await xxhash();
+}
+
+function h(): Hasher {
+  if (!hasher) throw new Error('initHashing() was not awaited');
+  return hasher;
+}
+
+export function hashString(text: string): Hash {
+  return h().h64ToString(text) as Hash;
+}
+
+export function hashBytes(bytes: Uint8Array): Hash {
+  return h().h64Raw(bytes).toString(16).padStart(16, '0') as Hash;
+}
+
+/**
+ * Canonical JSON: object keys sorted by UTF-16 code unit at every depth, no whitespace.
+ * Two values that mean the same JSON produce the same text, whatever key order they were written in.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    const s = JSON.stringify(value);
+    return s === undefined ? 'null' : s;
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+export function hashCanonical(value: unknown): Hash {
+  return hashString(canonicalJson(value));
+}
