@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Decider } from '../graph/decide.js';
-import { phaseParts, type PhaseParts } from '../graph/fingerprint.js';
+import { phaseParts, statCacheHasher, type PhaseParts } from '../graph/fingerprint.js';
 import { DiskObjectStore } from '../graph/objects.js';
 import { DiskOutputStore } from '../graph/outputs.js';
 import { loadPipeline, type Pipeline } from '../graph/pipeline.js';
@@ -32,9 +32,10 @@ export async function loadInputs(dir: string): Promise<Result<Inputs, UserError>
   const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache);
   if (!seeds.ok) return seeds;
   const parts = new Map<string, PhaseParts>();
+  const hasher = statCacheHasher(dir, cache);
   for (const phase of pipeline.phases) {
     try {
-      parts.set(phase.name, await phaseParts(pipeline, phase, cache));
+      parts.set(phase.name, await phaseParts(pipeline, phase, hasher));
     } catch (e) {
       return err({ kind: 'config', file: pipeline.file, message: `phase ${phase.name}: ${(e as Error).message}` });
     }

@@ -43,7 +43,7 @@ export function keyOf(fp: Fingerprint): Hash {
 }
 
 /** Arguments of a command that name files inside the pipeline directory: their content is part of the key. */
-export function commandFiles(dir: string, cmd: CommandSpec): string[] {
+export function commandFiles(cmd: CommandSpec): string[] {
   const words = 'argv' in cmd ? cmd.argv : cmd.shell.split(/\s+/);
   const out: string[] = [];
   for (const w of words) {
@@ -55,11 +55,18 @@ export function commandFiles(dir: string, cmd: CommandSpec): string[] {
   return out;
 }
 
-async function hashFiles(dir: string, rels: string[], cache: StatCache, required: boolean): Promise<FileHashes> {
+/** The content hash of a file named relative to the pipeline directory, or null when there is none. */
+export type FileHasher = (rel: string) => Promise<Hash | null>;
+
+export function statCacheHasher(dir: string, cache: StatCache): FileHasher {
+  return async (rel) => (await cache.hashFile(path.resolve(dir, rel)))?.hash ?? null;
+}
+
+async function hashFiles(rels: string[], hash: FileHasher, required: boolean): Promise<FileHashes> {
   const out: Record<string, Hash> = {};
   for (const rel of [...new Set(rels)].sort()) {
-    const c = await cache.hashFile(path.resolve(dir, rel));
-    if (c) out[rel.split(path.sep).join('/')] = c.hash;
+    const h = await hash(rel);
+    if (h) out[rel.split(path.sep).join('/')] = h;
     else if (required) throw new Error(`${rel} disappeared`);
   }
   return out;
@@ -69,17 +76,16 @@ export function runnerConfigHash(r: RunnerConfig): Hash {
   return hashCanonical({ kind: r.kind, command: r.command, env: r.env });
 }
 
-export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, cache: StatCache): Promise<PhaseParts> {
-  const dir = pipeline.dir;
+export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, hash: FileHasher): Promise<PhaseParts> {
   const runner = pipeline.runners.get(phase.runner)!;
-  const runnerFiles = [...commandFiles(dir, runner.command), ...runner.deps];
+  const runnerFiles = [...commandFiles(runner.command), ...runner.deps];
   return {
     phase: hashCanonical({ name: phase.name, from: phase.from, id: pipeline.idField, template: PROMPT_TEMPLATE_VERSION }),
-    intelligence: await hashFiles(dir, [phase.intelligence], cache, true),
-    runner: { config: runnerConfigHash(runner), files: await hashFiles(dir, runnerFiles, cache, false) },
+    intelligence: await hashFiles([phase.intelligence], hash, true),
+    runner: { config: runnerConfigHash(runner), files: await hashFiles(runnerFiles, hash, false) },
     validator: phase.validate
-      ? { config: hashCanonical({ command: phase.validate }), files: await hashFiles(dir, commandFiles(dir, phase.validate), cache, false) }
+      ? { config: hashCanonical({ command: phase.validate }), files: await hashFiles(commandFiles(phase.validate), hash, false) }
       : null,
-    deps: await hashFiles(dir, phase.deps, cache, true),
+    deps: await hashFiles(phase.deps, hash, true),
   };
 }

@@ -3,8 +3,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { statePaths } from './state.js';
 
-/** The holder's lock is refreshed every STALE_MS/2; a lock not refreshed for STALE_MS (its holder died) is taken over. */
-const STALE_MS = 5000;
+/**
+ * The holder refreshes the lock every STALE_MS/2; a lock not refreshed for STALE_MS (its holder died) is
+ * taken over. CF_LOCK_STALE_MS overrides it (at least 2000).
+ */
+const STALE_MS = Math.max(2000, Number(process.env.CF_LOCK_STALE_MS) || 5000);
 
 export interface LockOwner {
   pid: number;

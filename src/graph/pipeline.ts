@@ -154,7 +154,7 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
 export async function parsePipeline(dir: string, file: string, text: string): Promise<Result<Pipeline, UserError>> {
   const shown = path.relative(process.cwd(), file) || file;
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
@@ -170,7 +170,8 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
   const raw: unknown = doc.toJS();
   const parsed = pipelineSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    // An unknown key first: it is often the misspelling of the key reported missing.
+    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0]!;
       const where = loc.at(issue.path, key);

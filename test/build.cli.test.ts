@@ -1,0 +1,182 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { events, Project, targetsOf } from './helpers/project.js';
+
+let project: Project | undefined;
+afterEach(async () => {
+  await project?.remove();
+  project = undefined;
+});
+
+async function built(seeds = 60): Promise<Project> {
+  project = await Project.create({ seeds });
+  const r = await project.cf(['build']);
+  expect(r.code, r.stderr).toBe(0);
+  await project.takeRuns();
+  return project;
+}
+
+describe('cf build (through the CLI)', () => {
+  it('runs every batch once, then nothing', async () => {
+    project = await Project.create({ seeds: 60 });
+    const first = await project.cf(['build']);
+    expect(first.code, first.stderr).toBe(0);
+    const runs = await project.takeRuns();
+    expect(targetsOf(runs)).toEqual(['legos#1', 'legos#2', 'legos#3', 'pairs#1', 'pairs#2', 'pairs#3']);
+    expect(runs.every((r) => r.stdinMatches && r.count === 3 && r.attempt === 1)).toBe(true);
+    expect(first.stdout).toMatch(/batch 2\/3 of pairs done: 20 items, \d/);
+
+    const merged = JSON.parse(await project.read('out/legos.json')) as Array<{ id: string; text: string }>;
+    expect(merged.map((m) => m.id)).toEqual(Array.from({ length: 60 }, (_, i) => `S${String(i + 1).padStart(4, '0')}`));
+    expect(merged[0]!.text).toBe('legos(pairs(seed number 1))');
+
+    const second = await project.cf(['build']);
+    expect(second.code).toBe(0);
+    expect(await project.takeRuns()).toEqual([]);
+    expect(second.stdout).toContain('0 ran, 6 fresh');
+  });
+
+  it('reruns exactly one batch per phase when one seed changes, nothing when the file is touched or rewritten', async () => {
+    const p = await built();
+    await p.editSeed('S0025', 'an edited seed');
+    const r = await p.cf(['build']);
+    expect(r.code).toBe(0);
+    const runs = await p.takeRuns();
+    expect(targetsOf(runs)).toEqual(['legos#2', 'pairs#2']);
+    expect(runs.map((x) => x.ids[0])).toEqual(['S0021', 'S0021']);
+    expect(await p.read('out/legos.json')).toContain('legos(pairs(an edited seed))');
+
+    const text = await p.read('seeds.json');
+    const { utimes } = await import('node:fs/promises');
+    await utimes(p.file('seeds.json'), new Date(), new Date(Date.now() + 5000));
+    expect((await p.cf(['build'])).code).toBe(0);
+    await p.write('seeds.json', text);
+    expect((await p.cf(['build'])).code).toBe(0);
+    // Reformatting the file without changing any seed's content is no change either.
+    await p.write('seeds.json', JSON.stringify(JSON.parse(text)));
+    expect((await p.cf(['build'])).code).toBe(0);
+    expect(await p.takeRuns()).toEqual([]);
+  });
+
+  it('reruns a phase when its intelligence changes, and downstream only where its output changed', async () => {
+    const p = await built();
+    await p.write('prompts/pairs.md', '# Pairs\nTranslate each seed, carefully.\nSUFFIX-FOR S0045: !\n');
+    const dry = await p.cf(['build', '--dry-run']);
+    expect(dry.stdout).toContain('would run  pairs#1: intelligence prompts/pairs.md changed');
+    expect(dry.stdout).toContain('may run    legos#1');
+    expect(await p.takeRuns()).toEqual([]);
+
+    const r = await p.cf(['build', '--json']);
+    expect(r.code).toBe(0);
+    expect(targetsOf(await p.takeRuns())).toEqual(['legos#3', 'pairs#1', 'pairs#2', 'pairs#3']);
+    const ev = events(r.stdout);
+    const fresh = ev.filter((e) => e.event === 'fresh').map((e) => e.target);
+    expect(fresh.sort()).toEqual(['legos#1', 'legos#2']);
+    const summary = ev.at(-1)!;
+    expect(summary).toMatchObject({ event: 'summary', ok: true, exitCode: 0 });
+    expect((summary.ran as string[]).sort()).toEqual(['legos#3', 'pairs#1', 'pairs#2', 'pairs#3']);
+    expect(await p.read('out/legos.json')).toContain('legos(pairs(seed number 45)!)');
+  });
+
+  it('retries an invalid output with the error naming the item in the next prompt', async () => {
+    project = await Project.create({ seeds: 40 });
+    const r = await project.cf(['build', 'pairs'], { FAKE_FLAKY_IDS: 'S0007' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const runs = await project.takeRuns();
+    const batch1 = runs.filter((x) => x.batch === 1).map((x) => x.attempt);
+    expect(batch1).toEqual([1, 2]);
+    expect(r.stdout).toContain('S0007: S0007 is missing from the output');
+    const prompt = await project.read('.cf/runs/pairs/1/attempt-2/prompt.md');
+    expect(prompt).toContain('This is attempt 2 of 3');
+    expect(prompt).toContain('- S0007: S0007 is missing from the output');
+    expect(JSON.parse(await project.read('out/pairs.json'))).toHaveLength(40);
+  });
+
+  it('finishes the other batches when one always fails, exits 1, and next time runs only the failed chain', async () => {
+    project = await Project.create({ seeds: 60 });
+    const r = await project.cf(['build', '--json'], { FAKE_FAIL_IDS: 'S0030', FAKE_ONLY_PHASE: 'pairs' });
+    expect(r.code).toBe(1);
+    const runs = await project.takeRuns();
+    expect(runs.filter((x) => x.phase === 'pairs' && x.batch === 2).map((x) => x.attempt)).toEqual([1, 2, 3]);
+    expect(targetsOf(runs.filter((x) => !(x.phase === 'pairs' && x.batch === 2)))).toEqual(['legos#1', 'legos#3', 'pairs#1', 'pairs#3']);
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.event === 'failed')).toMatchObject({ target: 'pairs#2', attempts: 3 });
+    expect(ev.find((e) => e.event === 'skipped')).toMatchObject({ target: 'legos#2' });
+    expect(ev.filter((e) => e.event === 'merge-skipped').map((e) => e.output).sort()).toEqual(['out/legos.json', 'out/pairs.json']);
+    expect(ev.at(-1)).toMatchObject({ event: 'summary', ok: false, exitCode: 1, failed: ['pairs#2'], skipped: ['legos#2'] });
+    await expect(project.read('out/pairs.json')).rejects.toThrow();
+
+    const status = await project.cf(['status']);
+    expect(status.stdout).toContain('pairs#2: failed after 3 attempts');
+    expect(status.stdout).toContain('fake agent: refusing S0030');
+    const sj = JSON.parse((await project.cf(['status', '--json'])).stdout) as { failures: Array<{ target: string; attempts: number; errors: unknown[] }> };
+    expect(sj.failures).toMatchObject([{ target: 'pairs#2', attempts: 3 }]);
+    expect(sj.failures[0]!.errors).toHaveLength(3);
+
+    const again = await project.cf(['build']);
+    expect(again.code).toBe(0);
+    expect(targetsOf(await project.takeRuns())).toEqual(['legos#2', 'pairs#2']);
+    expect(JSON.parse(await project.read('out/legos.json'))).toHaveLength(60);
+  });
+
+  it('explains what changed, and --dry-run runs nothing', async () => {
+    const p = await built();
+    await p.editSeed('S0003', 'changed');
+    const ex = await p.cf(['explain', 'pairs#1']);
+    expect(ex.code).toBe(0);
+    expect(ex.stdout).toContain('pairs#1 (seeds S0001–S0020): stale, will run');
+    expect(ex.stdout).toContain('seed S0003 changed');
+    const exl = await p.cf(['explain', 'legos#1']);
+    expect(exl.stdout).toContain('runs only if its output changes');
+    const fresh = await p.cf(['explain', 'pairs#2', '--json']);
+    expect(JSON.parse(fresh.stdout)).toMatchObject({ target: 'pairs#2', state: 'fresh' });
+    const dry = await p.cf(['build', '-n', '--json']);
+    expect(dry.code).toBe(0);
+    const summary = events(dry.stdout).at(-1)!;
+    expect(summary).toMatchObject({ event: 'summary', dryRun: true, wouldRun: ['pairs#1'], mayRun: ['legos#1'] });
+    expect(await p.takeRuns()).toEqual([]);
+    // The edit is then built: explain says fresh.
+    await p.cf(['build']);
+    expect((await p.cf(['explain', 'pairs#1'])).stdout).toContain('fresh: inputs unchanged since');
+  });
+
+  it('builds one batch, one phase output, or an output by file name; -C works like make -C', async () => {
+    project = await Project.create({ seeds: 45 });
+    const one = await project.cf(['build', 'legos#3']);
+    expect(one.code).toBe(0);
+    expect(targetsOf(await project.takeRuns())).toEqual(['legos#3', 'pairs#3']);
+    await expect(project.read('out/legos.json')).rejects.toThrow();
+    const other = await Project.create({ seeds: 1 });
+    try {
+      const byName = await other.cf(['-C', project.dir, 'build', 'pairs.json']);
+      expect(byName.code, byName.stderr).toBe(0);
+    } finally {
+      await other.remove();
+    }
+    expect(targetsOf(await project.takeRuns())).toEqual(['pairs#1', 'pairs#2']);
+    expect(JSON.parse(await project.read('out/pairs.json'))).toHaveLength(45);
+    const bad = await project.cf(['build', 'pairs#9']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('phase pairs has batches 1 to 3');
+    const typo = await project.cf(['build', 'lego.json']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('did you mean "legos.json"');
+  });
+
+  it('kills the whole process tree of an agent that times out', async () => {
+    project = await Project.create({ seeds: 20, pipeline: (await import('./helpers/project.js')).TWO_PHASES().replace('timeout: 20s', 'timeout: 1s') });
+    const r = await project.cf(['build', 'pairs#1'], { FAKE_HANG_IDS: 'S0001' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('timed out after 1.0 s; its process tree was killed');
+    const { agent, grandchild } = JSON.parse(await project.read('.cf/runs/pairs/1/attempt-1/output.json.pids')) as { agent: number; grandchild: number };
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive(agent)).toBe(false);
+    expect(alive(grandchild)).toBe(false);
+  });
+});

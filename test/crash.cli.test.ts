@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Project, targetsOf } from './helpers/project.js';
+
+const projects: Project[] = [];
+afterEach(async () => {
+  await Promise.all(projects.splice(0).map((p) => p.remove()));
+});
+
+async function project(seeds: number): Promise<Project> {
+  const p = await Project.create({ seeds });
+  projects.push(p);
+  return p;
+}
+
+describe('crashes and concurrency', () => {
+  it('after kill -9 mid-build, the next build runs only unfinished batches and merges byte-identically', async () => {
+    const p = await project(60);
+    const cf = p.spawn(['build', '--json', '-j', '2'], { FAKE_HANG_IDS: 'S0045', FAKE_ONLY_PHASE: 'pairs', CF_LOCK_STALE_MS: '2000' });
+    const ran = new Set<string>();
+    let hanging = false;
+    for await (const line of cf.iterable()) {
+      const e = JSON.parse(String(line)) as { event: string; target?: string };
+      if (e.event === 'ran') ran.add(e.target!);
+      if (e.event === 'started' && e.target === 'pairs#3') hanging = true;
+      if (hanging && ran.size >= 4) {
+        cf.kill('SIGKILL');
+        break;
+      }
+    }
+    await cf;
+    expect([...ran].sort()).toEqual(['legos#1', 'legos#2', 'pairs#1', 'pairs#2']);
+    await p.takeRuns();
+
+    const again = await p.cf(['build'], { CF_LOCK_STALE_MS: '2000' });
+    expect(again.code, again.stderr).toBe(0);
+    expect(targetsOf(await p.takeRuns())).toEqual(['legos#3', 'pairs#3']);
+
+    const clean = await project(60);
+    expect((await clean.cf(['build'])).code).toBe(0);
+    expect(await p.read('out/pairs.json')).toBe(await clean.read('out/pairs.json'));
+    expect(await p.read('out/legos.json')).toBe(await clean.read('out/legos.json'));
+  });
+
+  it('a record torn by a crash mid-write is ignored and the batch reruns', async () => {
+    const p = await project(40);
+    expect((await p.cf(['build', 'pairs'])).code).toBe(0);
+    await p.takeRuns();
+    const log = await p.read('.cf/records.log');
+    const lines = log.trimEnd().split('\n');
+    const last = lines.findLastIndex((l) => l.includes('"t":"batch"'));
+    const target = (JSON.parse(lines[last]!) as { target: string }).target;
+    // Cut the last batch record in half, as a kill -9 during its write would.
+    lines[last] = lines[last]!.slice(0, 40);
+    await p.write('.cf/records.log', lines.slice(0, last + 1).join('\n'));
+    const r = await p.cf(['build', 'pairs']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(targetsOf(await p.takeRuns())).toEqual([target]);
+    expect((await p.cf(['build', 'pairs'])).stdout).toContain('0 ran');
+  });
+
+  it('two builds at once: both exit 0, no batch runs twice', async () => {
+    const p = await project(60);
+    const [a, b] = await Promise.all([p.cf(['build']), p.cf(['build'])]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const runs = await p.takeRuns();
+    expect(targetsOf(runs)).toEqual(['legos#1', 'legos#2', 'legos#3', 'pairs#1', 'pairs#2', 'pairs#3']);
+    const waited = [a, b].filter((r) => r.stdout.includes('waiting for another cf in this directory'));
+    expect(waited).toHaveLength(1);
+    expect(waited[0]!.stdout).toContain('0 ran, 6 fresh');
+  });
+});

@@ -1,0 +1,134 @@
+import { Engine, type BuildSummary } from '../../src/graph/build.js';
+import { Decider } from '../../src/graph/decide.js';
+import type { BuildEvent } from '../../src/graph/events.js';
+import { phaseParts, type PhaseParts } from '../../src/graph/fingerprint.js';
+import { MemoryObjectStore } from '../../src/graph/objects.js';
+import { MemoryOutputStore } from '../../src/graph/outputs.js';
+import type { PhaseConfig, Pipeline, RunnerConfig } from '../../src/graph/pipeline.js';
+import type { Item, SeedSet } from '../../src/graph/seeds.js';
+import { State } from '../../src/graph/state.js';
+import { BuildGraph, resolveTargets } from '../../src/graph/targets.js';
+import type { ValidationError, Validator } from '../../src/rules/validate.js';
+import type { AgentRequest, AgentResult, AgentRunner } from '../../src/runners/types.js';
+import { hashCanonical, hashString, initHashing, type Hash } from '../../src/util/hash.js';
+
+export interface MemPhase {
+  name: string;
+  from?: string;
+  attempts?: number;
+  validate?: (items: Item[]) => ValidationError[];
+}
+
+export type AgentFn = (req: AgentRequest) => Promise<AgentResult> | AgentResult;
+
+/** Default agent: output = { id, text: "<phase>(<input text>)" }. */
+export const echoAgent: AgentFn = (req) => ({
+  ok: true,
+  output: JSON.stringify(req.inputItems.map((it) => ({ id: it.id, text: `${req.phase}(${String(it.text ?? '')})` }))),
+});
+
+/** A whole pipeline in memory: seeds, intelligence, state, outputs and a fake agent. No files, no processes. */
+export class World {
+  seeds: Item[];
+  readonly intelligence = new Map<string, string>();
+  readonly state = new State(null);
+  readonly objects = new MemoryObjectStore();
+  readonly outputs = new MemoryOutputStore();
+  readonly runs: AgentRequest[] = [];
+  readonly events: BuildEvent[] = [];
+  agent: AgentFn = echoAgent;
+  jobs = 4;
+  batchSize = 20;
+
+  constructor(
+    readonly phases: MemPhase[],
+    seeds: number,
+  ) {
+    this.seeds = Array.from({ length: seeds }, (_, i) => ({ id: `S${String(i + 1).padStart(4, '0')}`, text: `seed ${i + 1}` }));
+    for (const p of phases) this.intelligence.set(`prompts/${p.name}.md`, `# ${p.name}\n`);
+  }
+
+  static async create(phases: MemPhase[], seeds: number): Promise<World> {
+    await initHashing();
+    return new World(phases, seeds);
+  }
+
+  pipeline(): Pipeline {
+    const runner: RunnerConfig = { name: 'fake', kind: 'command', command: { argv: ['fake'] }, timeoutMs: 1000, env: {}, deps: [] };
+    const phases: PhaseConfig[] = this.phases.map((p, i) => ({
+      name: p.name,
+      index: i,
+      from: p.from ?? (i === 0 ? 'seeds' : this.phases[i - 1]!.name),
+      intelligence: `prompts/${p.name}.md`,
+      runner: 'fake',
+      output: `out/${p.name}.json`,
+      attempts: p.attempts ?? 3,
+      validate: p.validate ? { argv: ['validate'] } : null,
+      validateTimeoutMs: 1000,
+      deps: [],
+    }));
+    return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, jobs: this.jobs, runners: new Map([['fake', runner]]), phases };
+  }
+
+  private seedSet(): SeedSet {
+    const items = this.seeds.map((s) => ({ ...s }));
+    return { file: 'seeds.json', ids: items.map((s) => s.id as string), hashes: items.map((s) => hashCanonical(s)), items: async () => items };
+  }
+
+  async decider(): Promise<Decider> {
+    const pipeline = this.pipeline();
+    const parts = new Map<string, PhaseParts>();
+    const hasher = async (rel: string): Promise<Hash | null> => {
+      const t = this.intelligence.get(rel);
+      return t === undefined ? null : hashString(t);
+    };
+    for (const p of pipeline.phases) parts.set(p.name, await phaseParts(pipeline, p, hasher));
+    const seeds = this.seedSet();
+    return new Decider(new BuildGraph(pipeline, seeds.ids.length), seeds, parts, this.state, this.objects);
+  }
+
+  /** Builds `targets` (default: everything); returns the summary and the targets whose agents ran. */
+  async build(targets: string[] = [], signal = new AbortController().signal): Promise<BuildSummary & { agentRuns: string[] }> {
+    const decider = await this.decider();
+    const requests = resolveTargets(decider.graph, targets);
+    if (!requests.ok) throw new Error(JSON.stringify(requests.error));
+    const runner: AgentRunner = {
+      run: async (req) => {
+        this.runs.push(req);
+        return this.agent(req);
+      },
+    };
+    const validators = new Map<string, Validator>();
+    for (const p of this.phases) {
+      const v = p.validate;
+      if (v) validators.set(p.name, { validate: async (req) => (v(req.items).length ? { kind: 'invalid', errors: v(req.items) } : { kind: 'valid' }) });
+    }
+    const before = this.runs.length;
+    const engine = new Engine({
+      decider,
+      outputs: this.outputs,
+      runnerFor: () => runner,
+      validatorFor: (phase) => validators.get(phase.name) ?? null,
+      intelligence: async (phase) => this.intelligence.get(phase.intelligence)!,
+      runDir: () => null,
+      jobs: this.jobs,
+      emit: (e) => this.events.push(e),
+      signal,
+    });
+    engine.plan(requests.value);
+    const summary = await engine.run(requests.value);
+    const agentRuns = this.runs.slice(before).filter((r) => r.attempt === 1).map((r) => r.target).sort();
+    return { ...summary, agentRuns };
+  }
+
+  output(phase: string): Item[] {
+    const f = this.outputs.files.get(`out/${phase}.json`);
+    if (!f) throw new Error(`no output for ${phase}`);
+    return JSON.parse(f.text) as Item[];
+  }
+
+  editSeed(id: string, text: string): void {
+    const s = this.seeds.find((x) => x.id === id)!;
+    s.text = text;
+  }
+}

@@ -1,0 +1,122 @@
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, '..', '..');
+export const CF_BIN = path.join(REPO, 'bin', 'cf.js');
+export const FAKE_AGENT = path.join(REPO, 'test', 'fixtures', 'fake-agent.mjs');
+
+export interface Run {
+  phase: string;
+  batch: number;
+  count: number;
+  attempt: number;
+  ids: string[];
+  pid: number;
+  stdinMatches: boolean;
+}
+
+export interface CfResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function seedsJson(n: number, text = (i: number) => `seed number ${i}`): string {
+  const items = Array.from({ length: n }, (_, i) => ({ id: `S${String(i + 1).padStart(4, '0')}`, text: text(i + 1) }));
+  return `${JSON.stringify(items, null, 2)}\n`;
+}
+
+export const TWO_PHASES = (extra = ''): string => `seeds: seeds.json
+batch_size: 20
+runners:
+  fake:
+    command: [node, ${JSON.stringify(FAKE_AGENT)}]
+    timeout: 20s
+phases:
+  - name: pairs
+    from: seeds
+    intelligence: prompts/pairs.md
+    runner: fake
+    output: out/pairs.json
+  - name: legos
+    from: pairs
+    intelligence: prompts/legos.md
+    runner: fake
+    output: out/legos.json
+${extra}`;
+
+/** A pipeline in a fresh temp directory, with helpers to edit it and run the real CLI on it. */
+export class Project {
+  private constructor(readonly dir: string) {}
+
+  static async create(opts: { seeds?: number; pipeline?: string; files?: Record<string, string> } = {}): Promise<Project> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cf-test-'));
+    const p = new Project(dir);
+    await p.write('pipeline.yaml', opts.pipeline ?? TWO_PHASES());
+    await p.write('seeds.json', seedsJson(opts.seeds ?? 60));
+    await p.write('prompts/pairs.md', '# Pairs\nTranslate each seed.\n');
+    await p.write('prompts/legos.md', '# Legos\nSplit each pair.\n');
+    for (const [f, text] of Object.entries(opts.files ?? {})) await p.write(f, text);
+    return p;
+  }
+
+  file(rel: string): string {
+    return path.join(this.dir, rel);
+  }
+
+  async write(rel: string, text: string): Promise<void> {
+    await mkdir(path.dirname(this.file(rel)), { recursive: true });
+    await writeFile(this.file(rel), text);
+  }
+
+  read(rel: string): Promise<string> {
+    return readFile(this.file(rel), 'utf8');
+  }
+
+  async editSeed(id: string, text: string): Promise<void> {
+    const seeds = JSON.parse(await this.read('seeds.json')) as Array<{ id: string; text: string }>;
+    const s = seeds.find((x) => x.id === id);
+    if (!s) throw new Error(`no seed ${id}`);
+    s.text = text;
+    await this.write('seeds.json', `${JSON.stringify(seeds, null, 2)}\n`);
+  }
+
+  spawn(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
+    return execa('node', [CF_BIN, ...args], { reject: false, cwd: this.dir, env: { CI: '1', ...env } });
+  }
+
+  async cf(args: string[], env: Record<string, string> = {}): Promise<CfResult> {
+    const r = await this.spawn(args, env);
+    return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  /** Every agent run so far (and clears the log). */
+  async takeRuns(): Promise<Run[]> {
+    const text = await readFile(this.file('runs.log'), 'utf8').catch(() => '');
+    await rm(this.file('runs.log'), { force: true });
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Run);
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** "phase#batch" of each run, sorted: what ran. */
+export function targetsOf(runs: Run[]): string[] {
+  return runs.map((r) => `${r.phase}#${r.batch}`).sort();
+}
+
+export function events(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
