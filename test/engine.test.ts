@@ -82,6 +82,13 @@ describe('engine (in memory)', () => {
     ]);
   });
 
+  it('stores a batch in input order whatever order the agent answered in', async () => {
+    const w = await World.create([{ name: 'pairs' }], 5);
+    w.agent = (req) => ({ ok: true, output: JSON.stringify(req.inputItems.map((it) => ({ id: it.id })).reverse()) });
+    await w.build();
+    expect(w.output('pairs').map((i) => i.id)).toEqual(['S0001', 'S0002', 'S0003', 'S0004', 'S0005']);
+  });
+
   it('never runs more than -j agents at once', async () => {
     const w = await World.create([{ name: 'pairs' }, { name: 'legos' }], 200);
     w.jobs = 3;

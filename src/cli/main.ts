@@ -2,10 +2,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatUserError, UserErrorException, type UserError } from '../util/errors.js';
 import { unreachable } from '../util/result.js';
-import { buildCommand } from './commands/build.js';
-import { cleanCommand } from './commands/clean.js';
-import { explainCommand } from './commands/explain.js';
-import { statusCommand } from './commands/status.js';
 
 export const VERSION = '0.1.0';
 
@@ -95,14 +91,15 @@ export async function main(argv: string[]): Promise<number> {
     };
     const cmd = command as 'build' | 'status' | 'explain' | 'clean';
     switch (cmd) {
+      // Commands load their modules on demand: `cf --help` does not pay for the engine.
       case 'build':
-        return await buildCommand(opts, rest);
+        return await (await import('./commands/build.js')).buildCommand(opts, rest);
       case 'status':
-        return await statusCommand(opts, rest);
+        return await (await import('./commands/status.js')).statusCommand(opts, rest);
       case 'explain':
-        return await explainCommand(opts, rest);
+        return await (await import('./commands/explain.js')).explainCommand(opts, rest);
       case 'clean':
-        return await cleanCommand(opts, rest);
+        return await (await import('./commands/clean.js')).cleanCommand(opts, rest);
       default: {
         const known = ['build', 'status', 'explain', 'clean'];
         if (!known.includes(cmd)) {

@@ -59,7 +59,10 @@ export function builtinValidate(
     errors.length = MAX_LISTED;
     errors.push({ message: `and ${n} more errors` });
   }
-  return errors.length ? { ok: false, errors } : { ok: true, items: parsed as Item[] };
+  if (errors.length) return { ok: false, errors };
+  // Stored in input order whatever order the agent wrote, so merged outputs are in seed order.
+  const byId = new Map((parsed as Item[]).map((it) => [it[idField] as string, it]));
+  return { ok: true, items: inputIds.map((id) => byId.get(id)!) };
 }
 
 export interface ValidatorRequest {
