@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatUserError, UserErrorException, type UserError } from '../util/errors.js';
+import { formatUserError, UserErrorException } from '../util/errors.js';
 import { unreachable } from '../util/result.js';
 
 export const VERSION = '0.1.0';
@@ -116,9 +116,4 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-}
-
-/** Ends a command with a user error (exit 2). */
-export function fail(e: UserError): never {
-  throw new UserErrorException(e);
 }

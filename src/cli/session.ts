@@ -8,8 +8,8 @@ import { loadPipeline, type Pipeline } from '../graph/pipeline.js';
 import { loadSeeds } from '../graph/seeds.js';
 import { openState, statePaths, type State } from '../graph/state.js';
 import { StatCache } from '../graph/statCache.js';
-import { BuildGraph } from '../graph/targets.js';
-import type { UserError } from '../util/errors.js';
+import { BuildGraph, resolveTargets, type Request } from '../graph/targets.js';
+import { fail, type UserError } from '../util/errors.js';
 import { initHashing } from '../util/hash.js';
 import { err, ok, type Result } from '../util/result.js';
 
@@ -60,4 +60,13 @@ export function outputStore(dir: string): DiskOutputStore {
 
 export function readIntelligence(pipeline: Pipeline, rel: string): Promise<string> {
   return readFile(path.resolve(pipeline.dir, rel), 'utf8');
+}
+
+/** Inputs and resolved targets, or exit 2 with the error. */
+export async function requireInputs(dir: string, names: string[]): Promise<{ inputs: Inputs; requests: Request[] }> {
+  const loaded = await loadInputs(dir);
+  if (!loaded.ok) fail(loaded.error);
+  const requests = resolveTargets(loaded.value.graph, names);
+  if (!requests.ok) fail(requests.error);
+  return { inputs: loaded.value, requests: requests.value };
 }

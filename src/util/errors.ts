@@ -33,3 +33,8 @@ export class UserErrorException extends Error {
     super(formatUserError(error));
   }
 }
+
+/** Ends a command with a user error (exit 2), from code that returns a value otherwise. */
+export function fail(e: UserError): never {
+  throw new UserErrorException(e);
+}

@@ -7,14 +7,14 @@ import { DiskObjectStore } from '../../graph/objects.js';
 import type { PhaseConfig } from '../../graph/pipeline.js';
 import { statePaths } from '../../graph/state.js';
 import { formatFreshReason, formatStaleReason } from '../../graph/staleness.js';
-import { resolveTargets, type Request } from '../../graph/targets.js';
+import type { Request } from '../../graph/targets.js';
 import { CommandValidator, type Validator } from '../../rules/validate.js';
 import { CommandRunner } from '../../runners/command.js';
 import { killAllChildren } from '../../runners/processes.js';
 import type { AgentRunner } from '../../runners/types.js';
-import { fail, type GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../main.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { loadInputs, outputStore, readIntelligence, readState, type Inputs } from '../session.js';
+import { requireInputs, outputStore, readIntelligence, readState, type Inputs } from '../session.js';
 
 export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
@@ -24,12 +24,8 @@ export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
 }
 
 export async function buildCommand(opts: GlobalOptions, names: string[]): Promise<number> {
-  const loaded = await loadInputs(opts.dir);
-  if (!loaded.ok) fail(loaded.error);
-  const inputs = loaded.value;
-  const requests = resolveTargets(inputs.graph, names);
-  if (!requests.ok) fail(requests.error);
-  if (opts.dryRun) return dryRun(opts, inputs, requests.value);
+  const { inputs, requests } = await requireInputs(opts.dir, names);
+  if (opts.dryRun) return dryRun(opts, inputs, requests);
 
   const reporter = await makeReporter(opts);
   const controller = new AbortController();
@@ -59,7 +55,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     });
     if (lock) {
       try {
-        summary = await runBuild(opts, inputs, requests.value, reporter.event.bind(reporter), controller.signal);
+        summary = await runBuild(opts, inputs, requests, reporter.event.bind(reporter), controller.signal);
       } finally {
         await lock.release();
       }

@@ -3,20 +3,16 @@ import path from 'node:path';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
 import { statePaths } from '../../graph/state.js';
-import { batchTarget, phaseTarget, resolveTargets, type TargetId } from '../../graph/targets.js';
-import { fail, type GlobalOptions } from '../main.js';
-import { loadInputs, readState } from '../session.js';
+import { batchTarget, phaseTarget, type TargetId } from '../../graph/targets.js';
+import type { GlobalOptions } from '../main.js';
+import { requireInputs, readState } from '../session.js';
 
 /**
  * Deletes merged outputs and forgets batch records: the named targets, or everything. Kept: hand-edited
  * outputs cf replaced earlier (.cf/replaced/).
  */
 export async function cleanCommand(opts: GlobalOptions, names: string[]): Promise<number> {
-  const loaded = await loadInputs(opts.dir);
-  if (!loaded.ok) fail(loaded.error);
-  const inputs = loaded.value;
-  const resolved = resolveTargets(inputs.graph, names);
-  if (!resolved.ok) fail(resolved.error);
+  const { inputs, requests } = await requireInputs(opts.dir, names);
   const paths = statePaths(opts.dir);
   const lock = await acquireLock(opts.dir, 'clean', (o) =>
     process.stderr.write(`cf: waiting for another cf in this directory${o ? ` (pid ${o.pid}, cf ${o.command})` : ''}…\n`),
@@ -25,7 +21,7 @@ export async function cleanCommand(opts: GlobalOptions, names: string[]): Promis
     const state = await readState(opts.dir, false);
     const forget = new Set<TargetId>();
     const removed: string[] = [];
-    for (const r of resolved.value) {
+    for (const r of requests) {
       const phase = inputs.graph.phase(r.phase);
       const batches = r.merge ? state.targets().filter((t) => t.startsWith(`${phase.name}#`)) : r.batches.map((b) => batchTarget(phase.name, b));
       for (const t of batches) forget.add(t);

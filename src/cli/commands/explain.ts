@@ -1,26 +1,23 @@
 import { Analysis } from '../../graph/analyze.js';
 import { formatStaleReason } from '../../graph/staleness.js';
-import { batchTarget, resolveTargets } from '../../graph/targets.js';
+import { batchTarget } from '../../graph/targets.js';
 import { formatDuration } from '../../util/duration.js';
-import { fail, type GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../main.js';
+import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
-import { loadInputs, outputStore, readState } from '../session.js';
+import { requireInputs, outputStore, readState } from '../session.js';
 import { describeStatus } from './build.js';
 
 export async function explainCommand(opts: GlobalOptions, names: string[]): Promise<number> {
   if (!names.length) fail({ kind: 'usage', message: 'cf explain needs a target', hint: 'cf explain pairs#3, cf explain out/pairs.json; cf status lists everything' });
-  const loaded = await loadInputs(opts.dir);
-  if (!loaded.ok) fail(loaded.error);
-  const inputs = loaded.value;
-  const resolved = resolveTargets(inputs.graph, names);
-  if (!resolved.ok) fail(resolved.error);
+  const { inputs, requests } = await requireInputs(opts.dir, names);
   const state = await readState(opts.dir, true);
   const decider = inputs.decider(state);
   const analysis = new Analysis(decider);
   const outputs = outputStore(opts.dir);
   const lines: string[] = [];
   const docs: object[] = [];
-  for (const r of resolved.value) {
+  for (const r of requests) {
     const phase = inputs.graph.phase(r.phase);
     if (r.merge) {
       const m = await analysis.merge(phase, outputs);

@@ -1,9 +1,10 @@
 import { Analysis, type BatchStatus, type MergeStatus } from '../../graph/analyze.js';
 import type { FailureRecord } from '../../graph/records.js';
 import { batchTarget } from '../../graph/targets.js';
-import { fail, type GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../main.js';
+import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
-import { loadInputs, outputStore, readState } from '../session.js';
+import { requireInputs, outputStore, readState } from '../session.js';
 import { describeStatus } from './build.js';
 
 const LIST_MAX = 12;
@@ -20,9 +21,7 @@ interface PhaseRow {
 
 export async function statusCommand(opts: GlobalOptions, args: string[]): Promise<number> {
   if (args.length) fail({ kind: 'usage', message: 'cf status takes no targets', hint: 'cf explain TARGET' });
-  const loaded = await loadInputs(opts.dir);
-  if (!loaded.ok) fail(loaded.error);
-  const inputs = loaded.value;
+  const { inputs } = await requireInputs(opts.dir, []);
   const state = await readState(opts.dir, true);
   const decider = inputs.decider(state);
   const analysis = new Analysis(decider);
