@@ -45,6 +45,18 @@ describe('pipeline.yaml errors name the file, the line, the key path and a fix',
     expect(await configError(TWO_PHASES().replace('seeds: seeds.json', 'seeds: seed.json'))).toContain('seeds: seeds file seed.json does not exist');
   });
 
+  it('SSi settings: rule names, merge formats, runner kinds', async () => {
+    const course = 'course: {code: spa_for_eng, target_language: spa, known_language: eng}\n';
+    const sev = TWO_PHASES().replace('    output: out/legos.json', '    output: out/legos.json\n    validate: {rules: ssi:lego_pairs, severity: {tilling: warning}}');
+    expect(await configError(sev)).toContain('phases[1].validate.severity.tilling: ssi:lego_pairs has no rule "tilling" (did you mean "tiling"?)');
+    expect(await configError(TWO_PHASES().replace('    output: out/legos.json', '    output: out/legos.json\n    merge: ssi:lego_pairs'))).toContain(
+      'phases[1].merge: an SSi merge needs the course it belongs to',
+    );
+    expect(await configError(course + TWO_PHASES().replace('    output: out/legos.json', '    output: out/legos.json\n    merge: ssi:lego_pair'))).toMatch(/phases\[1\]\.merge: /);
+    expect(await configError(TWO_PHASES().replace('    timeout: 20s', '    timeout: 20s\n    recording: x.json'))).toContain('runners.fake.recording: "recording" does not apply to a command runner');
+    expect(await configError(TWO_PHASES().replace('    command: [node', '    kind: replay\n    command: [node'))).toContain('a replay runner needs "recording"');
+  });
+
   it('YAML syntax errors carry their line', async () => {
     expect(await configError('seeds: [unclosed\nphases: {}\n')).toMatch(/pipeline.yaml:\d+:\d+: not valid YAML/);
   });

@@ -10,6 +10,8 @@ const cf = async (...args: string[]) => {
   const r = await execa('node', [CF_BIN, ...args], { cwd: dir, reject: false, env: { CI: '1' } });
   return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 };
+const OUT = 'vfs/courses/spa_for_eng_demo';
+const readJson = async <T>(rel: string): Promise<T> => JSON.parse(await readFile(path.join(dir, rel), 'utf8')) as T;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'cf-example-'));
@@ -21,18 +23,31 @@ afterAll(async () => {
 });
 
 describe('the example course (README quick start)', () => {
-  it('builds lego_pairs.json end to end offline, then everything, then nothing', async () => {
+  it('builds lego_pairs.json end to end offline, in the SSi formats, then everything, then nothing', async () => {
     const first = await cf('build', 'lego_pairs.json');
     expect(first.code, first.stdout + first.stderr).toBe(0);
-    expect(first.stdout).toContain('wrote vfs/courses/spa_demo/lego_pairs.json: 60 items from 3 batches');
-    const lego = JSON.parse(await readFile(path.join(dir, 'vfs/courses/spa_demo/lego_pairs.json'), 'utf8')) as Array<{ seed_id: string; legos: Array<{ id: string }> }>;
-    expect(lego).toHaveLength(60);
-    expect(lego[0]!.legos[0]!.id).toBe('S0001L01');
+    expect(first.stdout).toContain(`wrote ${OUT}/lego_pairs.json: 60 items from 3 batches`);
+    const pairs = await readJson<{ course: string; target_language: string; total_seeds: number; translations: Record<string, { known: string }> }>(`${OUT}/seed_pairs.json`).catch(() => null);
+    expect(pairs).toBeNull(); // only what lego_pairs.json needs: batches, not the seed_pairs merge
+    const lego = await readJson<{ course: string; total_seeds: number; total_legos: number; seeds: Array<{ seed_id: string; legos: Array<{ id: string; new: boolean }> }> }>(`${OUT}/lego_pairs.json`);
+    expect(lego).toMatchObject({ course: 'spa_for_eng_demo', total_seeds: 60 });
+    expect(lego.total_legos).toBe(lego.seeds.reduce((n, s) => n + s.legos.length, 0));
+    expect(lego.seeds[0]!.legos[0]).toMatchObject({ id: 'S0001L01', new: true });
+
     const all = await cf('build');
     expect(all.code).toBe(0);
     expect(all.stdout).toContain('3 ran, 6 fresh');
+    const seedPairs = await readJson<{ target_language: string; translations: Record<string, { known: string }> }>(`${OUT}/seed_pairs.json`);
+    expect(seedPairs.target_language).toBe('spa');
+    // The seeds say "{target}"; the course setting makes it "Spanish" before any agent sees it.
+    expect(seedPairs.translations.S0001!.known).toContain('Spanish');
     const again = await cf('build');
     expect(again.stdout).toContain('0 ran, 9 fresh');
     expect((await cf('status')).stdout).toContain('everything is up to date');
+    for (const f of ['seed_pairs', 'lego_pairs', 'lego_baskets']) {
+      const check = await cf('check', `${OUT}/${f}.json`, '--json');
+      expect(check.code, check.stdout).toBe(0);
+      expect(JSON.parse(check.stdout)).toMatchObject({ kind: f, errors: [] });
+    }
   });
 });

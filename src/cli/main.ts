@@ -14,6 +14,10 @@ commands:
   status                per phase: batches fresh, stale, failed; merged outputs; recorded failures
   explain TARGET...     why a target is stale or fresh, naming what changed
   clean [TARGET...]     delete merged outputs and forget batch records (default: everything)
+  check FILE            run an SSi rule set on an existing file: per-rule counts and every failure
+                        [--as seed_pairs|lego_pairs|lego_baskets] [--rules r1,r2] [--lang spa]
+                        [--seeds canonical.json] [--seed-pairs F] [--lego-pairs F] (default: F beside FILE)
+  adopt PHASE --from F  take an existing merged output as PHASE's batches, fresh for the current inputs
 
 targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
          a phase name (pairs), or one batch (pairs#3)
@@ -59,6 +63,15 @@ export async function main(argv: string[]): Promise<number> {
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
+        // cf check / cf adopt
+        as: { type: 'string' },
+        rules: { type: 'string' },
+        seeds: { type: 'string' },
+        'seed-pairs': { type: 'string' },
+        'lego-pairs': { type: 'string' },
+        lang: { type: 'string' },
+        'target-name': { type: 'string' },
+        from: { type: 'string' },
       },
     });
   } catch (e) {
@@ -89,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
       quiet: values.quiet ?? false,
       verbose: values.verbose ?? false,
     };
-    const cmd = command as 'build' | 'status' | 'explain' | 'clean';
+    const cmd = command as 'build' | 'status' | 'explain' | 'clean' | 'check' | 'adopt';
     switch (cmd) {
       // Commands load their modules on demand: `cf --help` does not pay for the engine.
       case 'build':
@@ -100,8 +113,20 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/explain.js')).explainCommand(opts, rest);
       case 'clean':
         return await (await import('./commands/clean.js')).cleanCommand(opts, rest);
+      case 'check':
+        return await (await import('./commands/check.js')).checkCommand(opts, rest, {
+          as: values.as,
+          rules: values.rules,
+          seeds: values.seeds,
+          seedPairs: values['seed-pairs'],
+          legoPairs: values['lego-pairs'],
+          lang: values.lang,
+          targetName: values['target-name'],
+        });
+      case 'adopt':
+        return await (await import('./commands/adopt.js')).adoptCommand(opts, rest, values.from);
       default: {
-        const known = ['build', 'status', 'explain', 'clean'];
+        const known = ['build', 'status', 'explain', 'clean', 'check', 'adopt'];
         if (!known.includes(cmd)) {
           const { suggestion } = await import('../util/didYouMean.js');
           usageError(`unknown command "${command}"${suggestion(command, known)}`);

@@ -1,5 +1,5 @@
 import type { BuildEvent } from '../graph/events.js';
-import type { AttemptError } from '../rules/attempts.js';
+import { describeError, type ValidationError } from '../rules/validate.js';
 import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/result.js';
 
@@ -21,8 +21,8 @@ export class JsonReporter implements Reporter {
 
 const MAX_ERRORS_SHOWN = 6;
 
-export function formatErrors(errors: AttemptError[], indent = '    '): string {
-  const shown = errors.slice(0, MAX_ERRORS_SHOWN).map((e) => `${indent}${e.item ? `${e.item}: ` : ''}${e.message.split('\n')[0]}`);
+export function formatErrors(errors: ValidationError[], indent = '    '): string {
+  const shown = errors.slice(0, MAX_ERRORS_SHOWN).map((e) => `${indent}${describeError(e).split('\n')[0]}`);
   if (errors.length > MAX_ERRORS_SHOWN) shown.push(`${indent}… and ${errors.length - MAX_ERRORS_SHOWN} more (cf status)`);
   return shown.join('\n');
 }
@@ -126,7 +126,8 @@ export class HumanReporter implements Reporter {
         this.finished++;
         if (!q) {
           const attempts = e.attempts > 1 ? `, ${e.attempts} attempts` : '';
-          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${e.items} items, ${formatDuration(e.ms)}${attempts}`);
+          const warnings = e.warnings ? `, ${e.warnings} warning${e.warnings === 1 ? '' : 's'} (cf explain ${e.target})` : '';
+          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${e.items} items, ${formatDuration(e.ms)}${attempts}${warnings}`);
         }
         break;
       case 'failed':

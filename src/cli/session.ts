@@ -29,7 +29,7 @@ export async function loadInputs(dir: string): Promise<Result<Inputs, UserError>
   const pipeline = p.value;
   const paths = statePaths(dir);
   const cache = await StatCache.load(paths.statCache);
-  const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache);
+  const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, pipeline.course?.targetName ?? null);
   if (!seeds.ok) return seeds;
   const parts = new Map<string, PhaseParts>();
   const hasher = statCacheHasher(dir, cache);

@@ -2,7 +2,7 @@ import { hashCanonical, hashString, type Hash } from '../util/hash.js';
 import type { Decider, Decision } from './decide.js';
 import type { OutputStore } from './outputs.js';
 import { sameStamp } from './outputs.js';
-import type { PhaseConfig } from './pipeline.js';
+import type { CourseConfig, PhaseConfig } from './pipeline.js';
 import type { BatchRecord, FailureRecord } from './records.js';
 import type { FreshReason, StaleReason } from './staleness.js';
 import { batchTarget, type TargetId } from './targets.js';
@@ -18,8 +18,15 @@ export type BatchStatus =
 export type MergeStatus = { kind: 'fresh'; phase: string; output: string } | { kind: 'stale'; phase: string; output: string; reason: string };
 
 /** The merged file's key: which batch outputs it holds, in order. */
-export function mergeKey(phase: PhaseConfig, records: BatchRecord[]): Hash {
-  return hashCanonical({ phase: phase.name, output: phase.output, batches: records.map((r) => [r.target, r.out]) });
+export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, records: BatchRecord[]): Hash {
+  return hashCanonical({
+    phase: phase.name,
+    output: phase.output,
+    merge: phase.merge,
+    course: phase.merge.format === 'json' ? null : course,
+    // An SSi document carries a `generated` time (the newest batch's), so there the times count too.
+    batches: records.map((r) => (phase.merge.format === 'json' ? [r.target, r.out] : [r.target, r.out, r.at])),
+  });
 }
 
 export class Analysis {
@@ -73,7 +80,7 @@ export class Analysis {
     const records = statuses.map((s) => (s as Extract<BatchStatus, { kind: 'fresh' }>).record);
     const rec = this.decider.state.merge(phase.name);
     if (!stamp) return { kind: 'stale', ...base, reason: `${phase.output} does not exist` };
-    if (!rec || rec.key !== mergeKey(phase, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };
+    if (!rec || rec.key !== mergeKey(phase, this.decider.graph.pipeline.course, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };
     if (!sameStamp(stamp, rec.file)) {
       const text = await outputs.read(phase.output);
       if (text === null || hashString(text) !== rec.file.hash) return { kind: 'stale', ...base, reason: `${phase.output} was modified on disk` };

@@ -46,6 +46,8 @@ type BatchResult =
   | { kind: 'skipped'; because: string }
   | { kind: 'cancelled' };
 
+const MAX_WARNINGS_KEPT = 20;
+
 /** An input changed between computing a key and reading the content for the run: nothing is recorded. */
 class InputChanged extends Error {}
 
@@ -209,6 +211,7 @@ export class Engine {
             attempts: outcome.attempts,
             ms: Date.now() - started,
             at: this.now(),
+            ...(outcome.warnings.length ? { warnings: outcome.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
           };
           // Only now, with the output stored and validated, does the batch count as built.
           d.state.append(record);
@@ -222,6 +225,7 @@ export class Engine {
             items: outcome.items.length,
             attempts: outcome.attempts,
             ms: record.ms,
+            warnings: outcome.warnings.length,
           });
           return { kind: 'ok', record };
         }
@@ -295,7 +299,7 @@ export class Engine {
       return;
     }
     const records = results.map((r) => (r as { kind: 'ok'; record: BatchRecord }).record);
-    const key = mergeKey(phase, records);
+    const key = mergeKey(phase, this.d.graph.pipeline.course, records);
     const rec = this.d.state.merge(phase.name);
     const stamp = await this.o.outputs.stamp(output);
     let reason = 'batch outputs changed';
@@ -325,7 +329,8 @@ export class Engine {
       this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message });
       return;
     }
-    const merged = mergeBatches(batches);
+    const generated = records.reduce((latest, r) => (r.at > latest ? r.at : latest), '');
+    const merged = mergeBatches(phase.merge, this.d.graph.pipeline.course, batches, generated);
     const file = await this.o.outputs.write(output, merged.text);
     this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now() });
     this.summary.merged.push(output);

@@ -11,7 +11,7 @@ export type BuildEvent =
   | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; reasons: string[] }
   | { event: 'attempt'; target: string; attempt: number; of: number }
   | { event: 'retried'; target: string; phase: string; batch: number; batchCount: number; attempt: number; of: number; errors: AttemptError[] }
-  | { event: 'ran'; target: string; phase: string; batch: number; batchCount: number; items: number; attempts: number; ms: number }
+  | { event: 'ran'; target: string; phase: string; batch: number; batchCount: number; items: number; attempts: number; ms: number; warnings: number }
   | { event: 'failed'; target: string; phase: string; batch: number; batchCount: number; attempts: number; errors: AttemptError[] }
   | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
   | { event: 'cancelled'; target: string }

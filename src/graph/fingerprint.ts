@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { hashCanonical, type Hash } from '../util/hash.js';
-import type { CommandSpec, PhaseConfig, Pipeline, RunnerConfig } from './pipeline.js';
+import type { CommandSpec, PhaseConfig, Pipeline, RunnerConfig, ValidateConfig } from './pipeline.js';
 import type { StatCache } from './statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../rules/prompt.js';
 
@@ -72,20 +72,29 @@ async function hashFiles(rels: string[], hash: FileHasher, required: boolean): P
   return out;
 }
 
+/** The runner settings that shape an answer (not timeouts or limits). */
 export function runnerConfigHash(r: RunnerConfig): Hash {
-  return hashCanonical({ kind: r.kind, command: r.command, env: r.env });
+  switch (r.kind) {
+    case 'command':
+      return hashCanonical({ kind: r.kind, command: r.command, env: r.env });
+    case 'replay':
+      return hashCanonical({ kind: r.kind, recording: r.recording, as: r.as });
+  }
+}
+
+export function validatorConfigHash(v: ValidateConfig): Hash {
+  return hashCanonical({ rules: v.rules, command: v.command, severity: v.severity, lists: v.lists });
 }
 
 export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, hash: FileHasher): Promise<PhaseParts> {
   const runner = pipeline.runners.get(phase.runner)!;
-  const runnerFiles = [...commandFiles(runner.command), ...runner.deps];
+  const runnerFiles = [...(runner.kind === 'command' ? commandFiles(runner.command) : []), ...runner.deps];
+  const v = phase.validate;
   return {
     phase: hashCanonical({ name: phase.name, from: phase.from, id: pipeline.idField, template: PROMPT_TEMPLATE_VERSION }),
     intelligence: await hashFiles([phase.intelligence], hash, true),
     runner: { config: runnerConfigHash(runner), files: await hashFiles(runnerFiles, hash, false) },
-    validator: phase.validate
-      ? { config: hashCanonical({ command: phase.validate }), files: await hashFiles(commandFiles(phase.validate), hash, false) }
-      : null,
+    validator: v ? { config: validatorConfigHash(v), files: await hashFiles(v.command ? commandFiles(v.command) : [], hash, false) } : null,
     deps: await hashFiles(phase.deps, hash, true),
   };
 }

@@ -6,20 +6,62 @@ import { suggestion } from '../util/didYouMean.js';
 import { parseDuration } from '../util/duration.js';
 import type { UserError } from '../util/errors.js';
 import { err, ok, type Result } from '../util/result.js';
+import { SSI_KINDS, type RuleOptions, type Severity, type SsiKind } from '../rules/ssi/types.js';
+import { knownLanguageName } from '../rules/ssi/languageNames.js';
+import { RULES } from '../rules/ssi/validators.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 
 /** How a process is started: an argv run without a shell, or a string run by /bin/sh. */
 export type CommandSpec = { argv: string[] } | { shell: string };
 
-export interface RunnerConfig {
+interface RunnerBase {
   name: string;
-  kind: 'command';
-  command: CommandSpec;
   timeoutMs: number;
   env: Record<string, string>;
   /** Extra files whose content is part of every key that uses this runner (e.g. data the agent reads). */
   deps: string[];
+}
+
+/** A local process per attempt. */
+export interface CommandRunnerConfig extends RunnerBase {
+  kind: 'command';
+  command: CommandSpec;
+}
+
+/** Answers each batch from a recorded output file, by item id (offline rebuilds, tests). */
+export interface ReplayRunnerConfig extends RunnerBase {
+  kind: 'replay';
+  recording: string;
+  /** The recording's format; detected from its content when null. */
+  as: SsiKind | null;
+}
+
+export type RunnerConfig = CommandRunnerConfig | ReplayRunnerConfig;
+
+export const RUNNER_KINDS = ['command', 'replay'] as const;
+
+/** A phase's validation after the built-in checks: a rule set, a command, or both (rules first). */
+export interface ValidateConfig {
+  rules: SsiKind | null;
+  command: CommandSpec | null;
+  timeoutMs: number;
+  severity: Record<string, Severity | 'off'>;
+  lists: RuleOptions['lists'];
+}
+
+/** How a phase's merged output is written: a JSON array of items, or an SSi document. */
+export interface MergeConfig {
+  format: 'json' | SsiKind;
+  version: string | null;
+}
+
+export interface CourseConfig {
+  code: string;
+  targetLanguage: string;
+  knownLanguage: string;
+  /** Substituted for {target} in every seed. */
+  targetName: string | null;
 }
 
 export interface PhaseConfig {
@@ -31,8 +73,8 @@ export interface PhaseConfig {
   runner: string;
   output: string;
   attempts: number;
-  validate: CommandSpec | null;
-  validateTimeoutMs: number;
+  validate: ValidateConfig | null;
+  merge: MergeConfig;
   deps: string[];
 }
 
@@ -44,6 +86,7 @@ export interface Pipeline {
   idField: string;
   batchSize: number;
   jobs: number;
+  course: CourseConfig | null;
   runners: Map<string, RunnerConfig>;
   phases: PhaseConfig[];
 }
@@ -59,12 +102,46 @@ const commandSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min
 });
 const pathList = z.array(z.string().min(1));
 
+const ssiKind = z.enum(SSI_KINDS as unknown as [SsiKind, ...SsiKind[]], { error: `expected one of ${SSI_KINDS.join(', ')}` });
+const ssiRef = z.templateLiteral(['ssi:', ssiKind], { error: `expected ${SSI_KINDS.map((k) => `ssi:${k}`).join(', ')}` });
+
+/** One schema for every runner kind (so unknown keys get a did-you-mean); which keys a kind needs is checked after. */
 const runnerSchema = z.strictObject({
-  kind: z.literal('command').optional(),
-  command: commandSchema,
+  kind: z.enum(RUNNER_KINDS, { error: `expected a runner kind: ${RUNNER_KINDS.join(', ')}` }).optional(),
+  command: commandSchema.optional(),
+  recording: z.string().min(1).optional(),
+  as: ssiKind.optional(),
   timeout: durationSchema.optional(),
   env: z.record(z.string(), z.string()).optional(),
   deps: pathList.optional(),
+});
+
+const severitySchema = z.record(z.string(), z.enum(['error', 'warning', 'off']));
+const listsSchema = z.record(
+  z.enum(['article', 'auxiliary', 'negation', 'object_pronoun']),
+  z.strictObject({ error: z.array(z.string()).optional(), warning: z.array(z.string()).optional() }),
+);
+const validateSchema = z.union([
+  ssiRef,
+  commandSchema,
+  z.strictObject({
+    rules: ssiRef.optional(),
+    command: commandSchema.optional(),
+    timeout: durationSchema.optional(),
+    severity: severitySchema.optional(),
+    lists: listsSchema.optional(),
+  }),
+]);
+const mergeSchema = z.union([
+  z.literal('json'),
+  ssiRef,
+  z.strictObject({ format: z.union([z.literal('json'), ssiRef]), version: z.string().optional() }),
+]);
+const courseSchema = z.strictObject({
+  code: z.string().min(1),
+  target_language: z.string().min(1),
+  known_language: z.string().min(1),
+  target_name: z.string().min(1).optional(),
 });
 
 const phaseSchema = z.strictObject({
@@ -76,8 +153,9 @@ const phaseSchema = z.strictObject({
   runner: z.string().min(1),
   output: z.string().min(1),
   attempts: z.number().int().min(1).max(50).optional(),
-  validate: commandSchema.optional(),
+  validate: validateSchema.optional(),
   validate_timeout: durationSchema.optional(),
+  merge: mergeSchema.optional(),
   deps: pathList.optional(),
   description: z.string().optional(),
 });
@@ -87,6 +165,7 @@ const pipelineSchema = z.strictObject({
   id: z.string().min(1).optional(),
   batch_size: z.number().int().min(1).max(100_000).optional(),
   jobs: z.number().int().min(1).max(256).optional(),
+  course: courseSchema.optional(),
   runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema),
   phases: z.array(phaseSchema).min(1, { message: 'at least one phase is needed' }),
 });
@@ -96,11 +175,38 @@ function allowedKeys(at: readonly PropertyKey[]): string[] {
   if (at.length === 0) return Object.keys(pipelineSchema.shape);
   if (at[0] === 'runners' && at.length === 2) return Object.keys(runnerSchema.shape);
   if (at[0] === 'phases' && at.length === 2) return Object.keys(phaseSchema.shape);
+  if (at[0] === 'course') return Object.keys(courseSchema.shape);
+  if (at[0] === 'phases' && at[2] === 'validate') return ['rules', 'command', 'timeout', 'severity', 'lists'];
+  if (at[0] === 'phases' && at[2] === 'merge') return ['format', 'version'];
   return [];
 }
 
 function toCommand(c: string | string[]): CommandSpec {
   return typeof c === 'string' ? { shell: c } : { argv: c };
+}
+
+const ssiOf = (ref: string): SsiKind => ref.slice('ssi:'.length) as SsiKind;
+
+function toValidate(v: z.infer<typeof validateSchema> | undefined, timeout: string | number | undefined): ValidateConfig | null {
+  if (v === undefined) return null;
+  let timeoutMs = timeout !== undefined ? parseDuration(timeout)! : DEFAULT_VALIDATE_TIMEOUT_MS;
+  const base: ValidateConfig = { rules: null, command: null, timeoutMs, severity: {}, lists: {} };
+  if (typeof v === 'string' && v.startsWith('ssi:') && (SSI_KINDS as readonly string[]).includes(v.slice(4))) return { ...base, rules: ssiOf(v) };
+  if (typeof v === 'string' || Array.isArray(v)) return { ...base, command: toCommand(v) };
+  if (v.timeout !== undefined) timeoutMs = parseDuration(v.timeout)!;
+  return {
+    rules: v.rules ? ssiOf(v.rules) : null,
+    command: v.command !== undefined ? toCommand(v.command) : null,
+    timeoutMs,
+    severity: v.severity ?? {},
+    lists: v.lists ?? {},
+  };
+}
+
+function toMerge(m: z.infer<typeof mergeSchema> | undefined): MergeConfig {
+  if (m === undefined || m === 'json') return { format: 'json', version: null };
+  if (typeof m === 'string') return { format: ssiOf(m), version: null };
+  return { format: m.format === 'json' ? 'json' : ssiOf(m.format), version: m.version ?? null };
 }
 
 export function formatKeyPath(at: readonly PropertyKey[]): string {
@@ -200,14 +306,28 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
 
   const runners = new Map<string, RunnerConfig>();
   for (const [name, r] of Object.entries(cfg.runners)) {
-    runners.set(name, {
+    const base = {
       name,
-      kind: 'command',
-      command: toCommand(r.command),
       timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : DEFAULT_TIMEOUT_MS,
       env: r.env ?? {},
       deps: r.deps ?? [],
-    });
+    };
+    const kind = r.kind ?? (r.recording !== undefined && r.command === undefined ? 'replay' : 'command');
+    const at = ['runners', name];
+    const notFor = (key: string): Result<never, UserError> => fail([...at, key], `"${key}" does not apply to a ${kind} runner`);
+    switch (kind) {
+      case 'command':
+        if (r.command === undefined) return fail(at, 'a command runner needs "command"', 'command: [node, agent.js] or a shell string');
+        if (r.recording !== undefined) return notFor('recording');
+        if (r.as !== undefined) return notFor('as');
+        runners.set(name, { ...base, kind, command: toCommand(r.command) });
+        break;
+      case 'replay':
+        if (r.recording === undefined) return fail(at, 'a replay runner needs "recording": the file it answers from');
+        if (r.command !== undefined) return notFor('command');
+        runners.set(name, { ...base, kind, recording: path.normalize(r.recording), as: r.as ?? null, deps: [...base.deps, path.normalize(r.recording)] });
+        break;
+    }
   }
 
   const phases: PhaseConfig[] = [];
@@ -241,6 +361,22 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     const other = outputs.get(output);
     if (other) return fail(['phases', i, 'output'], `phase "${other}" already writes ${output}`);
     outputs.set(output, p.name);
+    const v = typeof p.validate === 'object' && !Array.isArray(p.validate) ? p.validate : null;
+    if (v?.severity) {
+      const known: readonly string[] = v.rules ? RULES[ssiOf(v.rules)] : [];
+      for (const rule of Object.keys(v.severity)) {
+        if (!known.includes(rule)) {
+          return fail(
+            ['phases', i, 'validate', 'severity', rule],
+            v.rules ? `${v.rules} has no rule "${rule}"${suggestion(rule, known)}` : 'severity applies to a rule set: add rules: ssi:…',
+            v.rules ? `its rules: ${known.join(', ')}` : undefined,
+          );
+        }
+      }
+    }
+    if (p.merge !== undefined && p.merge !== 'json' && !cfg.course) {
+      return fail(['phases', i, 'merge'], 'an SSi merge needs the course it belongs to', 'add course: {code: spa_for_eng, target_language: spa, known_language: eng}');
+    }
     phases.push({
       name: p.name,
       index: i,
@@ -249,8 +385,8 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
       runner: p.runner,
       output,
       attempts: p.attempts ?? 3,
-      validate: p.validate !== undefined ? toCommand(p.validate) : null,
-      validateTimeoutMs: p.validate_timeout !== undefined ? parseDuration(p.validate_timeout)! : DEFAULT_VALIDATE_TIMEOUT_MS,
+      validate: toValidate(p.validate, p.validate_timeout),
+      merge: toMerge(p.merge),
       deps: p.deps ?? [],
     });
   }
@@ -262,6 +398,14 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     idField: cfg.id ?? 'id',
     batchSize: cfg.batch_size ?? 20,
     jobs: cfg.jobs ?? 4,
+    course: cfg.course
+      ? {
+          code: cfg.course.code,
+          targetLanguage: cfg.course.target_language,
+          knownLanguage: cfg.course.known_language,
+          targetName: cfg.course.target_name ?? knownLanguageName(cfg.course.target_language),
+        }
+      : null,
     runners,
     phases,
   };
@@ -273,6 +417,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     p.deps.forEach((d, j) => mustExist.push({ at: ['phases', i, 'deps', j], rel: d, what: 'dependency' }));
   }
   for (const r of runners.values()) {
+    if (r.kind === 'replay') mustExist.push({ at: ['runners', r.name, 'recording'], rel: r.recording, what: 'recording' });
     r.deps.forEach((d, j) => mustExist.push({ at: ['runners', r.name, 'deps', j], rel: d, what: 'dependency' }));
   }
   for (const m of mustExist) {

@@ -1,4 +1,5 @@
 import type { AttemptError } from '../rules/attempts.js';
+import type { ValidationError } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { Fingerprint, ItemRefs } from './fingerprint.js';
 import type { TargetId } from './targets.js';
@@ -20,6 +21,10 @@ export interface BatchRecord {
   attempts: number;
   ms: number;
   at: string;
+  /** Findings of severity "warning" (the first few): they did not reject the output. */
+  warnings?: ValidationError[];
+  /** Set when the output was adopted from an existing file (`cf adopt`) rather than produced by an agent. */
+  adopted?: string;
 }
 
 export interface FailureRecord {

@@ -141,11 +141,28 @@ function checkIds(items: Item[], idField: string, file: string, lines: (i: numbe
   return ok(ids);
 }
 
+/** Replaces {target} in every string of a seed (e.g. "I want to speak {target}." → "… Spanish."). */
+function substitute(value: unknown, targetName: string): unknown {
+  if (typeof value === 'string') return value.replaceAll('{target}', targetName);
+  if (Array.isArray(value)) return value.map((v) => substitute(v, targetName));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substitute(v, targetName);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Loads the seeds: their ids and content hashes (cached by the file's stat), and the items on demand.
+ * With `targetName`, "{target}" in the seeds reads as that name: items and hashes are the substituted ones.
+ */
 export async function loadSeeds(
   dir: string,
   rel: string,
   idField: string,
   cache: StatCache,
+  targetName: string | null = null,
 ): Promise<Result<SeedSet, UserError>> {
   const abs = path.resolve(dir, rel);
   const shown = rel;
@@ -157,10 +174,11 @@ export async function loadSeeds(
     const text = await readFile(abs, 'utf8');
     const r = parseItems(text, shown, idField);
     if (!r.ok) throw new Error(`${shown} changed while cf was running`);
-    parsed = r.value.items;
+    parsed = prepare(r.value.items);
     return parsed;
   };
-  const kind = `seeds:${idField}`;
+  const prepare = (raw: Item[]): Item[] => (targetName === null ? raw : raw.map((it) => substitute(it, targetName) as Item));
+  const kind = `seeds:${idField}:${targetName ?? ''}`;
   const cached = cache.derived<Summary>(abs, kind);
   if (cached) return ok({ file: shown, ids: cached.ids, hashes: cached.hashes, items });
 
@@ -169,7 +187,7 @@ export async function loadSeeds(
   if (!r.ok) return r;
   const ids = checkIds(r.value.items, idField, shown, r.value.lines);
   if (!ids.ok) return ids;
-  parsed = r.value.items;
+  parsed = prepare(r.value.items);
   const hashes = parsed.map((it) => hashCanonical(it));
   cache.setDerived(abs, kind, { idField, ids: ids.value, hashes } satisfies Summary);
   return ok({ file: shown, ids: ids.value, hashes, items });

@@ -6,15 +6,13 @@ import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/result.js';
 import type { AgentFailure, AgentRunner, AttemptFiles } from '../runners/types.js';
 import { renderPrompt } from './prompt.js';
-import { builtinValidate, type ValidationError, type Validator } from './validate.js';
+import { builtinValidate, describeError, type ValidationError, type Validator } from './validate.js';
 
 /** One error of one attempt, as recorded and shown by `cf status`. */
-export interface AttemptError {
+export interface AttemptError extends ValidationError {
   attempt: number;
   /** agent: the run itself failed; output: the built-in checks; validator: the phase's validator. */
   source: 'agent' | 'output' | 'validator';
-  item?: string;
-  message: string;
 }
 
 export interface BatchJob {
@@ -36,7 +34,7 @@ export interface BatchJob {
 }
 
 export type BatchOutcome =
-  | { kind: 'valid'; items: Item[]; attempts: number }
+  | { kind: 'valid'; items: Item[]; attempts: number; warnings: ValidationError[] }
   | { kind: 'failed'; attempts: number; errors: AttemptError[] }
   | { kind: 'cancelled' };
 
@@ -55,8 +53,7 @@ function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' }>): s
   }
 }
 
-async function prepareFiles(runDir: string, attempt: number, prompt: string, inputJson: string): Promise<AttemptFiles> {
-  const dir = path.join(runDir, `attempt-${attempt}`);
+export async function prepareFiles(dir: string, prompt: string, inputJson: string): Promise<AttemptFiles> {
   await mkdir(dir, { recursive: true });
   const files: AttemptFiles = {
     dir,
@@ -68,6 +65,41 @@ async function prepareFiles(runDir: string, attempt: number, prompt: string, inp
   };
   await Promise.all([writeFile(files.prompt, prompt), writeFile(files.input, inputJson)]);
   return files;
+}
+
+export type CheckResult =
+  | { kind: 'valid'; items: Item[]; warnings: ValidationError[] }
+  /** `fatal`: the validator itself is broken; another attempt cannot help. */
+  | { kind: 'invalid'; errors: Array<ValidationError & { source: 'output' | 'validator' }>; fatal: boolean }
+  | { kind: 'cancelled' };
+
+/** Judges one output: the built-in checks (ids), then the phase's validator. Used by attempts and by adopt. */
+export async function checkOutput(o: {
+  text: string | null;
+  inputItems: Item[];
+  inputIds: string[];
+  idField: string;
+  validator: Validator | null;
+  env: Record<string, string>;
+  files: AttemptFiles | null;
+  signal: AbortSignal;
+}): Promise<CheckResult> {
+  const built = builtinValidate(o.text, o.inputIds, o.idField);
+  if (!built.ok) return { kind: 'invalid', errors: built.errors.map((e) => ({ source: 'output' as const, ...e })), fatal: false };
+  if (!o.validator) return { kind: 'valid', items: built.items, warnings: [] };
+  const v = await o.validator.validate({ items: built.items, inputItems: o.inputItems, itemIds: o.inputIds, env: o.env, files: o.files, signal: o.signal });
+  switch (v.kind) {
+    case 'valid':
+      return { kind: 'valid', items: built.items, warnings: v.warnings ?? [] };
+    case 'invalid':
+      return { kind: 'invalid', errors: v.errors.map((e) => ({ source: 'validator' as const, ...e })), fatal: false };
+    case 'broken':
+      return { kind: 'invalid', errors: [{ source: 'validator', message: v.message }], fatal: true };
+    case 'cancelled':
+      return v;
+    default:
+      return unreachable(v);
+  }
 }
 
 /**
@@ -89,7 +121,7 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
       CF_ATTEMPT: String(attempt),
       CF_TARGET: job.target,
     };
-    const outputFile = job.runDir ? path.join(job.runDir, `attempt-${attempt}`, 'output.json') : '$CF_OUTPUT_FILE';
+    const dir = job.runDir ? path.join(job.runDir, `attempt-${attempt}`) : null;
     const prompt = renderPrompt({
       intelligence: job.intelligence,
       phase: job.phase.name,
@@ -100,14 +132,14 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
       idField: job.idField,
       itemIds: job.inputIds,
       inputJson,
-      outputFile,
+      outputFile: dir ? path.join(dir, 'output.json') : '$CF_OUTPUT_FILE',
       previousErrors: previous,
     });
-    const files = job.runDir ? await prepareFiles(job.runDir, attempt, prompt, inputJson) : null;
+    const files = dir ? await prepareFiles(dir, prompt, inputJson) : null;
     if (files) Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
     job.onAttempt(attempt);
 
-    const errors: AttemptError[] = [];
+    let errors: AttemptError[];
     let fatal = false;
     const result = await job.runner.run({
       target: job.target,
@@ -123,41 +155,22 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
     });
     if (!result.ok) {
       if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
-      errors.push({ attempt, source: 'agent', message: agentFailureMessage(result.failure) });
+      errors = [{ attempt, source: 'agent', message: agentFailureMessage(result.failure) }];
       fatal = result.failure.kind === 'spawn';
     } else {
+      // A runner that answers in memory still leaves its answer on disk, for validators and for people.
+      if (result.output !== undefined && files) await writeFile(files.output, result.output);
       const text = result.output ?? (files ? await readFile(files.output, 'utf8').catch(() => null) : null);
-      const built = builtinValidate(text, job.inputIds, job.idField);
-      if (!built.ok) {
-        errors.push(...built.errors.map((e) => ({ attempt, source: 'output' as const, ...e })));
-      } else if (!job.validator) {
-        return { kind: 'valid', items: built.items, attempts: attempt };
-      } else {
-        const v = await job.validator.validate({ items: built.items, itemIds: job.inputIds, env, files, signal: job.signal });
-        switch (v.kind) {
-          case 'valid':
-            return { kind: 'valid', items: built.items, attempts: attempt };
-          case 'invalid':
-            errors.push(...v.errors.map((e) => ({ attempt, source: 'validator' as const, ...e })));
-            break;
-          case 'broken':
-            errors.push({ attempt, source: 'validator', message: v.message });
-            fatal = true;
-            break;
-          case 'cancelled':
-            return { kind: 'cancelled' };
-          default:
-            unreachable(v);
-        }
-      }
+      const checked = await checkOutput({ text, inputItems: job.inputItems, inputIds: job.inputIds, idField: job.idField, validator: job.validator, env, files, signal: job.signal });
+      if (checked.kind === 'cancelled') return checked;
+      if (checked.kind === 'valid') return { kind: 'valid', items: checked.items, attempts: attempt, warnings: checked.warnings };
+      errors = checked.errors.map((e) => ({ attempt, ...e }));
+      fatal = checked.fatal;
     }
     all.push(...errors);
-    if (files) {
-      const lines = errors.map((e) => `${e.item ? `${e.item}: ` : ''}${e.message}`);
-      await writeFile(path.join(files.dir, 'errors.txt'), `${lines.join('\n')}\n`);
-    }
+    if (files) await writeFile(path.join(files.dir, 'errors.txt'), `${errors.map(describeError).join('\n')}\n`);
     if (fatal || attempt === max) return { kind: 'failed', attempts: attempt, errors: all };
-    previous = errors.map(({ item, message }) => (item ? { item, message } : { message }));
+    previous = errors.map(({ attempt: _a, source: _s, ...e }) => e);
     job.onRetry(attempt + 1, errors);
   }
   return { kind: 'failed', attempts: max, errors: all };

@@ -1,3 +1,5 @@
+import { describeError, type ValidationError } from './validate.js';
+
 /**
  * The one prompt template. Every agent run gets: the phase intelligence in full, the batch context, the
  * input items, the task and where to write, and on a retry the errors of the previous attempt.
@@ -16,7 +18,7 @@ export interface PromptInput {
   itemIds: string[];
   inputJson: string;
   outputFile: string;
-  previousErrors: Array<{ item?: string; message: string }>;
+  previousErrors: ValidationError[];
 }
 
 function idSpan(ids: string[]): string {
@@ -32,7 +34,7 @@ export function renderPrompt(p: PromptInput): string {
 ## Fix these errors from attempt ${p.attempt - 1}
 
 Your previous answer was rejected. This is attempt ${p.attempt} of ${p.attempts}. Errors:
-${p.previousErrors.map((e) => `- ${e.item ? `${e.item}: ` : ''}${e.message}`).join('\n')}
+${p.previousErrors.map((e) => `- ${describeError(e)}`).join('\n')}
 `
     : '';
   return `${p.intelligence.trimEnd()}

@@ -3,10 +3,17 @@ import type { Item } from '../graph/seeds.js';
 import { spawnTree } from '../runners/processes.js';
 import type { AttemptFiles } from '../runners/types.js';
 
-/** One problem with an attempt's output; `item` is the item id when the problem is about one item. */
+/** One problem with an attempt's output: `item` when it is about one item, `lego`/`rule` when a rule set says so. */
 export interface ValidationError {
   item?: string;
+  lego?: string;
+  rule?: string;
   message: string;
+}
+
+/** "S0045: S0045L02 [tiling] message": how an error reads in prompts, logs and reports. */
+export function describeError(e: ValidationError): string {
+  return `${e.item ? `${e.item}: ` : ''}${e.lego && e.lego !== e.item ? `${e.lego} ` : ''}${e.rule ? `[${e.rule}] ` : ''}${e.message}`;
 }
 
 const MAX_LISTED = 20;
@@ -67,6 +74,7 @@ export function builtinValidate(
 
 export interface ValidatorRequest {
   items: Item[];
+  inputItems: Item[];
   itemIds: string[];
   env: Record<string, string>;
   files: AttemptFiles | null;
@@ -78,7 +86,7 @@ export interface ValidatorRequest {
  * out). Retrying the agent cannot fix that, so the batch fails at once instead of paying for more attempts.
  */
 export type ValidatorResult =
-  | { kind: 'valid' }
+  | { kind: 'valid'; warnings?: ValidationError[] }
   | { kind: 'invalid'; errors: ValidationError[] }
   | { kind: 'broken'; message: string }
   | { kind: 'cancelled' };
@@ -155,5 +163,20 @@ export class CommandValidator implements Validator {
       case 'spawn-error':
         return { kind: 'broken', message: `validator could not start: ${r.message}` };
     }
+  }
+}
+
+/** Validators run in order; the first that rejects or breaks decides; warnings accumulate. */
+export class CompositeValidator implements Validator {
+  constructor(private readonly parts: Validator[]) {}
+
+  async validate(req: ValidatorRequest): Promise<ValidatorResult> {
+    const warnings: ValidationError[] = [];
+    for (const v of this.parts) {
+      const r = await v.validate(req);
+      if (r.kind !== 'valid') return r;
+      if (r.warnings) warnings.push(...r.warnings);
+    }
+    return warnings.length ? { kind: 'valid', warnings } : { kind: 'valid' };
   }
 }

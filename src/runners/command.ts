@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { RunnerConfig } from '../graph/pipeline.js';
+import type { CommandRunnerConfig } from '../graph/pipeline.js';
 import { spawnTree } from './processes.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 
@@ -15,7 +15,7 @@ async function tail(file: string, bytes = 1500): Promise<string> {
  */
 export class CommandRunner implements AgentRunner {
   constructor(
-    private readonly config: RunnerConfig,
+    private readonly config: CommandRunnerConfig,
     private readonly cwd: string,
   ) {}
 

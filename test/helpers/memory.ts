@@ -63,11 +63,11 @@ export class World {
       runner: 'fake',
       output: `out/${p.name}.json`,
       attempts: p.attempts ?? 3,
-      validate: p.validate ? { argv: ['validate'] } : null,
-      validateTimeoutMs: 1000,
+      validate: p.validate ? { rules: null, command: { argv: ['validate'] }, timeoutMs: 1000, severity: {}, lists: {} } : null,
+      merge: { format: 'json', version: null },
       deps: [],
     }));
-    return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, jobs: this.jobs, runners: new Map([['fake', runner]]), phases };
+    return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, jobs: this.jobs, course: null, runners: new Map([['fake', runner]]), phases };
   }
 
   private seedSet(): SeedSet {

@@ -8,8 +8,9 @@ import type { PhaseConfig } from '../../graph/pipeline.js';
 import { statePaths } from '../../graph/state.js';
 import { formatFreshReason, formatStaleReason } from '../../graph/staleness.js';
 import type { Request } from '../../graph/targets.js';
-import { CommandValidator, type Validator } from '../../rules/validate.js';
-import { CommandRunner } from '../../runners/command.js';
+import { createValidator } from '../../rules/phaseValidator.js';
+import type { Validator } from '../../rules/validate.js';
+import { createRunner } from '../../runners/index.js';
 import { killAllChildren } from '../../runners/processes.js';
 import type { AgentRunner } from '../../runners/types.js';
 import type { GlobalOptions } from '../main.js';
@@ -88,13 +89,11 @@ async function runBuild(
     outputs: outputStore(opts.dir),
     runnerFor: (phase) => {
       let r = runners.get(phase.runner);
-      if (!r) runners.set(phase.runner, (r = new CommandRunner(pipeline.runners.get(phase.runner)!, pipeline.dir)));
+      if (!r) runners.set(phase.runner, (r = createRunner(pipeline.runners.get(phase.runner)!, pipeline)));
       return r;
     },
     validatorFor: (phase) => {
-      if (!validators.has(phase.name)) {
-        validators.set(phase.name, phase.validate ? new CommandValidator(phase.validate, pipeline.dir, phase.validateTimeoutMs) : null);
-      }
+      if (!validators.has(phase.name)) validators.set(phase.name, createValidator(phase, pipeline));
       return validators.get(phase.name)!;
     },
     intelligence: (phase: PhaseConfig) => readIntelligence(pipeline, phase.intelligence),

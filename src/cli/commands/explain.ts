@@ -47,7 +47,11 @@ export async function explainCommand(opts: GlobalOptions, names: string[]): Prom
       lines.push(`${target} (${span}): ${s.kind === 'fresh' ? 'fresh' : s.kind === 'stale' ? 'stale, will run' : 'may run'}`);
       if (s.kind === 'stale') for (const reason of s.reasons) lines.push(`  - ${formatStaleReason(reason)}`);
       else lines.push(`  ${describeStatus(s)}`);
-      if (last) lines.push(`  last built ${last.at}: ${last.items.length} items, ${last.attempts} attempt${last.attempts === 1 ? '' : 's'}, ${formatDuration(last.ms)}, key ${last.key}`);
+      if (last) {
+        const how = last.adopted ? `adopted from ${last.adopted}` : `${last.attempts} attempt${last.attempts === 1 ? '' : 's'}, ${formatDuration(last.ms)}`;
+        lines.push(`  last built ${last.at}: ${last.items.length} items, ${how}, key ${last.key}`);
+        if (last.warnings?.length) lines.push(`  warnings:`, formatErrors(last.warnings, '    '));
+      }
       if (failure && s.kind !== 'fresh') {
         lines.push(`  last failure ${failure.at} (${failure.attempts} attempts):`, formatErrors(failure.errors.filter((e) => e.attempt === failure.attempts), '    '));
       }

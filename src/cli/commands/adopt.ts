@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { adoptPhase } from '../../graph/adopt.js';
+import { acquireLock } from '../../graph/lock.js';
+import type { Item } from '../../graph/seeds.js';
+import { statePaths } from '../../graph/state.js';
+import { createValidator } from '../../rules/phaseValidator.js';
+import { detectKind, readDocument } from '../../rules/ssi/formats.js';
+import { fail } from '../../util/errors.js';
+import type { GlobalOptions } from '../main.js';
+import { formatErrors } from '../reporters.js';
+import { readState, requireInputs } from '../session.js';
+
+/** `cf adopt PHASE --from FILE`: an existing merged output becomes the phase's batches, fresh for the current inputs. */
+export async function adoptCommand(opts: GlobalOptions, args: string[], from: string | undefined): Promise<number> {
+  if (args.length !== 1 || !from) fail({ kind: 'usage', message: 'usage: cf adopt PHASE --from FILE', hint: 'e.g. cf adopt lego_pairs --from old/lego_pairs.json' });
+  const { inputs } = await requireInputs(opts.dir, []);
+  const phase = inputs.graph.phases.find((p) => p.name === args[0] || p.output === path.normalize(args[0]!));
+  if (!phase) fail({ kind: 'usage', message: `unknown phase "${args[0]}"`, hint: `phases: ${inputs.graph.phases.map((p) => p.name).join(', ')}` });
+  const file = path.resolve(process.cwd(), from);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    fail({ kind: 'usage', message: `cannot read ${from}: ${(e as Error).message}` });
+  }
+  const kind = phase.merge.format !== 'json' ? phase.merge.format : detectKind(doc);
+  let items: Item[];
+  if (kind) {
+    const r = readDocument(kind, doc);
+    if (!r.ok) fail({ kind: 'usage', message: `${from}: ${r.error}` });
+    items = r.items as Item[];
+  } else if (Array.isArray(doc)) {
+    items = doc as Item[];
+  } else {
+    fail({ kind: 'usage', message: `${from}: expected a JSON array of items or an SSi document` });
+  }
+  const paths = statePaths(opts.dir);
+  const lock = await acquireLock(opts.dir, 'adopt', (o) => process.stderr.write(`cf: waiting for another cf in this directory${o ? ` (pid ${o.pid}, cf ${o.command})` : ''}…\n`));
+  try {
+    const state = await readState(opts.dir, false);
+    const report = await adoptPhase({
+      decider: inputs.decider(state),
+      phase,
+      items,
+      source: from,
+      validator: createValidator(phase, inputs.pipeline),
+      runDir: (batch) => path.join(paths.runs, phase.name, String(batch), 'adopt'),
+      signal: new AbortController().signal,
+    });
+    await inputs.cache.save();
+    state.close();
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ phase: phase.name, from, ...report })}\n`);
+    } else {
+      const total = inputs.graph.batchCount;
+      const lines = [
+        `cf adopt: ${report.adopted.length} of ${total} batches of ${phase.name} adopted from ${from}${report.alreadyFresh.length ? ` (${report.alreadyFresh.length} already fresh)` : ''}`,
+      ];
+      if (report.unknownIds.length) lines.push(`  ${report.unknownIds.length} items in ${from} match no seed and were ignored (${report.unknownIds.slice(0, 5).join(', ')}${report.unknownIds.length > 5 ? ', …' : ''})`);
+      for (const r of report.rejected) {
+        lines.push(`  not adopted: ${r.target}: ${r.reason}`);
+        if (r.errors.length) lines.push(formatErrors(r.errors, '      '));
+      }
+      if (report.rejected.length) lines.push(`  cf build will run the ${report.rejected.length} batch${report.rejected.length === 1 ? '' : 'es'} not adopted`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return report.rejected.length ? 1 : 0;
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,149 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { detectKind, readDocument } from '../../rules/ssi/formats.js';
+import { languageName } from '../../rules/ssi/languageNames.js';
+import { SSI_KINDS, type LegoPairsItem, type Pair, type RuleOptions, type RuleReport, type SeedPairItem, type SsiKind, type BasketsItem } from '../../rules/ssi/types.js';
+import { checkBaskets, checkLegoPairs, checkSeedPairs, RULES } from '../../rules/ssi/validators.js';
+import { suggestion } from '../../util/didYouMean.js';
+import { fail } from '../../util/errors.js';
+import { initHashing } from '../../util/hash.js';
+import type { GlobalOptions } from '../main.js';
+
+export interface CheckOptions {
+  as?: string;
+  rules?: string;
+  seeds?: string;
+  seedPairs?: string;
+  legoPairs?: string;
+  lang?: string;
+  targetName?: string;
+}
+
+async function readJson(file: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    fail({ kind: 'usage', message: `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    fail({ kind: 'usage', message: `${file} is not valid JSON: ${(e as Error).message}` });
+  }
+}
+
+async function readItems<T>(file: string, kind: SsiKind, what: string): Promise<T[]> {
+  const r = readDocument(kind, await readJson(file, what));
+  if (!r.ok) fail({ kind: 'usage', message: `${file}: ${r.error}` });
+  return r.items as T[];
+}
+
+/** A companion file: the one named by an option, else the same-named sibling of the checked file if it exists. */
+function companion(explicit: string | undefined, file: string, name: string, used: string[]): string | null {
+  if (explicit) return explicit;
+  const sibling = path.join(path.dirname(file), name);
+  if (path.resolve(sibling) !== path.resolve(file) && existsSync(sibling)) {
+    used.push(`${path.relative(process.cwd(), sibling) || sibling} (beside it)`);
+    return sibling;
+  }
+  return null;
+}
+
+function languageOf(doc: unknown, lang: string | undefined): string {
+  if (lang) return lang;
+  const d = (doc ?? {}) as Record<string, unknown>;
+  if (typeof d.target_language === 'string') return d.target_language;
+  const course = typeof d.course === 'string' ? d.course : '';
+  const m = /^([a-z]{2,3})_for_/.exec(course);
+  return m ? m[1]! : 'und';
+}
+
+/** `cf check FILE`: runs an SSi rule set on an existing file and reports per-rule counts and every failure. */
+export async function checkCommand(opts: GlobalOptions, args: string[], o: CheckOptions): Promise<number> {
+  if (args.length !== 1) fail({ kind: 'usage', message: 'cf check takes one FILE', hint: 'cf check lego_pairs.json [--as lego_pairs] [--json]' });
+  await initHashing();
+  const file = path.resolve(opts.dir, args[0]!);
+  const doc = await readJson(file, 'file');
+  let kind: SsiKind;
+  if (o.as) {
+    if (!(SSI_KINDS as readonly string[]).includes(o.as)) fail({ kind: 'usage', message: `--as wants one of ${SSI_KINDS.join(', ')}, not "${o.as}"` });
+    kind = o.as as SsiKind;
+  } else {
+    const k = detectKind(doc);
+    if (!k) fail({ kind: 'usage', message: `${args[0]}: cannot tell what kind of file this is`, hint: `name it: --as ${SSI_KINDS.join(' | ')}` });
+    kind = k;
+  }
+  const r = readDocument(kind, doc);
+  if (!r.ok) fail({ kind: 'usage', message: `${args[0]}: ${r.error}` });
+  for (const rule of o.rules?.split(',').map((x) => x.trim()).filter(Boolean) ?? []) {
+    if (!RULES[kind].includes(rule)) fail({ kind: 'usage', message: `${kind} has no rule "${rule}"${suggestion(rule, RULES[kind])}`, hint: `its rules: ${RULES[kind].join(', ')}` });
+  }
+  const language = languageOf(doc, o.lang);
+  const used: string[] = [];
+  const ruleOpts: RuleOptions = { language, ...(o.rules ? { only: o.rules.split(',').map((x) => x.trim()).filter(Boolean) } : {}) };
+  let report: RuleReport;
+  switch (kind) {
+    case 'seed_pairs': {
+      let canonical: Map<string, string> | undefined;
+      if (o.seeds) {
+        const name = o.targetName ?? languageName(language);
+        const seeds = (await readJson(o.seeds, 'seeds')) as Array<{ seed_id?: string; source?: string }>;
+        if (!Array.isArray(seeds)) fail({ kind: 'usage', message: `${o.seeds}: expected the canonical seeds array` });
+        canonical = new Map(seeds.map((s) => [String(s.seed_id), String(s.source ?? '').replaceAll('{target}', name)]));
+        used.push(`${o.seeds} ({target} = ${name})`);
+      }
+      const known = typeof (doc as Record<string, unknown>).known_language === 'string' ? String((doc as Record<string, unknown>).known_language) : 'eng';
+      report = checkSeedPairs(r.items as SeedPairItem[], { ...ruleOpts, ...(canonical ? { canonical } : {}), knownIsEnglish: /^(en|eng)$/i.test(known) });
+      break;
+    }
+    case 'lego_pairs': {
+      const sp = companion(o.seedPairs, file, 'seed_pairs.json', used);
+      let seedPairs: Map<string, Pair> | undefined;
+      if (sp) {
+        if (o.seedPairs) used.push(sp);
+        seedPairs = new Map((await readItems<SeedPairItem>(sp, 'seed_pairs', 'seed pairs')).map((x) => [x.seed_id, { known: x.known, target: x.target }]));
+      }
+      report = checkLegoPairs(r.items as LegoPairsItem[], { ...ruleOpts, ...(seedPairs ? { seedPairs } : {}) });
+      break;
+    }
+    case 'lego_baskets': {
+      const lp = companion(o.legoPairs, file, 'lego_pairs.json', used);
+      if (lp && o.legoPairs) used.push(lp);
+      const legoPairs = lp ? await readItems<LegoPairsItem>(lp, 'lego_pairs', 'LEGO pairs') : undefined;
+      report = checkBaskets(r.items as BasketsItem[], { ...ruleOpts, ...(legoPairs ? { legoPairs } : {}) });
+      break;
+    }
+  }
+  const errors = report.errors.filter((e) => e.severity === 'error');
+  const shownFile = args[0]!;
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        file: shownFile,
+        kind,
+        language,
+        items: r.items.length,
+        rules: report.rules,
+        errors: report.errors.map((e) => ({ seedId: e.seedId, ...(e.legoId ? { legoId: e.legoId } : {}), type: e.type, message: e.message, severity: e.severity })),
+        ...(used.length ? { read: used } : {}),
+      })}\n`,
+    );
+    return errors.length ? 1 : 0;
+  }
+  const out: string[] = [`${shownFile}: ${kind}, ${r.items.length} seeds, language ${language}${used.length ? `; also read ${used.join(', ')}` : ''}`];
+  for (const w of r.warnings) out.push(`  note: ${w}`);
+  const width = Math.max(4, ...Object.keys(report.rules).map((k) => k.length));
+  out.push('', `${'rule'.padEnd(width)}  checked   failed`);
+  for (const [rule, c] of Object.entries(report.rules)) out.push(`${rule.padEnd(width)}  ${String(c.checked).padStart(7)}  ${String(c.failed).padStart(7)}`);
+  for (const severity of ['error', 'warning'] as const) {
+    const list = report.errors.filter((e) => e.severity === severity);
+    if (!list.length) continue;
+    out.push('', `${severity}s (${list.length}):`);
+    for (const e of list) out.push(`  ${e.seedId}${e.legoId ? ` ${e.legoId}` : ''} [${e.type}] ${e.message}`);
+  }
+  out.push('', errors.length ? `cf check: ${errors.length} error${errors.length === 1 ? '' : 's'}` : 'cf check: no errors');
+  process.stdout.write(`${out.join('\n')}\n`);
+  return errors.length ? 1 : 0;
+}

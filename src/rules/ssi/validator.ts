@@ -1,0 +1,56 @@
+import type { CourseConfig, ValidateConfig } from '../../graph/pipeline.js';
+import type { Item } from '../../graph/seeds.js';
+import type { ValidationError, Validator, ValidatorRequest, ValidatorResult } from '../validate.js';
+import type { LegoPairsItem, Pair, RuleError, RuleOptions, RuleReport, SeedPairItem, SsiKind, BasketsItem } from './types.js';
+import { checkBaskets, checkLegoPairs, checkSeedPairs } from './validators.js';
+
+const isPair = (x: Item): boolean => typeof x.known === 'string' && typeof x.target === 'string';
+
+export function knownIsEnglish(course: CourseConfig | null): boolean {
+  return /^(en|eng)$/i.test(course?.knownLanguage ?? 'eng');
+}
+
+function toValidationError(e: RuleError): ValidationError {
+  return { item: e.seedId, ...(e.legoId ? { lego: e.legoId } : {}), rule: e.type, message: e.message };
+}
+
+/**
+ * The SSi rule sets as a phase validator inside a build: the batch's output items, judged with what the
+ * batch's input items tell (the canonical seed, the seed pair, the seed's LEGOs).
+ * The GATE needs the vocabulary of every earlier batch, which a batch does not read yet: off in builds.
+ */
+export class SsiRulesValidator implements Validator {
+  constructor(
+    private readonly kind: SsiKind,
+    private readonly config: Pick<ValidateConfig, 'severity' | 'lists'>,
+    private readonly course: CourseConfig | null,
+  ) {}
+
+  async validate(req: ValidatorRequest): Promise<ValidatorResult> {
+    const report = this.check(req.items, req.inputItems);
+    const errors = report.errors.filter((e) => e.severity === 'error').map(toValidationError);
+    const warnings = report.errors.filter((e) => e.severity === 'warning').map(toValidationError);
+    if (errors.length) return { kind: 'invalid', errors };
+    return warnings.length ? { kind: 'valid', warnings } : { kind: 'valid' };
+  }
+
+  private check(items: Item[], inputs: Item[]): RuleReport {
+    const opts: RuleOptions = { language: this.course?.targetLanguage ?? 'und', severity: { ...this.config.severity }, lists: this.config.lists };
+    switch (this.kind) {
+      case 'seed_pairs': {
+        const canonical = new Map<string, string>();
+        for (const it of inputs) if (typeof it.source === 'string') canonical.set(String(it.seed_id), it.source);
+        return checkSeedPairs(items as SeedPairItem[], { ...opts, canonical, knownIsEnglish: knownIsEnglish(this.course) });
+      }
+      case 'lego_pairs': {
+        const seedPairs = new Map<string, Pair>();
+        for (const it of inputs) if (isPair(it)) seedPairs.set(String(it.seed_id), { known: String(it.known), target: String(it.target) });
+        return checkLegoPairs(items as LegoPairsItem[], { ...opts, seedPairs });
+      }
+      case 'lego_baskets': {
+        const legoPairs = inputs.filter((it) => Array.isArray(it.legos)) as LegoPairsItem[];
+        return checkBaskets(items as BasketsItem[], { ...opts, severity: { ...opts.severity, gate: 'off' }, legoPairs });
+      }
+    }
+  }
+}

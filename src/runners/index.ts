@@ -1,0 +1,13 @@
+import type { Pipeline, RunnerConfig } from '../graph/pipeline.js';
+import { CommandRunner } from './command.js';
+import { ReplayRunner } from './replay.js';
+import type { AgentRunner } from './types.js';
+
+export function createRunner(config: RunnerConfig, pipeline: Pipeline): AgentRunner {
+  switch (config.kind) {
+    case 'command':
+      return new CommandRunner(config, pipeline.dir);
+    case 'replay':
+      return new ReplayRunner(config, pipeline.dir, pipeline.idField);
+  }
+}
