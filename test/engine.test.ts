@@ -65,8 +65,8 @@ describe('engine (in memory)', () => {
     const r = await w.build();
     expect(r.ran).toEqual(['pairs#1']);
     expect(w.runs.map((x) => x.attempt)).toEqual([1, 2]);
-    expect(w.runs[1]!.prompt).toContain('- S0007: contains "bad"');
-    expect(w.runs[0]!.prompt).not.toContain('Fix these errors');
+    expect(w.runs[1]!.prompt.task).toContain('- S0007: contains "bad"');
+    expect(w.runs[0]!.prompt.task).not.toContain('Fix these errors');
     expect(w.events.find((e) => e.event === 'retried')).toMatchObject({ target: 'pairs#1', attempt: 2, errors: [{ item: 'S0007', source: 'validator' }] });
   });
 

@@ -29,6 +29,7 @@ options:
   --json                NDJSON events (build) or one JSON document (status, explain) on stdout
   -q, --quiet           build: print only failures and the summary
   -v, --verbose         build: also print fresh targets and why each batch runs
+  --max-cost USD        build: start no agent run that would take the build's spending past USD
   -h, --help            this help
   --version             print the version
 
@@ -36,6 +37,8 @@ exit codes: 0 done, 1 a target failed, 2 bad usage or config, 130 interrupted`;
 
 export interface GlobalOptions {
   dir: string;
+  /** --max-cost USD */
+  maxCost: number | null;
   jobs: number | null;
   json: boolean;
   dryRun: boolean;
@@ -72,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
         lang: { type: 'string' },
         'target-name': { type: 'string' },
         from: { type: 'string' },
+        'max-cost': { type: 'string' },
       },
     });
   } catch (e) {
@@ -94,7 +98,13 @@ export async function main(argv: string[]): Promise<number> {
       jobs = Number(values.jobs);
       if (!Number.isInteger(jobs) || jobs < 1) usageError(`-j wants a whole number ≥ 1, not "${values.jobs}"`);
     }
+    let maxCost: number | null = null;
+    if (values['max-cost'] !== undefined) {
+      maxCost = Number(values['max-cost'].replace(/^\$/, ''));
+      if (!Number.isFinite(maxCost) || maxCost < 0) usageError(`--max-cost wants dollars (e.g. 5 or 0.50), not "${values['max-cost']}"`);
+    }
     const opts: GlobalOptions = {
+      maxCost,
       dir: path.resolve(values.C ?? '.'),
       jobs,
       json: values.json ?? false,

@@ -1,6 +1,7 @@
 import type { BuildEvent } from '../graph/events.js';
 import { describeError, type ValidationError } from '../rules/validate.js';
 import { formatDuration } from '../util/duration.js';
+import { emptyTotals, formatTotals, formatUsd } from '../runners/usage.js';
 import { unreachable } from '../util/result.js';
 
 /** A consumer of build events: NDJSON, human (live on a TTY, plain lines otherwise) or quiet. */
@@ -41,6 +42,7 @@ interface Running {
 export class HumanReporter implements Reporter {
   private readonly running = new Map<string, Running>();
   private total = 0;
+  private budgetNoted = false;
   private finished = 0;
   private timer: NodeJS.Timeout | undefined;
   private live: ((text: string) => void) & { clear(): void; done(): void } | undefined;
@@ -146,6 +148,13 @@ export class HumanReporter implements Reporter {
       case 'cancelled':
         this.running.delete(e.target);
         break;
+      case 'stopped':
+        this.running.delete(e.target);
+        if (!this.budgetNoted) {
+          this.budgetNoted = true;
+          this.print(`cf: ${e.reason}; starting no more runs`);
+        }
+        break;
       case 'merged':
         if (!q) this.print(`wrote ${e.output}: ${e.items} items from ${e.batches} batches${e.replaced ? ` (${e.reason})` : ''}`);
         break;
@@ -161,8 +170,19 @@ export class HumanReporter implements Reporter {
         if (e.failed.length) parts.push(`${e.failed.length} failed`);
         if (e.skipped.length) parts.push(`${e.skipped.length} skipped`);
         if (e.cancelled.length) parts.push(`${e.cancelled.length} cancelled`);
+        if (e.stopped.length) parts.push(`${e.stopped.length} not started (budget)`);
         const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : 'cf: FAILED';
         this.print(`${head}: ${parts.join(', ')} in ${formatDuration(e.ms)}`);
+        for (const [phase, t] of Object.entries(e.usage)) if (t.attempts) this.print(`  ${phase}: ${formatTotals(t)}`);
+        const phases = Object.values(e.usage).filter((t) => t.attempts);
+        if (phases.length > 1) {
+          const all = emptyTotals();
+          for (const t of phases) for (const k of Object.keys(all) as Array<keyof typeof all>) all[k] += t[k];
+          this.print(`  total: ${formatTotals(all)}`);
+        }
+        if (e.stopped.length) {
+          this.print(`  --max-cost ${formatUsd(e.maxCost ?? 0)} reached: ${e.stopped.length} batch${e.stopped.length === 1 ? '' : 'es'} not started; nothing built was lost. Run cf build with a higher --max-cost to go on.`);
+        }
         if (e.failed.length) {
           this.print(`  failed: ${e.failed.join(', ')}\n  see \`cf status\`, and .cf/runs/PHASE/BATCH/ for each attempt's prompt, output and logs`);
         }

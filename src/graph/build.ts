@@ -2,7 +2,9 @@ import path from 'node:path';
 import { runBatch, type AttemptError } from '../rules/attempts.js';
 import { mergeBatches } from '../rules/merge.js';
 import type { Validator } from '../rules/validate.js';
-import type { AgentRunner } from '../runners/types.js';
+import type { AgentResult, AgentRunner } from '../runners/types.js';
+import { addUsage, emptyTotals, type UsageTotals } from '../runners/usage.js';
+import type { Budget } from './budget.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, mergeKey } from './analyze.js';
 import type { Decider } from './decide.js';
@@ -18,6 +20,8 @@ import { batchTarget, type Request, type TargetId } from './targets.js';
 
 export interface EngineOptions {
   decider: Decider;
+  /** --max-cost; absent: no limit (usage is still recorded). */
+  budget?: Budget;
   outputs: OutputStore;
   runnerFor(phase: PhaseConfig): AgentRunner;
   validatorFor(phase: PhaseConfig): Validator | null;
@@ -38,12 +42,17 @@ export interface BuildSummary {
   skipped: string[];
   merged: string[];
   cancelled: string[];
+  /** Not started because of --max-cost. */
+  stopped: string[];
+  /** What this build's attempts consumed, per phase. */
+  usage: Record<string, UsageTotals>;
 }
 
 type BatchResult =
   | { kind: 'ok'; record: BatchRecord }
   | { kind: 'failed' }
   | { kind: 'skipped'; because: string }
+  | { kind: 'stopped' }
   | { kind: 'cancelled' };
 
 const MAX_WARNINGS_KEPT = 20;
@@ -61,10 +70,38 @@ export class Engine {
   private readonly pool: Pool;
   private readonly parsedBlobs = new Map<string, Item[]>();
   private readonly texts = new Map<string, Promise<string>>();
-  private readonly summary: BuildSummary = { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [] };
+  private readonly summary: BuildSummary = { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
+  private readonly runners = new Map<string, AgentRunner>();
 
   constructor(private readonly o: EngineOptions) {
     this.pool = new Pool(Math.max(1, o.jobs));
+  }
+
+  /** The phase's runner, with the budget in front of every attempt and its usage counted. */
+  private runner(phase: PhaseConfig): AgentRunner {
+    let r = this.runners.get(phase.name);
+    if (r) return r;
+    const inner = this.o.runnerFor(phase);
+    const budget = this.o.budget;
+    const totals = (this.summary.usage[phase.name] ??= emptyTotals());
+    r = {
+      delivery: inner.delivery,
+      ...(inner.pooled !== undefined ? { pooled: inner.pooled } : {}),
+      run: async (req) => {
+        const reservation = budget ? await budget.reserve(phase.name, inner.estimateCost?.(req) ?? null) : null;
+        if (reservation && 'stop' in reservation) return { ok: false, failure: { kind: 'budget', message: reservation.stop } };
+        let result: AgentResult | undefined;
+        try {
+          result = await inner.run(req);
+          return result;
+        } finally {
+          if (result?.usage) addUsage(totals, result.usage, req.attempt > 1);
+          if (reservation) budget!.settle(reservation.id, result?.usage?.costUsd ?? null);
+        }
+      },
+    };
+    this.runners.set(phase.name, r);
+    return r;
   }
 
   private get d(): Decider {
@@ -128,6 +165,10 @@ export class Engine {
     if (up) {
       const u = await this.batch(up, batch);
       if (u.kind === 'cancelled') return this.cancelled(target);
+      if (u.kind === 'stopped') {
+        this.summary.stopped.push(target);
+        return { kind: 'stopped' };
+      }
       if (u.kind !== 'ok') {
         const because = `upstream ${batchTarget(up.name, batch)} ${u.kind === 'failed' ? 'failed' : 'was skipped'}`;
         this.summary.skipped.push(target);
@@ -155,7 +196,9 @@ export class Engine {
 
     const reasons = decision.reasons.map(formatStaleReason);
     const batchCount = d.graph.batchCount;
-    return this.pool.run(batch * 1000 + phase.index, async () => {
+    const pooled = this.runner(phase).pooled !== false;
+    const slot = <T>(task: () => Promise<T>): Promise<T> => (pooled ? this.pool.run(batch * 1000 + phase.index, task) : task());
+    return slot(async () => {
       if (this.o.signal.aborted) return this.cancelled(target);
       const started = Date.now();
       let inputItems: Item[];
@@ -180,7 +223,7 @@ export class Engine {
         intelligence,
         inputItems,
         inputIds: items.map(([id]) => id),
-        runner: this.o.runnerFor(phase),
+        runner: this.runner(phase),
         validator: this.o.validatorFor(phase),
         runDir: this.o.runDir(phase, batch),
         signal: this.o.signal,
@@ -191,8 +234,16 @@ export class Engine {
       switch (outcome.kind) {
         case 'cancelled':
           return this.cancelled(target);
+        case 'stopped':
+          // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
+          if (outcome.attempts > 0) {
+            d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.reason });
+          }
+          this.summary.stopped.push(target);
+          this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason: outcome.reason });
+          return { kind: 'stopped' };
         case 'failed':
-          d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now() });
+          d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), ...(outcome.usage.length ? { usage: outcome.usage } : {}) });
           this.summary.failed.push(target);
           this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: outcome.attempts, errors: outcome.errors });
           return { kind: 'failed' };
@@ -212,6 +263,7 @@ export class Engine {
             ms: Date.now() - started,
             at: this.now(),
             ...(outcome.warnings.length ? { warnings: outcome.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
+            ...(outcome.usage.length ? { usage: outcome.usage } : {}),
           };
           // Only now, with the output stored and validated, does the batch count as built.
           d.state.append(record);
@@ -293,7 +345,7 @@ export class Engine {
     const output = phase.output;
     const notOk = results.map((r, i) => ({ r, t: batchTarget(phase.name, i + 1) })).filter((x) => x.r.kind !== 'ok');
     if (notOk.length) {
-      if (notOk.every((x) => x.r.kind === 'cancelled')) return;
+      if (notOk.every((x) => x.r.kind === 'cancelled' || x.r.kind === 'stopped')) return;
       const names = notOk.slice(0, 3).map((x) => x.t).join(', ') + (notOk.length > 3 ? ` and ${notOk.length - 3} more` : '');
       this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: `${notOk.length} batch${notOk.length === 1 ? '' : 'es'} not built (${names})` });
       return;

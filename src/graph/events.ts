@@ -1,4 +1,5 @@
 import type { AttemptError } from '../rules/attempts.js';
+import type { UsageTotals } from '../runners/usage.js';
 
 /**
  * Everything that happens in a build, as typed events. The human, quiet and NDJSON outputs are just
@@ -15,9 +16,24 @@ export type BuildEvent =
   | { event: 'failed'; target: string; phase: string; batch: number; batchCount: number; attempts: number; errors: AttemptError[] }
   | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
   | { event: 'cancelled'; target: string }
+  | { event: 'stopped'; target: string; phase: string; batch: number; reason: string }
   | { event: 'merged'; phase: string; output: string; items: number; batches: number; reason: string; replaced?: string }
   | { event: 'merge-fresh'; phase: string; output: string }
   | { event: 'merge-skipped'; phase: string; output: string; because: string }
-  | { event: 'summary'; ok: boolean; exitCode: number; ms: number; ran: string[]; fresh: string[]; failed: string[]; skipped: string[]; merged: string[]; cancelled: string[] };
+  | {
+      event: 'summary';
+      ok: boolean;
+      exitCode: number;
+      ms: number;
+      ran: string[];
+      fresh: string[];
+      failed: string[];
+      skipped: string[];
+      merged: string[];
+      cancelled: string[];
+      stopped: string[];
+      usage: Record<string, UsageTotals>;
+      maxCost?: number;
+    };
 
 export type EmitFn = (e: BuildEvent) => void;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { hashCanonical, type Hash } from '../util/hash.js';
-import type { CommandSpec, PhaseConfig, Pipeline, RunnerConfig, ValidateConfig } from './pipeline.js';
+import { effectiveModel, type CommandSpec, type PhaseConfig, type Pipeline, type RunnerConfig, type ValidateConfig } from './pipeline.js';
 import type { StatCache } from './statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../rules/prompt.js';
 
@@ -72,13 +72,20 @@ async function hashFiles(rels: string[], hash: FileHasher, required: boolean): P
   return out;
 }
 
-/** The runner settings that shape an answer (not timeouts or limits). */
-export function runnerConfigHash(r: RunnerConfig): Hash {
+/**
+ * The runner settings that shape an answer, with the phase's model overrides. Not in it: timeouts,
+ * limits, retries, the API key's variable, the base URL, batch or per-request mode.
+ */
+export function runnerConfigHash(r: RunnerConfig, phase: PhaseConfig): Hash {
+  const model = effectiveModel(r, phase);
   switch (r.kind) {
     case 'command':
-      return hashCanonical({ kind: r.kind, command: r.command, env: r.env });
+      return hashCanonical({ kind: r.kind, command: r.command, env: r.env, preset: r.preset, model });
     case 'replay':
       return hashCanonical({ kind: r.kind, recording: r.recording, as: r.as });
+    case 'anthropic':
+    case 'openai':
+      return hashCanonical({ kind: r.kind, env: r.env, model });
   }
 }
 
@@ -93,7 +100,7 @@ export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, hash: F
   return {
     phase: hashCanonical({ name: phase.name, from: phase.from, id: pipeline.idField, template: PROMPT_TEMPLATE_VERSION }),
     intelligence: await hashFiles([phase.intelligence], hash, true),
-    runner: { config: runnerConfigHash(runner), files: await hashFiles(runnerFiles, hash, false) },
+    runner: { config: runnerConfigHash(runner, phase), files: await hashFiles(runnerFiles, hash, false) },
     validator: v ? { config: validatorConfigHash(v), files: await hashFiles(v.command ? commandFiles(v.command) : [], hash, false) } : null,
     deps: await hashFiles(phase.deps, hash, true),
   };

@@ -9,6 +9,8 @@ import { err, ok, type Result } from '../util/result.js';
 import { SSI_KINDS, type RuleOptions, type Severity, type SsiKind } from '../rules/ssi/types.js';
 import { knownLanguageName } from '../rules/ssi/languageNames.js';
 import { RULES } from '../rules/ssi/validators.js';
+import type { Limits } from '../runners/limits.js';
+import { DEFAULT_PRICES, type Price } from '../runners/pricing.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 
@@ -23,10 +25,39 @@ interface RunnerBase {
   deps: string[];
 }
 
+/** Model settings: on an API runner, and overridable per phase (they shape the answer: part of the key). */
+export interface ModelSettings {
+  model?: string;
+  maxTokens?: number;
+  temperature?: number;
+}
+
 /** A local process per attempt. */
 export interface CommandRunnerConfig extends RunnerBase {
   kind: 'command';
   command: CommandSpec;
+  /** claude-code: Claude Code headless; its JSON envelope gives the answer, tokens and cost. */
+  preset: 'claude-code' | null;
+  /** Working directory of each run: the pipeline directory, or the attempt's own directory. */
+  cwd: 'pipeline' | 'run';
+  model: ModelSettings;
+  limits: Limits;
+}
+
+/** A model behind an HTTP API, through its official client. */
+export interface ApiRunnerConfig extends RunnerBase {
+  kind: 'anthropic' | 'openai';
+  model: ModelSettings & { model: string; maxTokens: number };
+  /** The environment variable holding the API key (never the key itself). */
+  apiKeyEnv: string;
+  /** null: the client's own default (which honours ANTHROPIC_BASE_URL / OPENAI_BASE_URL). */
+  baseUrl: string | null;
+  /** messages: one request per attempt; batch: a phase's stale batches go out as one Message Batch (anthropic). */
+  mode: 'messages' | 'batch';
+  pollIntervalMs: number;
+  /** Transport retries (429, 529, 5xx, resets) per request, with backoff honouring Retry-After. */
+  maxRetries: number;
+  limits: Limits;
 }
 
 /** Answers each batch from a recorded output file, by item id (offline rebuilds, tests). */
@@ -37,9 +68,9 @@ export interface ReplayRunnerConfig extends RunnerBase {
   as: SsiKind | null;
 }
 
-export type RunnerConfig = CommandRunnerConfig | ReplayRunnerConfig;
+export type RunnerConfig = CommandRunnerConfig | ReplayRunnerConfig | ApiRunnerConfig;
 
-export const RUNNER_KINDS = ['command', 'replay'] as const;
+export const RUNNER_KINDS = ['command', 'replay', 'anthropic', 'openai'] as const;
 
 /** A phase's validation after the built-in checks: a rule set, a command, or both (rules first). */
 export interface ValidateConfig {
@@ -76,6 +107,8 @@ export interface PhaseConfig {
   validate: ValidateConfig | null;
   merge: MergeConfig;
   deps: string[];
+  /** Overrides of the runner's model settings for this phase. */
+  model: ModelSettings;
 }
 
 export interface Pipeline {
@@ -89,6 +122,8 @@ export interface Pipeline {
   course: CourseConfig | null;
   runners: Map<string, RunnerConfig>;
   phases: PhaseConfig[];
+  /** Model-id prefix → USD per million tokens (defaults for current Claude models, extended here). */
+  prices: Record<string, Price>;
 }
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
@@ -106,14 +141,40 @@ const ssiKind = z.enum(SSI_KINDS as unknown as [SsiKind, ...SsiKind[]], { error:
 const ssiRef = z.templateLiteral(['ssi:', ssiKind], { error: `expected ${SSI_KINDS.map((k) => `ssi:${k}`).join(', ')}` });
 
 /** One schema for every runner kind (so unknown keys get a did-you-mean); which keys a kind needs is checked after. */
+const limitsSchema = z.strictObject({
+  concurrency: z.number().int().min(1).optional(),
+  requests_per_minute: z.number().positive().optional(),
+  tokens_per_minute: z.number().positive().optional(),
+});
+const modelKeys = {
+  model: z.string().min(1).optional(),
+  max_tokens: z.number().int().min(1).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+};
 const runnerSchema = z.strictObject({
   kind: z.enum(RUNNER_KINDS, { error: `expected a runner kind: ${RUNNER_KINDS.join(', ')}` }).optional(),
   command: commandSchema.optional(),
+  preset: z.enum(['claude-code'], { error: 'expected a preset: claude-code' }).optional(),
+  args: z.array(z.string()).optional(),
+  cwd: z.enum(['pipeline', 'run']).optional(),
   recording: z.string().min(1).optional(),
   as: ssiKind.optional(),
+  ...modelKeys,
+  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'the NAME of an environment variable (never the key itself)' }).optional(),
+  base_url: z.url().optional(),
+  mode: z.enum(['messages', 'batch']).optional(),
+  poll_interval: durationSchema.optional(),
+  max_retries: z.number().int().min(0).max(20).optional(),
+  limits: limitsSchema.optional(),
   timeout: durationSchema.optional(),
   env: z.record(z.string(), z.string()).optional(),
   deps: pathList.optional(),
+});
+const priceSchema = z.strictObject({
+  input: z.number().min(0),
+  output: z.number().min(0),
+  cache_write: z.number().min(0).optional(),
+  cache_read: z.number().min(0).optional(),
 });
 
 const severitySchema = z.record(z.string(), z.enum(['error', 'warning', 'off']));
@@ -158,6 +219,7 @@ const phaseSchema = z.strictObject({
   merge: mergeSchema.optional(),
   deps: pathList.optional(),
   description: z.string().optional(),
+  ...modelKeys,
 });
 
 const pipelineSchema = z.strictObject({
@@ -166,6 +228,7 @@ const pipelineSchema = z.strictObject({
   batch_size: z.number().int().min(1).max(100_000).optional(),
   jobs: z.number().int().min(1).max(256).optional(),
   course: courseSchema.optional(),
+  prices: z.record(z.string(), priceSchema).optional(),
   runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema),
   phases: z.array(phaseSchema).min(1, { message: 'at least one phase is needed' }),
 });
@@ -178,6 +241,8 @@ function allowedKeys(at: readonly PropertyKey[]): string[] {
   if (at[0] === 'course') return Object.keys(courseSchema.shape);
   if (at[0] === 'phases' && at[2] === 'validate') return ['rules', 'command', 'timeout', 'severity', 'lists'];
   if (at[0] === 'phases' && at[2] === 'merge') return ['format', 'version'];
+  if (at[0] === 'runners' && at[2] === 'limits') return Object.keys(limitsSchema.shape);
+  if (at[0] === 'prices' && at.length === 2) return Object.keys(priceSchema.shape);
   return [];
 }
 
@@ -201,6 +266,19 @@ function toValidate(v: z.infer<typeof validateSchema> | undefined, timeout: stri
     severity: v.severity ?? {},
     lists: v.lists ?? {},
   };
+}
+
+/** Claude Code headless: the prompt on stdin, a JSON envelope on stdout, file edits allowed, the pipeline readable. */
+function claudeCodeArgv(dir: string, model: string | undefined, extra: string[]): string[] {
+  return ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--add-dir', dir, ...(model ? ['--model', model] : []), ...extra];
+}
+
+function toPrices(p: Record<string, z.infer<typeof priceSchema>>): Record<string, Price> {
+  const out: Record<string, Price> = {};
+  for (const [model, x] of Object.entries(p)) {
+    out[model] = { input: x.input, output: x.output, cacheWrite: x.cache_write ?? x.input * 1.25, cacheRead: x.cache_read ?? x.input / 10 };
+  }
+  return out;
 }
 
 function toMerge(m: z.infer<typeof mergeSchema> | undefined): MergeConfig {
@@ -315,18 +393,61 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     const kind = r.kind ?? (r.recording !== undefined && r.command === undefined ? 'replay' : 'command');
     const at = ['runners', name];
     const notFor = (key: string): Result<never, UserError> => fail([...at, key], `"${key}" does not apply to a ${kind} runner`);
+    const present = (keys: Array<keyof typeof r>): keyof typeof r | undefined => keys.find((k) => r[k] !== undefined);
+    const model: ModelSettings = {
+      ...(r.model !== undefined ? { model: r.model } : {}),
+      ...(r.max_tokens !== undefined ? { maxTokens: r.max_tokens } : {}),
+      ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+    };
+    const limits = {
+      ...(r.limits?.concurrency !== undefined ? { concurrency: r.limits.concurrency } : {}),
+      ...(r.limits?.requests_per_minute !== undefined ? { requestsPerMinute: r.limits.requests_per_minute } : {}),
+      ...(r.limits?.tokens_per_minute !== undefined ? { tokensPerMinute: r.limits.tokens_per_minute } : {}),
+    };
     switch (kind) {
-      case 'command':
-        if (r.command === undefined) return fail(at, 'a command runner needs "command"', 'command: [node, agent.js] or a shell string');
-        if (r.recording !== undefined) return notFor('recording');
-        if (r.as !== undefined) return notFor('as');
-        runners.set(name, { ...base, kind, command: toCommand(r.command) });
+      case 'command': {
+        const bad = present(['recording', 'as', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'max_tokens', 'temperature']);
+        if (bad) return notFor(bad);
+        if (r.preset === undefined && r.model !== undefined) return fail([...at, 'model'], '"model" on a command runner needs a preset that passes it (preset: claude-code)');
+        if (r.preset === undefined && r.args !== undefined) return fail([...at, 'args'], '"args" adds arguments to a preset; put them in "command" instead');
+        let command: CommandSpec;
+        if (r.preset === 'claude-code') {
+          if (r.command !== undefined) return fail([...at, 'command'], 'preset: claude-code builds the command itself; use "args" to add arguments');
+          command = { argv: claudeCodeArgv(dir, r.model, r.args ?? []) };
+        } else if (r.command === undefined) {
+          return fail(at, 'a command runner needs "command" (or a preset)', 'command: [node, agent.js], a shell string, or preset: claude-code');
+        } else {
+          command = toCommand(r.command);
+        }
+        runners.set(name, { ...base, kind, command, preset: r.preset ?? null, cwd: r.cwd ?? (r.preset ? 'run' : 'pipeline'), model, limits });
         break;
-      case 'replay':
+      }
+      case 'replay': {
+        const bad = present(['command', 'preset', 'args', 'cwd', 'model', 'max_tokens', 'temperature', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'limits']);
+        if (bad) return notFor(bad);
         if (r.recording === undefined) return fail(at, 'a replay runner needs "recording": the file it answers from');
-        if (r.command !== undefined) return notFor('command');
         runners.set(name, { ...base, kind, recording: path.normalize(r.recording), as: r.as ?? null, deps: [...base.deps, path.normalize(r.recording)] });
         break;
+      }
+      case 'anthropic':
+      case 'openai': {
+        const bad = present(['command', 'preset', 'args', 'cwd', 'recording', 'as']);
+        if (bad) return notFor(bad);
+        if (r.model === undefined) return fail(at, `a ${kind} runner needs "model"`, kind === 'anthropic' ? 'e.g. model: claude-sonnet-4-5' : 'e.g. model: gpt-4.1-mini');
+        if (r.mode === 'batch' && kind !== 'anthropic') return fail([...at, 'mode'], 'mode: batch (Message Batches) is an anthropic runner setting');
+        runners.set(name, {
+          ...base,
+          kind,
+          model: { ...model, model: r.model, maxTokens: r.max_tokens ?? 8192 },
+          apiKeyEnv: r.api_key_env ?? (kind === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY'),
+          baseUrl: r.base_url ?? null,
+          mode: r.mode ?? 'messages',
+          pollIntervalMs: r.poll_interval !== undefined ? parseDuration(r.poll_interval)! : 30_000,
+          maxRetries: r.max_retries ?? 6,
+          limits,
+        });
+        break;
+      }
     }
   }
 
@@ -388,6 +509,11 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
       validate: toValidate(p.validate, p.validate_timeout),
       merge: toMerge(p.merge),
       deps: p.deps ?? [],
+      model: {
+        ...(p.model !== undefined ? { model: p.model } : {}),
+        ...(p.max_tokens !== undefined ? { maxTokens: p.max_tokens } : {}),
+        ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
+      },
     });
   }
 
@@ -408,6 +534,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
       : null,
     runners,
     phases,
+    prices: { ...DEFAULT_PRICES, ...toPrices(cfg.prices ?? {}) },
   };
 
   // Files the pipeline names must exist: checked now, before anything is built or touched.
@@ -427,4 +554,9 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     }
   }
   return ok(pipeline);
+}
+
+/** The model settings a phase runs with: its runner's, overridden by the phase's own. */
+export function effectiveModel(runner: RunnerConfig, phase: PhaseConfig): ModelSettings {
+  return runner.kind === 'replay' ? {} : { ...runner.model, ...phase.model };
 }

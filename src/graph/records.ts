@@ -1,4 +1,4 @@
-import type { AttemptError } from '../rules/attempts.js';
+import type { AttemptError, AttemptUsage } from '../rules/attempts.js';
 import type { ValidationError } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { Fingerprint, ItemRefs } from './fingerprint.js';
@@ -25,6 +25,8 @@ export interface BatchRecord {
   warnings?: ValidationError[];
   /** Set when the output was adopted from an existing file (`cf adopt`) rather than produced by an agent. */
   adopted?: string;
+  /** Tokens and dollars of every attempt (when the runner reports them). */
+  usage?: AttemptUsage[];
 }
 
 export interface FailureRecord {
@@ -34,6 +36,9 @@ export interface FailureRecord {
   attempts: number;
   errors: AttemptError[];
   at: string;
+  usage?: AttemptUsage[];
+  /** Set when --max-cost stopped the batch between attempts (it did not fail on its own). */
+  stopped?: string;
 }
 
 /** The merged output file as last written: its key (the batch outputs it holds) and its stamp on disk. */

@@ -5,6 +5,7 @@ import type { Item } from '../graph/seeds.js';
 import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/result.js';
 import type { AgentFailure, AgentRunner, AttemptFiles } from '../runners/types.js';
+import type { Usage } from '../runners/usage.js';
 import { renderPrompt } from './prompt.js';
 import { builtinValidate, describeError, type ValidationError, type Validator } from './validate.js';
 
@@ -13,6 +14,11 @@ export interface AttemptError extends ValidationError {
   attempt: number;
   /** agent: the run itself failed; output: the built-in checks; validator: the phase's validator. */
   source: 'agent' | 'output' | 'validator';
+}
+
+/** What one attempt consumed, as recorded with its batch. */
+export interface AttemptUsage extends Usage {
+  attempt: number;
 }
 
 export interface BatchJob {
@@ -31,11 +37,15 @@ export interface BatchJob {
   signal: AbortSignal;
   onAttempt(attempt: number): void;
   onRetry(attempt: number, errors: AttemptError[]): void;
+  /** Every attempt's usage, as soon as it is known (for budgets and live totals). */
+  onUsage?(usage: AttemptUsage): void;
 }
 
 export type BatchOutcome =
-  | { kind: 'valid'; items: Item[]; attempts: number; warnings: ValidationError[] }
-  | { kind: 'failed'; attempts: number; errors: AttemptError[] }
+  | { kind: 'valid'; items: Item[]; attempts: number; warnings: ValidationError[]; usage: AttemptUsage[] }
+  | { kind: 'failed'; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
+  /** Not started (or not continued) because of the budget; earlier attempts' errors and usage kept. */
+  | { kind: 'stopped'; reason: string; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
   | { kind: 'cancelled' };
 
 function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' }>): string {
@@ -48,6 +58,10 @@ function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' }>): s
       return `the agent timed out after ${formatDuration(f.ms)}; its process tree was killed`;
     case 'spawn':
       return `the agent could not be started: ${f.message}`;
+    case 'api':
+      return `the API call failed: ${f.message}`;
+    case 'budget':
+      return f.message;
     default:
       return unreachable(f);
   }
@@ -110,10 +124,11 @@ export async function checkOutput(o: {
 export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
   const inputJson = JSON.stringify(job.inputItems, null, 2);
   const all: AttemptError[] = [];
+  const usage: AttemptUsage[] = [];
   let previous: ValidationError[] = [];
-  if (job.runDir) await rm(job.runDir, { recursive: true, force: true });
   const max = job.phase.attempts;
   for (let attempt = 1; attempt <= max; attempt++) {
+    if (attempt === 1 && job.runDir) await rm(job.runDir, { recursive: true, force: true });
     const env: Record<string, string> = {
       CF_PHASE: job.phase.name,
       CF_BATCH: String(job.batch),
@@ -130,12 +145,13 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
       attempt,
       attempts: max,
       idField: job.idField,
+      delivery: job.runner.delivery,
       itemIds: job.inputIds,
       inputJson,
       outputFile: dir ? path.join(dir, 'output.json') : '$CF_OUTPUT_FILE',
       previousErrors: previous,
     });
-    const files = dir ? await prepareFiles(dir, prompt, inputJson) : null;
+    const files = dir ? await prepareFiles(dir, prompt.full, inputJson) : null;
     if (files) Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
     job.onAttempt(attempt);
 
@@ -153,25 +169,32 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
       files,
       signal: job.signal,
     });
+    if (result.usage) {
+      const u: AttemptUsage = { attempt, ...result.usage };
+      usage.push(u);
+      job.onUsage?.(u);
+    }
     if (!result.ok) {
-      if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
-      errors = [{ attempt, source: 'agent', message: agentFailureMessage(result.failure) }];
-      fatal = result.failure.kind === 'spawn';
+      const f = result.failure;
+      if (f.kind === 'cancelled') return { kind: 'cancelled' };
+      if (f.kind === 'budget') return { kind: 'stopped', reason: f.message, attempts: attempt - 1, errors: all, usage };
+      errors = [{ attempt, source: 'agent', message: agentFailureMessage(f) }];
+      fatal = f.kind === 'spawn' || (f.kind === 'api' && f.fatal);
     } else {
       // A runner that answers in memory still leaves its answer on disk, for validators and for people.
       if (result.output !== undefined && files) await writeFile(files.output, result.output);
       const text = result.output ?? (files ? await readFile(files.output, 'utf8').catch(() => null) : null);
       const checked = await checkOutput({ text, inputItems: job.inputItems, inputIds: job.inputIds, idField: job.idField, validator: job.validator, env, files, signal: job.signal });
       if (checked.kind === 'cancelled') return checked;
-      if (checked.kind === 'valid') return { kind: 'valid', items: checked.items, attempts: attempt, warnings: checked.warnings };
+      if (checked.kind === 'valid') return { kind: 'valid', items: checked.items, attempts: attempt, warnings: checked.warnings, usage };
       errors = checked.errors.map((e) => ({ attempt, ...e }));
       fatal = checked.fatal;
     }
     all.push(...errors);
     if (files) await writeFile(path.join(files.dir, 'errors.txt'), `${errors.map(describeError).join('\n')}\n`);
-    if (fatal || attempt === max) return { kind: 'failed', attempts: attempt, errors: all };
+    if (fatal || attempt === max) return { kind: 'failed', attempts: attempt, errors: all, usage };
     previous = errors.map(({ attempt: _a, source: _s, ...e }) => e);
     job.onRetry(attempt + 1, errors);
   }
-  return { kind: 'failed', attempts: max, errors: all };
+  return { kind: 'failed', attempts: max, errors: all, usage };
 }

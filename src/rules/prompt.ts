@@ -17,8 +17,20 @@ export interface PromptInput {
   idField: string;
   itemIds: string[];
   inputJson: string;
+  /** file: the agent writes CF_OUTPUT_FILE (command runners); reply: it answers in its message (API runners). */
+  delivery: 'file' | 'reply';
   outputFile: string;
   previousErrors: ValidationError[];
+}
+
+/**
+ * The prompt in two parts: the intelligence (the same for every batch of a phase, so API runners send it
+ * as a cached system block) and the task of this batch. The full prompt is both, separated by a rule.
+ */
+export interface Prompt {
+  intelligence: string;
+  task: string;
+  full: string;
 }
 
 function idSpan(ids: string[]): string {
@@ -27,7 +39,7 @@ function idSpan(ids: string[]): string {
   return `${ids[0]} … ${ids[ids.length - 1]}`;
 }
 
-export function renderPrompt(p: PromptInput): string {
+export function renderPrompt(p: PromptInput): Prompt {
   const retry = p.previousErrors.length
     ? `
 
@@ -37,11 +49,15 @@ Your previous answer was rejected. This is attempt ${p.attempt} of ${p.attempts}
 ${p.previousErrors.map((e) => `- ${describeError(e)}`).join('\n')}
 `
     : '';
-  return `${p.intelligence.trimEnd()}
-
----
-
-## Batch context
+  const deliver =
+    p.delivery === 'file'
+      ? `Apply the instructions above to each input item. Write a JSON array to ${p.outputFile} holding exactly one
+output object per input item, in the same order, each with its "${p.idField}" unchanged. Write nothing else
+to that file: no comments, no prose.`
+      : `Apply the instructions above to each input item. Answer with one \`\`\`json fenced block holding a JSON array
+with exactly one output object per input item, in the same order, each with its "${p.idField}" unchanged.`;
+  const intelligence = p.intelligence.trimEnd();
+  const task = `## Batch context
 
 - Phase: ${p.phase}
 - Batch: ${p.batch} of ${p.batchCount}
@@ -56,8 +72,7 @@ ${p.inputJson}
 
 ## Task
 
-Apply the instructions above to each input item. Write a JSON array to ${p.outputFile} holding exactly one
-output object per input item, in the same order, each with its "${p.idField}" unchanged. Write nothing else
-to that file: no comments, no prose.
+${deliver}
 ${retry}`;
+  return { intelligence, task, full: `${intelligence}\n\n---\n\n${task}` };
 }

@@ -1,5 +1,7 @@
 import type { Pipeline, RunnerConfig } from '../graph/pipeline.js';
+import { AnthropicRunner } from './anthropic.js';
 import { CommandRunner } from './command.js';
+import { OpenAiRunner } from './openai.js';
 import { ReplayRunner } from './replay.js';
 import type { AgentRunner } from './types.js';
 
@@ -9,5 +11,9 @@ export function createRunner(config: RunnerConfig, pipeline: Pipeline): AgentRun
       return new CommandRunner(config, pipeline.dir);
     case 'replay':
       return new ReplayRunner(config, pipeline.dir, pipeline.idField);
+    case 'anthropic':
+      return new AnthropicRunner(config, pipeline);
+    case 'openai':
+      return new OpenAiRunner(config, pipeline);
   }
 }

@@ -11,6 +11,7 @@ import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
  * recording lacks are left out of the answer, so the built-in checks name them.
  */
 export class ReplayRunner implements AgentRunner {
+  readonly delivery = 'reply' as const;
   private answers: Promise<Map<string, Item>> | undefined;
 
   constructor(

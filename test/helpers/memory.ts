@@ -54,7 +54,7 @@ export class World {
   }
 
   pipeline(): Pipeline {
-    const runner: RunnerConfig = { name: 'fake', kind: 'command', command: { argv: ['fake'] }, timeoutMs: 1000, env: {}, deps: [] };
+    const runner: RunnerConfig = { name: 'fake', kind: 'command', command: { argv: ['fake'] }, timeoutMs: 1000, env: {}, deps: [], preset: null, cwd: 'pipeline', model: {}, limits: {} };
     const phases: PhaseConfig[] = this.phases.map((p, i) => ({
       name: p.name,
       index: i,
@@ -66,8 +66,9 @@ export class World {
       validate: p.validate ? { rules: null, command: { argv: ['validate'] }, timeoutMs: 1000, severity: {}, lists: {} } : null,
       merge: { format: 'json', version: null },
       deps: [],
+      model: {},
     }));
-    return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, jobs: this.jobs, course: null, runners: new Map([['fake', runner]]), phases };
+    return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, jobs: this.jobs, course: null, prices: {}, runners: new Map([['fake', runner]]), phases };
   }
 
   private seedSet(): SeedSet {
@@ -93,6 +94,7 @@ export class World {
     const requests = resolveTargets(decider.graph, targets);
     if (!requests.ok) throw new Error(JSON.stringify(requests.error));
     const runner: AgentRunner = {
+      delivery: 'reply',
       run: async (req) => {
         this.runs.push(req);
         return this.agent(req);

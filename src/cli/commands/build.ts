@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { Analysis, type BatchStatus } from '../../graph/analyze.js';
+import { Budget } from '../../graph/budget.js';
 import { Engine, type BuildSummary } from '../../graph/build.js';
+import { fail } from '../../util/errors.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
@@ -27,6 +29,18 @@ export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
 export async function buildCommand(opts: GlobalOptions, names: string[]): Promise<number> {
   const { inputs, requests } = await requireInputs(opts.dir, names);
   if (opts.dryRun) return dryRun(opts, inputs, requests);
+  if (opts.maxCost !== null) {
+    for (const phase of new Set(closure(inputs, requests).map((x) => x.phase))) {
+      const runner = createRunner(inputs.pipeline.runners.get(phase.runner)!, inputs.pipeline);
+      if (!runner.priced) {
+        fail({
+          kind: 'usage',
+          message: `--max-cost: runner "${phase.runner}" (phase ${phase.name}) does not report what its runs cost`,
+          hint: 'budgets work with kind: anthropic or openai (with a price for the model), or preset: claude-code',
+        });
+      }
+    }
+  }
 
   const reporter = await makeReporter(opts);
   const controller = new AbortController();
@@ -65,9 +79,9 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const s = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [] };
-  const exitCode = controller.signal.aborted ? 130 : s.failed.length || s.skipped.length ? 1 : 0;
-  reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s });
+  const s: BuildSummary = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
+  const exitCode = controller.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
+  reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
   return exitCode;
 }
@@ -84,7 +98,13 @@ async function runBuild(
   const state = await readState(opts.dir, false);
   const runners = new Map<string, AgentRunner>();
   const validators = new Map<string, Validator | null>();
+  const budget = new Budget(opts.maxCost);
+  for (const t of state.targets()) {
+    const phase = t.split('#')[0]!;
+    for (const u of state.lastSuccess(t)?.usage ?? []) if (u.costUsd !== null) budget.learn(phase, u.costUsd);
+  }
   const engine = new Engine({
+    budget,
     decider: inputs.decider(state),
     outputs: outputStore(opts.dir),
     runnerFor: (phase) => {

@@ -6,6 +6,7 @@ import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
 import { requireInputs, outputStore, readState } from '../session.js';
 import { describeStatus } from './build.js';
+import { addUsage, emptyTotals, formatTotals, type UsageTotals } from '../../runners/usage.js';
 
 const LIST_MAX = 12;
 
@@ -17,6 +18,8 @@ interface PhaseRow {
   waiting: number;
   failed: number;
   output: MergeStatus;
+  /** What the phase's current batches (and recorded failures) cost to build. */
+  usage: UsageTotals;
 }
 
 export async function statusCommand(opts: GlobalOptions, args: string[]): Promise<number> {
@@ -30,10 +33,12 @@ export async function statusCommand(opts: GlobalOptions, args: string[]): Promis
   const notFresh: BatchStatus[] = [];
   const failures: FailureRecord[] = [];
   for (const phase of inputs.graph.phases) {
-    const row: PhaseRow = { phase: phase.name, batches: inputs.graph.batchCount, fresh: 0, stale: 0, waiting: 0, failed: 0, output: await analysis.merge(phase, outputs) };
+    const row: PhaseRow = { phase: phase.name, batches: inputs.graph.batchCount, fresh: 0, stale: 0, waiting: 0, failed: 0, output: await analysis.merge(phase, outputs), usage: emptyTotals() };
     for (const b of inputs.graph.batches()) {
       const s = analysis.batch(phase, b);
       const f = s.kind !== 'fresh' ? state.failure(batchTarget(phase.name, b)) : undefined;
+      const built = s.kind === 'fresh' ? s.record : state.lastSuccess(batchTarget(phase.name, b));
+      for (const u of [...(built?.usage ?? []), ...(f?.usage ?? [])]) addUsage(row.usage, u, u.attempt > 1);
       if (f) {
         row.failed++;
         failures.push(f);
@@ -69,6 +74,11 @@ export async function statusCommand(opts: GlobalOptions, args: string[]): Promis
       `${r.phase.padEnd(w)}  ${`${r.fresh}/${r.batches}`.padEnd(8)}  ${String(r.stale).padEnd(5)}  ${String(r.waiting).padEnd(7)}  ${String(r.failed).padEnd(6)}  ${o.output} (${outState})`,
     );
   }
+  const priced = rows.filter((r) => r.usage.attempts);
+  if (priced.length) {
+    out.push('', 'what the current batches cost (agent runs recorded with them):');
+    for (const r of priced) out.push(`  ${r.phase.padEnd(w)}  ${formatTotals(r.usage)}`);
+  }
   if (notFresh.length) {
     out.push('', 'to run:');
     for (const s of notFresh.slice(0, LIST_MAX)) out.push(`  ${s.target}: ${describeStatus(s)}`);
@@ -77,7 +87,7 @@ export async function statusCommand(opts: GlobalOptions, args: string[]): Promis
   if (failures.length) {
     out.push('', 'failures recorded:');
     for (const f of failures) {
-      out.push(`  ${f.target}: failed after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'} at ${f.at}`);
+      out.push(`  ${f.target}: ${f.stopped ? `stopped by --max-cost after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}` : `failed after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}`} at ${f.at}`);
       for (let a = 1; a <= f.attempts; a++) {
         const errs = f.errors.filter((e) => e.attempt === a);
         if (errs.length) out.push(`    attempt ${a}:`, formatErrors(errs, '      '));

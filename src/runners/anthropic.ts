@@ -1,0 +1,151 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { ApiRunnerConfig, PhaseConfig, Pipeline } from '../graph/pipeline.js';
+import { effectiveModel } from '../graph/pipeline.js';
+import { extractJson } from './extract.js';
+import { RateLimiter } from './limits.js';
+import { MessageBatcher } from './messageBatches.js';
+import { costOf, priceFor, type Price } from './pricing.js';
+import { countingFetch, isFatalStatus, scrub, statusOf, withRequestCount } from './transport.js';
+import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
+import type { Usage } from './usage.js';
+
+/** Rough token count of text (4 characters a token) for limits and estimates; the API reports the truth. */
+export const approxTokens = (text: string): number => Math.ceil(text.length / 4);
+
+type Message = Anthropic.Messages.Message;
+type Params = Anthropic.Messages.MessageCreateParamsNonStreaming;
+
+/**
+ * The Anthropic Messages API through @anthropic-ai/sdk. The intelligence goes in a system block marked
+ * cache_control, so batches 2..N of a phase read it from the prompt cache; the batch's task is the user
+ * message. Transport failures are retried by the client (backoff honouring Retry-After) and are not
+ * validation attempts. mode: batch sends a phase's stale batches as one Message Batch at half price.
+ */
+export class AnthropicRunner implements AgentRunner {
+  readonly delivery = 'reply' as const;
+  readonly priced: boolean;
+  readonly pooled: boolean;
+  private client: Promise<Anthropic> | undefined;
+  private readonly limiter: RateLimiter;
+  private readonly phases: Map<string, PhaseConfig>;
+  private batcher: MessageBatcher | undefined;
+
+  constructor(
+    private readonly config: ApiRunnerConfig,
+    pipeline: Pipeline,
+    private readonly prices: Record<string, Price> = pipeline.prices,
+  ) {
+    this.phases = new Map(pipeline.phases.map((p) => [p.name, p]));
+    this.priced = pipeline.phases.filter((p) => p.runner === config.name).every((p) => priceFor(this.settings(p.name).model, prices) !== null);
+    this.limiter = new RateLimiter(config.limits);
+    this.pooled = config.mode !== 'batch';
+  }
+
+  private settings(phase: string): { model: string; maxTokens: number; temperature?: number } {
+    const p = this.phases.get(phase);
+    const m = p ? effectiveModel(this.config, p) : this.config.model;
+    return { model: m.model ?? this.config.model.model, maxTokens: m.maxTokens ?? this.config.model.maxTokens, ...(m.temperature !== undefined ? { temperature: m.temperature } : {}) };
+  }
+
+  private get apiKey(): string | undefined {
+    return process.env[this.config.apiKeyEnv];
+  }
+
+  private getClient(): Promise<Anthropic> {
+    this.client ??= import('@anthropic-ai/sdk').then(
+      ({ default: Client }) =>
+        new Client({
+          apiKey: this.apiKey ?? null,
+          ...(this.config.baseUrl ? { baseURL: this.config.baseUrl } : {}),
+          maxRetries: this.config.maxRetries,
+          timeout: this.config.timeoutMs,
+          fetch: countingFetch,
+        }),
+    );
+    return this.client;
+  }
+
+  /** An upper bound: the intelligence as a cache write, the task at full price, max_tokens of output. */
+  estimateCost(req: AgentRequest): number | null {
+    const s = this.settings(req.phase);
+    const tokens = {
+      inputTokens: approxTokens(req.prompt.task),
+      cacheWriteTokens: approxTokens(req.prompt.intelligence),
+      cacheReadTokens: 0,
+      outputTokens: s.maxTokens,
+      ...(this.config.mode === 'batch' ? { batch: true } : {}),
+    };
+    return costOf(tokens, priceFor(s.model, this.prices));
+  }
+
+  params(req: AgentRequest): Params {
+    const s = this.settings(req.phase);
+    return {
+      model: s.model,
+      max_tokens: s.maxTokens,
+      ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
+      system: [{ type: 'text', text: req.prompt.intelligence, cache_control: { type: 'ephemeral' } }],
+      messages: [{ role: 'user', content: req.prompt.task }],
+    };
+  }
+
+  usageOf(message: Message, batch: boolean, retries: number): Usage {
+    const u = message.usage;
+    const tokens = {
+      model: message.model,
+      inputTokens: u.input_tokens,
+      cacheWriteTokens: u.cache_creation_input_tokens ?? 0,
+      cacheReadTokens: u.cache_read_input_tokens ?? 0,
+      outputTokens: u.output_tokens,
+      ...(batch ? { batch: true } : {}),
+      ...(retries ? { transportRetries: retries } : {}),
+    };
+    return { ...tokens, costUsd: costOf(tokens, priceFor(message.model, this.prices) ?? priceFor(this.settings('').model, this.prices)) };
+  }
+
+  /** The answer of a finished message: its JSON, or why there is none. */
+  answer(message: Message, usage: Usage): AgentResult {
+    const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+    if (message.stop_reason === 'max_tokens') {
+      return {
+        ok: false,
+        failure: { kind: 'api', message: `the answer was cut off at max_tokens (${message.usage.output_tokens} tokens); raise max_tokens for this phase`, fatal: false },
+        usage,
+      };
+    }
+    return { ok: true, output: extractJson(text), usage };
+  }
+
+  async run(req: AgentRequest): Promise<AgentResult> {
+    if (!this.apiKey) {
+      return { ok: false, failure: { kind: 'api', message: `${this.config.apiKeyEnv} is not set: the ${this.config.name} runner reads its API key from there`, fatal: true } };
+    }
+    if (this.config.mode === 'batch') {
+      this.batcher ??= new MessageBatcher(this.getClient(), this.config.pollIntervalMs);
+      return this.batcher.submit(req, this.params(req), (m) => this.answer(m, this.usageOf(m, true, 0)), (e) => this.failure(e));
+    }
+    const params = this.params(req);
+    let ticket;
+    try {
+      ticket = await this.limiter.acquire(approxTokens(req.prompt.full) + params.max_tokens, req.signal);
+    } catch {
+      return { ok: false, failure: { kind: 'cancelled' } };
+    }
+    const client = await this.getClient();
+    const r = await withRequestCount(() => client.messages.create(params, { signal: req.signal }));
+    if (r.error !== undefined || !r.value) {
+      ticket.release();
+      return this.failure(r.error, r.retries);
+    }
+    const usage = this.usageOf(r.value, false, r.retries);
+    ticket.release(usage.inputTokens + usage.cacheWriteTokens + usage.cacheReadTokens + usage.outputTokens);
+    return this.answer(r.value, usage);
+  }
+
+  failure(e: unknown, retries = 0): AgentResult {
+    if (e instanceof Error && (e.name === 'APIUserAbortError' || e.name === 'AbortError')) return { ok: false, failure: { kind: 'cancelled' } };
+    const status = statusOf(e);
+    const message = scrub(`${status ? `HTTP ${status}: ` : ''}${e instanceof Error ? e.message : String(e)}${retries ? ` (after ${retries} transport retries)` : ''}`, this.apiKey);
+    return { ok: false, failure: { kind: 'api', message, fatal: isFatalStatus(status) } };
+  }
+}
