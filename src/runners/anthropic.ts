@@ -29,6 +29,8 @@ export class AnthropicRunner implements AgentRunner {
   private readonly limiter: RateLimiter;
   private readonly phases: Map<string, PhaseConfig>;
   private batcher: MessageBatcher | undefined;
+  /** Per model and intelligence: the first request, which writes the prompt cache the others then read. */
+  private readonly warming = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly config: ApiRunnerConfig,
@@ -125,6 +127,21 @@ export class AnthropicRunner implements AgentRunner {
       return this.batcher.submit(req, this.params(req), (m) => this.answer(m, this.usageOf(m, true, 0)), (e) => this.failure(e));
     }
     const params = this.params(req);
+    // The first request of a phase goes alone: it writes the cache; the others wait and read it instead of
+    // each paying to write it (1.25x) when -j starts them together.
+    const cacheKey = `${params.model}\u0000${req.prompt.intelligence}`;
+    const warm = this.warming.get(cacheKey);
+    let done: (() => void) | undefined;
+    if (warm) await warm;
+    else this.warming.set(cacheKey, new Promise<void>((r) => (done = r)));
+    try {
+      return await this.send(req, params);
+    } finally {
+      done?.();
+    }
+  }
+
+  private async send(req: AgentRequest, params: Params): Promise<AgentResult> {
     let ticket;
     try {
       ticket = await this.limiter.acquire(approxTokens(req.prompt.full) + params.max_tokens, req.signal);

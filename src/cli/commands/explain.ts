@@ -7,6 +7,7 @@ import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
 import { requireInputs, outputStore, readState } from '../session.js';
 import { describeStatus } from './build.js';
+import { addUsage, emptyTotals, formatTotals } from '../../runners/usage.js';
 
 export async function explainCommand(opts: GlobalOptions, names: string[]): Promise<number> {
   if (!names.length) fail({ kind: 'usage', message: 'cf explain needs a target', hint: 'cf explain pairs#3, cf explain out/pairs.json; cf status lists everything' });
@@ -50,6 +51,11 @@ export async function explainCommand(opts: GlobalOptions, names: string[]): Prom
       if (last) {
         const how = last.adopted ? `adopted from ${last.adopted}` : `${last.attempts} attempt${last.attempts === 1 ? '' : 's'}, ${formatDuration(last.ms)}`;
         lines.push(`  last built ${last.at}: ${last.items.length} items, ${how}, key ${last.key}`);
+        if (last.usage?.length) {
+          const t = emptyTotals();
+          for (const u of last.usage) addUsage(t, u, u.attempt > 1);
+          lines.push(`  cost: ${formatTotals(t)}`);
+        }
         if (last.warnings?.length) lines.push(`  warnings:`, formatErrors(last.warnings, '    '));
       }
       if (failure && s.kind !== 'fresh') {

@@ -1,0 +1,72 @@
+import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { events, Project, REPO, targetsOf } from './helpers/project.js';
+
+let p: Project | undefined;
+afterEach(async () => {
+  await p?.remove();
+  p = undefined;
+});
+
+const PIPELINE = `seeds: seeds.json
+batch_size: 10
+runners:
+  claude:
+    preset: claude-code
+    model: claude-sonnet-4-5
+    args: [--max-turns, "3"]
+phases:
+  - name: pairs
+    intelligence: prompts/pairs.md
+    runner: claude
+    output: out/pairs.json
+`;
+
+async function withFakeClaude(): Promise<{ project: Project; env: Record<string, string> }> {
+  const project = await Project.create({ seeds: 20, pipeline: PIPELINE });
+  await mkdir(project.file('bin'));
+  await copyFile(path.join(REPO, 'test/fixtures/fake-claude.mjs'), project.file('bin/claude'));
+  await chmod(project.file('bin/claude'), 0o755);
+  return { project, env: { PATH: `${project.file('bin')}:${process.env.PATH}`, FAKE_CLAUDE_LOG: project.file('claude.log') } };
+}
+
+describe('preset: claude-code (a fake claude binary)', () => {
+  it('runs claude -p headless per batch in its own directory and reads the answer, tokens and cost from its JSON', async () => {
+    const { project, env } = await withFakeClaude();
+    p = project;
+    const r = await p.cf(['build', '--json'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const calls = (await p.read('claude.log')).trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; cwd: string });
+    expect(calls).toHaveLength(2);
+    expect(calls[0]!.argv.slice(0, 6)).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--add-dir']);
+    expect(calls[0]!.argv).toEqual(expect.arrayContaining(['--model', 'claude-sonnet-4-5', '--max-turns', '3']));
+    expect(calls.map((c) => path.relative(p!.dir, c.cwd)).sort()).toEqual(['.cf/runs/pairs/1/attempt-1', '.cf/runs/pairs/2/attempt-1']);
+    const out = JSON.parse(await p.read('out/pairs.json')) as Array<{ id: string; text: string }>;
+    expect(out[0]).toEqual({ id: 'S0001', text: 'claude(seed number 1)' });
+    const summary = events(r.stdout).at(-1)! as { usage: Record<string, { costUsd: number; cacheWriteTokens: number }> };
+    expect(summary.usage.pairs).toMatchObject({ attempts: 2, costUsd: 0.025, cacheWriteTokens: 4000 });
+    const status = await p.cf(['status']);
+    expect(status.stdout).toMatch(/pairs\s+4\.2k tokens in \(0% from cache\), 600 out, \$0\.0250/);
+  });
+
+  it('an error envelope is a failed attempt with its message; --max-cost stops before the budget is exceeded', async () => {
+    const { project, env } = await withFakeClaude();
+    p = project;
+    const bad = await p.cf(['build', 'pairs#1'], { ...env, FAKE_CLAUDE_ERROR: '1' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('I could not do that.');
+    await p.cf(['clean']);
+    await readFile(p.file('claude.log')).then(() => p!.write('claude.log', ''));
+    // One attempt costs $0.0125: a $0.02 budget allows one, then stops.
+    const capped = await p.cf(['build', '-j', '1', '--max-cost', '0.02'], env);
+    expect(capped.code).toBe(1);
+    expect(capped.stdout).toContain('--max-cost $0.0200 reached: 1 batch not started; nothing built was lost');
+    const more = await p.cf(['build', '--max-cost', '1'], env);
+    expect(more.code).toBe(0);
+    expect(more.stdout).toContain('1 ran, 1 fresh');
+    const nothingLeft = await p.cf(['build', '--max-cost', '1'], env);
+    expect(nothingLeft.code).toBe(0);
+    expect(targetsOf(await p.takeRuns())).toEqual([]);
+  });
+});
