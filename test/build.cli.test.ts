@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { events, Project, targetsOf } from './helpers/project.js';
+import { events, isRunning, Project, targetsOf } from './helpers/project.js';
 
 let project: Project | undefined;
 afterEach(async () => {
@@ -162,21 +162,36 @@ describe('cf build (through the CLI)', () => {
     expect(typo.stderr).toContain('did you mean "legos.json"');
   });
 
+  it('a hand edit of a merged output feeds downstream, like a newer intermediate file in make', async () => {
+    const p = await built();
+    const pairs = JSON.parse(await p.read('out/pairs.json')) as Array<{ id: string; text: string }>;
+    pairs[24]!.text = 'pairs(hand-fixed)';
+    await p.write('out/pairs.json', JSON.stringify(pairs));
+    const r = await p.cf(['build']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain('took the hand edit of out/pairs.json: pairs#2 now hold the edited items');
+    expect(targetsOf(await p.takeRuns())).toEqual(['legos#2']);
+    expect(await p.read('out/legos.json')).toContain('legos(pairs(hand-fixed))');
+    expect(JSON.parse(await p.read('out/pairs.json'))[24].text).toBe('pairs(hand-fixed)');
+    expect((await p.cf(['explain', 'pairs#2'])).stdout).toContain('fresh');
+
+    // An edit that drops an item is not taken: the file is kept aside and written again.
+    await p.write('out/pairs.json', JSON.stringify(pairs.slice(1)));
+    const bad = await p.cf(['build']);
+    expect(bad.stdout).toContain('did not take the hand edit of out/pairs.json for pairs#1');
+    expect(bad.stdout).toContain('S0001 is missing from the output');
+    expect(bad.stdout).toMatch(/edited by hand; the edited copy is kept at \.cf\/replaced\//);
+    expect(JSON.parse(await p.read('out/pairs.json'))).toHaveLength(60);
+    expect(await p.takeRuns()).toEqual([]);
+  });
+
   it('kills the whole process tree of an agent that times out', async () => {
     project = await Project.create({ seeds: 20, pipeline: (await import('./helpers/project.js')).TWO_PHASES().replace('timeout: 20s', 'timeout: 1s') });
     const r = await project.cf(['build', 'pairs#1'], { FAKE_HANG_IDS: 'S0001' });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('timed out after 1.0 s; its process tree was killed');
     const { agent, grandchild } = JSON.parse(await project.read('.cf/runs/pairs/1/attempt-1/output.json.pids')) as { agent: number; grandchild: number };
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    expect(alive(agent)).toBe(false);
-    expect(alive(grandchild)).toBe(false);
+    expect(isRunning(agent)).toBe(false);
+    expect(isRunning(grandchild)).toBe(false);
   });
 });

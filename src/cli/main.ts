@@ -11,6 +11,7 @@ usage: cf [-C DIR] COMMAND [options] [TARGET...]
 
 commands:
   build [TARGET...]     build targets (default: every phase's output); runs only stale batches
+  watch [TARGET...]     build, then rebuild what each saved change affects (Ctrl-C to stop)
   status                per phase: batches fresh, stale, failed; merged outputs; recorded failures
   explain TARGET...     why a target is stale or fresh, naming what changed
   clean [TARGET...]     delete merged outputs and forget batch records (default: everything)
@@ -112,11 +113,13 @@ export async function main(argv: string[]): Promise<number> {
       quiet: values.quiet ?? false,
       verbose: values.verbose ?? false,
     };
-    const cmd = command as 'build' | 'status' | 'explain' | 'clean' | 'check' | 'adopt';
+    const cmd = command as 'build' | 'watch' | 'status' | 'explain' | 'clean' | 'check' | 'adopt';
     switch (cmd) {
       // Commands load their modules on demand: `cf --help` does not pay for the engine.
       case 'build':
         return await (await import('./commands/build.js')).buildCommand(opts, rest);
+      case 'watch':
+        return await (await import('./commands/watch.js')).watchCommand(opts, rest);
       case 'status':
         return await (await import('./commands/status.js')).statusCommand(opts, rest);
       case 'explain':
@@ -136,7 +139,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'adopt':
         return await (await import('./commands/adopt.js')).adoptCommand(opts, rest, values.from);
       default: {
-        const known = ['build', 'status', 'explain', 'clean', 'check', 'adopt'];
+        const known = ['build', 'watch', 'status', 'explain', 'clean', 'check', 'adopt'];
         if (!known.includes(cmd)) {
           const { suggestion } = await import('../util/didYouMean.js');
           usageError(`unknown command "${command}"${suggestion(command, known)}`);

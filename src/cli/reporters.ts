@@ -155,6 +155,19 @@ export class HumanReporter implements Reporter {
           this.print(`cf: ${e.reason}; starting no more runs`);
         }
         break;
+      case 'config-error':
+        this.print(e.message);
+        break;
+      case 'edit-taken':
+        this.print(`took the hand edit of ${e.output}: ${e.targets.join(', ')} now hold the edited items`);
+        break;
+      case 'edit-rejected':
+        this.print(
+          e.target
+            ? `did not take the hand edit of ${e.output} for ${e.target}:\n${formatErrors(e.errors)}`
+            : `did not take the hand edit of ${e.output}: ${e.reason}`,
+        );
+        break;
       case 'merged':
         if (!q) this.print(`wrote ${e.output}: ${e.items} items from ${e.batches} batches${e.replaced ? ` (${e.reason})` : ''}`);
         break;

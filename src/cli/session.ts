@@ -21,12 +21,19 @@ export interface Inputs {
   decider(state: State): Decider;
 }
 
-/** Reads and checks pipeline.yaml and every file it names. Touches nothing: bad input stops here (exit 2). */
-export async function loadInputs(dir: string): Promise<Result<Inputs, UserError>> {
+/**
+ * Reads and checks pipeline.yaml and every file it names. Touches nothing: bad input stops here (exit 2).
+ * `pipeline`: use this already-loaded pipeline (cf watch keeps the last good one while pipeline.yaml is broken).
+ */
+export async function loadInputs(dir: string, given?: Pipeline): Promise<Result<Inputs, UserError>> {
   await initHashing();
-  const p = await loadPipeline(dir);
-  if (!p.ok) return p;
-  const pipeline = p.value;
+  let pipeline: Pipeline;
+  if (given) pipeline = given;
+  else {
+    const p = await loadPipeline(dir);
+    if (!p.ok) return p;
+    pipeline = p.value;
+  }
   const paths = statePaths(dir);
   const cache = await StatCache.load(paths.statCache);
   const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, pipeline.course?.targetName ?? null);

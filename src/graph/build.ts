@@ -7,7 +7,8 @@ import { addUsage, emptyTotals, type UsageTotals } from '../runners/usage.js';
 import type { Budget } from './budget.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, mergeKey } from './analyze.js';
-import type { Decider } from './decide.js';
+import type { Decider, Decision } from './decide.js';
+import type { Hash } from '../util/hash.js';
 import type { BuildEvent } from './events.js';
 import type { ItemRefs } from './fingerprint.js';
 import { sameStamp, type OutputStore } from './outputs.js';
@@ -31,7 +32,13 @@ export interface EngineOptions {
   runDir(phase: PhaseConfig, batch: number): string | null;
   jobs: number;
   emit(e: BuildEvent): void;
+  /** Cancels everything: running agents are killed, nothing half-done is recorded. */
   signal: AbortSignal;
+  /**
+   * Stops starting new batches (cf watch, when inputs change mid-build): batches not yet started end as
+   * cancelled and run in the next build; running ones go on unless cancelled one by one (`cancel`).
+   */
+  drain?: AbortSignal;
   now?: () => Date;
 }
 
@@ -46,6 +53,15 @@ export interface BuildSummary {
   stopped: string[];
   /** What this build's attempts consumed, per phase. */
   usage: Record<string, UsageTotals>;
+}
+
+/** A batch whose agent is running: what it was started with, and how to stop it alone. */
+export interface RunningBatch {
+  phase: PhaseConfig;
+  batch: number;
+  items: ItemRefs;
+  key: Hash;
+  abort(): void;
 }
 
 type BatchResult =
@@ -72,6 +88,7 @@ export class Engine {
   private readonly texts = new Map<string, Promise<string>>();
   private readonly summary: BuildSummary = { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
   private readonly runners = new Map<string, AgentRunner>();
+  private readonly inFlight = new Map<TargetId, RunningBatch>();
 
   constructor(private readonly o: EngineOptions) {
     this.pool = new Pool(Math.max(1, o.jobs));
@@ -102,6 +119,10 @@ export class Engine {
     };
     this.runners.set(phase.name, r);
     return r;
+  }
+
+  get decider(): Decider {
+    return this.o.decider;
   }
 
   private get d(): Decider {
@@ -192,97 +213,127 @@ export class Engine {
       this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: formatFreshReason(decision.reason) });
       return { kind: 'ok', record };
     }
-    if (this.o.signal.aborted) return this.cancelled(target);
+    if (this.stopping) return this.cancelled(target);
 
     const reasons = decision.reasons.map(formatStaleReason);
-    const batchCount = d.graph.batchCount;
     const pooled = this.runner(phase).pooled !== false;
     const slot = <T>(task: () => Promise<T>): Promise<T> => (pooled ? this.pool.run(batch * 1000 + phase.index, task) : task());
     return slot(async () => {
-      if (this.o.signal.aborted) return this.cancelled(target);
-      const started = Date.now();
-      let inputItems: Item[];
-      let intelligence: string;
+      if (this.stopping) return this.cancelled(target);
+      const own = new AbortController();
+      const signal = AbortSignal.any([this.o.signal, own.signal]);
+      this.inFlight.set(target, { phase, batch, items, key: decision.key, abort: () => own.abort() });
       try {
-        inputItems = await this.inputItems(phase, batch, items);
-        intelligence = await this.intelligence(phase);
-      } catch (e) {
-        if (!(e instanceof InputChanged)) throw e;
-        const errors: AttemptError[] = [{ attempt: 0, source: 'agent', message: e.message }];
-        this.summary.failed.push(target);
-        this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: 0, errors });
-        return { kind: 'failed' };
-      }
-      this.o.emit({ event: 'started', target, phase: phase.name, batch, batchCount, items: items.length, reasons });
-      const outcome = await runBatch({
-        target,
-        phase,
-        batch,
-        batchCount,
-        idField: d.graph.pipeline.idField,
-        intelligence,
-        inputItems,
-        inputIds: items.map(([id]) => id),
-        runner: this.runner(phase),
-        validator: this.o.validatorFor(phase),
-        runDir: this.o.runDir(phase, batch),
-        signal: this.o.signal,
-        onAttempt: (attempt) => this.o.emit({ event: 'attempt', target, attempt, of: phase.attempts }),
-        onRetry: (attempt, errors) =>
-          this.o.emit({ event: 'retried', target, phase: phase.name, batch, batchCount, attempt, of: phase.attempts, errors }),
-      });
-      switch (outcome.kind) {
-        case 'cancelled':
-          return this.cancelled(target);
-        case 'stopped':
-          // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
-          if (outcome.attempts > 0) {
-            d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.reason });
-          }
-          this.summary.stopped.push(target);
-          this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason: outcome.reason });
-          return { kind: 'stopped' };
-        case 'failed':
-          d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), ...(outcome.usage.length ? { usage: outcome.usage } : {}) });
-          this.summary.failed.push(target);
-          this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: outcome.attempts, errors: outcome.errors });
-          return { kind: 'failed' };
-        case 'valid': {
-          const text = JSON.stringify(outcome.items);
-          const out = await d.objects.put(text);
-          this.parsedBlobs.set(out, outcome.items);
-          const idField = d.graph.pipeline.idField;
-          const record: BatchRecord = {
-            t: 'batch',
-            target,
-            key: decision.key,
-            fp: decision.fp,
-            out,
-            items: outcome.items.map((it) => [it[idField] as string, hashCanonical(it)]),
-            attempts: outcome.attempts,
-            ms: Date.now() - started,
-            at: this.now(),
-            ...(outcome.warnings.length ? { warnings: outcome.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
-            ...(outcome.usage.length ? { usage: outcome.usage } : {}),
-          };
-          // Only now, with the output stored and validated, does the batch count as built.
-          d.state.append(record);
-          this.summary.ran.push(target);
-          this.o.emit({
-            event: 'ran',
-            target,
-            phase: phase.name,
-            batch,
-            batchCount,
-            items: outcome.items.length,
-            attempts: outcome.attempts,
-            ms: record.ms,
-            warnings: outcome.warnings.length,
-          });
-          return { kind: 'ok', record };
-        }
+        return await this.runStale(phase, batch, target, items, decision, reasons, signal);
+      } finally {
+        this.inFlight.delete(target);
       }
     });
+  }
+
+  /** True once the build is cancelled or draining: no new batch starts. */
+  private get stopping(): boolean {
+    return this.o.signal.aborted || (this.o.drain?.aborted ?? false);
+  }
+
+  /** The batches whose agents are running now. */
+  running(): RunningBatch[] {
+    return [...this.inFlight.values()];
+  }
+
+  private async runStale(
+    phase: PhaseConfig,
+    batch: number,
+    target: TargetId,
+    items: ItemRefs,
+    decision: Extract<Decision, { kind: 'stale' }>,
+    reasons: string[],
+    signal: AbortSignal,
+  ): Promise<BatchResult> {
+    const d = this.d;
+    const batchCount = d.graph.batchCount;
+    const started = Date.now();
+    let inputItems: Item[];
+    let intelligence: string;
+    try {
+      inputItems = await this.inputItems(phase, batch, items);
+      intelligence = await this.intelligence(phase);
+    } catch (e) {
+      if (!(e instanceof InputChanged)) throw e;
+      const errors: AttemptError[] = [{ attempt: 0, source: 'agent', message: e.message }];
+      this.summary.failed.push(target);
+      this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: 0, errors });
+      return { kind: 'failed' };
+    }
+    this.o.emit({ event: 'started', target, phase: phase.name, batch, batchCount, items: items.length, reasons });
+    const outcome = await runBatch({
+      target,
+      phase,
+      batch,
+      batchCount,
+      idField: d.graph.pipeline.idField,
+      intelligence,
+      inputItems,
+      inputIds: items.map(([id]) => id),
+      runner: this.runner(phase),
+      validator: this.o.validatorFor(phase),
+      runDir: this.o.runDir(phase, batch),
+      signal,
+      onAttempt: (attempt) => this.o.emit({ event: 'attempt', target, attempt, of: phase.attempts }),
+      onRetry: (attempt, errors) =>
+        this.o.emit({ event: 'retried', target, phase: phase.name, batch, batchCount, attempt, of: phase.attempts, errors }),
+    });
+    switch (outcome.kind) {
+      case 'cancelled':
+        return this.cancelled(target);
+      case 'stopped':
+        // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
+        if (outcome.attempts > 0) {
+          d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.reason });
+        }
+        this.summary.stopped.push(target);
+        this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason: outcome.reason });
+        return { kind: 'stopped' };
+      case 'failed':
+        d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), ...(outcome.usage.length ? { usage: outcome.usage } : {}) });
+        this.summary.failed.push(target);
+        this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: outcome.attempts, errors: outcome.errors });
+        return { kind: 'failed' };
+      case 'valid': {
+        const text = JSON.stringify(outcome.items);
+        const out = await d.objects.put(text);
+        this.parsedBlobs.set(out, outcome.items);
+        const idField = d.graph.pipeline.idField;
+        const record: BatchRecord = {
+          t: 'batch',
+          target,
+          key: decision.key,
+          fp: decision.fp,
+          out,
+          items: outcome.items.map((it) => [it[idField] as string, hashCanonical(it)]),
+          attempts: outcome.attempts,
+          ms: Date.now() - started,
+          at: this.now(),
+          ...(outcome.warnings.length ? { warnings: outcome.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
+          ...(outcome.usage.length ? { usage: outcome.usage } : {}),
+        };
+        // Only now, with the output stored and validated, does the batch count as built.
+        d.state.append(record);
+        this.summary.ran.push(target);
+        this.o.emit({
+          event: 'ran',
+          target,
+          phase: phase.name,
+          batch,
+          batchCount,
+          items: outcome.items.length,
+          attempts: outcome.attempts,
+          ms: record.ms,
+          warnings: outcome.warnings.length,
+        });
+        return { kind: 'ok', record };
+      }
+    }
   }
 
   private cancelled(target: TargetId): BatchResult {

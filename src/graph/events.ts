@@ -17,6 +17,9 @@ export type BuildEvent =
   | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
   | { event: 'cancelled'; target: string }
   | { event: 'stopped'; target: string; phase: string; batch: number; reason: string }
+  | { event: 'config-error'; file: string; message: string }
+  | { event: 'edit-taken'; phase: string; output: string; targets: string[] }
+  | { event: 'edit-rejected'; phase: string; output: string; target?: string; errors: AttemptError[]; reason?: string }
   | { event: 'merged'; phase: string; output: string; items: number; batches: number; reason: string; replaced?: string }
   | { event: 'merge-fresh'; phase: string; output: string }
   | { event: 'merge-skipped'; phase: string; output: string; because: string }

@@ -347,7 +347,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
       file: shown,
       line: pos?.line,
       column: pos?.col,
-      message: `not valid YAML: ${e.message.split('\n')[0]}`,
+      message: `not valid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
     });
   }
   const loc = new Locator(doc, lines);

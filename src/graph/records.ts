@@ -27,6 +27,8 @@ export interface BatchRecord {
   adopted?: string;
   /** Tokens and dollars of every attempt (when the runner reports them). */
   usage?: AttemptUsage[];
+  /** Set when the output was taken from a hand edit of this merged output file. */
+  edited?: string;
 }
 
 export interface FailureRecord {

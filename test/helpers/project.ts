@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -119,4 +120,42 @@ export function events(stdout: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A unix socket the fake agent reports to once it hangs (FAKE_READY_SOCKET): waiting without sleeping. */
+export async function readySignal(dir: string): Promise<{ path: string; next(): Promise<{ agent: number; grandchild: number; target: string }>; close(): void }> {
+  const { createServer } = await import('node:net');
+  const socketPath = path.join(dir, 'ready.sock');
+  const queue: string[] = [];
+  const waiters: Array<(s: string) => void> = [];
+  const server = createServer((sock) => {
+    let data = '';
+    sock.on('data', (d) => (data += String(d)));
+    sock.on('end', () => {
+      const w = waiters.shift();
+      if (w) w(data);
+      else queue.push(data);
+    });
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  return {
+    path: socketPath,
+    next: async () => JSON.parse(queue.shift() ?? (await new Promise<string>((r) => waiters.push(r)))) as { agent: number; grandchild: number; target: string },
+    close: () => server.close(),
+  };
+}
+
+/** True while a process runs (a zombie waiting to be reaped by init does not count). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }

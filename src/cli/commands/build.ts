@@ -2,6 +2,8 @@ import path from 'node:path';
 import { Analysis, type BatchStatus } from '../../graph/analyze.js';
 import { Budget } from '../../graph/budget.js';
 import { Engine, type BuildSummary } from '../../graph/build.js';
+import type { Decider } from '../../graph/decide.js';
+import { takeHandEdits } from '../../graph/handEdits.js';
 import { fail } from '../../util/errors.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
@@ -123,6 +125,7 @@ async function runBuild(
     signal,
   });
   try {
+    await takeEdits(inputs, engine.decider, emit, signal);
     engine.plan(requests);
     return await engine.run(requests);
   } finally {
@@ -132,6 +135,22 @@ async function runBuild(
       await new DiskObjectStore(paths.objects).retain(state.liveObjects());
     }
     state.close();
+  }
+}
+
+/** Hand edits of merged outputs become batch outputs before anything is decided (see handEdits.ts). */
+export async function takeEdits(inputs: Inputs, decider: Decider, emit: (e: BuildEvent) => void, signal: AbortSignal): Promise<void> {
+  const reports = await takeHandEdits({
+    decider,
+    outputs: outputStore(inputs.pipeline.dir),
+    phases: inputs.graph.phases,
+    validatorFor: (phase) => createValidator(phase, inputs.pipeline),
+    signal,
+  });
+  for (const r of reports) {
+    if (r.taken.length) emit({ event: 'edit-taken', phase: r.phase, output: r.output, targets: r.taken });
+    if (r.unreadable) emit({ event: 'edit-rejected', phase: r.phase, output: r.output, errors: [], reason: r.unreadable });
+    for (const x of r.rejected) emit({ event: 'edit-rejected', phase: r.phase, output: r.output, target: x.target, errors: x.errors });
   }
 }
 

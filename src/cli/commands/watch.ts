@@ -1,0 +1,261 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FSWatcher } from 'chokidar';
+import { Budget } from '../../graph/budget.js';
+import { Engine, type BuildSummary } from '../../graph/build.js';
+import type { BuildEvent } from '../../graph/events.js';
+import { commandFiles, keyOf } from '../../graph/fingerprint.js';
+import { acquireLock } from '../../graph/lock.js';
+import { DiskObjectStore } from '../../graph/objects.js';
+import { loadPipeline, PIPELINE_FILE, type Pipeline } from '../../graph/pipeline.js';
+import { statePaths, type State } from '../../graph/state.js';
+import { resolveTargets, type Request } from '../../graph/targets.js';
+import { createValidator } from '../../rules/phaseValidator.js';
+import type { Validator } from '../../rules/validate.js';
+import { createRunner } from '../../runners/index.js';
+import { killAllChildren } from '../../runners/processes.js';
+import type { AgentRunner } from '../../runners/types.js';
+import { formatDuration } from '../../util/duration.js';
+import { fail, formatUserError } from '../../util/errors.js';
+import { hashString } from '../../util/hash.js';
+import type { GlobalOptions } from '../main.js';
+import { formatErrors, HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
+import { loadInputs, outputStore, readIntelligence, readState, type Inputs } from '../session.js';
+import { takeEdits } from './build.js';
+
+/** Editor saves come in bursts (write, rename, chmod): events this close together are one change. */
+const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
+
+/** Every file a target reads (and the merged outputs, whose hand edits feed downstream). */
+export function watchedFiles(p: Pipeline): string[] {
+  const files = new Set<string>([PIPELINE_FILE, p.seeds]);
+  for (const phase of p.phases) {
+    files.add(phase.intelligence);
+    files.add(phase.output);
+    for (const d of phase.deps) files.add(d);
+    if (phase.validate?.command) for (const f of commandFiles(phase.validate.command)) files.add(f);
+  }
+  for (const r of p.runners.values()) {
+    for (const d of r.deps) files.add(d);
+    if (r.kind === 'command') for (const f of commandFiles(r.command)) files.add(f);
+  }
+  return [...files].map((f) => path.resolve(p.dir, f));
+}
+
+interface Current {
+  engine: Engine;
+  drain: AbortController;
+  state: State;
+}
+
+/**
+ * `cf watch`: builds, then rebuilds what a change affects on every save. A change during a build stops
+ * new batches from starting, cancels the running batches whose inputs changed (their process trees are
+ * killed, nothing is recorded), lets the others finish, and builds again with the new inputs.
+ */
+export async function watchCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+  const first = await loadInputs(opts.dir);
+  if (!first.ok) fail(first.error);
+  let good: Inputs = first.value;
+  const resolved = resolveTargets(good.graph, names);
+  if (!resolved.ok) fail(resolved.error);
+  // Without -v, a human sees one line per rebuild (rebuildLine); with -v, every batch as in cf build.
+  const reporter: Reporter | null = opts.json ? new JsonReporter() : opts.verbose ? new HumanReporter({ tty: false, quiet: false, verbose: true }) : null;
+  const say = (line: string): void => {
+    if (!opts.json) process.stdout.write(`${line}\n`);
+  };
+  const emit = (e: BuildEvent): void => reporter?.event(e);
+
+  const interrupt = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts++;
+    if (interrupts > 1) {
+      killAllChildren('SIGKILL');
+      process.exit(130);
+    }
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const { watch } = await import('chokidar');
+  let watched = new Set(watchedFiles(good.pipeline));
+  const watcher: FSWatcher = watch([...watched], { ignoreInitial: true, atomic: true });
+  const pending = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let current: Current | null = null;
+  let lastState: State | null = null;
+  let wake: (() => void) | null = null;
+
+  /** cf's own writes of merged outputs come back as events: those whose content cf just recorded are not changes. */
+  const isOwnWrite = async (file: string): Promise<boolean> => {
+    const phase = good.pipeline.phases.find((p) => path.resolve(good.pipeline.dir, p.output) === file);
+    if (!phase || !lastState) return false;
+    const rec = lastState.merge(phase.name);
+    const text = await readFile(file, 'utf8').catch(() => null);
+    return rec !== undefined && text !== null && hashString(text) === rec.file.hash;
+  };
+
+  const onEvent = async (file: string): Promise<void> => {
+    const abs = path.resolve(file);
+    if (await isOwnWrite(abs)) return;
+    pending.add(abs);
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (current) void stopAffected(current);
+      wake?.();
+    }, DEBOUNCE_MS);
+  };
+  watcher.on('all', (_event, file) => void onEvent(file));
+  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+
+  /** Mid-build: start nothing new; cancel the running batches whose inputs changed. */
+  const stopAffected = async (c: Current): Promise<void> => {
+    c.drain.abort();
+    const next = await reload([...pending]);
+    if (!next) return;
+    const decider = next.decider(c.state);
+    for (const r of c.engine.running()) {
+      const phase = next.graph.phases.find((p) => p.name === r.phase.name);
+      if (!phase) {
+        r.abort();
+        continue;
+      }
+      const items = phase.from === 'seeds' ? decider.seedRefs(r.batch) : r.items;
+      if (keyOf(decider.fingerprint(phase, items)) !== r.key) r.abort();
+    }
+  };
+
+  /** The inputs after a change: pipeline.yaml reread when it changed (the last good one kept if it is broken). */
+  const reload = async (changed: string[]): Promise<Inputs | null> => {
+    let pipeline = good.pipeline;
+    if (changed.includes(path.resolve(opts.dir, PIPELINE_FILE))) {
+      const p = await loadPipeline(opts.dir);
+      if (!p.ok) {
+        say(`${formatUserError(p.error)}\ncf watch: keeps watching with the last good pipeline.yaml`);
+        if (opts.json) emit({ event: 'config-error', file: PIPELINE_FILE, message: formatUserError(p.error) });
+      } else pipeline = p.value;
+    }
+    const r = await loadInputs(opts.dir, pipeline);
+    if (!r.ok) {
+      say(formatUserError(r.error));
+      return null;
+    }
+    return r.value;
+  };
+
+  const rebuild = async (changed: string[]): Promise<void> => {
+    const started = Date.now();
+    const next = changed.length ? await reload(changed) : good;
+    if (!next) return;
+    good = next;
+    const requests: Request[] = resolveTargets(good.graph, names).ok ? (resolveTargets(good.graph, names) as { value: Request[] }).value : [];
+    const files = watchedFiles(good.pipeline).filter((f) => !watched.has(f));
+    if (files.length) {
+      watcher.add(files);
+      watched = new Set([...watched, ...files]);
+    }
+    const lock = await acquireLock(opts.dir, 'watch', () => say('cf watch: waiting for another cf in this directory…'), interrupt.signal).catch(() => null);
+    if (!lock) return;
+    const events: BuildEvent[] = [];
+    let summary: BuildSummary | null = null;
+    try {
+      const state = await readState(opts.dir, false);
+      const drain = new AbortController();
+      const runners = new Map<string, AgentRunner>();
+      const validators = new Map<string, Validator | null>();
+      const pipeline = good.pipeline;
+      const paths = statePaths(opts.dir);
+      const engine = new Engine({
+        budget: new Budget(opts.maxCost),
+        decider: good.decider(state),
+        outputs: outputStore(opts.dir),
+        runnerFor: (phase) => {
+          let r = runners.get(phase.runner);
+          if (!r) runners.set(phase.runner, (r = createRunner(pipeline.runners.get(phase.runner)!, pipeline)));
+          return r;
+        },
+        validatorFor: (phase) => {
+          if (!validators.has(phase.name)) validators.set(phase.name, createValidator(phase, pipeline));
+          return validators.get(phase.name)!;
+        },
+        intelligence: (phase) => readIntelligence(pipeline, phase.intelligence),
+        runDir: (phase, batch) => path.join(paths.runs, phase.name, String(batch)),
+        jobs: opts.jobs ?? pipeline.jobs,
+        emit: (e) => {
+          events.push(e);
+          emit(e);
+        },
+        signal: interrupt.signal,
+        drain: drain.signal,
+      });
+      current = { engine, drain, state };
+      try {
+        await takeEdits(good, engine.decider, (e) => {
+          events.push(e);
+          emit(e);
+        }, interrupt.signal);
+        engine.plan(requests);
+        summary = await engine.run(requests);
+      } finally {
+        current = null;
+        await good.cache.save();
+        if (state.needsCompaction()) {
+          await state.compact();
+          await new DiskObjectStore(paths.objects).retain(state.liveObjects());
+        }
+        state.close();
+        lastState = state;
+      }
+    } finally {
+      await lock.release();
+    }
+    const s = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
+    const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
+    emit({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s });
+    if (!opts.json && !opts.verbose) say(rebuildLine(changed, good.pipeline.dir, s, events, Date.now() - started));
+  };
+
+  say(`cf watch: watching ${watched.size} files; Ctrl-C to stop`);
+  let changed: string[] = [];
+  for (;;) {
+    await rebuild(changed);
+    if (interrupt.signal.aborted) break;
+    if (!pending.size || timer) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        interrupt.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      wake = null;
+    }
+    if (interrupt.signal.aborted) break;
+    changed = [...pending];
+    pending.clear();
+  }
+  await watcher.close();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  reporter?.close();
+  say('cf watch: stopped');
+  return 130;
+}
+
+/** "12:00:01 seeds.json changed: ran pairs#2, legos#2 (seed S0025 changed); 2 ran, 4 fresh in 1.2 s" */
+function rebuildLine(changed: string[], dir: string, s: BuildSummary, events: BuildEvent[], ms: number): string {
+  const time = new Date().toTimeString().slice(0, 8);
+  const what = changed.length ? `${changed.map((f) => path.relative(dir, f)).join(', ')} changed` : 'initial build';
+  const reasons = new Set<string>();
+  for (const e of events) if (e.event === 'started') for (const r of e.reasons) reasons.add(r);
+  const counts = [`${s.ran.length} ran`, `${s.fresh.length} fresh`];
+  if (s.failed.length) counts.push(`${s.failed.length} failed`);
+  if (s.cancelled.length) counts.push(`${s.cancelled.length} cancelled (rerun next)`);
+  if (s.stopped.length) counts.push(`${s.stopped.length} not started (budget)`);
+  const ran = s.ran.length ? `: ran ${s.ran.join(', ')}${reasons.size ? ` (${[...reasons].slice(0, 3).join('; ')})` : ''}` : ': nothing to run';
+  let line = `${time} ${what}${ran}; ${counts.join(', ')} in ${formatDuration(ms)}`;
+  for (const e of events) {
+    if (e.event === 'failed') line += `\n  ${e.target} FAILED:\n${formatErrors(e.errors.filter((x) => x.attempt === e.attempts), '    ')}`;
+  }
+  return line;
+}
