@@ -25,7 +25,7 @@ export interface Inputs {
  * Reads and checks pipeline.yaml and every file it names. Touches nothing: bad input stops here (exit 2).
  * `pipeline`: use this already-loaded pipeline (cf watch keeps the last good one while pipeline.yaml is broken).
  */
-export async function loadInputs(dir: string, given?: Pipeline): Promise<Result<Inputs, UserError>> {
+export async function loadInputs(dir: string, given?: Pipeline, statCache?: StatCache): Promise<Result<Inputs, UserError>> {
   await initHashing();
   let pipeline: Pipeline;
   if (given) pipeline = given;
@@ -35,7 +35,7 @@ export async function loadInputs(dir: string, given?: Pipeline): Promise<Result<
     pipeline = p.value;
   }
   const paths = statePaths(dir);
-  const cache = await StatCache.load(paths.statCache);
+  const cache = statCache ?? (await StatCache.load(paths.statCache));
   const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, pipeline.course?.targetName ?? null);
   if (!seeds.ok) return seeds;
   const parts = new Map<string, PhaseParts>();

@@ -1,5 +1,5 @@
 import type { Hash } from '../util/hash.js';
-import { keyOf, makeFingerprint, type Fingerprint, type ItemRefs, type PhaseParts } from './fingerprint.js';
+import { fingerprintHead, keyFromHead, makeFingerprint, type Fingerprint, type ItemRefs, type PhaseParts } from './fingerprint.js';
 import type { ObjectStore } from './objects.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord, FailureRecord } from './records.js';
@@ -15,6 +15,9 @@ export type Decision =
 
 /** Everything a decision reads: the graph, the seeds, the per-phase key parts, what was recorded. */
 export class Decider {
+  private readonly heads = new Map<string, string>();
+  private readonly present = new Map<Hash, boolean>();
+
   constructor(
     readonly graph: BuildGraph,
     readonly seeds: SeedSet,
@@ -39,16 +42,30 @@ export class Decider {
     return makeFingerprint(this.parts.get(phase.name)!, phase.from, items);
   }
 
+  /** The key of a batch of this phase with these input items. */
+  keyFor(phase: PhaseConfig, items: ItemRefs): Hash {
+    let head = this.heads.get(phase.name);
+    if (head === undefined) this.heads.set(phase.name, (head = fingerprintHead(this.parts.get(phase.name)!, phase.from)));
+    return keyFromHead(head, items);
+  }
+
+  /** Whether a blob is stored (asked once per blob and build). */
+  private stored(out: Hash): boolean {
+    let has = this.present.get(out);
+    if (has === undefined) this.present.set(out, (has = this.objects.has(out)));
+    return has;
+  }
+
   /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
   decide(phase: PhaseConfig, batch: number, items: ItemRefs): Decision {
     const target = batchTarget(phase.name, batch);
-    const fp = this.fingerprint(phase, items);
-    const key = keyOf(fp);
+    const key = this.keyFor(phase, items);
     const hit = this.state.withKey(key);
-    if (hit && this.objects.has(hit.out)) {
+    if (hit && this.stored(hit.out)) {
       const reason: FreshReason = hit.target === target ? { kind: 'recorded', at: hit.at } : { kind: 'cached', at: hit.at, target: hit.target };
       return { kind: 'fresh', key, record: hit, reason };
     }
+    const fp = this.fingerprint(phase, items);
     const reasons = hit ? [{ kind: 'output-missing' } as const] : this.reasons(target, fp, this.source(phase, batch));
     const failure = this.state.failure(target);
     return { kind: 'stale', key, fp, reasons, ...(failure?.key === key ? { failure } : {}) };

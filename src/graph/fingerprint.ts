@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { hashCanonical, type Hash } from '../util/hash.js';
+import { canonicalJson, hashCanonical, hashString, type Hash } from '../util/hash.js';
 import { effectiveModel, type CommandSpec, type PhaseConfig, type Pipeline, type RunnerConfig, type ValidateConfig } from './pipeline.js';
 import type { StatCache } from './statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../rules/prompt.js';
 
 /** Bumped when the meaning of a fingerprint changes; every key changes with it. */
-export const FINGERPRINT_VERSION = 1;
+export const FINGERPRINT_VERSION = 2;
 
 /** path → content hash, keys sorted. */
 export type FileHashes = Record<string, Hash>;
@@ -38,8 +38,23 @@ export function makeFingerprint(parts: PhaseParts, from: string, items: ItemRefs
   return { v: FINGERPRINT_VERSION, ...parts, from, items };
 }
 
+/**
+ * The key: the canonical JSON of everything but the items (the same for every batch of a phase, so the
+ * Decider computes it once per phase), then one "id<TAB>hash" line per item. Equal fingerprints, equal keys.
+ */
 export function keyOf(fp: Fingerprint): Hash {
-  return hashCanonical(fp);
+  const { items, ...rest } = fp;
+  return keyFromHead(canonicalJson(rest), items);
+}
+
+export function fingerprintHead(parts: PhaseParts, from: string): string {
+  return canonicalJson({ v: FINGERPRINT_VERSION, ...parts, from });
+}
+
+export function keyFromHead(head: string, items: ItemRefs): Hash {
+  let text = head;
+  for (const [id, h] of items) text += `\n${id}\t${h}`;
+  return hashString(text);
 }
 
 /** Arguments of a command that name files inside the pipeline directory: their content is part of the key. */

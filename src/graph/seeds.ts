@@ -26,6 +26,22 @@ interface Summary {
   hashes: Hash[];
 }
 
+/**
+ * Item hashes by the item's JSON text: a seeds file edited in one place re-hashes one item, not all of
+ * them (cf watch keeps this between rebuilds). Canonical hashing sorts keys, which costs; stringify does not.
+ */
+const hashMemo = new Map<string, Hash>();
+
+function itemHash(item: Item): Hash {
+  const text = JSON.stringify(item);
+  let h = hashMemo.get(text);
+  if (h === undefined) {
+    if (hashMemo.size > 1_000_000) hashMemo.clear();
+    hashMemo.set(text, (h = hashCanonical(item)));
+  }
+  return h;
+}
+
 /** .txt seeds are numbered S0001, S0002, …: one seed per non-empty line, numbered in order. */
 export function txtSeedId(n: number): string {
   return `S${String(n).padStart(4, '0')}`;
@@ -188,7 +204,7 @@ export async function loadSeeds(
   const ids = checkIds(r.value.items, idField, shown, r.value.lines);
   if (!ids.ok) return ids;
   parsed = prepare(r.value.items);
-  const hashes = parsed.map((it) => hashCanonical(it));
+  const hashes = parsed.map(itemHash);
   cache.setDerived(abs, kind, { idField, ids: ids.value, hashes } satisfies Summary);
   return ok({ file: shown, ids: ids.value, hashes, items });
 }

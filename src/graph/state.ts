@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readTextOrNull, writeAtomic } from '../util/fsx.js';
@@ -12,6 +12,7 @@ const HISTORY_PER_TARGET = 5;
 /** Where records go: a file (append-only log) or nowhere (in-memory engine tests). */
 export interface RecordSink {
   append(line: string): void;
+  readonly size: number | null;
   /** Replaces the whole log with these lines, atomically. */
   rewrite(lines: string[]): Promise<void>;
   close(): void;
@@ -142,6 +143,11 @@ export class State {
   close(): void {
     this.sink?.close();
   }
+
+  /** The log's size as this State last left it (another process appending changes it). */
+  get logSize(): number | null {
+    return this.sink?.size ?? null;
+  }
 }
 
 /** The log file: opened for append; a torn last line (kill -9 mid-write) is terminated before appending. */
@@ -165,6 +171,14 @@ export class FileSink implements RecordSink {
 
   append(line: string): void {
     writeSync(this.open(), line);
+  }
+
+  get size(): number | null {
+    try {
+      return statSync(this.file).size;
+    } catch {
+      return null;
+    }
   }
 
   async rewrite(lines: string[]): Promise<void> {

@@ -4,7 +4,7 @@ import type { FSWatcher } from 'chokidar';
 import { Budget } from '../../graph/budget.js';
 import { Engine, type BuildSummary } from '../../graph/build.js';
 import type { BuildEvent } from '../../graph/events.js';
-import { commandFiles, keyOf } from '../../graph/fingerprint.js';
+import { commandFiles } from '../../graph/fingerprint.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
 import { loadPipeline, PIPELINE_FILE, type Pipeline } from '../../graph/pipeline.js';
@@ -86,13 +86,18 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
   let timer: NodeJS.Timeout | undefined;
   let current: Current | null = null;
   let lastState: State | null = null;
+  /** The state and stat cache stay in memory between rebuilds (re-read when another cf changed the log). */
+  let lastLogSize: number | null = null;
+  const cache = good.cache;
   let wake: (() => void) | null = null;
 
   /** cf's own writes of merged outputs come back as events: those whose content cf just recorded are not changes. */
   const isOwnWrite = async (file: string): Promise<boolean> => {
     const phase = good.pipeline.phases.find((p) => path.resolve(good.pipeline.dir, p.output) === file);
-    if (!phase || !lastState) return false;
-    const rec = lastState.merge(phase.name);
+    // During a build, the running build's state already holds the merge it just wrote.
+    const state = current?.state ?? lastState;
+    if (!phase || !state) return false;
+    const rec = state.merge(phase.name);
     const text = await readFile(file, 'utf8').catch(() => null);
     return rec !== undefined && text !== null && hashString(text) === rec.file.hash;
   };
@@ -124,7 +129,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
         continue;
       }
       const items = phase.from === 'seeds' ? decider.seedRefs(r.batch) : r.items;
-      if (keyOf(decider.fingerprint(phase, items)) !== r.key) r.abort();
+      if (decider.keyFor(phase, items) !== r.key) r.abort();
     }
   };
 
@@ -138,7 +143,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
         if (opts.json) emit({ event: 'config-error', file: PIPELINE_FILE, message: formatUserError(p.error) });
       } else pipeline = p.value;
     }
-    const r = await loadInputs(opts.dir, pipeline);
+    const r = await loadInputs(opts.dir, pipeline, cache);
     if (!r.ok) {
       say(formatUserError(r.error));
       return null;
@@ -162,7 +167,8 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
     const events: BuildEvent[] = [];
     let summary: BuildSummary | null = null;
     try {
-      const state = await readState(opts.dir, false);
+      const reuse = lastState !== null && lastState.logSize === lastLogSize;
+      const state = reuse ? lastState! : await readState(opts.dir, false);
       const drain = new AbortController();
       const runners = new Map<string, AgentRunner>();
       const validators = new Map<string, Validator | null>();
@@ -208,6 +214,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
         }
         state.close();
         lastState = state;
+        lastLogSize = state.logSize;
       }
     } finally {
       await lock.release();
@@ -225,8 +232,12 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
     if (interrupt.signal.aborted) break;
     if (!pending.size || timer) {
       await new Promise<void>((resolve) => {
-        wake = resolve;
-        interrupt.signal.addEventListener('abort', () => resolve(), { once: true });
+        const onAbort = (): void => resolve();
+        wake = () => {
+          interrupt.signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        interrupt.signal.addEventListener('abort', onAbort, { once: true });
       });
       wake = null;
     }
