@@ -30,6 +30,8 @@ export function formatErrors(errors: ValidationError[], indent = '    '): string
 
 interface Running {
   label: string;
+  /** For a pack of several batches' items: the batches it serves. */
+  packed?: string[];
   since: number;
   attempt: number;
   of: number;
@@ -107,7 +109,8 @@ export class HumanReporter implements Reporter {
         if (this.opts.verbose) this.print(`${e.target}: ${e.reason}`);
         break;
       case 'started':
-        this.running.set(e.target, { label: e.target, since: Date.now(), attempt: 1, of: 1 });
+        this.running.set(e.target, { label: e.target, since: Date.now(), attempt: 1, of: 1, ...(e.packed ? { packed: e.packed } : {}) });
+        if (e.packed && !q && !this.live) this.print(`packed ${e.items} stale items of ${e.packed.join(', ')} into one run`);
         if (this.opts.verbose && !q) this.print(`${label(e.phase, e.batch, e.batchCount)} started: ${e.reasons.join('; ')}`);
         this.render();
         break;
@@ -125,11 +128,13 @@ export class HumanReporter implements Reporter {
         break;
       case 'ran':
         this.running.delete(e.target);
+        for (const [k, r] of this.running) if (r.packed?.includes(e.target)) this.running.delete(k);
         this.finished++;
         if (!q) {
           const attempts = e.attempts > 1 ? `, ${e.attempts} attempts` : '';
+          const cached = e.regenerated !== undefined ? ` (${e.regenerated} regenerated, ${e.items - e.regenerated} cached)` : '';
           const warnings = e.warnings ? `, ${e.warnings} warning${e.warnings === 1 ? '' : 's'} (cf explain ${e.target})` : '';
-          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${e.items} items, ${formatDuration(e.ms)}${attempts}${warnings}`);
+          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${e.items} items${cached}, ${formatDuration(e.ms)}${attempts}${warnings}`);
         }
         break;
       case 'failed':

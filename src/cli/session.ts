@@ -47,7 +47,7 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
       return err({ kind: 'config', file: pipeline.file, message: `phase ${phase.name}: ${(e as Error).message}` });
     }
   }
-  const graph = new BuildGraph(pipeline, seeds.value.ids.length);
+  const graph = new BuildGraph(pipeline, seeds.value.ids);
   const objects = new DiskObjectStore(paths.objects);
   return ok({
     pipeline,

@@ -2,7 +2,8 @@ import { checkOutput, prepareFiles, type AttemptError } from '../rules/attempts.
 import type { Validator } from '../rules/validate.js';
 import { hashCanonical } from '../util/hash.js';
 import { Analysis } from './analyze.js';
-import type { Decider } from './decide.js';
+import { contextExtras } from './context.js';
+import { ContextSource, type Decider } from './decide.js';
 import type { ItemRefs } from './fingerprint.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord } from './records.js';
@@ -67,7 +68,16 @@ export async function adoptPhase(o: {
       const [start, end] = d.graph.batchRange(batch);
       inputItems = seedItems!.slice(start, end);
     }
-    const decision = d.decide(o.phase, batch, refs);
+    const contexts = new ContextSource((name, j) => {
+      const s = analysis.batch(d.graph.phase(name), j);
+      return s.kind === 'fresh' ? s.record : undefined;
+    });
+    const context = d.contextAt(o.phase, d.graph.batchRange(batch)[0], contexts);
+    if (context && 'missing' in context) {
+      reject(`its context ${context.missing} is not built; build or adopt it first`);
+      continue;
+    }
+    const decision = d.decide(o.phase, batch, refs, context);
     if (decision.kind === 'fresh') {
       report.alreadyFresh.push(target);
       continue;
@@ -108,6 +118,7 @@ export async function adoptPhase(o: {
       ms: 0,
       at: (o.now?.() ?? new Date()).toISOString(),
       adopted: o.source,
+      ...contextExtras(d.graph.phases, o.phase.name, checked.items, idField),
       ...(checked.warnings.length ? { warnings: checked.warnings.slice(0, 20) } : {}),
     };
     d.state.append(record);

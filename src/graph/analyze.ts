@@ -1,10 +1,11 @@
 import { hashCanonical, hashString, type Hash } from '../util/hash.js';
-import type { Decider, Decision } from './decide.js';
+import { ContextSource, type Decider } from './decide.js';
+import type { ItemRefs } from './fingerprint.js';
 import type { OutputStore } from './outputs.js';
 import { sameStamp } from './outputs.js';
 import type { CourseConfig, PhaseConfig } from './pipeline.js';
 import type { BatchRecord, FailureRecord } from './records.js';
-import type { FreshReason, StaleReason } from './staleness.js';
+import type { FreshReason, ItemStaleness, StaleReason } from './staleness.js';
 import { batchTarget, type TargetId } from './targets.js';
 
 /** A batch's state as seen without running anything (status, explain, --dry-run). */
@@ -31,8 +32,15 @@ export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, record
 
 export class Analysis {
   private readonly memo = new Map<TargetId, BatchStatus>();
+  /** Contexts from what is recorded: the context phase's fresh batches. */
+  private readonly contexts: ContextSource;
 
-  constructor(private readonly decider: Decider) {}
+  constructor(private readonly decider: Decider) {
+    this.contexts = new ContextSource((name, j) => {
+      const s = this.batch(decider.graph.phase(name), j);
+      return s.kind === 'fresh' ? s.record : undefined;
+    });
+  }
 
   batch(phase: PhaseConfig, batch: number): BatchStatus {
     const target = batchTarget(phase.name, batch);
@@ -46,24 +54,50 @@ export class Analysis {
   private compute(phase: PhaseConfig, batch: number, target: TargetId): BatchStatus {
     const d = this.decider;
     const up = d.graph.upstream(phase);
-    let decision: Decision;
+    let items: ItemRefs;
     if (!up) {
-      decision = d.decide(phase, batch, d.seedRefs(batch));
+      items = d.seedRefs(batch);
     } else {
       const u = this.batch(up, batch);
-      if (u.kind !== 'fresh') {
-        const own = d.reasonsBesidesUpstream(phase, batch);
-        const upstream = batchTarget(up.name, batch);
-        if (own.length === 0) return { kind: 'pending', target, upstream };
-        return { kind: 'stale', target, reasons: [...own, { kind: 'after-upstream', upstream }] };
-      }
-      decision = d.decide(phase, batch, u.record.items);
+      if (u.kind !== 'fresh') return this.waiting(phase, batch, target, batchTarget(up.name, batch));
+      items = u.record.items;
     }
+    const context = d.contextAt(phase, d.graph.batchRange(batch)[0], this.contexts);
+    if (context && 'missing' in context) return this.waiting(phase, batch, target, context.missing);
+    const decision = d.decide(phase, batch, items, context);
     if (decision.kind === 'fresh') return { kind: 'fresh', target, record: decision.record, reason: decision.reason };
+    const itemReasons = phase.items === 'independent' ? this.staleItems(phase, batch, items) : [];
     const reasons = decision.failure
-      ? [{ kind: 'failed', attempts: decision.failure.attempts, at: decision.failure.at } as const, ...decision.reasons]
-      : decision.reasons;
+      ? [{ kind: 'failed', attempts: decision.failure.attempts, at: decision.failure.at } as const, ...itemReasons, ...decision.reasons]
+      : [...itemReasons, ...decision.reasons];
     return { kind: 'stale', target, reasons, ...(decision.failure ? { failure: decision.failure } : {}) };
+  }
+
+  /** A batch whose upstream (or context) batch will run first. */
+  private waiting(phase: PhaseConfig, batch: number, target: TargetId, upstream: string): BatchStatus {
+    const own = this.decider.reasonsBesidesUpstream(phase, batch);
+    if (own.length === 0) return { kind: 'pending', target, upstream };
+    return { kind: 'stale', target, reasons: [...own, { kind: 'after-upstream', upstream }] };
+  }
+
+  /** For items: independent: which items of a stale batch have no cached output, and why. */
+  private staleItems(phase: PhaseConfig, batch: number, items: ItemRefs): StaleReason[] {
+    const d = this.decider;
+    const [start] = d.graph.batchRange(batch);
+    const stale: Array<{ id: string; why: ItemStaleness }> = [];
+    items.forEach(([id, h], i) => {
+      const context = d.contextAt(phase, start + i, this.contexts);
+      if (context && 'missing' in context) {
+        stale.push({ id, why: 'context' });
+        return;
+      }
+      const hit = d.state.itemWithKey(d.keyFor(phase, [[id, h]], context));
+      if (hit && d.objects.has(hit.out)) return;
+      const last = d.state.lastItem(phase.name, id);
+      const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context?.vocabulary.hash ?? null) ? 'context' : 'settings';
+      stale.push({ id, why });
+    });
+    return [{ kind: 'stale-items', of: items.length, stale }];
   }
 
   async merge(phase: PhaseConfig, outputs: OutputStore): Promise<MergeStatus> {

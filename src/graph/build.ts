@@ -7,10 +7,14 @@ import { addUsage, emptyTotals, type UsageTotals } from '../runners/usage.js';
 import type { Budget } from './budget.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, mergeKey } from './analyze.js';
-import type { Decider, Decision } from './decide.js';
+import { ContextSource, type Decider, type Decision } from './decide.js';
+import { contextExtras, itemWords } from './context.js';
+import { Packer, type PackOutcome, type Submission } from './packer.js';
+import { checkOutput, prepareFiles } from '../rules/attempts.js';
+import type { ValidatorContext } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { BuildEvent } from './events.js';
-import type { ItemRefs } from './fingerprint.js';
+import type { ContextValue, ItemRefs } from './fingerprint.js';
 import { sameStamp, type OutputStore } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
@@ -60,6 +64,7 @@ export interface RunningBatch {
   phase: PhaseConfig;
   batch: number;
   items: ItemRefs;
+  context?: ContextValue;
   key: Hash;
   abort(): void;
 }
@@ -89,6 +94,11 @@ export class Engine {
   private readonly summary: BuildSummary = { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
   private readonly runners = new Map<string, AgentRunner>();
   private readonly inFlight = new Map<TargetId, RunningBatch>();
+  /** Batches built (or found fresh) in this build: where contexts are read from. */
+  private readonly done = new Map<TargetId, BatchRecord>();
+  private readonly contexts = new ContextSource((phase, j) => this.done.get(batchTarget(phase, j)));
+  private readonly packers = new Map<string, Packer>();
+  private positions: Map<string, number> | undefined;
 
   constructor(private readonly o: EngineOptions) {
     this.pool = new Pool(Math.max(1, o.jobs));
@@ -173,7 +183,10 @@ export class Engine {
     const t = batchTarget(phase.name, batch);
     let p = this.batches.get(t);
     if (!p) {
-      p = this.buildBatch(phase, batch, t);
+      p = this.buildBatch(phase, batch, t).then((r) => {
+        if (r.kind === 'ok') this.done.set(t, r.record);
+        return r;
+      });
       this.batches.set(t, p);
     }
     return p;
@@ -201,7 +214,16 @@ export class Engine {
       items = d.seedRefs(batch);
     }
 
-    const decision = d.decide(phase, batch, items);
+    let context: ContextValue | undefined;
+    if (phase.context) {
+      const blocked = await this.awaitContext(phase, batch, target);
+      if (blocked) return blocked;
+      const c = d.contextAt(phase, d.graph.batchRange(batch)[0], this.contexts);
+      if (!c || 'missing' in c) throw new Error(`context of ${target} not available after its batches were built`);
+      context = c;
+    }
+
+    const decision = d.decide(phase, batch, items, context);
     if (decision.kind === 'fresh') {
       let record = decision.record;
       if (record.target !== target) {
@@ -215,6 +237,7 @@ export class Engine {
     }
     if (this.stopping) return this.cancelled(target);
 
+    if (phase.items === 'independent') return this.buildItems(phase, batch, target, items, decision);
     const reasons = decision.reasons.map(formatStaleReason);
     const pooled = this.runner(phase).pooled !== false;
     const slot = <T>(task: () => Promise<T>): Promise<T> => (pooled ? this.pool.run(batch * 1000 + phase.index, task) : task());
@@ -222,7 +245,7 @@ export class Engine {
       if (this.stopping) return this.cancelled(target);
       const own = new AbortController();
       const signal = AbortSignal.any([this.o.signal, own.signal]);
-      this.inFlight.set(target, { phase, batch, items, key: decision.key, abort: () => own.abort() });
+      this.inFlight.set(target, { phase, batch, items, ...(context ? { context } : {}), key: decision.key, abort: () => own.abort() });
       try {
         return await this.runStale(phase, batch, target, items, decision, reasons, signal);
       } finally {
@@ -279,6 +302,7 @@ export class Engine {
       validator: this.o.validatorFor(phase),
       runDir: this.o.runDir(phase, batch),
       signal,
+      ...(phase.context ? { context: this.contextFor(phase, items.map(([id]) => id)) } : {}),
       onAttempt: (attempt) => this.o.emit({ event: 'attempt', target, attempt, of: phase.attempts }),
       onRetry: (attempt, errors) =>
         this.o.emit({ event: 'retried', target, phase: phase.name, batch, batchCount, attempt, of: phase.attempts, errors }),
@@ -316,6 +340,7 @@ export class Engine {
           at: this.now(),
           ...(outcome.warnings.length ? { warnings: outcome.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
           ...(outcome.usage.length ? { usage: outcome.usage } : {}),
+          ...this.extras(phase, outcome.items),
         };
         // Only now, with the output stored and validated, does the batch count as built.
         d.state.append(record);
@@ -334,6 +359,254 @@ export class Engine {
         return { kind: 'ok', record };
       }
     }
+  }
+
+  /** What a record carries for phases read as context: the words each item teaches. */
+  private extras(phase: PhaseConfig, items: Item[]): Partial<BatchRecord> {
+    return contextExtras(this.d.graph.phases, phase.name, items, this.d.graph.pipeline.idField);
+  }
+
+  /**
+   * Waits for the context phase's batches 1..k (the vocabulary before and within this batch). A record
+   * from before the context was configured gets its vocabulary from its stored output, once.
+   */
+  private async awaitContext(phase: PhaseConfig, batch: number, target: TargetId): Promise<BatchResult | null> {
+    const source = this.d.graph.phase(phase.context!.vocabulary);
+    const results = await Promise.all(Array.from({ length: batch }, (_, i) => this.batch(source, i + 1)));
+    for (const [i, r] of results.entries()) {
+      if (r.kind === 'ok') {
+        if (!r.record.vocab) {
+          const indexed: BatchRecord = { ...r.record, vocab: itemWords(await this.blobItems(r.record), this.d.graph.pipeline.idField) };
+          this.d.state.append(indexed);
+          this.done.set(indexed.target, indexed);
+        }
+        continue;
+      }
+      if (r.kind === 'cancelled') return this.cancelled(target);
+      if (r.kind === 'stopped') {
+        this.summary.stopped.push(target);
+        return { kind: 'stopped' };
+      }
+      const because = `context ${batchTarget(source.name, i + 1)} ${r.kind === 'failed' ? 'failed' : 'was skipped'}`;
+      this.summary.skipped.push(target);
+      this.o.emit({ event: 'skipped', target, phase: phase.name, batch, because });
+      return { kind: 'skipped', because };
+    }
+    // Grow the vocabulary through this batch (items inside it see the ones before them).
+    this.d.contextAt(phase, this.d.graph.batchRange(batch)[1], this.contexts);
+    return null;
+  }
+
+  private positionOf(id: string): number {
+    this.positions ??= new Map(this.d.seeds.ids.map((x, i) => [x, i]));
+    return this.positions.get(id) ?? 0;
+  }
+
+  /** The context of a run over these items: a prompt section, and the vocabulary before each item. */
+  private contextFor(phase: PhaseConfig, ids: string[]): { prompt: string; validator: ValidatorContext } {
+    const name = phase.context!.vocabulary;
+    const v = this.contexts.vocabulary(name).vocab;
+    const pos = ids.map((id) => this.positionOf(id));
+    const first = Math.min(...pos);
+    const last = Math.max(...pos);
+    const before = [...v.wordsBefore(first)].sort();
+    const between = v.taughtBetween(first, last);
+    const seedIds = this.d.seeds.ids;
+    let prompt = `## Context: vocabulary (from ${name})\n\nWords taught before ${seedIds[first]} (${before.length}): ${before.join(', ')}\n`;
+    if (between.length) {
+      prompt += `\nWords taught later, usable from the seed named on (by it and every later item):\n${between.map(([id, ws]) => `- ${id}: ${ws.join(', ')}`).join('\n')}\n`;
+    }
+    return { prompt, validator: { vocabularyBefore: (id) => v.wordsBefore(this.positionOf(id)) } };
+  }
+
+  /**
+   * items: independent: a stale batch reuses every item whose own key is cached and sends only the rest
+   * to an agent, packed with other batches' stale items; then it is assembled and validated as a whole.
+   */
+  private async buildItems(
+    phase: PhaseConfig,
+    batch: number,
+    target: TargetId,
+    items: ItemRefs,
+    decision: Extract<Decision, { kind: 'stale' }>,
+  ): Promise<BatchResult> {
+    const d = this.d;
+    const [start] = d.graph.batchRange(batch);
+    const started = Date.now();
+    const batchCount = d.graph.batchCount;
+    let inputItems: Item[];
+    try {
+      inputItems = await this.inputItems(phase, batch, items);
+    } catch (e) {
+      if (!(e instanceof InputChanged)) throw e;
+      return this.failNow(phase, batch, target, e.message);
+    }
+    const cached = new Map<string, Item>();
+    const stale: Submission['entries'] = [];
+    for (const [i, [id, h]] of items.entries()) {
+      const c = phase.context ? (d.contextAt(phase, start + i, this.contexts) as ContextValue) : undefined;
+      const key = d.keyFor(phase, [[id, h]], c);
+      const hit = d.state.itemWithKey(key);
+      const content = hit && d.objects.has(hit.out) ? await this.itemContent(hit.out, id) : undefined;
+      if (content) cached.set(id, content);
+      else stale.push({ id, position: start + i, input: inputItems[i]!, inputHash: h, key, ...(c ? { context: c.vocabulary.hash } : {}) });
+    }
+    let attempts = 0;
+    let usage: BatchRecord['usage'] = [];
+    const fresh = new Map<string, Item>();
+    if (stale.length) {
+      if (this.stopping) return this.cancelled(target);
+      const share = await this.packer(phase).submit({ target, batch, entries: stale });
+      switch (share.kind) {
+        case 'cancelled':
+          return this.cancelled(target);
+        case 'stopped':
+          this.summary.stopped.push(target);
+          this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason: share.reason });
+          return { kind: 'stopped' };
+        case 'failed':
+          d.state.append({ t: 'fail', target, key: decision.key, attempts: share.attempts, errors: share.errors, at: this.now(), ...(share.usage.length ? { usage: share.usage } : {}) });
+          this.summary.failed.push(target);
+          this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: share.attempts, errors: share.errors });
+          return { kind: 'failed' };
+        case 'ok':
+          for (const [id, it] of share.items) fresh.set(id, it);
+          attempts = share.attempts;
+          usage = share.usage;
+      }
+    }
+    // The batch as merged: cached items and new ones, validated together.
+    const assembled = items.map(([id]) => cached.get(id) ?? fresh.get(id)!);
+    const dir = this.o.runDir(phase, batch);
+    const files = dir ? await prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', JSON.stringify(inputItems, null, 2)) : null;
+    const text = JSON.stringify(assembled);
+    if (files) {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(files.output, text);
+    }
+    const checked = await checkOutput({
+      text,
+      inputItems,
+      inputIds: items.map(([id]) => id),
+      idField: d.graph.pipeline.idField,
+      validator: this.o.validatorFor(phase),
+      env: { CF_PHASE: phase.name, CF_BATCH: String(batch), CF_BATCH_COUNT: String(batchCount), CF_ATTEMPT: '0', CF_TARGET: target, ...(files ? { CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output } : {}) },
+      files,
+      signal: this.o.signal,
+      ...(phase.context ? { context: this.contextFor(phase, items.map(([id]) => id)).validator } : {}),
+    });
+    if (checked.kind === 'cancelled') return this.cancelled(target);
+    if (checked.kind === 'invalid') {
+      const errors = checked.errors.map((e) => ({ attempt: attempts, ...e }));
+      d.state.append({ t: 'fail', target, key: decision.key, attempts, errors, at: this.now() });
+      this.summary.failed.push(target);
+      this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts, errors });
+      return { kind: 'failed' };
+    }
+    const out = await d.objects.put(text);
+    this.parsedBlobs.set(out, checked.items);
+    const idField = d.graph.pipeline.idField;
+    const record: BatchRecord = {
+      t: 'batch',
+      target,
+      key: decision.key,
+      fp: decision.fp,
+      out,
+      items: checked.items.map((it) => [String(it[idField]), hashCanonical(it)]),
+      attempts,
+      ms: Date.now() - started,
+      at: this.now(),
+      ...(checked.warnings.length ? { warnings: checked.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
+      ...(usage.length ? { usage } : {}),
+      ...this.extras(phase, checked.items),
+    };
+    d.state.append(record);
+    if (stale.length) {
+      this.summary.ran.push(target);
+      this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items: items.length, attempts, ms: record.ms, warnings: checked.warnings.length, regenerated: stale.length });
+    } else {
+      this.summary.fresh.push(target);
+      this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: `fresh: all ${items.length} items cached (assembled, no agent run)` });
+    }
+    return { kind: 'ok', record };
+  }
+
+  private failNow(phase: PhaseConfig, batch: number, target: TargetId, message: string): BatchResult {
+    const errors: AttemptError[] = [{ attempt: 0, source: 'agent', message }];
+    this.summary.failed.push(target);
+    this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount: this.d.graph.batchCount, attempts: 0, errors });
+    return { kind: 'failed' };
+  }
+
+  /** An item's cached output, from the blob that holds it. */
+  private async itemContent(out: Hash, id: string): Promise<Item | undefined> {
+    let items = this.parsedBlobs.get(out);
+    if (!items) {
+      const text = await this.d.objects.get(out);
+      if (text === null) return undefined;
+      items = JSON.parse(text) as Item[];
+      this.parsedBlobs.set(out, items);
+    }
+    const idField = this.d.graph.pipeline.idField;
+    return items.find((it) => String(it[idField]) === id);
+  }
+
+  private packer(phase: PhaseConfig): Packer {
+    let p = this.packers.get(phase.name);
+    if (!p) this.packers.set(phase.name, (p = new Packer(this.d.graph.pipeline.batchSize, (subs) => this.runPack(phase, subs))));
+    return p;
+  }
+
+  /** One agent run over the stale items of one or more batches; the items are cached one by one. */
+  private runPack(phase: PhaseConfig, subs: Submission[]): Promise<PackOutcome> {
+    const d = this.d;
+    const entries = subs.flatMap((s) => s.entries);
+    const first = subs[0]!;
+    const label = subs.length === 1 ? first.target : `${phase.name}#${subs.map((s) => s.batch).join('+')}`;
+    const pooled = this.runner(phase).pooled !== false;
+    const task = async (): Promise<PackOutcome> => {
+      if (this.stopping) return { kind: 'cancelled' };
+      let intelligence: string;
+      try {
+        intelligence = await this.intelligence(phase);
+      } catch (e) {
+        if (!(e instanceof InputChanged)) throw e;
+        return { kind: 'failed', attempts: 0, errors: [{ attempt: 0, source: 'agent', message: e.message }], usage: [] };
+      }
+      const ids = entries.map((e) => e.id);
+      const batchCount = d.graph.batchCount;
+      this.o.emit({ event: 'started', target: label, phase: phase.name, batch: first.batch, batchCount, items: entries.length, reasons: [`${entries.length} stale item${entries.length === 1 ? '' : 's'}: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}`], ...(subs.length > 1 ? { packed: subs.map((s) => s.target) } : {}) });
+      const dir = this.o.runDir(phase, first.batch);
+      const outcome = await runBatch({
+        target: label,
+        phase,
+        batch: first.batch,
+        batchCount,
+        idField: d.graph.pipeline.idField,
+        intelligence,
+        inputItems: entries.map((e) => e.input),
+        inputIds: ids,
+        runner: this.runner(phase),
+        validator: this.o.validatorFor(phase),
+        runDir: dir ? (subs.length === 1 ? dir : `${dir}+${subs.slice(1).map((s) => s.batch).join('+')}`) : null,
+        signal: this.o.signal,
+        ...(phase.context ? { context: this.contextFor(phase, ids) } : {}),
+        onAttempt: (attempt) => this.o.emit({ event: 'attempt', target: label, attempt, of: phase.attempts }),
+        onRetry: (attempt, errors) => this.o.emit({ event: 'retried', target: label, phase: phase.name, batch: first.batch, batchCount, attempt, of: phase.attempts, errors }),
+      });
+      if (outcome.kind !== 'valid') return outcome.kind === 'cancelled' ? outcome : { ...outcome };
+      const idField = d.graph.pipeline.idField;
+      const out = await d.objects.put(JSON.stringify(outcome.items));
+      this.parsedBlobs.set(out, outcome.items);
+      const at = this.now();
+      const byId = new Map(entries.map((e) => [e.id, e]));
+      for (const it of outcome.items) {
+        const e = byId.get(String(it[idField]))!;
+        d.state.append({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context } : {}), at });
+      }
+      return { kind: 'ok', items: new Map(outcome.items.map((it) => [String(it[idField]), it])), attempts: outcome.attempts, usage: outcome.usage };
+    };
+    return pooled ? this.pool.run(first.batch * 1000 + phase.index, task) : task();
   }
 
   private cancelled(target: TargetId): BatchResult {

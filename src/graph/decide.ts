@@ -1,5 +1,6 @@
 import type { Hash } from '../util/hash.js';
-import { fingerprintHead, keyFromHead, makeFingerprint, type Fingerprint, type ItemRefs, type PhaseParts } from './fingerprint.js';
+import { CumulativeVocabulary } from './context.js';
+import { fingerprintHead, keyFromHead, makeFingerprint, type ContextValue, type Fingerprint, type ItemRefs, type PhaseParts } from './fingerprint.js';
 import type { ObjectStore } from './objects.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord, FailureRecord } from './records.js';
@@ -12,6 +13,22 @@ import { batchTarget, type BuildGraph, type TargetId } from './targets.js';
 export type Decision =
   | { kind: 'fresh'; key: Hash; record: BatchRecord; reason: FreshReason }
   | { kind: 'stale'; key: Hash; fp: Fingerprint; reasons: StaleReason[]; failure?: FailureRecord };
+
+/**
+ * Where contexts come from: the context phase's batch records as the caller sees them (recorded ones for
+ * status and --dry-run, this build's results for the engine), and the vocabulary built from them so far.
+ */
+export class ContextSource {
+  private readonly built = new Map<string, CumulativeVocabulary>();
+
+  constructor(readonly record: (phase: string, batch: number) => BatchRecord | undefined) {}
+
+  vocabulary(phase: string): CumulativeVocabulary {
+    let v = this.built.get(phase);
+    if (!v) this.built.set(phase, (v = new CumulativeVocabulary()));
+    return v;
+  }
+}
 
 /** Everything a decision reads: the graph, the seeds, the per-phase key parts, what was recorded. */
 export class Decider {
@@ -38,15 +55,35 @@ export class Decider {
     return out;
   }
 
-  fingerprint(phase: PhaseConfig, items: ItemRefs): Fingerprint {
-    return makeFingerprint(this.parts.get(phase.name)!, phase.from, items);
+  fingerprint(phase: PhaseConfig, items: ItemRefs, context?: ContextValue): Fingerprint {
+    return makeFingerprint(this.parts.get(phase.name)!, phase.from, items, context);
   }
 
-  /** The key of a batch of this phase with these input items. */
-  keyFor(phase: PhaseConfig, items: ItemRefs): Hash {
+  /**
+   * The vocabulary context of a batch (items before its first seed) or of one item (seeds before it), from
+   * the context phase's records; `missing` names the context batch that is not available yet.
+   */
+  contextAt(
+    phase: PhaseConfig,
+    position: number,
+    source: ContextSource,
+  ): ContextValue | { missing: string } | undefined {
+    const c = phase.context;
+    if (!c) return undefined;
+    const cumulative = source.vocabulary(c.vocabulary);
+    const need = position === 0 ? 0 : this.graph.batchOf(position - 1);
+    const missing = cumulative.extend(need, (j) => source.record(c.vocabulary, j));
+    if (missing) return { missing: batchTarget(c.vocabulary, missing) };
+    return { vocabulary: { phase: c.vocabulary, ...cumulative.vocab.before(position) } };
+  }
+
+
+
+  /** The key of a batch (or, for one item, of that item) of this phase with these input items. */
+  keyFor(phase: PhaseConfig, items: ItemRefs, context?: ContextValue): Hash {
     let head = this.heads.get(phase.name);
     if (head === undefined) this.heads.set(phase.name, (head = fingerprintHead(this.parts.get(phase.name)!, phase.from)));
-    return keyFromHead(head, items);
+    return keyFromHead(head, items, context);
   }
 
   /** Whether a blob is stored (asked once per blob and build). */
@@ -57,15 +94,15 @@ export class Decider {
   }
 
   /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
-  decide(phase: PhaseConfig, batch: number, items: ItemRefs): Decision {
+  decide(phase: PhaseConfig, batch: number, items: ItemRefs, context?: ContextValue): Decision {
     const target = batchTarget(phase.name, batch);
-    const key = this.keyFor(phase, items);
+    const key = this.keyFor(phase, items, context);
     const hit = this.state.withKey(key);
     if (hit && this.stored(hit.out)) {
       const reason: FreshReason = hit.target === target ? { kind: 'recorded', at: hit.at } : { kind: 'cached', at: hit.at, target: hit.target };
       return { kind: 'fresh', key, record: hit, reason };
     }
-    const fp = this.fingerprint(phase, items);
+    const fp = this.fingerprint(phase, items, context);
     const reasons = hit ? [{ kind: 'output-missing' } as const] : this.reasons(target, fp, this.source(phase, batch));
     const failure = this.state.failure(target);
     return { kind: 'stale', key, fp, reasons, ...(failure?.key === key ? { failure } : {}) };
@@ -87,7 +124,7 @@ export class Decider {
     const target = batchTarget(phase.name, batch);
     const before = this.state.lastSuccess(target);
     if (!before) return [{ kind: 'never-built' }];
-    const fp = this.fingerprint(phase, before.fp.items);
+    const fp = this.fingerprint(phase, before.fp.items, before.fp.context);
     return diffFingerprints(before.fp, fp, this.source(phase, batch));
   }
 }

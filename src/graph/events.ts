@@ -9,10 +9,22 @@ export type BuildEvent =
   | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string }
   | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number }
   | { event: 'fresh'; target: string; phase: string; batch: number; reason: string }
-  | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; reasons: string[] }
+  | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; reasons: string[]; packed?: string[] }
   | { event: 'attempt'; target: string; attempt: number; of: number }
   | { event: 'retried'; target: string; phase: string; batch: number; batchCount: number; attempt: number; of: number; errors: AttemptError[] }
-  | { event: 'ran'; target: string; phase: string; batch: number; batchCount: number; items: number; attempts: number; ms: number; warnings: number }
+  | {
+      event: 'ran';
+      target: string;
+      phase: string;
+      batch: number;
+      batchCount: number;
+      items: number;
+      attempts: number;
+      ms: number;
+      warnings: number;
+      /** items: independent: how many of the items an agent produced (the rest were cached). */
+      regenerated?: number;
+    }
   | { event: 'failed'; target: string; phase: string; batch: number; batchCount: number; attempts: number; errors: AttemptError[] }
   | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
   | { event: 'cancelled'; target: string }

@@ -30,12 +30,18 @@ export interface Fingerprint extends PhaseParts {
   /** "seeds" or the upstream phase (not its batch number: renumbering is not a change). */
   from: string;
   items: Array<[string, Hash]>;
+  /** Derived data from earlier seeds the batch reads (e.g. the vocabulary taught before it). */
+  context?: ContextValue;
+}
+
+export interface ContextValue {
+  vocabulary: { phase: string; hash: string; words: number };
 }
 
 export type ItemRefs = Array<[string, Hash]>;
 
-export function makeFingerprint(parts: PhaseParts, from: string, items: ItemRefs): Fingerprint {
-  return { v: FINGERPRINT_VERSION, ...parts, from, items };
+export function makeFingerprint(parts: PhaseParts, from: string, items: ItemRefs, context?: ContextValue): Fingerprint {
+  return { v: FINGERPRINT_VERSION, ...parts, from, items, ...(context ? { context } : {}) };
 }
 
 /**
@@ -43,17 +49,18 @@ export function makeFingerprint(parts: PhaseParts, from: string, items: ItemRefs
  * Decider computes it once per phase), then one "id<TAB>hash" line per item. Equal fingerprints, equal keys.
  */
 export function keyOf(fp: Fingerprint): Hash {
-  const { items, ...rest } = fp;
-  return keyFromHead(canonicalJson(rest), items);
+  const { items, context, ...rest } = fp;
+  return keyFromHead(canonicalJson(rest), items, context);
 }
 
 export function fingerprintHead(parts: PhaseParts, from: string): string {
   return canonicalJson({ v: FINGERPRINT_VERSION, ...parts, from });
 }
 
-export function keyFromHead(head: string, items: ItemRefs): Hash {
+export function keyFromHead(head: string, items: ItemRefs, context?: ContextValue): Hash {
   let text = head;
   for (const [id, h] of items) text += `\n${id}\t${h}`;
+  if (context) text += `\n@context ${canonicalJson(context)}`;
   return hashString(text);
 }
 

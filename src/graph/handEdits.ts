@@ -3,6 +3,7 @@ import { readDocument } from '../rules/ssi/formats.js';
 import type { Validator } from '../rules/validate.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, type BatchStatus } from './analyze.js';
+import { contextExtras } from './context.js';
 import type { Decider } from './decide.js';
 import type { OutputStore } from './outputs.js';
 import { sameStamp } from './outputs.js';
@@ -98,6 +99,7 @@ export async function takeHandEdits(o: {
         items: checked.items.map((it) => [String(it[idField]), hashCanonical(it)]),
         at: (o.now?.() ?? new Date()).toISOString(),
         edited: phase.output,
+        ...contextExtras(d.graph.phases, phase.name, checked.items, idField),
       };
       d.state.append(taken);
       report.taken.push(record.target);

@@ -9,6 +9,7 @@ import { err, ok, type Result } from '../util/result.js';
 import { SSI_KINDS, type RuleOptions, type Severity, type SsiKind } from '../rules/ssi/types.js';
 import { knownLanguageName } from '../rules/ssi/languageNames.js';
 import { RULES } from '../rules/ssi/validators.js';
+import type { Batching } from './batching.js';
 import type { Limits } from '../runners/limits.js';
 import { DEFAULT_PRICES, type Price } from '../runners/pricing.js';
 
@@ -109,6 +110,15 @@ export interface PhaseConfig {
   deps: string[];
   /** Overrides of the runner's model settings for this phase. */
   model: ModelSettings;
+  /** batch: a batch's key covers all its items; independent: every item is cached on its own. */
+  items: 'batch' | 'independent';
+  /** Data derived from earlier seeds that this phase reads (see context.ts). */
+  context: ContextConfig | null;
+}
+
+/** vocabulary: the words of the LEGO targets of the named phase, over every seed before the item. */
+export interface ContextConfig {
+  vocabulary: string;
 }
 
 export interface Pipeline {
@@ -118,6 +128,8 @@ export interface Pipeline {
   seeds: string;
   idField: string;
   batchSize: number;
+  /** How seeds are cut into batches (batching.ts). */
+  batching: Batching;
   jobs: number;
   course: CourseConfig | null;
   runners: Map<string, RunnerConfig>;
@@ -219,6 +231,8 @@ const phaseSchema = z.strictObject({
   merge: mergeSchema.optional(),
   deps: pathList.optional(),
   description: z.string().optional(),
+  items: z.enum(['batch', 'independent']).optional(),
+  context: z.strictObject({ vocabulary: z.string().min(1) }).optional(),
   ...modelKeys,
 });
 
@@ -226,6 +240,7 @@ const pipelineSchema = z.strictObject({
   seeds: z.string().min(1),
   id: z.string().min(1).optional(),
   batch_size: z.number().int().min(1).max(100_000).optional(),
+  batching: z.enum(['positional', 'stable']).optional(),
   jobs: z.number().int().min(1).max(256).optional(),
   course: courseSchema.optional(),
   prices: z.record(z.string(), priceSchema).optional(),
@@ -241,6 +256,7 @@ function allowedKeys(at: readonly PropertyKey[]): string[] {
   if (at[0] === 'course') return Object.keys(courseSchema.shape);
   if (at[0] === 'phases' && at[2] === 'validate') return ['rules', 'command', 'timeout', 'severity', 'lists'];
   if (at[0] === 'phases' && at[2] === 'merge') return ['format', 'version'];
+  if (at[0] === 'phases' && at[2] === 'context') return ['vocabulary'];
   if (at[0] === 'runners' && at[2] === 'limits') return Object.keys(limitsSchema.shape);
   if (at[0] === 'prices' && at.length === 2) return Object.keys(priceSchema.shape);
   return [];
@@ -482,6 +498,13 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     const other = outputs.get(output);
     if (other) return fail(['phases', i, 'output'], `phase "${other}" already writes ${output}`);
     outputs.set(output, p.name);
+    if (p.context && !phases.some((q) => q.name === p.context!.vocabulary)) {
+      const later = cfg.phases.slice(i).some((q) => q.name === p.context!.vocabulary);
+      return fail(
+        ['phases', i, 'context', 'vocabulary'],
+        later ? `"${p.context.vocabulary}" is not an earlier phase: a context comes from a phase before this one` : `unknown phase "${p.context.vocabulary}"${suggestion(p.context.vocabulary, phases.map((q) => q.name))}`,
+      );
+    }
     const v = typeof p.validate === 'object' && !Array.isArray(p.validate) ? p.validate : null;
     if (v?.severity) {
       const known: readonly string[] = v.rules ? RULES[ssiOf(v.rules)] : [];
@@ -509,6 +532,8 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
       validate: toValidate(p.validate, p.validate_timeout),
       merge: toMerge(p.merge),
       deps: p.deps ?? [],
+      items: p.items ?? 'batch',
+      context: p.context ? { vocabulary: p.context.vocabulary } : null,
       model: {
         ...(p.model !== undefined ? { model: p.model } : {}),
         ...(p.max_tokens !== undefined ? { maxTokens: p.max_tokens } : {}),
@@ -523,6 +548,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     seeds: path.normalize(cfg.seeds),
     idField: cfg.id ?? 'id',
     batchSize: cfg.batch_size ?? 20,
+    batching: cfg.batching ?? 'positional',
     jobs: cfg.jobs ?? 4,
     course: cfg.course
       ? {

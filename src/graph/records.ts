@@ -1,6 +1,7 @@
 import type { AttemptError, AttemptUsage } from '../rules/attempts.js';
 import type { ValidationError } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
+import type { ItemWords } from './context.js';
 import type { Fingerprint, ItemRefs } from './fingerprint.js';
 import type { TargetId } from './targets.js';
 
@@ -29,6 +30,23 @@ export interface BatchRecord {
   usage?: AttemptUsage[];
   /** Set when the output was taken from a hand edit of this merged output file. */
   edited?: string;
+  /** For phases another phase reads as context: the words each output item teaches (context.ts). */
+  vocab?: ItemWords;
+}
+
+/** One output item of an `items: independent` phase, cached under its own key. */
+export interface ItemRecord {
+  t: 'item';
+  phase: string;
+  id: string;
+  key: Hash;
+  /** The item's content hash, and the blob (a JSON array) that holds it. */
+  hash: Hash;
+  out: Hash;
+  /** What it was built from (for explanations): its input item's hash, its context's hash. */
+  input: Hash;
+  context?: string;
+  at: string;
 }
 
 export interface FailureRecord {
@@ -68,4 +86,4 @@ export interface FileStamp {
   ino: number;
 }
 
-export type StateRecord = BatchRecord | FailureRecord | MergeRecord | ForgetRecord;
+export type StateRecord = BatchRecord | FailureRecord | MergeRecord | ForgetRecord | ItemRecord;

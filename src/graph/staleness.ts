@@ -12,10 +12,16 @@ export type StaleReason =
   | { kind: 'runner-file'; path: string }
   | { kind: 'validator'; what: 'added' | 'removed' | 'config' | 'file'; path?: string }
   | { kind: 'dep'; path: string }
+  | { kind: 'context'; what: 'vocabulary'; phase: string; before: number; after: number }
+  /** items: independent: of a stale batch, the items without a cached output (only they run). */
+  | { kind: 'stale-items'; of: number; stale: Array<{ id: string; why: ItemStaleness }> }
   | { kind: 'failed'; attempts: number; at: string }
   /** Runs whatever its upstream produces; the upstream batch runs first. */
   | { kind: 'after-upstream'; upstream: string }
   | { kind: 'output-missing' };
+
+/** Why one item of an items: independent batch has no cached output. */
+export type ItemStaleness = 'new' | 'input' | 'context' | 'settings';
 
 /** Why a target needs no run. */
 export type FreshReason = { kind: 'recorded'; at: string } | { kind: 'cached'; at: string; target: string };
@@ -59,6 +65,11 @@ export function diffFingerprints(before: Fingerprint, after: Fingerprint, upstre
     for (const p of changedFiles(before.validator.files, after.validator.files)) reasons.push({ kind: 'validator', what: 'file', path: p });
   }
   for (const p of changedFiles(before.deps, after.deps)) reasons.push({ kind: 'dep', path: p });
+  const cb = before.context?.vocabulary;
+  const ca = after.context?.vocabulary;
+  if ((cb?.hash ?? null) !== (ca?.hash ?? null)) {
+    reasons.push({ kind: 'context', what: 'vocabulary', phase: ca?.phase ?? cb?.phase ?? '', before: cb?.words ?? 0, after: ca?.words ?? 0 });
+  }
   return reasons;
 }
 
@@ -90,6 +101,17 @@ export function formatStaleReason(r: StaleReason): string {
       return r.what === 'file' ? `validator file ${r.path} changed` : r.what === 'config' ? 'validator changed' : `validator ${r.what}`;
     case 'dep':
       return `dependency ${r.path} changed`;
+    case 'stale-items': {
+      if (r.stale.length === 0) return `0 of ${r.of} items stale: every item's output is cached (no agent run)`;
+      const why = { new: 'new', input: 'input changed', context: 'context changed', settings: 'phase settings changed' } as const;
+      const shown = r.stale.slice(0, LIST_MAX).map((x) => `${x.id} (${why[x.why]})`);
+      const more = r.stale.length > LIST_MAX ? `, and ${r.stale.length - LIST_MAX} more` : '';
+      return `${r.stale.length} of ${r.of} items stale: ${shown.join(', ')}${more}`;
+    }
+    case 'context':
+      return r.before === r.after
+        ? `the ${r.what} taught before it (from ${r.phase}) changed`
+        : `the ${r.what} taught before it (from ${r.phase}) changed: ${r.before} → ${r.after} words`;
     case 'failed':
       return `failed after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} at ${r.at}`;
     case 'after-upstream':

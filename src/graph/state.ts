@@ -3,11 +3,13 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readTextOrNull, writeAtomic } from '../util/fsx.js';
 import type { Hash } from '../util/hash.js';
-import type { BatchRecord, FailureRecord, MergeRecord, StateRecord } from './records.js';
+import type { BatchRecord, FailureRecord, ItemRecord, MergeRecord, StateRecord } from './records.js';
 import type { TargetId } from './targets.js';
 
 /** Older successful runs kept per target, so reverting an edit finds its output again without an agent run. */
 const HISTORY_PER_TARGET = 5;
+/** Older outputs kept per item of an `items: independent` phase. */
+const ITEM_HISTORY = 3;
 
 /** Where records go: a file (append-only log) or nowhere (in-memory engine tests). */
 export interface RecordSink {
@@ -27,6 +29,8 @@ export class State {
   private readonly failures = new Map<TargetId, FailureRecord>();
   private readonly byKey = new Map<Hash, BatchRecord>();
   private readonly merges = new Map<string, MergeRecord>();
+  private readonly itemHistory = new Map<string, ItemRecord[]>();
+  private readonly byItemKey = new Map<Hash, ItemRecord>();
   private lines = 0;
 
   constructor(private readonly sink: RecordSink | null) {}
@@ -50,15 +54,42 @@ export class State {
       case 'merge':
         this.merges.set(r.phase, r);
         break;
+      case 'item': {
+        const k = `${r.phase}\u0000${r.id}`;
+        const h = (this.itemHistory.get(k) ?? []).filter((x) => x.key !== r.key);
+        h.push(r);
+        if (h.length > ITEM_HISTORY) for (const old of h.splice(0, h.length - ITEM_HISTORY)) if (this.byItemKey.get(old.key) === old) this.byItemKey.delete(old.key);
+        this.itemHistory.set(k, h);
+        this.byItemKey.set(r.key, r);
+        break;
+      }
       case 'forget': {
         for (const old of this.history.get(r.target) ?? []) this.unindex(old);
         this.history.delete(r.target);
         this.failures.delete(r.target);
         const phase = r.target.split('#')[0]!;
-        if (!r.target.includes('#')) this.merges.delete(phase);
+        if (!r.target.includes('#')) {
+          this.merges.delete(phase);
+          for (const [k, h] of this.itemHistory) {
+            if (!k.startsWith(`${phase}\u0000`)) continue;
+            for (const old of h) if (this.byItemKey.get(old.key) === old) this.byItemKey.delete(old.key);
+            this.itemHistory.delete(k);
+          }
+        }
         break;
       }
     }
+  }
+
+  /** An item output cached under this item key (items: independent phases). */
+  itemWithKey(key: Hash): ItemRecord | undefined {
+    return this.byItemKey.get(key);
+  }
+
+  /** The newest cached output of this item in this phase (what item-level explanations compare with). */
+  lastItem(phase: string, id: string): ItemRecord | undefined {
+    const h = this.itemHistory.get(`${phase}\u0000${id}`);
+    return h?.[h.length - 1];
   }
 
   private unindex(r: BatchRecord): void {
@@ -117,6 +148,7 @@ export class State {
     const out: StateRecord[] = [];
     for (const h of this.history.values()) out.push(...h);
     out.push(...this.failures.values(), ...this.merges.values());
+    for (const h of this.itemHistory.values()) out.push(...h);
     return out;
   }
 
@@ -124,6 +156,7 @@ export class State {
   liveObjects(): Set<Hash> {
     const s = new Set<Hash>();
     for (const h of this.history.values()) for (const r of h) s.add(r.out);
+    for (const h of this.itemHistory.values()) for (const r of h) s.add(r.out);
     return s;
   }
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { UserError } from '../util/errors.js';
 import { suggestion } from '../util/didYouMean.js';
 import { err, ok, type Result } from '../util/result.js';
+import { batchStarts } from './batching.js';
 import type { PhaseConfig, Pipeline } from './pipeline.js';
 
 /** "phase#k" (a batch, k 1-based) or "phase" (a whole phase: its batches and its merged output). */
@@ -23,13 +24,18 @@ export function parseBatchTarget(id: string): { phase: string; batch: number } |
 /** The static shape of the build: phases × batches. Batch k of every phase covers the same seeds. */
 export class BuildGraph {
   readonly batchCount: number;
+  readonly seedCount: number;
   private readonly byName: Map<string, PhaseConfig>;
+  /** Seed position where each batch starts (see batching.ts). */
+  private readonly starts: number[];
 
   constructor(
     readonly pipeline: Pipeline,
-    readonly seedCount: number,
+    ids: readonly string[],
   ) {
-    this.batchCount = Math.ceil(seedCount / pipeline.batchSize);
+    this.seedCount = ids.length;
+    this.starts = batchStarts(ids, pipeline.batchSize, pipeline.batching);
+    this.batchCount = this.starts.length;
     this.byName = new Map(pipeline.phases.map((p) => [p.name, p]));
   }
 
@@ -50,8 +56,19 @@ export class BuildGraph {
 
   /** Seed positions [start, end) of batch k (1-based). */
   batchRange(batch: number): [number, number] {
-    const size = this.pipeline.batchSize;
-    return [(batch - 1) * size, Math.min(batch * size, this.seedCount)];
+    return [this.starts[batch - 1] ?? this.seedCount, this.starts[batch] ?? this.seedCount];
+  }
+
+  /** The batch holding the seed at this position. */
+  batchOf(position: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= position) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
   }
 
   batches(): number[] {

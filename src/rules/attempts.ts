@@ -7,7 +7,7 @@ import { unreachable } from '../util/result.js';
 import type { AgentFailure, AgentRunner, AttemptFiles } from '../runners/types.js';
 import type { Usage } from '../runners/usage.js';
 import { renderPrompt } from './prompt.js';
-import { builtinValidate, describeError, type ValidationError, type Validator } from './validate.js';
+import { builtinValidate, describeError, type ValidationError, type Validator, type ValidatorContext } from './validate.js';
 
 /** One error of one attempt, as recorded and shown by `cf status`. */
 export interface AttemptError extends ValidationError {
@@ -34,6 +34,8 @@ export interface BatchJob {
   validator: Validator | null;
   /** .cf/runs/PHASE/BATCH: where each attempt's prompt, input, output and logs are kept; null in memory. */
   runDir: string | null;
+  /** The phase's context, for the prompt (rendered) and the validator. */
+  context?: { prompt: string; validator: ValidatorContext };
   signal: AbortSignal;
   onAttempt(attempt: number): void;
   onRetry(attempt: number, errors: AttemptError[]): void;
@@ -97,11 +99,20 @@ export async function checkOutput(o: {
   env: Record<string, string>;
   files: AttemptFiles | null;
   signal: AbortSignal;
+  context?: ValidatorContext;
 }): Promise<CheckResult> {
   const built = builtinValidate(o.text, o.inputIds, o.idField);
   if (!built.ok) return { kind: 'invalid', errors: built.errors.map((e) => ({ source: 'output' as const, ...e })), fatal: false };
   if (!o.validator) return { kind: 'valid', items: built.items, warnings: [] };
-  const v = await o.validator.validate({ items: built.items, inputItems: o.inputItems, itemIds: o.inputIds, env: o.env, files: o.files, signal: o.signal });
+  const v = await o.validator.validate({
+    items: built.items,
+    inputItems: o.inputItems,
+    itemIds: o.inputIds,
+    env: o.env,
+    files: o.files,
+    signal: o.signal,
+    ...(o.context ? { context: o.context } : {}),
+  });
   switch (v.kind) {
     case 'valid':
       return { kind: 'valid', items: built.items, warnings: v.warnings ?? [] };
@@ -150,6 +161,7 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
       inputJson,
       outputFile: dir ? path.join(dir, 'output.json') : '$CF_OUTPUT_FILE',
       previousErrors: previous,
+      ...(job.context ? { context: job.context.prompt } : {}),
     });
     const files = dir ? await prepareFiles(dir, prompt.full, inputJson) : null;
     if (files) Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
@@ -184,7 +196,17 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
       // A runner that answers in memory still leaves its answer on disk, for validators and for people.
       if (result.output !== undefined && files) await writeFile(files.output, result.output);
       const text = result.output ?? (files ? await readFile(files.output, 'utf8').catch(() => null) : null);
-      const checked = await checkOutput({ text, inputItems: job.inputItems, inputIds: job.inputIds, idField: job.idField, validator: job.validator, env, files, signal: job.signal });
+      const checked = await checkOutput({
+        text,
+        inputItems: job.inputItems,
+        inputIds: job.inputIds,
+        idField: job.idField,
+        validator: job.validator,
+        env,
+        files,
+        signal: job.signal,
+        ...(job.context ? { context: job.context.validator } : {}),
+      });
       if (checked.kind === 'cancelled') return checked;
       if (checked.kind === 'valid') return { kind: 'valid', items: checked.items, attempts: attempt, warnings: checked.warnings, usage };
       errors = checked.errors.map((e) => ({ attempt, ...e }));

@@ -21,6 +21,8 @@ export interface PromptInput {
   delivery: 'file' | 'reply';
   outputFile: string;
   previousErrors: ValidationError[];
+  /** A rendered context section (the vocabulary taught before these items), when the phase has one. */
+  context?: string;
 }
 
 /**
@@ -64,7 +66,7 @@ with exactly one output object per input item, in the same order, each with its 
 - Items: ${p.itemIds.length} (${idSpan(p.itemIds)})
 - Item ids: ${p.itemIds.join(', ')}
 
-## Input items
+${p.context ? `${p.context.trimEnd()}\n\n` : ''}## Input items
 
 \`\`\`json
 ${p.inputJson}

@@ -72,9 +72,16 @@ export function builtinValidate(
   return { ok: true, items: inputIds.map((id) => byId.get(id)!) };
 }
 
+/** What a validator may know beyond the batch: data derived from earlier seeds (a phase's `context`). */
+export interface ValidatorContext {
+  /** The words taught before this item (the GATE's vocabulary, without the item's own LEGOs). */
+  vocabularyBefore(id: string): Set<string>;
+}
+
 export interface ValidatorRequest {
   items: Item[];
   inputItems: Item[];
+  context?: ValidatorContext;
   itemIds: string[];
   env: Record<string, string>;
   files: AttemptFiles | null;

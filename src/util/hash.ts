@@ -20,6 +20,11 @@ export function hashString(text: string): Hash {
   return h().h64ToString(text) as Hash;
 }
 
+/** xxh64 as a number (for sums: an order-free hash of a set is the sum of its members' hashes). */
+export function hash64(text: string): bigint {
+  return h().h64(text);
+}
+
 export function hashBytes(bytes: Uint8Array): Hash {
   return h().h64Raw(bytes).toString(16).padStart(16, '0') as Hash;
 }

@@ -15,6 +15,8 @@ import { hashCanonical, hashString, initHashing, type Hash } from '../../src/uti
 export interface MemPhase {
   name: string;
   from?: string;
+  items?: 'batch' | 'independent';
+  context?: { vocabulary: string };
   attempts?: number;
   validate?: (items: Item[]) => ValidationError[];
 }
@@ -39,6 +41,7 @@ export class World {
   agent: AgentFn = echoAgent;
   jobs = 4;
   batchSize = 20;
+  batching: 'positional' | 'stable' = 'positional';
 
   constructor(
     readonly phases: MemPhase[],
@@ -67,8 +70,10 @@ export class World {
       merge: { format: 'json', version: null },
       deps: [],
       model: {},
+      items: p.items ?? 'batch',
+      context: p.context ?? null,
     }));
-    return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, jobs: this.jobs, course: null, prices: {}, runners: new Map([['fake', runner]]), phases };
+    return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, batching: this.batching, jobs: this.jobs, course: null, prices: {}, runners: new Map([['fake', runner]]), phases };
   }
 
   private seedSet(): SeedSet {
@@ -85,7 +90,7 @@ export class World {
     };
     for (const p of pipeline.phases) parts.set(p.name, await phaseParts(pipeline, p, hasher));
     const seeds = this.seedSet();
-    return new Decider(new BuildGraph(pipeline, seeds.ids.length), seeds, parts, this.state, this.objects);
+    return new Decider(new BuildGraph(pipeline, seeds.ids), seeds, parts, this.state, this.objects);
   }
 
   /** Builds `targets` (default: everything); returns the summary and the targets whose agents ran. */

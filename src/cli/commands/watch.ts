@@ -129,7 +129,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
         continue;
       }
       const items = phase.from === 'seeds' ? decider.seedRefs(r.batch) : r.items;
-      if (decider.keyFor(phase, items) !== r.key) r.abort();
+      if (decider.keyFor(phase, items, r.context) !== r.key) r.abort();
     }
   };
 

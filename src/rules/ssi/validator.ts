@@ -1,6 +1,6 @@
 import type { CourseConfig, ValidateConfig } from '../../graph/pipeline.js';
 import type { Item } from '../../graph/seeds.js';
-import type { ValidationError, Validator, ValidatorRequest, ValidatorResult } from '../validate.js';
+import type { ValidationError, Validator, ValidatorContext, ValidatorRequest, ValidatorResult } from '../validate.js';
 import type { LegoPairsItem, Pair, RuleError, RuleOptions, RuleReport, SeedPairItem, SsiKind, BasketsItem } from './types.js';
 import { checkBaskets, checkLegoPairs, checkSeedPairs } from './validators.js';
 
@@ -17,7 +17,7 @@ function toValidationError(e: RuleError): ValidationError {
 /**
  * The SSi rule sets as a phase validator inside a build: the batch's output items, judged with what the
  * batch's input items tell (the canonical seed, the seed pair, the seed's LEGOs).
- * The GATE needs the vocabulary of every earlier batch, which a batch does not read yet: off in builds.
+ * The GATE needs the vocabulary taught before the batch: checked when the phase has `context: vocabulary`.
  */
 export class SsiRulesValidator implements Validator {
   constructor(
@@ -27,14 +27,14 @@ export class SsiRulesValidator implements Validator {
   ) {}
 
   async validate(req: ValidatorRequest): Promise<ValidatorResult> {
-    const report = this.check(req.items, req.inputItems);
+    const report = this.check(req.items, req.inputItems, req.context);
     const errors = report.errors.filter((e) => e.severity === 'error').map(toValidationError);
     const warnings = report.errors.filter((e) => e.severity === 'warning').map(toValidationError);
     if (errors.length) return { kind: 'invalid', errors };
     return warnings.length ? { kind: 'valid', warnings } : { kind: 'valid' };
   }
 
-  private check(items: Item[], inputs: Item[]): RuleReport {
+  private check(items: Item[], inputs: Item[], context?: ValidatorContext): RuleReport {
     const opts: RuleOptions = { language: this.course?.targetLanguage ?? 'und', severity: { ...this.config.severity }, lists: this.config.lists };
     switch (this.kind) {
       case 'seed_pairs': {
@@ -49,7 +49,22 @@ export class SsiRulesValidator implements Validator {
       }
       case 'lego_baskets': {
         const legoPairs = inputs.filter((it) => Array.isArray(it.legos)) as LegoPairsItem[];
-        return checkBaskets(items as BasketsItem[], { ...opts, severity: { ...opts.severity, gate: 'off' }, legoPairs });
+        if (!context) return checkBaskets(items as BasketsItem[], { ...opts, severity: { ...opts.severity, gate: 'off' }, legoPairs });
+        // With the vocabulary context, the GATE holds item by item: each seed's baskets against the words
+        // taught before it plus its own LEGOs (items of one run may come from far apart in the course).
+        const merged: RuleReport = { kind: 'lego_baskets', rules: {}, errors: [] };
+        const inputById = new Map(legoPairs.map((lp) => [lp.seed_id, lp]));
+        for (const it of items as BasketsItem[]) {
+          const input = inputById.get(it.seed_id);
+          const r = checkBaskets([it], { ...opts, ...(input ? { legoPairs: [input] } : {}), vocabularyBefore: context.vocabularyBefore(it.seed_id) });
+          merged.errors.push(...r.errors);
+          for (const [rule, c] of Object.entries(r.rules)) {
+            const m = (merged.rules[rule] ??= { checked: 0, failed: 0 });
+            m.checked += c.checked;
+            m.failed += c.failed;
+          }
+        }
+        return merged;
       }
     }
   }
