@@ -59,7 +59,8 @@ export class Packer {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const waiting = this.pending;
+    // Batches in seed order, whatever order they became ready in: packs read like the course.
+    const waiting = this.pending.sort((a, b) => a.sub.batch - b.sub.batch);
     this.pending = [];
     let bin: typeof waiting = [];
     let n = 0;

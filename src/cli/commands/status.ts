@@ -63,7 +63,7 @@ export async function statusCommand(opts: GlobalOptions, args: string[]): Promis
     return 0;
   }
   const out: string[] = [];
-  out.push(`seeds: ${p.seeds}: ${inputs.graph.seedCount} seeds in ${inputs.graph.batchCount} batches of ${p.batchSize}`);
+  out.push(`seeds: ${p.seeds}: ${inputs.graph.seedCount} seeds in ${inputs.graph.batchCount} batches of ${p.batching === 'stable' ? 'about ' : ''}${p.batchSize}`);
   out.push('');
   const w = Math.max(5, ...rows.map((r) => r.phase.length));
   out.push(`${'phase'.padEnd(w)}  fresh     stale  waiting  failed  output`);

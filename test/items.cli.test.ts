@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FAKE_AGENT, Project, seedsJson, type Run } from './helpers/project.js';
+
+const PIPELINE = `seeds: seeds.json
+batch_size: 20
+batching: stable
+runners:
+  fake: {command: [node, ${JSON.stringify(FAKE_AGENT)}]}
+phases:
+  - {name: pairs, intelligence: prompts/pairs.md, runner: fake, output: out/pairs.json, items: independent}
+  - {name: legos, intelligence: prompts/legos.md, runner: fake, output: out/legos.json, items: independent}
+`;
+
+const projects: Project[] = [];
+afterEach(async () => {
+  await Promise.all(projects.splice(0).map((p) => p.remove()));
+});
+
+async function project(seeds: string): Promise<Project> {
+  const p = await Project.create({ pipeline: PIPELINE, files: { 'seeds.json': seeds } });
+  projects.push(p);
+  return p;
+}
+
+/** Item ids each phase's agent was given. */
+function itemsOf(runs: Run[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of runs) (out[r.phase] ??= []).push(...r.ids);
+  for (const k of Object.keys(out)) out[k]!.sort();
+  return out;
+}
+
+describe('pay per changed seed (real CLI, a fake agent that logs the items it is given)', () => {
+  it('edit, insert, delete, reorder: the agents see only new or changed items; merges equal a clean build', async () => {
+    const items = JSON.parse(seedsJson(200)) as Array<{ id: string; text: string }>;
+    const p = await project(JSON.stringify(items));
+    expect((await p.cf(['build'])).code).toBe(0);
+    expect(itemsOf(await p.takeRuns()).pairs).toHaveLength(200);
+    const step = async (next: typeof items, expected: Record<string, string[]>): Promise<void> => {
+      await p.write('seeds.json', JSON.stringify(next));
+      const dry = await p.cf(['build', '-n']);
+      if (Object.keys(expected).length) expect(dry.stdout).toMatch(/items stale: /);
+      const r = await p.cf(['build']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(itemsOf(await p.takeRuns())).toEqual(expected);
+      const clean = await project(JSON.stringify(next));
+      expect((await clean.cf(['build'])).code).toBe(0);
+      expect(await p.read('out/legos.json')).toBe(await clean.read('out/legos.json'));
+    };
+    items[44]!.text = 'edited';
+    await step(items, { pairs: ['S0045'], legos: ['S0045'] });
+    items.splice(99, 0, { id: 'S9001', text: 'inserted' });
+    await step(items, { pairs: ['S9001'], legos: ['S9001'] });
+    await step(items.filter((x) => x.id !== 'S0150'), {});
+    const moved = items.filter((x) => x.id !== 'S0150');
+    [moved[3], moved[170]] = [moved[170]!, moved[3]!];
+    await step(moved, {});
+  });
+});
