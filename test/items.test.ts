@@ -139,3 +139,18 @@ describe('cumulative context: the vocabulary taught before an item', () => {
     expect(later).toMatch(/Words taught before S0021 \(\d+\): .*brandnew/);
   });
 });
+
+describe('batching: stable, for items: batch phases', () => {
+  it('inserting a seed reruns the batch it lands in (and at times a neighbour or two), not every later batch', async () => {
+    for (const [batching, most] of [['stable', 4], ['positional', 15]] as const) {
+      const w = await World.create([{ name: 'pairs' }, { name: 'legos' }], 668);
+      w.batching = batching;
+      await w.build();
+      w.seeds.splice(299, 0, { id: 'S9001', text: 'a new seed' });
+      const r = await w.build();
+      const pairs = r.agentRuns.filter((t) => t.startsWith('pairs#'));
+      if (batching === 'stable') expect(pairs.length).toBeLessThanOrEqual(most);
+      else expect(pairs.length).toBeGreaterThanOrEqual(most);
+    }
+  });
+});

@@ -10,9 +10,9 @@ export type Batching = 'positional' | 'stable';
  *
  * stable: boundaries chosen by content, like content-defined chunking: a batch ends after a seed whose
  * id hashes to 0 modulo (size − min), once it holds at least min = ⌈size/2⌉ seeds, and at the latest at
- * 2·size seeds. Batches average about `size` seeds, and a boundary depends only on the seed ids around it,
- * so inserting, deleting or moving a seed changes the batch it lands in (sometimes splitting or joining
- * it with a neighbour) and no other. Batch numbers still count batches in seed order, so they may shift;
+ * 2·size seeds. Batches average about `size` seeds, and a boundary depends only on the ids since the last
+ * boundary, so inserting, deleting or moving a seed changes the batch it lands in and, now and then, the
+ * next one or two until the boundaries line up again (about 1.2 batches per insertion). Batch numbers still count batches in seed order, so they may shift;
  * keys never contain them, so shifted batches are found fresh under their new numbers.
  */
 export function batchStarts(ids: readonly string[], size: number, mode: Batching): number[] {
