@@ -9,11 +9,12 @@ export type Batching = 'positional' | 'stable';
  * deleting a seed shifts every later batch.
  *
  * stable: boundaries chosen by content, like content-defined chunking: a batch ends after a seed whose
- * id hashes to 0 modulo (size − min), once it holds at least min = ⌈size/2⌉ seeds, and at the latest at
- * 2·size seeds. Batches average about `size` seeds, and a boundary depends only on the ids since the last
- * boundary, so inserting, deleting or moving a seed changes the batch it lands in and, now and then, the
- * next one or two until the boundaries line up again (about 1.2 batches per insertion). Batch numbers still count batches in seed order, so they may shift;
- * keys never contain them, so shifted batches are found fresh under their new numbers.
+ * id hashes to 0 modulo (size − min + 1), once it holds at least min = ⌈size/2⌉ seeds, and at the latest
+ * at 2·size seeds. Batches average about `size` seeds, and a boundary depends only on the ids since the
+ * last boundary, so inserting, deleting or moving a seed changes the batch it lands in and, now and then,
+ * the next one or two until the boundaries line up again (about 1.2 batches per insertion). Batch
+ * numbers still count batches in seed order, so they may shift; keys never contain them, so shifted
+ * batches are found fresh under their new numbers.
  */
 export function batchStarts(ids: readonly string[], size: number, mode: Batching): number[] {
   const starts: number[] = [];
