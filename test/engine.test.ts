@@ -164,3 +164,36 @@ describe('state log', () => {
     expect(s.needsCompaction()).toBe(true);
   });
 });
+
+describe('state compaction and history', () => {
+  it('keeps current records in the log, superseded ones in a history read only on a miss', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { FileSink } = await import('../src/graph/state.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'cf-state-'));
+    try {
+      const w = await World.create([{ name: 'pairs' }], 20);
+      await w.build();
+      const first = w.state.lastSuccess('pairs#1' as never)!;
+      w.editSeed('S0001', 'changed');
+      await w.build();
+      const second = w.state.lastSuccess('pairs#1' as never)!;
+      const log = path.join(dir, 'records.log');
+      const s = new State(new FileSink(log));
+      s.append(first);
+      s.append(second);
+      await s.compact();
+      s.close();
+      expect((await readFile(log, 'utf8')).trim().split('\n')).toHaveLength(1);
+      expect(await readFile(path.join(dir, 'history.log'), 'utf8')).toContain(first.key);
+      const again = new State(new FileSink(log));
+      again.load(await readFile(log, 'utf8'));
+      expect(again.lastSuccess('pairs#1' as never)?.key).toBe(second.key);
+      expect(again.withKey(first.key)?.out).toBe(first.out); // from the history
+      expect(again.lastSuccess('pairs#1' as never)?.key).toBe(second.key); // still the newest
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -47,6 +47,19 @@ export interface GlobalOptions {
   verbose: boolean;
 }
 
+/** The answer of the no-op fast path: the same summary a full no-op build prints. */
+function reportNoop(opts: GlobalOptions, fresh: string[], ms: number): number {
+  if (opts.json) {
+    const summary = { event: 'summary', ok: true, exitCode: 0, ms, ran: [], fresh, failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {}, ts: new Date().toISOString() };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else if (!opts.quiet) {
+    process.stdout.write(`cf: ${fresh.length} batch targets fresh, nothing to do (no input changed since the last build)\ncf: done: 0 ran, ${fresh.length} fresh in ${ms} ms\n`);
+  } else {
+    process.stdout.write(`cf: done: 0 ran, ${fresh.length} fresh in ${ms} ms\n`);
+  }
+  return 0;
+}
+
 function usageError(message: string, hint?: string): never {
   throw new UserErrorException({ kind: 'usage', message, hint: hint ?? 'cf --help' });
 }
@@ -116,8 +129,14 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = command as 'build' | 'watch' | 'status' | 'explain' | 'clean' | 'check' | 'adopt';
     switch (cmd) {
       // Commands load their modules on demand: `cf --help` does not pay for the engine.
-      case 'build':
+      case 'build': {
+        if (!opts.dryRun) {
+          const started = Date.now();
+          const fresh = (await import('./noop.js')).noopFastPath(opts.dir, rest, VERSION);
+          if (fresh) return reportNoop(opts, fresh, Date.now() - started);
+        }
         return await (await import('./commands/build.js')).buildCommand(opts, rest);
+      }
       case 'watch':
         return await (await import('./commands/watch.js')).watchCommand(opts, rest);
       case 'status':

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Decider } from '../graph/decide.js';
-import { phaseParts, statCacheHasher, type PhaseParts } from '../graph/fingerprint.js';
+import { commandFiles, phaseParts, statCacheHasher, type PhaseParts } from '../graph/fingerprint.js';
 import { DiskObjectStore } from '../graph/objects.js';
 import { DiskOutputStore } from '../graph/outputs.js';
-import { loadPipeline, type Pipeline } from '../graph/pipeline.js';
+import { loadPipeline, PIPELINE_FILE, type Pipeline } from '../graph/pipeline.js';
 import { loadSeeds } from '../graph/seeds.js';
 import { openState, statePaths, type State } from '../graph/state.js';
 import { StatCache } from '../graph/statCache.js';
@@ -77,3 +77,20 @@ export async function requireInputs(dir: string, names: string[]): Promise<{ inp
   if (!requests.ok) fail(requests.error);
   return { inputs: loaded.value, requests: requests.value };
 }
+
+/** Every file a target reads (and the merged outputs, whose hand edits feed downstream). */
+export function watchedFiles(p: Pipeline): string[] {
+  const files = new Set<string>([PIPELINE_FILE, p.seeds]);
+  for (const phase of p.phases) {
+    files.add(phase.intelligence);
+    files.add(phase.output);
+    for (const d of phase.deps) files.add(d);
+    if (phase.validate?.command) for (const f of commandFiles(phase.validate.command)) files.add(f);
+  }
+  for (const r of p.runners.values()) {
+    for (const d of r.deps) files.add(d);
+    if (r.kind === 'command') for (const f of commandFiles(r.command)) files.add(f);
+  }
+  return [...files].map((f) => path.resolve(p.dir, f));
+}
+

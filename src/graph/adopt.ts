@@ -1,4 +1,4 @@
-import { checkOutput, prepareFiles, type AttemptError } from '../rules/attempts.js';
+import { checkOutput, itemsText, prepareFiles, type AttemptError } from '../rules/attempts.js';
 import type { Validator } from '../rules/validate.js';
 import { hashCanonical } from '../util/hash.js';
 import { Analysis } from './analyze.js';
@@ -90,7 +90,7 @@ export async function adoptPhase(o: {
     }
     const output = ids.map((id) => byId.get(id)!);
     const text = JSON.stringify(output, null, 2);
-    const inputJson = JSON.stringify(inputItems, null, 2);
+    const inputJson = itemsText(inputItems);
     const dir = o.runDir(batch);
     const files = dir ? await prepareFiles(dir, `(adopted from ${o.source})\n`, inputJson) : null;
     const env: Record<string, string> = { CF_PHASE: o.phase.name, CF_BATCH: String(batch), CF_BATCH_COUNT: String(d.graph.batchCount), CF_ATTEMPT: '0', CF_TARGET: target };

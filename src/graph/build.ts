@@ -10,7 +10,7 @@ import { Analysis, mergeKey } from './analyze.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
 import { contextExtras, itemWords } from './context.js';
 import { Packer, type PackOutcome, type Submission } from './packer.js';
-import { checkOutput, prepareFiles } from '../rules/attempts.js';
+import { checkOutput, itemsText, prepareFiles } from '../rules/attempts.js';
 import type { ValidatorContext } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { BuildEvent } from './events.js';
@@ -478,7 +478,7 @@ export class Engine {
     // The batch as merged: cached items and new ones, validated together.
     const assembled = items.map(([id]) => cached.get(id) ?? fresh.get(id)!);
     const dir = this.o.runDir(phase, batch);
-    const files = dir ? await prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', JSON.stringify(inputItems, null, 2)) : null;
+    const files = dir ? await prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', itemsText(inputItems)) : null;
     const text = JSON.stringify(assembled);
     if (files) {
       const { writeFile } = await import('node:fs/promises');
@@ -635,7 +635,11 @@ export class Engine {
     const cached = this.parsedBlobs.get(record.out);
     if (cached) return cached;
     const text = await this.d.objects.get(record.out);
-    if (text === null) throw new InputChanged(`the recorded output of ${record.target} is missing or damaged in .cf/objects; run cf build again`);
+    if (text === null) {
+      // Forget it, so that the next build runs the batch again instead of trusting the record.
+      this.d.state.append({ t: 'forget', target: record.target, at: this.now() });
+      throw new InputChanged(`the recorded output of ${record.target} is missing or damaged in .cf/objects; it will be built again: run cf build again`);
+    }
     const items = JSON.parse(text) as Item[];
     this.parsedBlobs.set(record.out, items);
     return items;

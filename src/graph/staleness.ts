@@ -17,8 +17,7 @@ export type StaleReason =
   | { kind: 'stale-items'; of: number; stale: Array<{ id: string; why: ItemStaleness }> }
   | { kind: 'failed'; attempts: number; at: string }
   /** Runs whatever its upstream produces; the upstream batch runs first. */
-  | { kind: 'after-upstream'; upstream: string }
-  | { kind: 'output-missing' };
+  | { kind: 'after-upstream'; upstream: string };
 
 /** Why one item of an items: independent batch has no cached output. */
 export type ItemStaleness = 'new' | 'input' | 'context' | 'settings';
@@ -116,8 +115,6 @@ export function formatStaleReason(r: StaleReason): string {
       return `failed after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} at ${r.at}`;
     case 'after-upstream':
       return `runs after ${r.upstream}`;
-    case 'output-missing':
-      return 'its recorded output is missing from .cf/objects';
     default:
       return unreachable(r);
   }

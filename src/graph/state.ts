@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readTextOrNull, writeAtomic } from '../util/fsx.js';
@@ -15,14 +15,18 @@ const ITEM_HISTORY = 3;
 export interface RecordSink {
   append(line: string): void;
   readonly size: number | null;
-  /** Replaces the whole log with these lines, atomically. */
-  rewrite(lines: string[]): Promise<void>;
+  /** Replaces the whole log with these lines, and the history with those, atomically. */
+  rewrite(lines: string[], history: string[]): Promise<void>;
+  /** The history (superseded runs kept for reverts), read only when a key is not found among current records. */
+  readHistory(): string | null;
   close(): void;
 }
 
 /**
  * The build's memory, indexed from an append-only record log. The newest record for a target wins;
  * successful runs are also indexed by key, so any earlier run with the same inputs is found again.
+ * Compaction keeps the current records in the log and moves superseded ones (kept for reverts) to a
+ * history file that is read only when a key is not found: a build where everything is fresh never reads it.
  */
 export class State {
   private readonly history = new Map<TargetId, BatchRecord[]>();
@@ -32,8 +36,34 @@ export class State {
   private readonly itemHistory = new Map<string, ItemRecord[]>();
   private readonly byItemKey = new Map<Hash, ItemRecord>();
   private lines = 0;
+  private historyLoaded = false;
 
   constructor(private readonly sink: RecordSink | null) {}
+
+  /** Reads the history file once: its records are older than every record already indexed. */
+  private loadHistory(): void {
+    if (this.historyLoaded) return;
+    this.historyLoaded = true;
+    const text = this.sink?.readHistory();
+    if (!text) return;
+    const older: StateRecord[] = [];
+    forEachRecord(text, (r) => older.push(r));
+    // Index the history as if it came first: replay it, then the current records on top.
+    const current = this.live();
+    this.clear();
+    for (const r of older) this.apply(r);
+    for (const r of current) this.apply(r);
+    this.lines -= older.length + current.length; // the log's own line count is what it was
+  }
+
+  private clear(): void {
+    this.history.clear();
+    this.failures.clear();
+    this.byKey.clear();
+    this.merges.clear();
+    this.itemHistory.clear();
+    this.byItemKey.clear();
+  }
 
   /** Indexes a record (loading or appending). */
   private apply(r: StateRecord): void {
@@ -83,6 +113,9 @@ export class State {
 
   /** An item output cached under this item key (items: independent phases). */
   itemWithKey(key: Hash): ItemRecord | undefined {
+    const r = this.byItemKey.get(key);
+    if (r || this.historyLoaded) return r;
+    this.loadHistory();
     return this.byItemKey.get(key);
   }
 
@@ -97,21 +130,7 @@ export class State {
   }
 
   load(text: string): void {
-    let start = 0;
-    while (start < text.length) {
-      let end = text.indexOf('\n', start);
-      if (end === -1) end = text.length;
-      const line = text.slice(start, end);
-      start = end + 1;
-      if (!line) continue;
-      let r: StateRecord;
-      try {
-        r = JSON.parse(line) as StateRecord;
-      } catch {
-        continue; // A line torn by a crash mid-write: that record never completed.
-      }
-      this.apply(r);
-    }
+    forEachRecord(text, (r) => this.apply(r));
   }
 
   append(r: StateRecord): void {
@@ -130,8 +149,11 @@ export class State {
     return this.failures.get(target);
   }
 
-  /** A successful run with exactly these inputs, of this or any target. */
+  /** A successful run with exactly these inputs, of this or any target (the history is read on a miss). */
   withKey(key: Hash): BatchRecord | undefined {
+    const r = this.byKey.get(key);
+    if (r || this.historyLoaded) return r;
+    this.loadHistory();
     return this.byKey.get(key);
   }
 
@@ -152,25 +174,41 @@ export class State {
     return out;
   }
 
-  /** Blobs referenced by live records. */
+  /** Blobs referenced by live records (the history included). */
   liveObjects(): Set<Hash> {
+    this.loadHistory();
     const s = new Set<Hash>();
     for (const h of this.history.values()) for (const r of h) s.add(r.out);
     for (const h of this.itemHistory.values()) for (const r of h) s.add(r.out);
     return s;
   }
 
-  /** True when the log holds so many superseded lines that rewriting it pays. */
+  /** The newest record of each target and item, and every failure and merge: what the log keeps. */
+  private current(): { current: StateRecord[]; older: StateRecord[] } {
+    const current: StateRecord[] = [...this.failures.values(), ...this.merges.values()];
+    const older: StateRecord[] = [];
+    for (const h of [...this.history.values(), ...this.itemHistory.values()]) {
+      current.push(h[h.length - 1]!);
+      older.push(...h.slice(0, -1));
+    }
+    return { current, older };
+  }
+
+  /** True when the log holds as many superseded lines as current ones (and a few hundred at least). */
   needsCompaction(): boolean {
-    const live = this.live().length;
-    return this.lines > 2 * live + 200;
+    const current = this.history.size + this.itemHistory.size + this.failures.size + this.merges.size;
+    return this.lines > 2 * current + 200;
   }
 
   async compact(): Promise<void> {
     if (!this.sink) return;
-    const live = this.live();
-    await this.sink.rewrite(live.map((r) => `${JSON.stringify(r)}\n`));
-    this.lines = live.length;
+    this.loadHistory();
+    const { current, older } = this.current();
+    await this.sink.rewrite(
+      current.map((r) => `${JSON.stringify(r)}\n`),
+      older.map((r) => `${JSON.stringify(r)}\n`),
+    );
+    this.lines = current.length;
   }
 
   close(): void {
@@ -214,14 +252,47 @@ export class FileSink implements RecordSink {
     }
   }
 
-  async rewrite(lines: string[]): Promise<void> {
+  async rewrite(lines: string[], history: string[]): Promise<void> {
     this.close();
+    // History first: a crash between the two leaves old records in both files, never in neither.
+    await writeAtomic(this.historyFile, history.join(''), { durable: true });
     await writeAtomic(this.file, lines.join(''), { durable: true });
+  }
+
+  readHistory(): string | null {
+    try {
+      return readFileSync(this.historyFile, 'utf8');
+    } catch {
+      return null;
+    }
+  }
+
+  private get historyFile(): string {
+    return this.file.replace(/records\.log$/, 'history.log');
   }
 
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+/** Calls `fn` with each record of a log's text; a line torn by a crash mid-write is skipped. */
+function forEachRecord(text: string, fn: (r: StateRecord) => void): void {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (!line) continue;
+    let r: StateRecord;
+    try {
+      r = JSON.parse(line) as StateRecord;
+    } catch {
+      continue; // That record never completed.
+    }
+    fn(r);
   }
 }
 

@@ -69,6 +69,14 @@ function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' }>): s
   }
 }
 
+/**
+ * Items as a JSON array with one item a line: compact for prompts (tokens cost money), easy on line-based
+ * tools, still readable.
+ */
+export function itemsText(items: readonly unknown[]): string {
+  return items.length ? `[\n${items.map((it) => JSON.stringify(it)).join(',\n')}\n]` : '[]';
+}
+
 export async function prepareFiles(dir: string, prompt: string, inputJson: string): Promise<AttemptFiles> {
   await mkdir(dir, { recursive: true });
   const files: AttemptFiles = {
@@ -133,7 +141,7 @@ export async function checkOutput(o: {
  * (the agent or the validator cannot start) end the batch at once.
  */
 export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
-  const inputJson = JSON.stringify(job.inputItems, null, 2);
+  const inputJson = itemsText(job.inputItems);
   const all: AttemptError[] = [];
   const usage: AttemptUsage[] = [];
   let previous: ValidationError[] = [];

@@ -5,7 +5,7 @@ import { describeError, type ValidationError } from './validate.js';
  * input items, the task and where to write, and on a retry the errors of the previous attempt.
  * Change the wording here and bump PROMPT_TEMPLATE_VERSION: it is part of every key, so batches rerun.
  */
-export const PROMPT_TEMPLATE_VERSION = 1;
+export const PROMPT_TEMPLATE_VERSION = 2;
 
 export interface PromptInput {
   intelligence: string;

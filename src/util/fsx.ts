@@ -1,6 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 
 /**
  * Writes through a temporary file in the same directory, then renames over the target, so a reader or a
@@ -8,6 +7,7 @@ import writeFileAtomic from 'write-file-atomic';
  */
 export async function writeAtomic(file: string, data: string, opts: { durable?: boolean } = {}): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
+  const { default: writeFileAtomic } = await import('write-file-atomic');
   await writeFileAtomic(file, data, { fsync: opts.durable ?? false });
 }
 

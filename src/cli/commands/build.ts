@@ -17,9 +17,10 @@ import type { Validator } from '../../rules/validate.js';
 import { createRunner } from '../../runners/index.js';
 import { killAllChildren } from '../../runners/processes.js';
 import type { AgentRunner } from '../../runners/types.js';
-import type { GlobalOptions } from '../main.js';
+import { VERSION, type GlobalOptions } from '../main.js';
+import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { requireInputs, outputStore, readIntelligence, readState, type Inputs } from '../session.js';
+import { outputStore, readIntelligence, readState, requireInputs, watchedFiles, type Inputs } from '../session.js';
 
 export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
@@ -85,6 +86,13 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   const exitCode = controller.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
   reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
+  // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
+  if (exitCode === 0 && !s.cancelled.length) {
+    const files = [...watchedFiles(inputs.pipeline).map((f) => path.relative(opts.dir, f)), path.relative(opts.dir, statePaths(opts.dir).log)];
+    await writeNoopStamp(opts.dir, names, VERSION, files, [...s.ran, ...s.fresh].sort());
+  } else {
+    await clearNoopStamp(opts.dir);
+  }
   return exitCode;
 }
 

@@ -4,10 +4,9 @@ import type { FSWatcher } from 'chokidar';
 import { Budget } from '../../graph/budget.js';
 import { Engine, type BuildSummary } from '../../graph/build.js';
 import type { BuildEvent } from '../../graph/events.js';
-import { commandFiles } from '../../graph/fingerprint.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
-import { loadPipeline, PIPELINE_FILE, type Pipeline } from '../../graph/pipeline.js';
+import { loadPipeline, PIPELINE_FILE } from '../../graph/pipeline.js';
 import { statePaths, type State } from '../../graph/state.js';
 import { resolveTargets, type Request } from '../../graph/targets.js';
 import { createValidator } from '../../rules/phaseValidator.js';
@@ -20,27 +19,11 @@ import { fail, formatUserError } from '../../util/errors.js';
 import { hashString } from '../../util/hash.js';
 import type { GlobalOptions } from '../main.js';
 import { formatErrors, HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { loadInputs, outputStore, readIntelligence, readState, type Inputs } from '../session.js';
+import { loadInputs, outputStore, readIntelligence, readState, watchedFiles, type Inputs } from '../session.js';
 import { takeEdits } from './build.js';
 
 /** Editor saves come in bursts (write, rename, chmod): events this close together are one change. */
 const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
-
-/** Every file a target reads (and the merged outputs, whose hand edits feed downstream). */
-export function watchedFiles(p: Pipeline): string[] {
-  const files = new Set<string>([PIPELINE_FILE, p.seeds]);
-  for (const phase of p.phases) {
-    files.add(phase.intelligence);
-    files.add(phase.output);
-    for (const d of phase.deps) files.add(d);
-    if (phase.validate?.command) for (const f of commandFiles(phase.validate.command)) files.add(f);
-  }
-  for (const r of p.runners.values()) {
-    for (const d of r.deps) files.add(d);
-    if (r.kind === 'command') for (const f of commandFiles(r.command)) files.add(f);
-  }
-  return [...files].map((f) => path.resolve(p.dir, f));
-}
 
 interface Current {
   engine: Engine;
