@@ -53,15 +53,15 @@ export function noopFastPath(dir: string, targets: string[], cf: string): string
 
 /**
  * After a build that left its targets up to date: stamp the files it read and wrote (`files`, relative
- * to dir; the state log included). No stamp when a file changed too recently to trust its mtime.
+ * to dir) and cf's own (`own`: the state log). No stamp when a file changed too recently to trust its mtime.
  */
-export async function writeNoopStamp(dir: string, targets: string[], cf: string, files: string[], fresh: string[]): Promise<void> {
-  const stats = files.map((f) => {
-    const s = statOf(path.resolve(dir, f));
-    return [f, ...s.slice(1)] as FileStat;
-  });
+export async function writeNoopStamp(dir: string, targets: string[], cf: string, files: string[], own: string[], fresh: string[]): Promise<void> {
+  const stat = (f: string): FileStat => [f, ...statOf(path.resolve(dir, f)).slice(1)] as FileStat;
+  const stats = files.map(stat);
   const now = Date.now();
   for (const s of stats) if (s[1] !== null && now - Number(BigInt(s[2]) / 1_000_000n) < RACY_MS) return clearNoopStamp(dir);
+  // cf's own files (the state log): any write changes their size or inode; no racy window to fear.
+  stats.push(...own.map(stat));
   const stamp: Stamp = { v: VERSION, cf, targets, files: stats, fresh };
   await writeAtomic(path.join(dir, STAMP), JSON.stringify(stamp));
 }

@@ -4,7 +4,7 @@ import { hashCanonical } from '../util/hash.js';
 import { Analysis } from './analyze.js';
 import { contextExtras } from './context.js';
 import { ContextSource, type Decider } from './decide.js';
-import type { ItemRefs } from './fingerprint.js';
+import { decodeRefs, encodeRefs, type RefsText } from './fingerprint.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord } from './records.js';
 import type { Item } from './seeds.js';
@@ -48,7 +48,7 @@ export async function adoptPhase(o: {
     const reject = (reason: string, errors: AttemptError[] = []): void => {
       report.rejected.push({ target, reason, errors });
     };
-    let refs: ItemRefs;
+    let refs: RefsText;
     let inputItems: Item[];
     if (up) {
       const u = analysis.batch(up, batch);
@@ -82,7 +82,7 @@ export async function adoptPhase(o: {
       report.alreadyFresh.push(target);
       continue;
     }
-    const ids = refs.map(([id]) => id);
+    const ids = decodeRefs(refs).map(([id]) => id);
     const missing = ids.filter((id) => !byId.has(id));
     if (missing.length) {
       reject(`${missing.length} of ${ids.length} items are not in ${o.source}`, missing.map((id) => ({ attempt: 0, source: 'output', item: id, message: `${id} is not in ${o.source}` })));
@@ -113,7 +113,7 @@ export async function adoptPhase(o: {
       key: decision.key,
       fp: decision.fp,
       out,
-      items: checked.items.map((it) => [String(it[idField]), hashCanonical(it)]),
+      items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
       attempts: 0,
       ms: 0,
       at: (o.now?.() ?? new Date()).toISOString(),

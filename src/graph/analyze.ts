@@ -1,6 +1,6 @@
 import { hashCanonical, hashString, type Hash } from '../util/hash.js';
 import { ContextSource, type Decider } from './decide.js';
-import type { ItemRefs } from './fingerprint.js';
+import { decodeRefs, encodeRefs, type RefsText } from './fingerprint.js';
 import type { OutputStore } from './outputs.js';
 import { sameStamp } from './outputs.js';
 import type { CourseConfig, PhaseConfig } from './pipeline.js';
@@ -54,7 +54,7 @@ export class Analysis {
   private compute(phase: PhaseConfig, batch: number, target: TargetId): BatchStatus {
     const d = this.decider;
     const up = d.graph.upstream(phase);
-    let items: ItemRefs;
+    let items: RefsText;
     if (!up) {
       items = d.seedRefs(batch);
     } else {
@@ -81,7 +81,8 @@ export class Analysis {
   }
 
   /** For items: independent: which items of a stale batch have no cached output, and why. */
-  private staleItems(phase: PhaseConfig, batch: number, items: ItemRefs): StaleReason[] {
+  private staleItems(phase: PhaseConfig, batch: number, text: RefsText): StaleReason[] {
+    const items = decodeRefs(text);
     const d = this.decider;
     const [start] = d.graph.batchRange(batch);
     const stale: Array<{ id: string; why: ItemStaleness }> = [];
@@ -91,7 +92,7 @@ export class Analysis {
         stale.push({ id, why: 'context' });
         return;
       }
-      const hit = d.state.itemWithKey(d.keyFor(phase, [[id, h]], context));
+      const hit = d.state.itemWithKey(d.keyFor(phase, encodeRefs([[id, h]]), context));
       if (hit && d.objects.has(hit.out)) return;
       const last = d.state.lastItem(phase.name, id);
       const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context?.vocabulary.hash ?? null) ? 'context' : 'settings';

@@ -14,7 +14,7 @@ import { checkOutput, itemsText, prepareFiles } from '../rules/attempts.js';
 import type { ValidatorContext } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { BuildEvent } from './events.js';
-import type { ContextValue, ItemRefs } from './fingerprint.js';
+import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
 import { sameStamp, type OutputStore } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
@@ -63,7 +63,7 @@ export interface BuildSummary {
 export interface RunningBatch {
   phase: PhaseConfig;
   batch: number;
-  items: ItemRefs;
+  items: RefsText;
   context?: ContextValue;
   key: Hash;
   abort(): void;
@@ -195,7 +195,7 @@ export class Engine {
   private async buildBatch(phase: PhaseConfig, batch: number, target: TargetId): Promise<BatchResult> {
     const d = this.d;
     const up = d.graph.upstream(phase);
-    let items: ItemRefs;
+    let items: RefsText;
     if (up) {
       const u = await this.batch(up, batch);
       if (u.kind === 'cancelled') return this.cancelled(target);
@@ -268,18 +268,19 @@ export class Engine {
     phase: PhaseConfig,
     batch: number,
     target: TargetId,
-    items: ItemRefs,
+    text: RefsText,
     decision: Extract<Decision, { kind: 'stale' }>,
     reasons: string[],
     signal: AbortSignal,
   ): Promise<BatchResult> {
     const d = this.d;
+    const items = decodeRefs(text);
     const batchCount = d.graph.batchCount;
     const started = Date.now();
     let inputItems: Item[];
     let intelligence: string;
     try {
-      inputItems = await this.inputItems(phase, batch, items);
+      inputItems = await this.inputItems(phase, batch, text);
       intelligence = await this.intelligence(phase);
     } catch (e) {
       if (!(e instanceof InputChanged)) throw e;
@@ -334,7 +335,7 @@ export class Engine {
           key: decision.key,
           fp: decision.fp,
           out,
-          items: outcome.items.map((it) => [it[idField] as string, hashCanonical(it)]),
+          items: encodeRefs(outcome.items.map((it) => [String(it[idField]), hashCanonical(it)])),
           attempts: outcome.attempts,
           ms: Date.now() - started,
           at: this.now(),
@@ -427,16 +428,17 @@ export class Engine {
     phase: PhaseConfig,
     batch: number,
     target: TargetId,
-    items: ItemRefs,
+    text: RefsText,
     decision: Extract<Decision, { kind: 'stale' }>,
   ): Promise<BatchResult> {
     const d = this.d;
+    const items = decodeRefs(text);
     const [start] = d.graph.batchRange(batch);
     const started = Date.now();
     const batchCount = d.graph.batchCount;
     let inputItems: Item[];
     try {
-      inputItems = await this.inputItems(phase, batch, items);
+      inputItems = await this.inputItems(phase, batch, text);
     } catch (e) {
       if (!(e instanceof InputChanged)) throw e;
       return this.failNow(phase, batch, target, e.message);
@@ -445,7 +447,7 @@ export class Engine {
     const stale: Submission['entries'] = [];
     for (const [i, [id, h]] of items.entries()) {
       const c = phase.context ? (d.contextAt(phase, start + i, this.contexts) as ContextValue) : undefined;
-      const key = d.keyFor(phase, [[id, h]], c);
+      const key = d.keyFor(phase, encodeRefs([[id, h]]), c);
       const hit = d.state.itemWithKey(key);
       const content = hit && d.objects.has(hit.out) ? await this.itemContent(hit.out, id) : undefined;
       if (content) cached.set(id, content);
@@ -479,13 +481,13 @@ export class Engine {
     const assembled = items.map(([id]) => cached.get(id) ?? fresh.get(id)!);
     const dir = this.o.runDir(phase, batch);
     const files = dir ? await prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', itemsText(inputItems)) : null;
-    const text = JSON.stringify(assembled);
+    const output = JSON.stringify(assembled);
     if (files) {
       const { writeFile } = await import('node:fs/promises');
-      await writeFile(files.output, text);
+      await writeFile(files.output, output);
     }
     const checked = await checkOutput({
-      text,
+      text: output,
       inputItems,
       inputIds: items.map(([id]) => id),
       idField: d.graph.pipeline.idField,
@@ -503,7 +505,7 @@ export class Engine {
       this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts, errors });
       return { kind: 'failed' };
     }
-    const out = await d.objects.put(text);
+    const out = await d.objects.put(output);
     this.parsedBlobs.set(out, checked.items);
     const idField = d.graph.pipeline.idField;
     const record: BatchRecord = {
@@ -512,7 +514,7 @@ export class Engine {
       key: decision.key,
       fp: decision.fp,
       out,
-      items: checked.items.map((it) => [String(it[idField]), hashCanonical(it)]),
+      items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
       attempts,
       ms: Date.now() - started,
       at: this.now(),
@@ -616,7 +618,7 @@ export class Engine {
   }
 
   /** The batch's input items, checked against the hashes its key was computed from. */
-  private async inputItems(phase: PhaseConfig, batch: number, refs: ItemRefs): Promise<Item[]> {
+  private async inputItems(phase: PhaseConfig, batch: number, text: RefsText): Promise<Item[]> {
     const up = this.d.graph.upstream(phase);
     if (up) {
       const u = (await this.batch(up, batch)) as { kind: 'ok'; record: BatchRecord };
@@ -625,6 +627,7 @@ export class Engine {
     const all = await this.d.seeds.items();
     const [start, end] = this.d.graph.batchRange(batch);
     const items = all.slice(start, end);
+    const refs = decodeRefs(text);
     items.forEach((it, i) => {
       if (hashCanonical(it) !== refs[i]?.[1]) throw new InputChanged(`${this.d.seeds.file} changed while cf was running; run cf build again`);
     });

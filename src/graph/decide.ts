@@ -1,6 +1,6 @@
 import type { Hash } from '../util/hash.js';
 import { CumulativeVocabulary } from './context.js';
-import { fingerprintHead, keyFromHead, makeFingerprint, type ContextValue, type Fingerprint, type ItemRefs, type PhaseParts } from './fingerprint.js';
+import { fingerprintHead, keyFromHead, makeFingerprint, type ContextValue, type Fingerprint, type PhaseParts, type RefsText } from './fingerprint.js';
 import type { ObjectStore } from './objects.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord, FailureRecord } from './records.js';
@@ -47,14 +47,14 @@ export class Decider {
     return phase.from === 'seeds' ? 'seeds' : batchTarget(phase.from, batch);
   }
 
-  seedRefs(batch: number): ItemRefs {
+  seedRefs(batch: number): RefsText {
     const [start, end] = this.graph.batchRange(batch);
-    const out: ItemRefs = [];
-    for (let i = start; i < end; i++) out.push([this.seeds.ids[i]!, this.seeds.hashes[i]!]);
-    return out;
+    let out = '';
+    for (let i = start; i < end; i++) out += i > start ? `\n${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}` : `${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}`;
+    return out as RefsText;
   }
 
-  fingerprint(phase: PhaseConfig, items: ItemRefs, context?: ContextValue): Fingerprint {
+  fingerprint(phase: PhaseConfig, items: RefsText, context?: ContextValue): Fingerprint {
     return makeFingerprint(this.parts.get(phase.name)!, phase.from, items, context);
   }
 
@@ -79,14 +79,14 @@ export class Decider {
 
 
   /** The key of a batch (or, for one item, of that item) of this phase with these input items. */
-  keyFor(phase: PhaseConfig, items: ItemRefs, context?: ContextValue): Hash {
+  keyFor(phase: PhaseConfig, items: RefsText, context?: ContextValue): Hash {
     let head = this.heads.get(phase.name);
     if (head === undefined) this.heads.set(phase.name, (head = fingerprintHead(this.parts.get(phase.name)!, phase.from)));
     return keyFromHead(head, items, context);
   }
 
   /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
-  decide(phase: PhaseConfig, batch: number, items: ItemRefs, context?: ContextValue): Decision {
+  decide(phase: PhaseConfig, batch: number, items: RefsText, context?: ContextValue): Decision {
     const target = batchTarget(phase.name, batch);
     const key = this.keyFor(phase, items, context);
     const hit = this.state.withKey(key);

@@ -5,7 +5,7 @@ import type { StatCache } from './statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../rules/prompt.js';
 
 /** Bumped when the meaning of a fingerprint changes; every key changes with it. */
-export const FINGERPRINT_VERSION = 2;
+export const FINGERPRINT_VERSION = 3;
 
 /** path → content hash, keys sorted. */
 export type FileHashes = Record<string, Hash>;
@@ -29,7 +29,8 @@ export interface Fingerprint extends PhaseParts {
   v: number;
   /** "seeds" or the upstream phase (not its batch number: renumbering is not a change). */
   from: string;
-  items: Array<[string, Hash]>;
+  /** The input items, in order, as RefsText. */
+  items: RefsText;
   /** Derived data from earlier seeds the batch reads (e.g. the vocabulary taught before it). */
   context?: ContextValue;
 }
@@ -40,7 +41,42 @@ export interface ContextValue {
 
 export type ItemRefs = Array<[string, Hash]>;
 
-export function makeFingerprint(parts: PhaseParts, from: string, items: ItemRefs, context?: ContextValue): Fingerprint {
+/**
+ * Items as records and keys hold them: "id<TAB>hash" lines, in order. One string instead of an array of
+ * pairs: a state of thousands of records parses fast and makes little garbage, and a downstream key is
+ * built by concatenating its upstream batch's text, never iterating it.
+ */
+export type RefsText = string & { readonly __brand: 'RefsText' };
+
+export function encodeRefs(refs: ReadonlyArray<readonly [string, string]>): RefsText {
+  let out = '';
+  for (let i = 0; i < refs.length; i++) out += i ? `\n${refs[i]![0]}\t${refs[i]![1]}` : `${refs[i]![0]}\t${refs[i]![1]}`;
+  return out as RefsText;
+}
+
+const decoded = new Map<string, ItemRefs>();
+
+/** The pairs of a RefsText (memoised: explanations and item-level work ask for the same ones again). */
+export function decodeRefs(text: RefsText): ItemRefs {
+  if (Array.isArray(text)) return text as unknown as ItemRefs; // a record written before RefsText
+  let refs = decoded.get(text);
+  if (!refs) {
+    refs = text ? text.split('\n').map((l) => l.split('\t') as [string, Hash]) : [];
+    if (decoded.size > 10_000) decoded.clear();
+    decoded.set(text, refs);
+  }
+  return refs;
+}
+
+export function refsCount(text: RefsText): number {
+  if (Array.isArray(text)) return (text as unknown as ItemRefs).length;
+  if (!text) return 0;
+  let n = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+export function makeFingerprint(parts: PhaseParts, from: string, items: RefsText, context?: ContextValue): Fingerprint {
   return { v: FINGERPRINT_VERSION, ...parts, from, items, ...(context ? { context } : {}) };
 }
 
@@ -57,10 +93,8 @@ export function fingerprintHead(parts: PhaseParts, from: string): string {
   return canonicalJson({ v: FINGERPRINT_VERSION, ...parts, from });
 }
 
-export function keyFromHead(head: string, items: ItemRefs, context?: ContextValue): Hash {
-  let text = head;
-  for (const [id, h] of items) text += `\n${id}\t${h}`;
-  if (context) text += `\n@context ${canonicalJson(context)}`;
+export function keyFromHead(head: string, items: RefsText, context?: ContextValue): Hash {
+  const text = context ? `${head}\n${items}\n@context ${canonicalJson(context)}` : `${head}\n${items}`;
   return hashString(text);
 }
 

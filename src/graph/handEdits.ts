@@ -4,6 +4,7 @@ import type { Validator } from '../rules/validate.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, type BatchStatus } from './analyze.js';
 import { contextExtras } from './context.js';
+import { decodeRefs, encodeRefs } from './fingerprint.js';
 import type { Decider } from './decide.js';
 import type { OutputStore } from './outputs.js';
 import { sameStamp } from './outputs.js';
@@ -71,9 +72,10 @@ export async function takeHandEdits(o: {
       const status = analysis.batch(phase, batch);
       if (status.kind !== 'fresh') continue; // it runs anyway, from its inputs
       const record = status.record;
-      const ids = record.items.map(([id]) => id);
+      const refs = decodeRefs(record.items);
+      const ids = refs.map(([id]) => id);
       const edited = ids.map((id) => byId.get(id));
-      const changed = edited.some((it, i) => it === undefined || hashCanonical(it) !== record.items[i]![1]);
+      const changed = edited.some((it, i) => it === undefined || hashCanonical(it) !== refs[i]![1]);
       if (!changed) continue;
       const upstream = d.graph.upstream(phase);
       const inputItems = upstream ? await recordedItems(d, analysis.batch(upstream, batch)) : (await d.seeds.items()).slice(...d.graph.batchRange(batch));
@@ -96,7 +98,7 @@ export async function takeHandEdits(o: {
       const taken: BatchRecord = {
         ...record,
         out,
-        items: checked.items.map((it) => [String(it[idField]), hashCanonical(it)]),
+        items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
         at: (o.now?.() ?? new Date()).toISOString(),
         edited: phase.output,
         ...contextExtras(d.graph.phases, phase.name, checked.items, idField),

@@ -2,7 +2,7 @@ import type { AttemptError, AttemptUsage } from '../rules/attempts.js';
 import type { ValidationError } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { ItemWords } from './context.js';
-import type { Fingerprint, ItemRefs } from './fingerprint.js';
+import type { Fingerprint, RefsText } from './fingerprint.js';
 import type { TargetId } from './targets.js';
 
 /**
@@ -17,8 +17,8 @@ export interface BatchRecord {
   fp: Fingerprint;
   /** The output blob in .cf/objects (a JSON array of the batch's output items). */
   out: Hash;
-  /** Output items: [id, content hash] in order. Downstream keys are built from these. */
-  items: ItemRefs;
+  /** Output items: "id<TAB>content hash" lines in order. Downstream keys are built from these. */
+  items: RefsText;
   attempts: number;
   ms: number;
   at: string;

@@ -1,5 +1,5 @@
 import { unreachable } from '../util/result.js';
-import type { FileHashes, Fingerprint } from './fingerprint.js';
+import { decodeRefs, type FileHashes, type Fingerprint } from './fingerprint.js';
 
 /** Why a target must run: recorded at every stale decision, shown by explain, --dry-run, status and events. */
 export type StaleReason =
@@ -42,13 +42,15 @@ function list(ids: string[]): string {
 export function diffFingerprints(before: Fingerprint, after: Fingerprint, upstream: string): StaleReason[] {
   if (before.v !== after.v) return [{ kind: 'format' }];
   const reasons: StaleReason[] = [];
-  const was = new Map(before.items);
-  const now = new Map(after.items);
-  const changed = after.items.filter(([id, h]) => was.has(id) && was.get(id) !== h).map(([id]) => id);
-  const added = after.items.filter(([id]) => !was.has(id)).map(([id]) => id);
-  const removed = before.items.filter(([id]) => !now.has(id)).map(([id]) => id);
-  const common = after.items.filter(([id]) => was.has(id)).map(([id]) => id);
-  const commonBefore = before.items.filter(([id]) => now.has(id)).map(([id]) => id);
+  const beforeItems = decodeRefs(before.items);
+  const afterItems = decodeRefs(after.items);
+  const was = new Map(beforeItems);
+  const now = new Map(afterItems);
+  const changed = afterItems.filter(([id, h]) => was.has(id) && was.get(id) !== h).map(([id]) => id);
+  const added = afterItems.filter(([id]) => !was.has(id)).map(([id]) => id);
+  const removed = beforeItems.filter(([id]) => !now.has(id)).map(([id]) => id);
+  const common = afterItems.filter(([id]) => was.has(id)).map(([id]) => id);
+  const commonBefore = beforeItems.filter(([id]) => now.has(id)).map(([id]) => id);
   const reordered = common.some((id, i) => commonBefore[i] !== id);
   if (changed.length || added.length || removed.length || reordered) {
     reasons.push({ kind: 'items', from: upstream, changed, added, removed, reordered });

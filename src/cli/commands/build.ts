@@ -88,8 +88,8 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   reporter.close();
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
   if (exitCode === 0 && !s.cancelled.length) {
-    const files = [...watchedFiles(inputs.pipeline).map((f) => path.relative(opts.dir, f)), path.relative(opts.dir, statePaths(opts.dir).log)];
-    await writeNoopStamp(opts.dir, names, VERSION, files, [...s.ran, ...s.fresh].sort());
+    const files = watchedFiles(inputs.pipeline).map((f) => path.relative(opts.dir, f));
+    await writeNoopStamp(opts.dir, names, VERSION, files, [path.relative(opts.dir, statePaths(opts.dir).log)], [...s.ran, ...s.fresh].sort());
   } else {
     await clearNoopStamp(opts.dir);
   }

@@ -1,4 +1,5 @@
 import { Analysis } from '../../graph/analyze.js';
+import { refsCount } from '../../graph/fingerprint.js';
 import { formatStaleReason } from '../../graph/staleness.js';
 import { batchTarget } from '../../graph/targets.js';
 import { formatDuration } from '../../util/duration.js';
@@ -50,7 +51,7 @@ export async function explainCommand(opts: GlobalOptions, names: string[]): Prom
       else lines.push(`  ${describeStatus(s)}`);
       if (last) {
         const how = last.adopted ? `adopted from ${last.adopted}` : `${last.attempts} attempt${last.attempts === 1 ? '' : 's'}, ${formatDuration(last.ms)}`;
-        lines.push(`  last built ${last.at}: ${last.items.length} items, ${how}, key ${last.key}`);
+        lines.push(`  last built ${last.at}: ${refsCount(last.items)} items, ${how}, key ${last.key}`);
         if (last.usage?.length) {
           const t = emptyTotals();
           for (const u of last.usage) addUsage(t, u, u.attempt > 1);
@@ -66,7 +67,7 @@ export async function explainCommand(opts: GlobalOptions, names: string[]): Prom
         state: s.kind,
         reasons: s.kind === 'stale' ? s.reasons.map(formatStaleReason) : [describeStatus(s)],
         reasonCodes: s.kind === 'stale' ? s.reasons : [],
-        ...(last ? { lastBuilt: { at: last.at, key: last.key, items: last.items.length, attempts: last.attempts, ms: last.ms } } : {}),
+        ...(last ? { lastBuilt: { at: last.at, key: last.key, items: refsCount(last.items), attempts: last.attempts, ms: last.ms } } : {}),
         ...(failure && s.kind !== 'fresh' ? { lastFailure: failure } : {}),
       });
     }
