@@ -8,6 +8,7 @@
 // More knobs: --tools cf,make,ninja,snakemake,snakemake-greedy  --cases a,b,c,d,e,f,g
 //   --budget S (timed seconds per case, default 45)  --timeout S (one run, default 300)
 //   --cap S (skip a non-cold case predicted to take longer than S per run, default 150)
+//   --wait-quiet S (before each case, wait up to S s while other processes keep the CPUs > 25 % busy; default 15)
 //
 // For every tool, N and case: one "check run" under GNU time (peak RSS, the batch jobs it ran, what a
 // dry run says), then hyperfine with --prepare putting the workspace in the case's state before every
@@ -41,6 +42,7 @@ const { values: opt } = parseArgs({
     budget: { type: 'string' },
     timeout: { type: 'string' },
     cap: { type: 'string' },
+    'wait-quiet': { type: 'string' },
     report: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -61,6 +63,7 @@ const NS = (opt.ns ?? (QUICK ? '668' : '668,20000,100000')).split(',').map((s) =
 const BUDGET = Number(opt.budget ?? (QUICK ? 8 : 45));
 const TIMEOUT = Number(opt.timeout ?? 300);
 const CAP = Number(opt.cap ?? 150);
+const WAIT_QUIET = Number(opt['wait-quiet'] ?? (QUICK ? 3 : 15));
 
 // ---------------------------------------------------------------- tools and cases
 
@@ -186,6 +189,26 @@ function parseDry(tool, text) {
   return { sure: (text.match(re) ?? []).length, may: 0 };
 }
 
+/** Share of all CPUs busy over the next MS milliseconds (between cases nothing of ours runs: that is other work). */
+function cpuBusy(ms = 1000) {
+  const sample = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) };
+  };
+  const a = sample();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  const b = sample();
+  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
+}
+
+/** Wait (up to WAIT_QUIET s) until the machine is quiet; returns the last background CPU share measured. */
+function waitQuiet() {
+  const t0 = Date.now();
+  let busy = cpuBusy();
+  while (busy > 0.25 && Date.now() - t0 < WAIT_QUIET * 1000) busy = cpuBusy();
+  return busy;
+}
+
 const mutCmd = (action, ws) => (action ? `${NODE} ${MUTATE} ${action} ${ws}` : null);
 
 // ---------------------------------------------------------------- measuring
@@ -216,6 +239,7 @@ async function measureCase(tool, n, ws, c, spec, logDir) {
     prepare: c.prepare ? `node bench/lib/mutate.mjs ${c.prepare} WS` : null,
     minimal: c.minimal(nb), load: os.loadavg()[0],
   };
+  rec.bgBusy = waitQuiet();
   const est = predict(tool, n, c);
   if (est !== null && ((c.id === 'a' && est > TIMEOUT) || (c.id !== 'a' && est > CAP))) {
     rec.skipped = `predicted ≈ ${fmt(est)} s a run (limit ${c.id === 'a' ? TIMEOUT : CAP} s)`;
@@ -313,14 +337,14 @@ async function measureFloor(n) {
   const logDir = path.join(WSROOT, `N${n}`, 'logs');
   mkdirSync(logDir, { recursive: true });
   generate(ws, n, 'floor');
-  const est = predict('floor', n, { id: 'serial' });
   for (const [id, cmd, prepare, want] of [
     ['serial', 'sh recipes/serial.sh', 'clean', n <= 1000 ? 3 : 1],
     ['one', 'sh recipes/one.sh', null, QUICK ? 5 : 20],
   ]) {
+    const bgBusy = waitQuiet();
     if (prepare) mutate(prepare, ws);
     const chk = await run(ws, cmd, path.join(logDir, `floor-${n}-${id}.log`));
-    const rec = { tool: 'floor', n, batches: batches(n), case: id, command: cmd, check: { wall: chk.wall, rssKb: chk.rssKb, code: chk.code }, load: os.loadavg()[0] };
+    const rec = { tool: 'floor', n, batches: batches(n), case: id, command: cmd, check: { wall: chk.wall, rssKb: chk.rssKb, code: chk.code }, load: os.loadavg()[0], bgBusy };
     if (chk.code !== 0) rec.error = `exit ${chk.code}`;
     else {
       const runs = Math.min(want, Math.floor(BUDGET / Math.max(chk.wall, 0.001)));
@@ -336,7 +360,6 @@ async function measureFloor(n) {
     results.results.push(rec);
     log(`  floor            ${id.padEnd(6)} ${rec.timing ? `${fmt(rec.timing.median)} s (n=${rec.timing.n})` : rec.error}`);
   }
-  void est;
 }
 
 function versions() {
@@ -352,7 +375,7 @@ function versions() {
     mawk: sh("mawk -W version 2>&1 | head -1"),
     grep: sh('grep --version | head -1'),
     hyperfine: sh('hyperfine --version'),
-    'GNU time': sh('/usr/bin/time --version 2>&1 | head -1'),
+    'GNU time': sh("dpkg-query -W -f='${Version}' time"),
     kernel: sh('uname -sr'),
     cpu: `${sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")}, ${os.cpus().length} CPUs`,
     memory: `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
@@ -382,7 +405,7 @@ async function main() {
     date: new Date().toISOString(),
     argv: process.argv.slice(2).join(' '),
     quick: QUICK, ns: NS, tools: toolList, cases: caseList.map((c) => c.id),
-    budget: BUDGET, timeout: TIMEOUT, cap: CAP,
+    budget: BUDGET, timeout: TIMEOUT, cap: CAP, waitQuiet: WAIT_QUIET,
     versions: versions(),
     cases: Object.fromEntries(CASES.map((c) => [c.id, c.title])),
     commands: Object.fromEntries(Object.entries(TOOLS).map(([t, s]) => [t, { build: s.build.replace(NODE, 'node').replace(ROOT + '/', ''), dry: s.dry.replace(NODE, 'node').replace(ROOT + '/', '') }])),
@@ -397,7 +420,6 @@ async function main() {
     }
   }
   results.meta.totalWall = (Date.now() - t0) / 1000;
-  results.meta.loadRange = [Math.min(...results.results.filter((r) => r.load !== undefined).map((r) => r.load)), Math.max(...results.results.filter((r) => r.load !== undefined).map((r) => r.load))];
   save();
   const md = renderReport(results);
   writeFileSync(RESULTS_MD, md);

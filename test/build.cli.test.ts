@@ -162,6 +162,25 @@ describe('cf build (through the CLI)', () => {
     expect(typo.stderr).toContain('did you mean "legos.json"');
   });
 
+  it('an unchanged tree is answered from its stat stamp; any change takes the full path', async () => {
+    const p = await built(40);
+    const { utimes } = await import('node:fs/promises');
+    // Files written more than 2 s ago are trusted by their stat; age them instead of waiting.
+    const old = new Date(Date.now() - 60_000);
+    for (const f of ['seeds.json', 'prompts/pairs.md', 'prompts/legos.md', 'pipeline.yaml', 'out/pairs.json', 'out/legos.json']) await utimes(p.file(f), old, old);
+    expect((await p.cf(['build'])).stdout).toContain('0 ran, 4 fresh');
+    const fast = await p.cf(['build']);
+    expect(fast.stdout).toContain('nothing to do (no input changed since the last build)');
+    const json = await p.cf(['build', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ event: 'summary', ok: true, ran: [], fresh: ['legos#1', 'legos#2', 'pairs#1', 'pairs#2'] });
+    await p.editSeed('S0003', 'changed');
+    const full = await p.cf(['build']);
+    expect(full.stdout).not.toContain('nothing to do');
+    expect(targetsOf(await p.takeRuns())).toEqual(['legos#1', 'pairs#1']);
+    // Another target list has its own answer.
+    expect((await p.cf(['build', 'pairs'])).stdout).not.toContain('no input changed');
+  });
+
   it('a hand edit of a merged output feeds downstream, like a newer intermediate file in make', async () => {
     const p = await built();
     const pairs = JSON.parse(await p.read('out/pairs.json')) as Array<{ id: string; text: string }>;

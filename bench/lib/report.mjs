@@ -30,7 +30,12 @@ export function renderReport({ meta, results }) {
   p('## Machine and versions');
   p();
   for (const [k, v] of Object.entries(meta.versions ?? {})) p(`* ${k}: \`${v}\``);
-  if (meta.loadRange) p(`* 1-minute load average at the start of each case: ${meta.loadRange[0].toFixed(2)}–${meta.loadRange[1].toFixed(2)} (other work on the machine shows up here; the machine has ${meta.versions?.cpu?.match(/(\d+) CPUs/)?.[1] ?? '?'} CPUs)`);
+  const bg = results.filter((r) => typeof r.bgBusy === 'number').map((r) => r.bgBusy).sort((a, b) => a - b);
+  if (bg.length) {
+    p(`* Other work on the machine: before each case the harness waits (up to ${meta.waitQuiet ?? '?'} s) until other processes leave the CPUs under 25 % busy, ` +
+      `then notes how busy they were in the last second: median ${(bg[Math.floor(bg.length / 2)] * 100).toFixed(0)} %, max ${(bg[bg.length - 1] * 100).toFixed(0)} % ` +
+      `(${bg.filter((x) => x > 0.25).length} of ${bg.length} cases started above 25 %). Busy neighbours inflate the medians and widen the min–max ranges.`);
+  }
   p();
   p('## Workload (identical for every tool)');
   p();

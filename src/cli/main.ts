@@ -2,8 +2,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatUserError, UserErrorException } from '../util/errors.js';
 import { unreachable } from '../util/result.js';
+import { CF_VERSION, STATE_FORMAT } from '../version.js';
 
-export const VERSION = '0.1.0';
+export const VERSION = CF_VERSION;
 
 const USAGE = `cf ${VERSION}: a content-addressed build tool for LLM-agent pipelines
 
@@ -132,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'build': {
         if (!opts.dryRun) {
           const started = Date.now();
-          const fresh = (await import('./noop.js')).noopFastPath(opts.dir, rest, VERSION);
+          const fresh = (await import('./noop.js')).noopFastPath(opts.dir, rest, STATE_FORMAT);
           if (fresh) return reportNoop(opts, fresh, Date.now() - started);
         }
         return await (await import('./commands/build.js')).buildCommand(opts, rest);

@@ -4,7 +4,7 @@ import { hashCanonical } from '../util/hash.js';
 import { Analysis } from './analyze.js';
 import { contextExtras } from './context.js';
 import { ContextSource, type Decider } from './decide.js';
-import { decodeRefs, encodeRefs, type RefsText } from './fingerprint.js';
+import { decodeRefs, encodeRefs, fingerprintText, type RefsText } from './fingerprint.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord } from './records.js';
 import type { Item } from './seeds.js';
@@ -111,7 +111,7 @@ export async function adoptPhase(o: {
       t: 'batch',
       target,
       key: decision.key,
-      fp: decision.fp,
+      fp: fingerprintText(decision.fp),
       out,
       items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
       attempts: 0,

@@ -14,7 +14,7 @@ import { checkOutput, itemsText, prepareFiles } from '../rules/attempts.js';
 import type { ValidatorContext } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { BuildEvent } from './events.js';
-import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
+import { decodeRefs, encodeRefs, fingerprintText, type ContextValue, type RefsText } from './fingerprint.js';
 import { sameStamp, type OutputStore } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
@@ -333,7 +333,7 @@ export class Engine {
           t: 'batch',
           target,
           key: decision.key,
-          fp: decision.fp,
+          fp: fingerprintText(decision.fp),
           out,
           items: encodeRefs(outcome.items.map((it) => [String(it[idField]), hashCanonical(it)])),
           attempts: outcome.attempts,
@@ -512,7 +512,7 @@ export class Engine {
       t: 'batch',
       target,
       key: decision.key,
-      fp: decision.fp,
+      fp: fingerprintText(decision.fp),
       out,
       items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
       attempts,

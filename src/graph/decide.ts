@@ -1,6 +1,6 @@
 import type { Hash } from '../util/hash.js';
 import { CumulativeVocabulary } from './context.js';
-import { fingerprintHead, keyFromHead, makeFingerprint, type ContextValue, type Fingerprint, type PhaseParts, type RefsText } from './fingerprint.js';
+import { fingerprintHead, keyFromHead, makeFingerprint, parseFingerprint, type ContextValue, type Fingerprint, type PhaseParts, type RefsText } from './fingerprint.js';
 import type { ObjectStore } from './objects.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord, FailureRecord } from './records.js';
@@ -33,6 +33,8 @@ export class ContextSource {
 /** Everything a decision reads: the graph, the seeds, the per-phase key parts, what was recorded. */
 export class Decider {
   private readonly heads = new Map<string, string>();
+  private readonly keys = new Map<string, Map<string, Hash>>();
+  private readonly seedTexts: RefsText[] = [];
 
   constructor(
     readonly graph: BuildGraph,
@@ -48,10 +50,14 @@ export class Decider {
   }
 
   seedRefs(batch: number): RefsText {
+    let out = this.seedTexts[batch];
+    if (out !== undefined) return out;
     const [start, end] = this.graph.batchRange(batch);
-    let out = '';
-    for (let i = start; i < end; i++) out += i > start ? `\n${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}` : `${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}`;
-    return out as RefsText;
+    let text = '';
+    for (let i = start; i < end; i++) text += i > start ? `\n${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}` : `${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}`;
+    out = text as RefsText;
+    this.seedTexts[batch] = out;
+    return out;
   }
 
   fingerprint(phase: PhaseConfig, items: RefsText, context?: ContextValue): Fingerprint {
@@ -80,9 +86,17 @@ export class Decider {
 
   /** The key of a batch (or, for one item, of that item) of this phase with these input items. */
   keyFor(phase: PhaseConfig, items: RefsText, context?: ContextValue): Hash {
+    // Keys are asked for twice per batch (planning, then building): remember them by their items text.
+    let memo = this.keys.get(phase.name);
+    if (!memo) this.keys.set(phase.name, (memo = new Map()));
+    const memoKey = context ? `${items}\n@${context.vocabulary.hash}` : items;
+    const known = memo.get(memoKey);
+    if (known) return known;
     let head = this.heads.get(phase.name);
     if (head === undefined) this.heads.set(phase.name, (head = fingerprintHead(this.parts.get(phase.name)!, phase.from)));
-    return keyFromHead(head, items, context);
+    const key = keyFromHead(head, items, context);
+    memo.set(memoKey, key);
+    return key;
   }
 
   /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
@@ -106,7 +120,7 @@ export class Decider {
   reasons(target: TargetId, fp: Fingerprint, source: string): StaleReason[] {
     const before = this.state.lastSuccess(target);
     if (!before) return [{ kind: 'never-built' }];
-    const r = diffFingerprints(before.fp, fp, source);
+    const r = diffFingerprints(parseFingerprint(before.fp), fp, source);
     return r.length ? r : [{ kind: 'phase-config' }];
   }
 
@@ -118,7 +132,8 @@ export class Decider {
     const target = batchTarget(phase.name, batch);
     const before = this.state.lastSuccess(target);
     if (!before) return [{ kind: 'never-built' }];
-    const fp = this.fingerprint(phase, before.fp.items, before.fp.context);
-    return diffFingerprints(before.fp, fp, this.source(phase, batch));
+    const was = parseFingerprint(before.fp);
+    const fp = this.fingerprint(phase, was.items, was.context);
+    return diffFingerprints(was, fp, this.source(phase, batch));
   }
 }

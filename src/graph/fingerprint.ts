@@ -4,8 +4,9 @@ import { effectiveModel, type CommandSpec, type PhaseConfig, type Pipeline, type
 import type { StatCache } from './statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../rules/prompt.js';
 
-/** Bumped when the meaning of a fingerprint changes; every key changes with it. */
-export const FINGERPRINT_VERSION = 3;
+import { FINGERPRINT_VERSION } from '../version.js';
+
+export { FINGERPRINT_VERSION };
 
 /** path → content hash, keys sorted. */
 export type FileHashes = Record<string, Hash>;
@@ -84,6 +85,21 @@ export function makeFingerprint(parts: PhaseParts, from: string, items: RefsText
  * The key: the canonical JSON of everything but the items (the same for every batch of a phase, so the
  * Decider computes it once per phase), then one "id<TAB>hash" line per item. Equal fingerprints, equal keys.
  */
+/**
+ * A fingerprint as records hold it: JSON text, parsed only when a stale target is explained (a build
+ * where everything is fresh never parses one).
+ */
+export type FingerprintText = string & { readonly __brand: 'FingerprintText' };
+
+export function fingerprintText(fp: Fingerprint): FingerprintText {
+  return JSON.stringify(fp) as FingerprintText;
+}
+
+export function parseFingerprint(text: FingerprintText): Fingerprint {
+  // Records written before FingerprintText hold the object itself.
+  return typeof text === 'string' ? (JSON.parse(text) as Fingerprint) : (text as unknown as Fingerprint);
+}
+
 export function keyOf(fp: Fingerprint): Hash {
   const { items, context, ...rest } = fp;
   return keyFromHead(canonicalJson(rest), items, context);

@@ -2,7 +2,7 @@ import type { AttemptError, AttemptUsage } from '../rules/attempts.js';
 import type { ValidationError } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { ItemWords } from './context.js';
-import type { Fingerprint, RefsText } from './fingerprint.js';
+import type { FingerprintText, RefsText } from './fingerprint.js';
 import type { TargetId } from './targets.js';
 
 /**
@@ -14,7 +14,8 @@ export interface BatchRecord {
   t: 'batch';
   target: TargetId;
   key: Hash;
-  fp: Fingerprint;
+  /** What the batch was built from (parsed on demand: parseFingerprint). */
+  fp: FingerprintText;
   /** The output blob in .cf/objects (a JSON array of the batch's output items). */
   out: Hash;
   /** Output items: "id<TAB>content hash" lines in order. Downstream keys are built from these. */

@@ -3,9 +3,9 @@ import { describeError, type ValidationError } from './validate.js';
 /**
  * The one prompt template. Every agent run gets: the phase intelligence in full, the batch context, the
  * input items, the task and where to write, and on a retry the errors of the previous attempt.
- * Change the wording here and bump PROMPT_TEMPLATE_VERSION: it is part of every key, so batches rerun.
+ * Change the wording here and bump PROMPT_TEMPLATE_VERSION (src/version.ts): it is part of every key.
  */
-export const PROMPT_TEMPLATE_VERSION = 2;
+export { PROMPT_TEMPLATE_VERSION } from '../version.js';
 
 export interface PromptInput {
   intelligence: string;

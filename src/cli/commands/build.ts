@@ -17,7 +17,8 @@ import type { Validator } from '../../rules/validate.js';
 import { createRunner } from '../../runners/index.js';
 import { killAllChildren } from '../../runners/processes.js';
 import type { AgentRunner } from '../../runners/types.js';
-import { VERSION, type GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../main.js';
+import { STATE_FORMAT } from '../../version.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { outputStore, readIntelligence, readState, requireInputs, watchedFiles, type Inputs } from '../session.js';
@@ -89,7 +90,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
   if (exitCode === 0 && !s.cancelled.length) {
     const files = watchedFiles(inputs.pipeline).map((f) => path.relative(opts.dir, f));
-    await writeNoopStamp(opts.dir, names, VERSION, files, [path.relative(opts.dir, statePaths(opts.dir).log)], [...s.ran, ...s.fresh].sort());
+    await writeNoopStamp(opts.dir, names, STATE_FORMAT, files, [path.relative(opts.dir, statePaths(opts.dir).log)], [...s.ran, ...s.fresh].sort());
   } else {
     await clearNoopStamp(opts.dir);
   }
