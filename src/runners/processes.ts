@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { parseSimpleCommand } from './shellWords.js';
 import type { CommandSpec } from '../graph/pipeline.js';
 
 /**
@@ -66,13 +68,16 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
   };
   let child;
   try {
+    // A shell string that needs no shell runs without one (shellWords.ts), its redirections done here.
+    const simple = 'shell' in o.command ? parseSimpleCommand(o.command.shell, o.env) : null;
+    const at = (f: string): string => path.resolve(o.cwd, f);
     const stdio: Array<number | 'pipe' | 'ignore'> = [
-      o.stdin ? fd(o.stdin.file, 'r') : 'ignore',
-      o.stdout === 'capture' ? 'pipe' : fd(o.stdout.file, 'w'),
-      o.stderr === 'capture' ? 'pipe' : fd(o.stderr.file, 'w'),
+      simple?.stdin ? fd(at(simple.stdin), 'r') : o.stdin ? fd(o.stdin.file, 'r') : 'ignore',
+      simple?.stdout ? fd(at(simple.stdout.file), simple.stdout.append ? 'a' : 'w') : o.stdout === 'capture' ? 'pipe' : fd(o.stdout.file, 'w'),
+      simple?.stderr ? fd(at(simple.stderr.file), simple.stderr.append ? 'a' : 'w') : o.stderr === 'capture' ? 'pipe' : fd(o.stderr.file, 'w'),
     ];
-    const [file, args] = 'argv' in o.command ? [o.command.argv[0]!, o.command.argv.slice(1)] : ['/bin/sh', ['-c', o.command.shell]];
-    child = spawn(file, args, { cwd: o.cwd, env: o.env, stdio, detached: true });
+    const argv = 'argv' in o.command ? o.command.argv : simple ? simple.argv : ['/bin/sh', '-c', o.command.shell];
+    child = spawn(argv[0]!, argv.slice(1), { cwd: o.cwd, env: o.env, stdio, detached: true });
   } catch (e) {
     for (const f of fds) closeSync(f);
     return { kind: 'spawn-error', message: (e as Error).message };
