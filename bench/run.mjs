@@ -1,21 +1,22 @@
 #!/usr/bin/env node
 // cf side by side with GNU make, ninja and Snakemake on one "batch pipeline" workload, in one run.
 //
-//   node bench/run.mjs                       N = 668, 20000, 100000 (see bench/README.md for timings)
-//   node bench/run.mjs --ns 668,20000        choose N
-//   node bench/run.mjs --quick               smoke test: N = 668, few runs (about 3 minutes)
+//   node bench/run.mjs                       N = 668 and 20000 (about 35 min on a 2-core VM; see bench/README.md)
+//   node bench/run.mjs --ns 668,20000,100000 choose N (100000 adds about an hour: cold builds run once)
+//   node bench/run.mjs --quick               smoke test: N = 668, few runs (about 4 minutes)
 //   node bench/run.mjs --report              only rewrite bench/RESULTS.md from bench/results/results.json
 // More knobs: --tools cf,make,ninja,snakemake,snakemake-greedy  --cases a,b,c,d,e,f,g
-//   --budget S (timed seconds per case, default 45)  --timeout S (one run, default 300)
-//   --cap S (skip a non-cold case predicted to take longer than S per run, default 150)
-//   --wait-quiet S (before each case, wait up to S s while other processes keep the CPUs > 25 % busy; default 15)
+//   --budget S   timed seconds per case (default 30; quick 8): fewer runs for slow cases
+//   --cap S      skip a non-cold case whose single run is predicted to exceed S (default 240)
+//   --timeout S  skip a cold build predicted to exceed S, and kill any run that does (default 1200)
+//   --wait-quiet S  before each case, wait up to S s while other processes keep the CPUs > 25 % busy (default 15)
 //
 // For every tool, N and case: one "check run" under GNU time (peak RSS, the batch jobs it ran, what a
 // dry run says), then hyperfine with --prepare putting the workspace in the case's state before every
 // timed run. Writes bench/results/results.json (+ raw hyperfine JSON in results/raw/) and bench/RESULTS.md.
 // Needs Debian's make ninja-build snakemake hyperfine time mawk; node: built-ins only.
 import { spawn, execSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, fstatSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, fstatSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +49,8 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 14).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 if (opt.report) {
@@ -59,10 +61,10 @@ if (opt.report) {
 }
 
 const QUICK = opt.quick;
-const NS = (opt.ns ?? (QUICK ? '668' : '668,20000,100000')).split(',').map((s) => Number(s.trim())).filter((x) => x > 0);
-const BUDGET = Number(opt.budget ?? (QUICK ? 8 : 45));
-const TIMEOUT = Number(opt.timeout ?? 300);
-const CAP = Number(opt.cap ?? 150);
+const NS = (opt.ns ?? (QUICK ? '668' : '668,20000')).split(',').map((s) => Number(s.trim())).filter((x) => x > 0);
+const BUDGET = Number(opt.budget ?? (QUICK ? 8 : 30));
+const TIMEOUT = Number(opt.timeout ?? 1200);
+const CAP = Number(opt.cap ?? 240);
 const WAIT_QUIET = Number(opt['wait-quiet'] ?? (QUICK ? 3 : 15));
 
 // ---------------------------------------------------------------- tools and cases
@@ -209,6 +211,18 @@ function waitQuiet() {
   return busy;
 }
 
+/** Statistics of a sample of wall times. */
+function stats(times, source) {
+  const t = [...times].sort((a, b) => a - b);
+  const mid = t.length >> 1;
+  const median = t.length % 2 ? t[mid] : (t[mid - 1] + t[mid]) / 2;
+  const mean = t.reduce((a, b) => a + b, 0) / t.length;
+  return { median, min: t[0], max: t[t.length - 1], mean, n: t.length, times, source };
+}
+const checkOnly = (wall) => stats([wall], 'check run only (under GNU time)');
+/** Few timed runs (a slow case): the check run, which had the same preparation, counts as one more sample. */
+const withCheckRun = (h, wall) => stats([wall, ...h.times], `check run + ${h.n} hyperfine run(s)`);
+
 const mutCmd = (action, ws) => (action ? `${NODE} ${MUTATE} ${action} ${ws}` : null);
 
 // ---------------------------------------------------------------- measuring
@@ -278,11 +292,11 @@ async function measureCase(tool, n, ws, c, spec, logDir) {
     off = ran.offset;
     if (h.error) rec.error = h.error;
     else {
-      rec.timing = h;
+      rec.timing = runs < 3 ? withCheckRun(h, chk.wall) : h;
       rec.jobsTimedAvg = ran.lines.length / runs;
     }
   }
-  if (!rec.timing && !rec.error) rec.timing = { median: chk.wall, min: chk.wall, max: chk.wall, mean: chk.wall, n: 1, times: [chk.wall], source: 'check run (under GNU time)' };
+  if (!rec.timing && !rec.error) rec.timing = checkOnly(chk.wall);
   // 3. dry run: what does the real build then run? (also puts the workspace back in a built state)
   if (c.dry) {
     const b = await run(ws, spec.build, path.join(logDir, `${name}.after.log`));
@@ -348,9 +362,9 @@ async function measureFloor(n) {
     if (chk.code !== 0) rec.error = `exit ${chk.code}`;
     else {
       const runs = Math.min(want, Math.floor(BUDGET / Math.max(chk.wall, 0.001)));
-      rec.timing = runs >= 1
-        ? await runHyperfine(ws, `floor-${n}-${id}`, cmd, runs, mutCmd(prepare, ws))
-        : { median: chk.wall, min: chk.wall, max: chk.wall, mean: chk.wall, n: 1, times: [chk.wall], source: 'check run (under GNU time)' };
+      const h = runs >= 1 ? await runHyperfine(ws, `floor-${n}-${id}`, cmd, runs, mutCmd(prepare, ws)) : null;
+      if (h?.error) rec.error = h.error;
+      rec.timing = h && !h.error ? (runs < 3 ? withCheckRun(h, chk.wall) : h) : checkOnly(chk.wall);
     }
     if (id === 'serial' && !rec.error) {
       const v = verifyOutputs(ws);

@@ -23,7 +23,6 @@ export function parseSimpleCommand(cmd: string, env: Record<string, string | und
     if (i >= n) break;
     let text = '';
     let quoted = false;
-    let any = false;
     while (i < n && cmd[i] !== ' ' && cmd[i] !== '\t') {
       const c = cmd[i]!;
       if (c === "'") {
@@ -31,7 +30,7 @@ export function parseSimpleCommand(cmd: string, env: Record<string, string | und
         if (end === -1) return null;
         text += cmd.slice(i + 1, end);
         i = end + 1;
-        quoted = any = true;
+        quoted = true;
       } else if (c === '"') {
         i++;
         while (i < n && cmd[i] !== '"') {
@@ -53,12 +52,11 @@ export function parseSimpleCommand(cmd: string, env: Record<string, string | und
         }
         if (i >= n) return null;
         i++;
-        quoted = any = true;
+        quoted = true;
       } else if (c === '\\') {
         if (i + 1 >= n) return null;
         text += cmd[i + 1];
         i += 2;
-        any = true;
       } else if (c === '$') {
         // Unquoted expansion would be split into fields: leave that to the shell.
         return null;
@@ -69,11 +67,9 @@ export function parseSimpleCommand(cmd: string, env: Record<string, string | und
         if (quoted || !/^(2|>|2>)?$/.test(text) || (c === '<' && text !== '')) return null;
         text += c;
         i++;
-        any = true;
       } else {
         text += c;
         i++;
-        any = true;
       }
     }
     words.push({ text, quoted });
