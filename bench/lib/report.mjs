@@ -56,7 +56,7 @@ export function renderReport({ meta, results }) {
   p('| d | seeds.jsonl touched | mtime only | 0 |');
   p('| e | intelligence edited | prompts/p1.md\'s first line gets a new revision number | 3·B (p1\'s outputs all change, so do p2\'s and p3\'s inputs) |');
   p('| f | prompts/p1.md touched | mtime only | 0 |');
-  p('| g | dry run after a one-seed edit (`make -n`, `ninja -n`, `split && snakemake -n`, `cf build -n`) | a new seed edit, not built | 0 run; it should say 3 |');
+  p('| g | dry run after a one-seed edit (`make -n`, `ninja -n`, `split && snakemake -n`, `cf build -n`) | a new seed edit, not built | 0 run; it should say 3 (Snakemake only sees the edit after its split pre-step, which rewrites the edited batch file: a side effect) |');
   p();
   p('Wall time: hyperfine, median (min–max, number of timed runs); hyperfine\'s `--prepare` applies the case\'s edit before every timed run. The number of runs is capped so one case takes about ' +
     `${meta.budget ?? '?'} s; n=1 means the single check run was the only sample. Peak RSS: the check run under \`/usr/bin/time -f %M\`, i.e. the largest single process of the tree (the tool itself, or a mawk/grep/python it ran). ` +
@@ -166,6 +166,8 @@ export function renderReport({ meta, results }) {
       if (per.length) p(`* Tool overhead per job in the cold build, (cold − serial/2) / (3·B + 3): ${per.join(', ')}.`);
     }
     if (skippedTools.length) for (const t of skippedTools) p(`* ${t}: ${get(t, n, '*').skipped}.`);
+    const bgN = results.filter((r) => r.n === n && typeof r.bgBusy === 'number').map((r) => r.bgBusy).sort((a, b) => a - b);
+    if (bgN.length) p(`* Other processes' CPU use in the second before each case at this N: median ${(bgN[bgN.length >> 1] * 100).toFixed(0)} %, max ${(bgN[bgN.length - 1] * 100).toFixed(0)} % of the machine.`);
     if (notes.length) {
       p();
       notes.forEach((s, i) => p(`[${i + 1}] ${s}  `));
