@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { runBatch, type AttemptError } from '../rules/attempts.js';
-import { mergeBatches } from '../rules/merge.js';
+import { mergeBatches, mergeJsonArray, type Spans } from '../rules/merge.js';
 import type { Validator } from '../rules/validate.js';
 import type { AgentResult, AgentRunner } from '../runners/types.js';
 import { addUsage, emptyTotals, type UsageTotals } from '../runners/usage.js';
@@ -704,18 +704,28 @@ export class Engine {
       reason = `${output} was edited by hand; the edited copy is kept at ${replaced}`;
     }
     if (this.o.signal.aborted) return;
-    let batches: Item[][];
+    let merged: { text: string; items: number; spans?: Spans };
     try {
-      batches = await Promise.all(records.map((r) => this.blobItems(r)));
+      if (phase.merge.format === 'json') {
+        // Reuse the previous file's unchanged batches, when it is the file cf wrote.
+        const previous = rec?.spans && stamp && sameStamp(stamp, rec.file) ? await this.o.outputs.read(output) : null;
+        merged = await mergeJsonArray(
+          records.map((r) => r.out),
+          (i) => this.blobItems(records[i]!),
+          previous !== null && rec?.spans ? { text: previous, spans: rec.spans } : null,
+        );
+      } else {
+        const batches = await Promise.all(records.map((r) => this.blobItems(r)));
+        const generated = records.reduce((latest, r) => (r.at > latest ? r.at : latest), '');
+        merged = mergeBatches(phase.merge, this.d.graph.pipeline.course, batches, generated);
+      }
     } catch (e) {
       if (!(e instanceof InputChanged)) throw e;
       this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message });
       return;
     }
-    const generated = records.reduce((latest, r) => (r.at > latest ? r.at : latest), '');
-    const merged = mergeBatches(phase.merge, this.d.graph.pipeline.course, batches, generated);
     const file = await this.o.outputs.write(output, merged.text);
-    this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now() });
+    this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { spans: merged.spans } : {}) });
     this.summary.merged.push(output);
     this.o.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });
   }

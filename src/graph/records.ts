@@ -2,6 +2,7 @@ import type { AttemptError, AttemptUsage } from '../rules/attempts.js';
 import type { ValidationError } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { ItemWords } from './context.js';
+import type { Spans } from '../rules/merge.js';
 import type { FingerprintText, RefsText } from './fingerprint.js';
 import type { TargetId } from './targets.js';
 
@@ -71,6 +72,8 @@ export interface MergeRecord {
   file: FileStamp;
   items: number;
   at: string;
+  /** JSON-array merges: where each batch's items are in the file, for the next merge to reuse. */
+  spans?: Spans;
 }
 
 /** Written by `cf clean`: the target's records no longer count. */
