@@ -15,10 +15,12 @@ const ITEM_HISTORY = 3;
 export interface RecordSink {
   append(line: string): void;
   readonly size: number | null;
-  /** Replaces the whole log with these lines, and the history with those, atomically. */
-  rewrite(lines: string[], history: string[]): Promise<void>;
-  /** The history (superseded runs kept for reverts), read only when a key is not found among current records. */
+  /** Replaces the whole log with these lines, and the history with those (and its keys), atomically. */
+  rewrite(lines: string[], history: string[], historyKeys: string[]): Promise<void>;
+  /** The history (superseded runs kept for reverts), read only when a key it holds is asked for. */
   readHistory(): string | null;
+  /** The keys the history holds (a small file): asked first, so a miss does not read the history. */
+  readHistoryKeys(): string | null;
   close(): void;
 }
 
@@ -37,6 +39,7 @@ export class State {
   private readonly byItemKey = new Map<Hash, ItemRecord>();
   private lines = 0;
   private historyLoaded = false;
+  private historyKeys: Set<string> | undefined;
 
   constructor(private readonly sink: RecordSink | null) {}
 
@@ -114,7 +117,7 @@ export class State {
   /** An item output cached under this item key (items: independent phases). */
   itemWithKey(key: Hash): ItemRecord | undefined {
     const r = this.byItemKey.get(key);
-    if (r || this.historyLoaded) return r;
+    if (r || !this.inHistory(key)) return r;
     this.loadHistory();
     return this.byItemKey.get(key);
   }
@@ -152,9 +155,21 @@ export class State {
   /** A successful run with exactly these inputs, of this or any target (the history is read on a miss). */
   withKey(key: Hash): BatchRecord | undefined {
     const r = this.byKey.get(key);
-    if (r || this.historyLoaded) return r;
+    if (r || !this.inHistory(key)) return r;
     this.loadHistory();
     return this.byKey.get(key);
+  }
+
+  /** Whether the unread history may hold this key (its key list is read once; no list: assume it may). */
+  private inHistory(key: Hash): boolean {
+    if (this.historyLoaded) return false;
+    if (!this.historyKeys) {
+      const text = this.sink?.readHistoryKeys();
+      if (text === undefined) return false; // in memory: no history
+      if (text === null) return true; // no key list (an older cf wrote the history): read it
+      this.historyKeys = new Set(text.split('\n'));
+    }
+    return this.historyKeys.has(key);
   }
 
   merge(phase: string): MergeRecord | undefined {
@@ -194,10 +209,10 @@ export class State {
     return { current, older };
   }
 
-  /** True when the log holds as many superseded lines as current ones (and a few hundred at least). */
+  /** True when superseded lines are half as many as current ones (and a few hundred at least). */
   needsCompaction(): boolean {
     const current = this.history.size + this.itemHistory.size + this.failures.size + this.merges.size;
-    return this.lines > 2 * current + 200;
+    return this.lines > 1.5 * current + 200;
   }
 
   async compact(): Promise<void> {
@@ -207,6 +222,7 @@ export class State {
     await this.sink.rewrite(
       current.map((r) => `${JSON.stringify(r)}\n`),
       older.map((r) => `${JSON.stringify(r)}\n`),
+      older.flatMap((r) => ('key' in r && (r.t === 'batch' || r.t === 'item') ? [r.key] : [])),
     );
     this.lines = current.length;
   }
@@ -252,11 +268,20 @@ export class FileSink implements RecordSink {
     }
   }
 
-  async rewrite(lines: string[], history: string[]): Promise<void> {
+  async rewrite(lines: string[], history: string[], historyKeys: string[]): Promise<void> {
     this.close();
     // History first: a crash between the two leaves old records in both files, never in neither.
     await writeAtomic(this.historyFile, history.join(''), { durable: true });
+    await writeAtomic(`${this.historyFile}.keys`, historyKeys.join('\n'), { durable: true });
     await writeAtomic(this.file, lines.join(''), { durable: true });
+  }
+
+  readHistoryKeys(): string | null {
+    try {
+      return readFileSync(`${this.historyFile}.keys`, 'utf8');
+    } catch {
+      return null;
+    }
   }
 
   readHistory(): string | null {
