@@ -199,12 +199,79 @@ export async function loadSeeds(
   if (cached) return ok({ file: shown, ids: cached.ids, hashes: cached.hashes, items });
 
   const text = content.text ?? (await readFile(abs, 'utf8'));
+  // An edited file: items whose text did not change keep their id and hash; only the others are parsed.
+  const prev = await cache.previousDerived<Summary>(abs, kind);
+  const quick = prev ? incremental(text, prev.snapshot, prev.data, shown, idField, prepare) : null;
+  if (quick) {
+    cache.setDerived(abs, kind, { idField, ids: quick.ids, hashes: quick.hashes } satisfies Summary, text);
+    return ok({ file: shown, ids: quick.ids, hashes: quick.hashes, items });
+  }
   const r = parseItems(text, shown, idField);
   if (!r.ok) return r;
   const ids = checkIds(r.value.items, idField, shown, r.value.lines);
   if (!ids.ok) return ids;
   parsed = prepare(r.value.items);
   const hashes = parsed.map(itemHash);
-  cache.setDerived(abs, kind, { idField, ids: ids.value, hashes } satisfies Summary);
+  cache.setDerived(abs, kind, { idField, ids: ids.value, hashes } satisfies Summary, text);
   return ok({ file: shown, ids: ids.value, hashes, items });
+}
+
+/** The texts of a seeds file's items: lines of .jsonl, top-level elements of a .json array (null: other). */
+function elementTexts(text: string, file: string): string[] | null {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson') return text.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (ext !== '.json') return null; // .txt ids are positions: nothing to carry over
+  const starts = arrayElementOffsets(text);
+  const end = text.lastIndexOf(']');
+  return starts.map((s, i) => text.slice(s, (starts[i + 1] ?? end + 1) - 1).replace(/[\s,]+$/, ''));
+}
+
+/**
+ * Ids and hashes of an edited seeds file from the previous version's: an item whose text is unchanged
+ * (wherever it moved) keeps its id and hash, the others are parsed and hashed. null: do it the long way
+ * (which also reports any error with its line).
+ */
+function incremental(
+  text: string,
+  oldText: string,
+  old: Summary,
+  file: string,
+  idField: string,
+  prepare: (items: Item[]) => Item[],
+): { ids: string[]; hashes: Hash[] } | null {
+  const now = elementTexts(text, file);
+  const before = elementTexts(oldText, file);
+  if (!now || !before || before.length !== old.ids.length) return null;
+  let index: Map<string, number> | undefined;
+  const ids: string[] = [];
+  const hashes: Hash[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < now.length; i++) {
+    const t = now[i]!;
+    let j: number | undefined = before[i] === t ? i : undefined;
+    if (j === undefined) j = (index ??= new Map(before.map((b, k) => [b, k]))).get(t);
+    let id: string;
+    let hash: Hash;
+    if (j !== undefined) {
+      id = old.ids[j]!;
+      hash = old.hashes[j]!;
+    } else {
+      let item: unknown;
+      try {
+        item = JSON.parse(t);
+      } catch {
+        return null;
+      }
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) return null;
+      const v = (item as Item)[idField];
+      if (typeof v !== 'string' || v === '') return null;
+      id = v;
+      hash = itemHash(prepare([item as Item])[0]!);
+    }
+    if (seen.has(id)) return null;
+    seen.add(id);
+    ids.push(id);
+    hashes.push(hash);
+  }
+  return { ids, hashes };
 }

@@ -29,6 +29,10 @@ export interface FileContent {
 
 export class StatCache {
   private dirty = false;
+  /** Derived data of files whose content changed in this run: the previous version's, for incremental work. */
+  private readonly previous = new Map<string, Entry['derived']>();
+  /** Snapshots of file contents to keep beside derived data (written on save). */
+  private readonly snapshots = new Map<string, string>();
 
   private constructor(
     private readonly file: string | null,
@@ -72,6 +76,7 @@ export class StatCache {
       trusted: Date.now() - mtimeMs > RACY_MS,
     };
     if (e?.hash === hash && e.derived) entry.derived = e.derived;
+    else if (e?.derived) this.previous.set(abs, e.derived);
     this.entries.set(abs, entry);
     this.dirty = true;
     return { hash, text };
@@ -83,15 +88,34 @@ export class StatCache {
     return e?.derived?.kind === kind ? (e.derived.data as T) : undefined;
   }
 
-  setDerived(abs: string, kind: string, data: unknown): void {
+  /**
+   * Derived data set with a snapshot of the content it came from: kept on save, and offered back by
+   * `previous` after the file changes, so the new version can be compared with the old one.
+   */
+  setDerived(abs: string, kind: string, data: unknown, snapshot?: string): void {
     const e = this.entries.get(abs);
     if (!e) return;
     e.derived = { kind, data };
+    if (snapshot !== undefined) this.snapshots.set(abs, snapshot);
     this.dirty = true;
+  }
+
+  /** The derived data of the file's previous content, with that content, when it changed in this run. */
+  async previousDerived<T>(abs: string, kind: string): Promise<{ data: T; snapshot: string } | undefined> {
+    const d = this.previous.get(abs);
+    if (d?.kind !== kind || !this.file) return undefined;
+    const snapshot = await readTextOrNull(this.snapshotFile(abs));
+    return snapshot === null ? undefined : { data: d.data as T, snapshot };
+  }
+
+  private snapshotFile(abs: string): string {
+    return path.join(path.dirname(this.file!), 'snapshots', `${hashString(abs)}.txt`);
   }
 
   async save(): Promise<void> {
     if (!this.file || !this.dirty) return;
+    for (const [abs, text] of this.snapshots) await writeAtomic(this.snapshotFile(abs), text);
+    this.snapshots.clear();
     const entries: Record<string, Entry> = {};
     for (const [k, v] of this.entries) entries[k] = v;
     await writeAtomic(this.file, JSON.stringify({ v: VERSION, entries }));
