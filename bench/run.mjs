@@ -5,7 +5,8 @@
 //   node bench/run.mjs --ns 668,20000,100000 choose N (100000 adds about an hour: cold builds run once)
 //   node bench/run.mjs --quick               smoke test: N = 668, few runs (about 4 minutes)
 //   node bench/run.mjs --report              only rewrite bench/RESULTS.md from bench/results/results.json
-// More knobs: --tools cf,make,ninja,snakemake,snakemake-greedy  --cases a,b,c,d,e,f,g
+// More knobs: --tools floor,cf,make,ninja,snakemake-greedy,snakemake  --cases a,b,c,d,e,f,g (a always runs)
+//   --merge      keep results.json's other results, replace only what this run measures
 //   --budget S   timed seconds per case (default 30; quick 8): fewer runs for slow cases
 //   --cap S      skip a non-cold case whose single run is predicted to exceed S (default 240)
 //   --timeout S  skip a cold build predicted to exceed S, and kill any run that does (default 1200)
@@ -45,6 +46,7 @@ const { values: opt } = parseArgs({
     cap: { type: 'string' },
     'wait-quiet': { type: 'string' },
     report: { type: 'boolean', default: false },
+    merge: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -80,9 +82,9 @@ const TOOLS = {
   // Default (ILP, pulp + CBC) scheduler: measured at small N only (4.7x slower cold at N=20000 in the anchors).
   snakemake: { build: `${SPLIT_CMD} && snakemake -j2`, dry: `${SPLIT_CMD} && snakemake -n`, maxN: 1000 },
 };
-const TOOL_ORDER = ['cf', 'make', 'ninja', 'snakemake-greedy', 'snakemake'];
+const TOOL_ORDER = ['floor', 'cf', 'make', 'ninja', 'snakemake-greedy', 'snakemake'];
 const toolList = (opt.tools ? opt.tools.split(',') : TOOL_ORDER).map((t) => t.trim());
-for (const t of toolList) if (!TOOLS[t]) throw new Error(`unknown tool ${t} (${Object.keys(TOOLS).join(', ')})`);
+for (const t of toolList) if (!TOOLS[t] && t !== 'floor') throw new Error(`unknown tool ${t} (floor, ${Object.keys(TOOLS).join(', ')})`);
 
 const CASES = [
   { id: 'a', title: 'cold build -j2', prepare: 'clean', cmd: 'build', minimal: (nb) => 3 * nb },
@@ -93,7 +95,8 @@ const CASES = [
   { id: 'f', title: 'prompts/p1.md touched', prepare: 'prompt-touch', cmd: 'build', minimal: () => 0 },
   { id: 'g', title: 'dry run after one seed edit', prepare: 'seed-edit', cmd: 'dry', minimal: () => 0, dry: true, chain: true },
 ];
-const caseList = opt.cases ? CASES.filter((c) => opt.cases.split(',').includes(c.id)) : CASES;
+// Case a (cold) always runs: it builds the workspace the other cases start from.
+const caseList = opt.cases ? CASES.filter((c) => c.id === 'a' || opt.cases.split(',').includes(c.id)) : CASES;
 
 /** Timed runs wanted per case (the budget may lower it). */
 function maxRuns(c, n) {
@@ -232,16 +235,17 @@ const find = (tool, n, id) => results.results.find((r) => r.tool === tool && r.n
 
 /** A prediction of one run's wall time, from the same tool and case at a smaller N (linear), or this N's cold build. */
 function predict(tool, n, c) {
+  const cold = find(tool, n, 'a');
+  // intelligence edited: a full rebuild, as long as this N's cold build
+  if (c.id === 'e' && cold?.timing) return cold.timing.median;
   const prev = results.results
     .filter((r) => r.tool === tool && r.case === c.id && r.n < n && r.timing)
     .sort((x, y) => y.n - x.n)[0];
-  const est = [];
-  if (prev) est.push((prev.timing.median * n) / prev.n);
-  if (c.id === 'e') {
-    const cold = find(tool, n, 'a');
-    if (cold?.timing) est.push(cold.timing.median);
-  }
-  return est.length ? Math.max(...est) : null;
+  if (!prev) return null;
+  // from a smaller N: scaled as this tool's cold build scaled when both are known (fixed costs), else linearly
+  const coldPrev = find(tool, prev.n, 'a');
+  const factor = c.id !== 'a' && cold?.timing && coldPrev?.timing ? cold.timing.median / coldPrev.timing.median : n / prev.n;
+  return prev.timing.median * factor;
 }
 
 async function measureCase(tool, n, ws, c, spec, logDir) {
@@ -339,7 +343,7 @@ async function measureTool(tool, n) {
       (rec.jobsTimedAvg !== undefined && rec.jobsTimedAvg !== rec.jobs ? `  (timed runs: ${rec.jobsTimedAvg.toFixed(1)} jobs avg)` : '') +
       `  [${rec.caseWall.toFixed(0)} s]`);
   }
-  if (!dead && caseList.length === CASES.length) {
+  if (!dead) {
     const v = verifyOutputs(ws);
     results.results.push({ tool, n, case: 'verify', ok: v === null, message: v });
     log(`  ${tool.padEnd(16)} outputs == from-scratch computation: ${v === null ? 'yes' : `NO: ${v}`}`);
@@ -415,7 +419,13 @@ async function main() {
   }
   mkdirSync(RAW, { recursive: true });
   const t0 = Date.now();
-  results.meta = {
+  const old = opt.merge && existsSync(RESULTS_JSON) ? JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) : null;
+  if (old) {
+    // --merge: keep the earlier results of everything not measured again now
+    const ids = new Set([...caseList.map((c) => c.id), 'verify', '*']);
+    results.results = old.results.filter((r) => !(NS.includes(r.n) && toolList.includes(r.tool) && (r.tool === 'floor' || ids.has(r.case))));
+  }
+  const meta = {
     date: new Date().toISOString(),
     argv: process.argv.slice(2).join(' '),
     quick: QUICK, ns: NS, tools: toolList, cases: caseList.map((c) => c.id),
@@ -424,16 +434,21 @@ async function main() {
     cases: Object.fromEntries(CASES.map((c) => [c.id, c.title])),
     commands: Object.fromEntries(Object.entries(TOOLS).map(([t, s]) => [t, { build: s.build.replace(NODE, 'node').replace(ROOT + '/', ''), dry: s.dry.replace(NODE, 'node').replace(ROOT + '/', '') }])),
   };
+  // --merge keeps the first run's description and lists what was measured again, when, and with which cf
+  results.meta = old
+    ? { ...old.meta, merged: [...(old.meta.merged ?? []), { date: meta.date, argv: meta.argv, cf: meta.versions.cf }], totalWallBefore: (old.meta.totalWallBefore ?? 0) + (old.meta.totalWall ?? 0) }
+    : meta;
   for (const n of NS) {
     log(`== N=${n} (${batches(n)} batches: ${3 * batches(n)} batch jobs + 3 merges)`);
-    await measureFloor(n);
+    if (toolList.includes('floor')) await measureFloor(n);
     save();
-    for (const tool of toolList) {
+    for (const tool of toolList.filter((t) => t !== 'floor')) {
       await measureTool(tool, n);
       save();
     }
   }
-  results.meta.totalWall = (Date.now() - t0) / 1000;
+  results.meta.totalWall = (results.meta.totalWallBefore ?? 0) + (Date.now() - t0) / 1000;
+  delete results.meta.totalWallBefore;
   save();
   const md = renderReport(results);
   writeFileSync(RESULTS_MD, md);

@@ -1,12 +1,9 @@
 import { checkOutput, itemsText, prepareFiles, type AttemptError } from '../rules/attempts.js';
 import type { Validator } from '../rules/validate.js';
-import { hashCanonical } from '../util/hash.js';
 import { Analysis } from './analyze.js';
-import { contextExtras } from './context.js';
 import { ContextSource, type Decider } from './decide.js';
-import { decodeRefs, encodeRefs, fingerprintText, type RefsText } from './fingerprint.js';
+import { decodeRefs, type RefsText } from './fingerprint.js';
 import type { PhaseConfig } from './pipeline.js';
-import type { BatchRecord } from './records.js';
 import type { Item } from './seeds.js';
 import { batchTarget, type TargetId } from './targets.js';
 
@@ -106,22 +103,13 @@ export async function adoptPhase(o: {
       reject(`${bad.size || 'some'} item${bad.size === 1 ? '' : 's'} failed validation`, checked.errors.map((e) => ({ attempt: 0, ...e })));
       continue;
     }
-    const out = await d.objects.put(JSON.stringify(checked.items));
-    const record: BatchRecord = {
-      t: 'batch',
-      target,
-      key: decision.key,
-      fp: fingerprintText(decision.fp),
-      out,
-      items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
+    await d.recordOutput(o.phase, target, decision, checked.items, {
       attempts: 0,
       ms: 0,
       at: (o.now?.() ?? new Date()).toISOString(),
       adopted: o.source,
-      ...contextExtras(d.graph.phases, o.phase.name, checked.items, idField),
-      ...(checked.warnings.length ? { warnings: checked.warnings.slice(0, 20) } : {}),
-    };
-    d.state.append(record);
+      warnings: checked.warnings,
+    });
     report.adopted.push(target);
   }
   return report;

@@ -8,13 +8,13 @@ import type { Budget } from './budget.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, mergeKey } from './analyze.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
-import { contextExtras, itemWords } from './context.js';
+import { itemWords } from './context.js';
 import { Packer, type PackOutcome, type Submission } from './packer.js';
 import { checkOutput, itemsText, prepareFiles } from '../rules/attempts.js';
 import type { ValidatorContext } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { BuildEvent } from './events.js';
-import { decodeRefs, encodeRefs, fingerprintText, type ContextValue, type RefsText } from './fingerprint.js';
+import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
 import { sameStamp, type OutputStore } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
@@ -75,8 +75,6 @@ type BatchResult =
   | { kind: 'skipped'; because: string }
   | { kind: 'stopped' }
   | { kind: 'cancelled' };
-
-const MAX_WARNINGS_KEPT = 20;
 
 /** An input changed between computing a key and reading the content for the run: nothing is recorded. */
 class InputChanged extends Error {}
@@ -325,26 +323,15 @@ export class Engine {
         this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: outcome.attempts, errors: outcome.errors });
         return { kind: 'failed' };
       case 'valid': {
-        const text = JSON.stringify(outcome.items);
-        const out = await d.objects.put(text);
-        this.parsedBlobs.set(out, outcome.items);
-        const idField = d.graph.pipeline.idField;
-        const record: BatchRecord = {
-          t: 'batch',
-          target,
-          key: decision.key,
-          fp: fingerprintText(decision.fp),
-          out,
-          items: encodeRefs(outcome.items.map((it) => [String(it[idField]), hashCanonical(it)])),
+        // Only now, with the output stored and validated, does the batch count as built.
+        const record = await d.recordOutput(phase, target, decision, outcome.items, {
           attempts: outcome.attempts,
           ms: Date.now() - started,
           at: this.now(),
-          ...(outcome.warnings.length ? { warnings: outcome.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
-          ...(outcome.usage.length ? { usage: outcome.usage } : {}),
-          ...this.extras(phase, outcome.items),
-        };
-        // Only now, with the output stored and validated, does the batch count as built.
-        d.state.append(record);
+          warnings: outcome.warnings,
+          usage: outcome.usage,
+        });
+        this.parsedBlobs.set(record.out, outcome.items);
         this.summary.ran.push(target);
         this.o.emit({
           event: 'ran',
@@ -360,11 +347,6 @@ export class Engine {
         return { kind: 'ok', record };
       }
     }
-  }
-
-  /** What a record carries for phases read as context: the words each item teaches. */
-  private extras(phase: PhaseConfig, items: Item[]): Partial<BatchRecord> {
-    return contextExtras(this.d.graph.phases, phase.name, items, this.d.graph.pipeline.idField);
   }
 
   /**
@@ -505,24 +487,14 @@ export class Engine {
       this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts, errors });
       return { kind: 'failed' };
     }
-    const out = await d.objects.put(output);
-    this.parsedBlobs.set(out, checked.items);
-    const idField = d.graph.pipeline.idField;
-    const record: BatchRecord = {
-      t: 'batch',
-      target,
-      key: decision.key,
-      fp: fingerprintText(decision.fp),
-      out,
-      items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
+    const record = await d.recordOutput(phase, target, decision, checked.items, {
       attempts,
       ms: Date.now() - started,
       at: this.now(),
-      ...(checked.warnings.length ? { warnings: checked.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
-      ...(usage.length ? { usage } : {}),
-      ...this.extras(phase, checked.items),
-    };
-    d.state.append(record);
+      warnings: checked.warnings,
+      usage: usage ?? [],
+    });
+    this.parsedBlobs.set(record.out, checked.items);
     if (stale.length) {
       this.summary.ran.push(target);
       this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items: items.length, attempts, ms: record.ms, warnings: checked.warnings.length, regenerated: stale.length });

@@ -1,6 +1,19 @@
 import type { Hash } from '../util/hash.js';
-import { CumulativeVocabulary } from './context.js';
-import { fingerprintHead, keyFromHead, makeFingerprint, parseFingerprint, type ContextValue, type Fingerprint, type PhaseParts, type RefsText } from './fingerprint.js';
+import { contextExtras, CumulativeVocabulary } from './context.js';
+import { hashCanonical } from '../util/hash.js';
+import type { Item } from './seeds.js';
+import {
+  encodeRefs,
+  fingerprintHead,
+  fingerprintText,
+  keyFromHead,
+  makeFingerprint,
+  parseFingerprint,
+  type ContextValue,
+  type Fingerprint,
+  type PhaseParts,
+  type RefsText,
+} from './fingerprint.js';
 import type { ObjectStore } from './objects.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { BatchRecord, FailureRecord } from './records.js';
@@ -29,6 +42,9 @@ export class ContextSource {
     return v;
   }
 }
+
+/** Warnings kept with a record (the first few). */
+const MAX_WARNINGS_KEPT = 20;
 
 /** Everything a decision reads: the graph, the seeds, the per-phase key parts, what was recorded. */
 export class Decider {
@@ -114,6 +130,38 @@ export class Decider {
     const reasons = this.reasons(target, fp, this.source(phase, batch));
     const failure = this.state.failure(target);
     return { kind: 'stale', key, fp, reasons, ...(failure?.key === key ? { failure } : {}) };
+  }
+
+  /**
+   * Records a validated output for a stale decision: the blob stored, the items listed with their hashes,
+   * what phases reading this one as context need, then the record appended. The one way a batch becomes
+   * built (agent runs, item assembly, adoption).
+   */
+  async recordOutput(
+    phase: PhaseConfig,
+    target: TargetId,
+    decision: Extract<Decision, { kind: 'stale' }>,
+    items: Item[],
+    run: Pick<BatchRecord, 'attempts' | 'ms' | 'at'> & Partial<Pick<BatchRecord, 'warnings' | 'usage' | 'adopted'>>,
+  ): Promise<BatchRecord> {
+    const idField = this.graph.pipeline.idField;
+    const record: BatchRecord = {
+      t: 'batch',
+      target,
+      key: decision.key,
+      fp: fingerprintText(decision.fp),
+      out: await this.objects.put(JSON.stringify(items)),
+      items: encodeRefs(items.map((it) => [String(it[idField]), hashCanonical(it)])),
+      attempts: run.attempts,
+      ms: run.ms,
+      at: run.at,
+      ...(run.warnings?.length ? { warnings: run.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
+      ...(run.usage?.length ? { usage: run.usage } : {}),
+      ...(run.adopted ? { adopted: run.adopted } : {}),
+      ...contextExtras(this.graph.phases, phase.name, items, idField),
+    };
+    this.state.append(record);
+    return record;
   }
 
   /** Why `fp` differs from what the target was last built with. */

@@ -1,5 +1,5 @@
 import type { AttemptError } from '../rules/attempts.js';
-import type { UsageTotals } from '../runners/usage.js';
+import type { BuildSummary } from './build.js';
 
 /**
  * Everything that happens in a build, as typed events. The human, quiet and NDJSON outputs are just
@@ -35,20 +35,6 @@ export type BuildEvent =
   | { event: 'merged'; phase: string; output: string; items: number; batches: number; reason: string; replaced?: string }
   | { event: 'merge-fresh'; phase: string; output: string }
   | { event: 'merge-skipped'; phase: string; output: string; because: string }
-  | {
-      event: 'summary';
-      ok: boolean;
-      exitCode: number;
-      ms: number;
-      ran: string[];
-      fresh: string[];
-      failed: string[];
-      skipped: string[];
-      merged: string[];
-      cancelled: string[];
-      stopped: string[];
-      usage: Record<string, UsageTotals>;
-      maxCost?: number;
-    };
+  | ({ event: 'summary'; ok: boolean; exitCode: number; ms: number; maxCost?: number } & BuildSummary);
 
 export type EmitFn = (e: BuildEvent) => void;

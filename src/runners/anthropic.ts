@@ -1,16 +1,12 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import type { ApiRunnerConfig, PhaseConfig, Pipeline } from '../graph/pipeline.js';
-import { effectiveModel } from '../graph/pipeline.js';
+import type { ApiRunnerConfig, Pipeline } from '../graph/pipeline.js';
+import { ApiRunner, approxTokens } from './apiRunner.js';
 import { extractJson } from './extract.js';
-import { RateLimiter } from './limits.js';
 import { MessageBatcher } from './messageBatches.js';
-import { costOf, priceFor, type Price } from './pricing.js';
-import { countingFetch, isFatalStatus, scrub, statusOf, withRequestCount } from './transport.js';
+import { costOf, priceFor } from './pricing.js';
+import { countingFetch, withRequestCount } from './transport.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 import type { Usage } from './usage.js';
-
-/** Rough token count of text (4 characters a token) for limits and estimates; the API reports the truth. */
-export const approxTokens = (text: string): number => Math.ceil(text.length / 4);
 
 type Message = Anthropic.Messages.Message;
 type Params = Anthropic.Messages.MessageCreateParamsNonStreaming;
@@ -21,36 +17,16 @@ type Params = Anthropic.Messages.MessageCreateParamsNonStreaming;
  * message. Transport failures are retried by the client (backoff honouring Retry-After) and are not
  * validation attempts. mode: batch sends a phase's stale batches as one Message Batch at half price.
  */
-export class AnthropicRunner implements AgentRunner {
-  readonly delivery = 'reply' as const;
-  readonly priced: boolean;
+export class AnthropicRunner extends ApiRunner implements AgentRunner {
   readonly pooled: boolean;
   private client: Promise<Anthropic> | undefined;
-  private readonly limiter: RateLimiter;
-  private readonly phases: Map<string, PhaseConfig>;
   private batcher: MessageBatcher | undefined;
   /** Per model and intelligence: the first request, which writes the prompt cache the others then read. */
   private readonly warming = new Map<string, Promise<unknown>>();
 
-  constructor(
-    private readonly config: ApiRunnerConfig,
-    pipeline: Pipeline,
-    private readonly prices: Record<string, Price> = pipeline.prices,
-  ) {
-    this.phases = new Map(pipeline.phases.map((p) => [p.name, p]));
-    this.priced = pipeline.phases.filter((p) => p.runner === config.name).every((p) => priceFor(this.settings(p.name).model, prices) !== null);
-    this.limiter = new RateLimiter(config.limits);
+  constructor(config: ApiRunnerConfig, pipeline: Pipeline) {
+    super(config, pipeline);
     this.pooled = config.mode !== 'batch';
-  }
-
-  private settings(phase: string): { model: string; maxTokens: number; temperature?: number } {
-    const p = this.phases.get(phase);
-    const m = p ? effectiveModel(this.config, p) : this.config.model;
-    return { model: m.model ?? this.config.model.model, maxTokens: m.maxTokens ?? this.config.model.maxTokens, ...(m.temperature !== undefined ? { temperature: m.temperature } : {}) };
-  }
-
-  private get apiKey(): string | undefined {
-    return process.env[this.config.apiKeyEnv];
   }
 
   private getClient(): Promise<Anthropic> {
@@ -119,9 +95,8 @@ export class AnthropicRunner implements AgentRunner {
   }
 
   async run(req: AgentRequest): Promise<AgentResult> {
-    if (!this.apiKey) {
-      return { ok: false, failure: { kind: 'api', message: `${this.config.apiKeyEnv} is not set: the ${this.config.name} runner reads its API key from there`, fatal: true } };
-    }
+    const noKey = this.missingKey();
+    if (noKey) return noKey;
     if (this.config.mode === 'batch') {
       this.batcher ??= new MessageBatcher(this.getClient(), this.config.pollIntervalMs);
       return this.batcher.submit(req, this.params(req), (m) => this.answer(m, this.usageOf(m, true, 0)), (e) => this.failure(e));
@@ -142,12 +117,8 @@ export class AnthropicRunner implements AgentRunner {
   }
 
   private async send(req: AgentRequest, params: Params): Promise<AgentResult> {
-    let ticket;
-    try {
-      ticket = await this.limiter.acquire(approxTokens(req.prompt.full) + params.max_tokens, req.signal);
-    } catch {
-      return { ok: false, failure: { kind: 'cancelled' } };
-    }
+    const ticket = await this.place(approxTokens(req.prompt.full) + params.max_tokens, req);
+    if (!ticket) return { ok: false, failure: { kind: 'cancelled' } };
     const client = await this.getClient();
     const r = await withRequestCount(() => client.messages.create(params, { signal: req.signal }));
     if (r.error !== undefined || !r.value) {
@@ -157,12 +128,5 @@ export class AnthropicRunner implements AgentRunner {
     const usage = this.usageOf(r.value, false, r.retries);
     ticket.release(usage.inputTokens + usage.cacheWriteTokens + usage.cacheReadTokens + usage.outputTokens);
     return this.answer(r.value, usage);
-  }
-
-  failure(e: unknown, retries = 0): AgentResult {
-    if (e instanceof Error && (e.name === 'APIUserAbortError' || e.name === 'AbortError')) return { ok: false, failure: { kind: 'cancelled' } };
-    const status = statusOf(e);
-    const message = scrub(`${status ? `HTTP ${status}: ` : ''}${e instanceof Error ? e.message : String(e)}${retries ? ` (after ${retries} transport retries)` : ''}`, this.apiKey);
-    return { ok: false, failure: { kind: 'api', message, fatal: isFatalStatus(status) } };
   }
 }

@@ -9,13 +9,13 @@ import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
 import type { PhaseConfig } from '../../graph/pipeline.js';
-import { statePaths } from '../../graph/state.js';
+import { statePaths, type State } from '../../graph/state.js';
 import { formatFreshReason, formatStaleReason } from '../../graph/staleness.js';
 import type { Request } from '../../graph/targets.js';
 import { createValidator } from '../../rules/phaseValidator.js';
 import type { Validator } from '../../rules/validate.js';
 import { createRunner } from '../../runners/index.js';
-import { killAllChildren } from '../../runners/processes.js';
+import { onInterrupt } from '../interrupt.js';
 import type { AgentRunner } from '../../runners/types.js';
 import type { GlobalOptions } from '../main.js';
 import { STATE_FORMAT } from '../../version.js';
@@ -47,19 +47,9 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   }
 
   const reporter = await makeReporter(opts);
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (): void => {
-    interrupts++;
-    if (interrupts > 1) {
-      killAllChildren('SIGKILL');
-      process.exit(130);
-    }
-    reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once');
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = onInterrupt(() =>
+    reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once'),
+  );
   const started = Date.now();
   let summary: BuildSummary | null = null;
   try {
@@ -67,24 +57,23 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
       opts.dir,
       'build',
       (owner) => reporter.event({ event: 'waiting', reason: 'lock', ...(owner ? { pid: owner.pid, command: owner.command, since: owner.since } : {}) }),
-      controller.signal,
+      interrupt.signal,
     ).catch((e: unknown) => {
-      if (controller.signal.aborted) return null;
+      if (interrupt.signal.aborted) return null;
       throw e;
     });
     if (lock) {
       try {
-        summary = await runBuild(opts, inputs, requests, reporter.event.bind(reporter), controller.signal);
+        summary = await runBuild(opts, inputs, requests, reporter.event.bind(reporter), interrupt.signal);
       } finally {
         await lock.release();
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
   const s: BuildSummary = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
-  const exitCode = controller.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
+  const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
   reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
@@ -97,27 +86,31 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   return exitCode;
 }
 
-async function runBuild(
-  opts: GlobalOptions,
-  inputs: Inputs,
-  requests: Request[],
-  emit: (e: BuildEvent) => void,
-  signal: AbortSignal,
-): Promise<BuildSummary> {
-  const { pipeline } = inputs;
-  const paths = statePaths(opts.dir);
-  const state = await readState(opts.dir, false);
+/**
+ * The engine for one build over these inputs and state: runners and validators made once per build,
+ * attempts' files under .cf/runs, the budget told what earlier batches cost. (cf build and cf watch.)
+ */
+export function createEngine(o: {
+  opts: GlobalOptions;
+  inputs: Inputs;
+  state: State;
+  emit: (e: BuildEvent) => void;
+  signal: AbortSignal;
+  drain?: AbortSignal;
+}): Engine {
+  const { pipeline } = o.inputs;
+  const paths = statePaths(o.opts.dir);
   const runners = new Map<string, AgentRunner>();
   const validators = new Map<string, Validator | null>();
-  const budget = new Budget(opts.maxCost);
-  for (const t of state.targets()) {
+  const budget = new Budget(o.opts.maxCost);
+  for (const t of o.state.targets()) {
     const phase = t.split('#')[0]!;
-    for (const u of state.lastSuccess(t)?.usage ?? []) if (u.costUsd !== null) budget.learn(phase, u.costUsd);
+    for (const u of o.state.lastSuccess(t)?.usage ?? []) if (u.costUsd !== null) budget.learn(phase, u.costUsd);
   }
-  const engine = new Engine({
+  return new Engine({
     budget,
-    decider: inputs.decider(state),
-    outputs: outputStore(opts.dir),
+    decider: o.inputs.decider(o.state),
+    outputs: outputStore(o.opts.dir),
     runnerFor: (phase) => {
       let r = runners.get(phase.runner);
       if (!r) runners.set(phase.runner, (r = createRunner(pipeline.runners.get(phase.runner)!, pipeline)));
@@ -129,21 +122,38 @@ async function runBuild(
     },
     intelligence: (phase: PhaseConfig) => readIntelligence(pipeline, phase.intelligence),
     runDir: (phase, batch) => path.join(paths.runs, phase.name, String(batch)),
-    jobs: opts.jobs ?? pipeline.jobs,
-    emit,
-    signal,
+    jobs: o.opts.jobs ?? pipeline.jobs,
+    emit: o.emit,
+    signal: o.signal,
+    ...(o.drain ? { drain: o.drain } : {}),
   });
+}
+
+/** After a build: the stat cache kept, the state log compacted when it pays (unused outputs deleted then). */
+export async function finishBuild(dir: string, inputs: Inputs, state: State): Promise<void> {
+  await inputs.cache.save();
+  if (state.needsCompaction()) {
+    await state.compact();
+    await new DiskObjectStore(statePaths(dir).objects).retain(state.liveObjects());
+  }
+  state.close();
+}
+
+async function runBuild(
+  opts: GlobalOptions,
+  inputs: Inputs,
+  requests: Request[],
+  emit: (e: BuildEvent) => void,
+  signal: AbortSignal,
+): Promise<BuildSummary> {
+  const state = await readState(opts.dir, false);
+  const engine = createEngine({ opts, inputs, state, emit, signal });
   try {
     await takeEdits(inputs, engine.decider, emit, signal);
     engine.plan(requests);
     return await engine.run(requests);
   } finally {
-    await inputs.cache.save();
-    if (state.needsCompaction()) {
-      await state.compact();
-      await new DiskObjectStore(paths.objects).retain(state.liveObjects());
-    }
-    state.close();
+    await finishBuild(opts.dir, inputs, state);
   }
 }
 

@@ -1,26 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
-import { Budget } from '../../graph/budget.js';
 import { Engine, type BuildSummary } from '../../graph/build.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
-import { DiskObjectStore } from '../../graph/objects.js';
 import { loadPipeline, PIPELINE_FILE } from '../../graph/pipeline.js';
-import { statePaths, type State } from '../../graph/state.js';
+import type { State } from '../../graph/state.js';
 import { resolveTargets, type Request } from '../../graph/targets.js';
-import { createValidator } from '../../rules/phaseValidator.js';
-import type { Validator } from '../../rules/validate.js';
-import { createRunner } from '../../runners/index.js';
-import { killAllChildren } from '../../runners/processes.js';
-import type { AgentRunner } from '../../runners/types.js';
+import { onInterrupt } from '../interrupt.js';
 import { formatDuration } from '../../util/duration.js';
 import { fail, formatUserError } from '../../util/errors.js';
 import { hashString } from '../../util/hash.js';
 import type { GlobalOptions } from '../main.js';
 import { formatErrors, HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { loadInputs, outputStore, readIntelligence, readState, watchedFiles, type Inputs } from '../session.js';
-import { takeEdits } from './build.js';
+import { loadInputs, readState, watchedFiles, type Inputs } from '../session.js';
+import { createEngine, finishBuild, takeEdits } from './build.js';
 
 /** Editor saves come in bursts (write, rename, chmod): events this close together are one change. */
 const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
@@ -49,18 +43,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
   };
   const emit = (e: BuildEvent): void => reporter?.event(e);
 
-  const interrupt = new AbortController();
-  let interrupts = 0;
-  const onSignal = (): void => {
-    interrupts++;
-    if (interrupts > 1) {
-      killAllChildren('SIGKILL');
-      process.exit(130);
-    }
-    interrupt.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = onInterrupt();
 
   const { watch } = await import('chokidar');
   let watched = new Set(watchedFiles(good.pipeline));
@@ -153,26 +136,10 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
       const reuse = lastState !== null && lastState.logSize === lastLogSize;
       const state = reuse ? lastState! : await readState(opts.dir, false);
       const drain = new AbortController();
-      const runners = new Map<string, AgentRunner>();
-      const validators = new Map<string, Validator | null>();
-      const pipeline = good.pipeline;
-      const paths = statePaths(opts.dir);
-      const engine = new Engine({
-        budget: new Budget(opts.maxCost),
-        decider: good.decider(state),
-        outputs: outputStore(opts.dir),
-        runnerFor: (phase) => {
-          let r = runners.get(phase.runner);
-          if (!r) runners.set(phase.runner, (r = createRunner(pipeline.runners.get(phase.runner)!, pipeline)));
-          return r;
-        },
-        validatorFor: (phase) => {
-          if (!validators.has(phase.name)) validators.set(phase.name, createValidator(phase, pipeline));
-          return validators.get(phase.name)!;
-        },
-        intelligence: (phase) => readIntelligence(pipeline, phase.intelligence),
-        runDir: (phase, batch) => path.join(paths.runs, phase.name, String(batch)),
-        jobs: opts.jobs ?? pipeline.jobs,
+      const engine = createEngine({
+        opts,
+        inputs: good,
+        state,
         emit: (e) => {
           events.push(e);
           emit(e);
@@ -190,12 +157,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
         summary = await engine.run(requests);
       } finally {
         current = null;
-        await good.cache.save();
-        if (state.needsCompaction()) {
-          await state.compact();
-          await new DiskObjectStore(paths.objects).retain(state.liveObjects());
-        }
-        state.close();
+        await finishBuild(opts.dir, good, state);
         lastState = state;
         lastLogSize = state.logSize;
       }
@@ -229,8 +191,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
     pending.clear();
   }
   await watcher.close();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  interrupt.dispose();
   reporter?.close();
   say('cf watch: stopped');
   return 130;
