@@ -69,4 +69,22 @@ describe('preset: claude-code (a fake claude binary)', () => {
     expect(nothingLeft.code).toBe(0);
     expect(targetsOf(await p.takeRuns())).toEqual([]);
   });
+
+  it('any CLI agent may print its answer on stdout (whole, or the last fenced json block) instead of writing CF_OUTPUT_FILE', async () => {
+    const agent = `const fs = require('fs');
+const items = JSON.parse(fs.readFileSync(process.env.CF_INPUT_FILE, 'utf8'));
+console.log('Thinking out loud first.');
+console.log('\x60\x60\x60json');
+console.log(JSON.stringify(items.map((it) => ({ id: it.id, said: true }))));
+console.log('\x60\x60\x60');
+`;
+    p = await Project.create({
+      seeds: 12,
+      pipeline: PIPELINE.replace(/  claude:[\s\S]*?phases:/, '  claude:\n    command: [node, talk.cjs]\nphases:'),
+      files: { 'talk.cjs': agent },
+    });
+    const r = await p.cf(['build']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(await p.read('out/pairs.json'))).toEqual(Array.from({ length: 12 }, (_, i) => ({ id: `S${String(i + 1).padStart(4, '0')}`, said: true })));
+  });
 });
