@@ -16,7 +16,7 @@
 // dry run says), then hyperfine with --prepare putting the workspace in the case's state before every
 // timed run. Writes bench/results/results.json (+ raw hyperfine JSON in results/raw/) and bench/RESULTS.md.
 // Needs Debian's make ninja-build snakemake hyperfine time mawk; node: built-ins only.
-import { spawn, execSync } from 'node:child_process';
+import { spawn, spawnSync, execSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, fstatSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -323,6 +323,7 @@ async function measureTool(tool, n) {
   const logDir = path.join(WSROOT, `N${n}`, 'logs');
   mkdirSync(logDir, { recursive: true });
   generate(ws, n, tool);
+  if (tool === 'cf') ensureCf();
   let dead = null;
   for (const c of caseList) {
     if (dead) {
@@ -357,6 +358,7 @@ async function measureFloor(n) {
   generate(ws, n, 'floor');
   for (const [id, cmd, prepare, want] of [
     ['serial', 'sh recipes/serial.sh', 'clean', n <= 1000 ? 3 : 1],
+    ['parallel', 'sh recipes/parallel.sh', 'clean', n <= 1000 ? 3 : 1],
     ['one', 'sh recipes/one.sh', null, QUICK ? 5 : 20],
   ]) {
     const bgBusy = waitQuiet();
@@ -370,7 +372,7 @@ async function measureFloor(n) {
       if (h?.error) rec.error = h.error;
       rec.timing = h && !h.error ? (runs < 3 ? withCheckRun(h, chk.wall) : h) : checkOnly(chk.wall);
     }
-    if (id === 'serial' && !rec.error) {
+    if (id !== 'one' && !rec.error) {
       const v = verifyOutputs(ws);
       rec.outputsOk = v === null;
       if (v) rec.message = v;
@@ -380,12 +382,27 @@ async function measureFloor(n) {
   }
 }
 
+/** The built file bin/cf.js loads (dist/…). */
+function cfEntry() {
+  const m = readFileSync(CF, 'utf8').match(/from\s+['"](\.\.\/dist\/[^'"]+)['"]/);
+  return m ? path.resolve(path.dirname(CF), m[1]) : null;
+}
+const cfWorks = () => spawnSync(NODE, [CF, '--version'], { stdio: 'ignore' }).status === 0;
+
+/** cf must start: wait up to 60 s (someone may be rebuilding dist/), then `npm run build` once. */
+function ensureCf() {
+  for (let i = 0; i < 30 && !cfWorks(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+  if (cfWorks()) return;
+  log('cf does not start (dist/ missing?): npm run build');
+  execSync('npm run build', { cwd: ROOT, stdio: 'inherit' });
+}
+
 function versions() {
-  const cfDist = path.join(ROOT, 'dist', 'cli', 'main.js');
+  const cfDist = cfEntry() ?? path.join(ROOT, 'dist');
   const newestSrc = sh(`find ${ROOT}/src -name '*.ts' -printf '%T@\\n' | sort -n | tail -1`);
   const distTime = existsSync(cfDist) ? statSync(cfDist).mtimeMs / 1000 : null;
   return {
-    cf: `${sh(`${NODE} ${CF} --version`)} (git ${sh(`git -C ${ROOT} rev-parse --short HEAD`)}, ${sh(`git -C ${ROOT} status --porcelain -- src | wc -l`)} uncommitted file(s) in src/; dist/ built ${distTime ? new Date(distTime * 1000).toISOString().slice(0, 16) + 'Z' : 'n/a'}${distTime && Number(newestSrc) > distTime + 1 ? ', OLDER than the newest src/ file' : ''})`,
+    cf: `${sh(`${NODE} ${CF} --version`)} (git ${sh(`git -C ${ROOT} rev-parse --short HEAD`)}, ${sh(`git -C ${ROOT} status --porcelain -- src | wc -l`)} uncommitted file(s) in src/; ${path.relative(ROOT, cfDist)} built ${distTime ? new Date(distTime * 1000).toISOString().slice(0, 16) + 'Z' : 'n/a'}${distTime && Number(newestSrc) > distTime + 1 ? ', OLDER than the newest src/ file' : ''})`,
     node: process.version,
     make: sh('make --version | head -1'),
     ninja: sh('ninja --version'),
@@ -413,10 +430,7 @@ async function main() {
       process.exit(2);
     }
   }
-  if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
-    log('dist/ missing: npm run build');
-    execSync('npm run build', { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureCf();
   mkdirSync(RAW, { recursive: true });
   const t0 = Date.now();
   const old = opt.merge && existsSync(RESULTS_JSON) ? JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) : null;

@@ -157,6 +157,12 @@ export function renderReport({ meta, results }) {
       p(`* Every recipe once, sequentially, in a plain shell script (split + ${3 * nb} agent+validate recipes + 3 merges): **${num(s)} s** (n=${serial.timing.n}), so an ideal -j2 build takes about **${num(s / 2)} s**.` +
         (serial.outputsOk === false ? ` Its outputs were WRONG: ${serial.message}` : ''));
     }
+    const par = get('floor', n, 'parallel');
+    if (par?.timing) {
+      p(`* The same recipes two at a time (\`xargs -P2\` per phase, one \`sh -c\` per recipe as make and ninja run them): **${num(par.timing.median)} s** (n=${par.timing.n})` +
+        (serial?.timing ? `, ${ratio(par.timing.median / serial.timing.median)}× the serial script: what two parallel jobs really achieve on this machine.` : '.') +
+        (par.outputsOk === false ? ` Its outputs were WRONG: ${par.message}` : ''));
+    }
     if (one?.timing) p(`* One batch recipe (\`sh recipes/one.sh\`: sh + mawk agent + grep + mv): ${num(one.timing.median * 1000)} ms (${num(one.timing.min * 1000)}–${num(one.timing.max * 1000)} ms, n=${one.timing.n}).`);
     if (serial?.timing) {
       const s = serial.timing.median;
@@ -165,6 +171,13 @@ export function renderReport({ meta, results }) {
         return a ? `${t} ${(((a - s / 2) / (3 * nb + 3)) * 1000).toFixed(1)} ms` : null;
       }).filter(Boolean);
       if (per.length) p(`* Tool overhead per job in the cold build, (cold − serial/2) / (3·B + 3): ${per.join(', ')}.`);
+      if (par?.timing) {
+        const perPar = rowTools.map((t) => {
+          const a = get(t, n, 'a')?.timing?.median;
+          return a ? `${t} ${(((a - par.timing.median) / (3 * nb + 3)) * 1000).toFixed(1)} ms` : null;
+        }).filter(Boolean);
+        if (perPar.length) p(`* The same against the measured two-at-a-time floor, (cold − parallel) / (3·B + 3): ${perPar.join(', ')}.`);
+      }
     }
     if (skippedTools.length) for (const t of skippedTools) p(`* ${t}: ${get(t, n, '*').skipped}.`);
     const bgN = results.filter((r) => r.n === n && typeof r.bgBusy === 'number').map((r) => r.bgBusy).sort((a, b) => a - b);

@@ -255,7 +255,13 @@ function floorScripts(nb) {
   const serial = ['#!/bin/sh', '# every recipe once, in order, no build tool (the floor)', 'set -e',
     'mkdir -p out/p1 out/p2 out/p3', SPLIT_CMD, ...all, ...PHASES.map((p) => mergeCmd(p, nb))];
   const mid = Math.ceil(nb / 2);
+  const par = ['#!/bin/sh', '# every recipe once, 2 at a time within a phase (xargs -P2, one sh per recipe as make runs them)', 'set -e',
+    'mkdir -p out/p1 out/p2 out/p3', SPLIT_CMD,
+    ...PHASES.map((p) => `tr '\\n' '\\0' < recipes/${p}.cmds | xargs -0 -P2 -n1 sh -c`), ...PHASES.map((p) => mergeCmd(p, nb))];
+  const cmds = Object.fromEntries(PHASES.map((p) => [`recipes/${p}.cmds`, `${Array.from({ length: nb }, (_, i) => recipe(p, i + 1)).join('\n')}\n`]));
   return {
+    ...cmds,
+    'recipes/parallel.sh': `${par.join('\n')}\n`,
     'recipes/serial.sh': `${serial.join('\n')}\n`,
     'recipes/one.sh': `#!/bin/sh\n# one batch recipe (phase p2, batch ${mid}): agent + validate + mv\n${recipe('p2', mid)}\n`,
   };

@@ -596,9 +596,8 @@ export class Engine {
       const u = (await this.batch(up, batch)) as { kind: 'ok'; record: BatchRecord };
       return this.blobItems(u.record);
     }
-    const all = await this.d.seeds.items();
     const [start, end] = this.d.graph.batchRange(batch);
-    const items = all.slice(start, end);
+    const items = await this.d.seeds.range(start, end);
     const refs = decodeRefs(text);
     items.forEach((it, i) => {
       if (hashCanonical(it) !== refs[i]?.[1]) throw new InputChanged(`${this.d.seeds.file} changed while cf was running; run cf build again`);

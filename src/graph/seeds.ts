@@ -18,6 +18,8 @@ export interface SeedSet {
   ids: string[];
   hashes: Hash[];
   items(): Promise<Item[]>;
+  /** The items at positions [start, end) (a .jsonl file parses only those lines). */
+  range(start: number, end: number): Promise<Item[]>;
 }
 
 interface Summary {
@@ -194,9 +196,16 @@ export async function loadSeeds(
     return parsed;
   };
   const prepare = (raw: Item[]): Item[] => (targetName === null ? raw : raw.map((it) => substitute(it, targetName) as Item));
+  let lines: string[] | null | undefined;
+  const range = async (start: number, end: number): Promise<Item[]> => {
+    if (parsed) return parsed.slice(start, end);
+    lines ??= ['.jsonl', '.ndjson'].includes(path.extname(abs).toLowerCase()) ? elementTexts(await readFile(abs, 'utf8'), abs) : null;
+    if (!lines) return (await items()).slice(start, end);
+    return prepare(lines.slice(start, end).map((l) => JSON.parse(l) as Item));
+  };
   const kind = `seeds:${idField}:${targetName ?? ''}`;
   const cached = cache.derived<Summary>(abs, kind);
-  if (cached) return ok({ file: shown, ids: cached.ids, hashes: cached.hashes, items });
+  if (cached) return ok({ file: shown, ids: cached.ids, hashes: cached.hashes, items, range });
 
   const text = content.text ?? (await readFile(abs, 'utf8'));
   // An edited file: items whose text did not change keep their id and hash; only the others are parsed.
@@ -204,7 +213,7 @@ export async function loadSeeds(
   const quick = prev ? incremental(text, prev.snapshot, prev.data, shown, idField, prepare) : null;
   if (quick) {
     cache.setDerived(abs, kind, { idField, ids: quick.ids, hashes: quick.hashes } satisfies Summary, text);
-    return ok({ file: shown, ids: quick.ids, hashes: quick.hashes, items });
+    return ok({ file: shown, ids: quick.ids, hashes: quick.hashes, items, range });
   }
   const r = parseItems(text, shown, idField);
   if (!r.ok) return r;
@@ -213,7 +222,7 @@ export async function loadSeeds(
   parsed = prepare(r.value.items);
   const hashes = parsed.map(itemHash);
   cache.setDerived(abs, kind, { idField, ids: ids.value, hashes } satisfies Summary, text);
-  return ok({ file: shown, ids: ids.value, hashes, items });
+  return ok({ file: shown, ids: ids.value, hashes, items, range });
 }
 
 /** The texts of a seeds file's items: lines of .jsonl, top-level elements of a .json array (null: other). */
@@ -246,10 +255,12 @@ function incremental(
   const ids: string[] = [];
   const hashes: Hash[] = [];
   const seen = new Set<string>();
+  // Same length: items edited in place (the common case) need no index of the old texts.
+  const inPlace = now.length === before.length;
   for (let i = 0; i < now.length; i++) {
     const t = now[i]!;
     let j: number | undefined = before[i] === t ? i : undefined;
-    if (j === undefined) j = (index ??= new Map(before.map((b, k) => [b, k]))).get(t);
+    if (j === undefined && !inPlace) j = (index ??= new Map(before.map((b, k) => [b, k]))).get(t);
     let id: string;
     let hash: Hash;
     if (j !== undefined) {
@@ -273,5 +284,6 @@ function incremental(
     ids.push(id);
     hashes.push(hash);
   }
+  // In place, an edited item that is really a moved one (its id already seen elsewhere) was caught above.
   return { ids, hashes };
 }

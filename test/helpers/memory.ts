@@ -78,7 +78,13 @@ export class World {
 
   private seedSet(): SeedSet {
     const items = this.seeds.map((s) => ({ ...s }));
-    return { file: 'seeds.json', ids: items.map((s) => s.id as string), hashes: items.map((s) => hashCanonical(s)), items: async () => items };
+    return {
+      file: 'seeds.json',
+      ids: items.map((s) => s.id as string),
+      hashes: items.map((s) => hashCanonical(s)),
+      items: async () => items,
+      range: async (a, b) => items.slice(a, b),
+    };
   }
 
   async decider(): Promise<Decider> {
