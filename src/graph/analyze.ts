@@ -1,4 +1,4 @@
-import { hashCanonical, hashString, type Hash } from '../util/hash.js';
+import { hashCanonical, hashBytes, type Hash } from '../util/hash.js';
 import { ContextSource, type Decider } from './decide.js';
 import { decodeRefs, encodeRefs, type RefsText } from './fingerprint.js';
 import type { OutputStore } from './outputs.js';
@@ -117,8 +117,8 @@ export class Analysis {
     if (!stamp) return { kind: 'stale', ...base, reason: `${phase.output} does not exist` };
     if (!rec || rec.key !== mergeKey(phase, this.decider.graph.pipeline.course, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };
     if (!sameStamp(stamp, rec.file)) {
-      const text = await outputs.read(phase.output);
-      if (text === null || hashString(text) !== rec.file.hash) return { kind: 'stale', ...base, reason: `${phase.output} was modified on disk` };
+      const bytes = await outputs.readBytes(phase.output);
+      if (bytes === null || hashBytes(bytes) !== rec.file.hash) return { kind: 'stale', ...base, reason: `${phase.output} was modified on disk` };
     }
     return { kind: 'fresh', ...base };
   }

@@ -5,7 +5,7 @@ import type { Validator } from '../rules/validate.js';
 import type { AgentResult, AgentRunner } from '../runners/types.js';
 import { addUsage, emptyTotals, type UsageTotals } from '../runners/usage.js';
 import type { Budget } from './budget.js';
-import { hashCanonical, hashString } from '../util/hash.js';
+import { hashBytes, hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, mergeKey } from './analyze.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
 import { itemWords } from './context.js';
@@ -664,8 +664,8 @@ export class Engine {
         this.o.emit({ event: 'merge-fresh', phase: phase.name, output });
         return;
       }
-      const text = await this.o.outputs.read(output);
-      if (text !== null && hashString(text) === rec.file.hash) {
+      const bytes = await this.o.outputs.readBytes(output);
+      if (bytes !== null && hashBytes(bytes) === rec.file.hash) {
         // Touched or rewritten identically: nothing to do but remember the new stamp.
         this.d.state.append({ ...rec, file: { hash: rec.file.hash, ...stamp }, at: this.now() });
         this.o.emit({ event: 'merge-fresh', phase: phase.name, output });
@@ -675,28 +675,30 @@ export class Engine {
       reason = `${output} was edited by hand; the edited copy is kept at ${replaced}`;
     }
     if (this.o.signal.aborted) return;
-    let merged: { text: string; items: number; spans?: Spans };
+    let merged: { data: string | Uint8Array[]; items: number; spans?: Spans };
     try {
       if (phase.merge.format === 'json') {
         // Reuse the previous file's unchanged batches, when it is the file cf wrote.
-        const previous = rec?.spans && stamp && sameStamp(stamp, rec.file) ? await this.o.outputs.read(output) : null;
-        merged = await mergeJsonArray(
+        const previous = rec?.byteSpans && stamp && sameStamp(stamp, rec.file) ? await this.o.outputs.readBytes(output) : null;
+        const m = await mergeJsonArray(
           records.map((r) => r.out),
           (i) => this.blobItems(records[i]!),
-          previous !== null && rec?.spans ? { text: previous, spans: rec.spans } : null,
+          previous !== null && rec?.byteSpans ? { bytes: previous, spans: rec.byteSpans } : null,
         );
+        merged = { data: m.parts, items: m.items, spans: m.spans };
       } else {
         const batches = await Promise.all(records.map((r) => this.blobItems(r)));
         const generated = records.reduce((latest, r) => (r.at > latest ? r.at : latest), '');
-        merged = mergeBatches(phase.merge, this.d.graph.pipeline.course, batches, generated);
+        const m = mergeBatches(phase.merge, this.d.graph.pipeline.course, batches, generated);
+        merged = { data: m.text, items: m.items };
       }
     } catch (e) {
       if (!(e instanceof InputChanged)) throw e;
       this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message });
       return;
     }
-    const file = await this.o.outputs.write(output, merged.text);
-    this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { spans: merged.spans } : {}) });
+    const file = await this.o.outputs.write(output, merged.data);
+    this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { byteSpans: merged.spans } : {}) });
     this.summary.merged.push(output);
     this.o.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });
   }

@@ -1,7 +1,7 @@
 import { checkOutput, type AttemptError } from '../rules/attempts.js';
 import { readDocument } from '../rules/ssi/formats.js';
 import type { Validator } from '../rules/validate.js';
-import { hashCanonical, hashString } from '../util/hash.js';
+import { hashCanonical, hashBytes } from '../util/hash.js';
 import { Analysis, type BatchStatus } from './analyze.js';
 import { contextExtras } from './context.js';
 import { decodeRefs, encodeRefs } from './fingerprint.js';
@@ -48,8 +48,9 @@ export async function takeHandEdits(o: {
     if (!rec) continue;
     const stamp = await o.outputs.stamp(phase.output);
     if (!stamp || sameStamp(stamp, rec.file)) continue;
-    const text = await o.outputs.read(phase.output);
-    if (text === null || hashString(text) === rec.file.hash) continue;
+    const bytes = await o.outputs.readBytes(phase.output);
+    if (bytes === null || hashBytes(bytes) === rec.file.hash) continue;
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     const report: HandEditReport = { phase: phase.name, output: phase.output, taken: [], rejected: [] };
     reports.push(report);
     let items: Item[];

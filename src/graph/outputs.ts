@@ -1,17 +1,24 @@
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { writeAtomic } from '../util/fsx.js';
-import { hashString } from '../util/hash.js';
+import { writeAtomic, writeAtomicParts } from '../util/fsx.js';
+import { hashBytes, hashParts, hashString, type Hash } from '../util/hash.js';
 import type { FileStamp } from './records.js';
 
 /** The merged output files, as the engine sees them (on disk, or in memory for engine tests). */
 export interface OutputStore {
   stamp(rel: string): Promise<Omit<FileStamp, 'hash'> | null>;
   read(rel: string): Promise<string | null>;
-  /** Writes atomically and returns the new stamp. */
-  write(rel: string, text: string): Promise<FileStamp>;
+  /** The file's bytes (no decoding: hashing and splicing a large merge need none). */
+  readBytes(rel: string): Promise<Uint8Array | null>;
+  /** Writes atomically and returns the new stamp. Parts are written one after another. */
+  write(rel: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<FileStamp>;
   /** Keeps a copy of a file about to be replaced (it was edited by hand); returns where. */
   preserve(rel: string): Promise<string>;
+}
+
+function hashOf(data: string | Uint8Array | readonly Uint8Array[]): Hash {
+  if (typeof data === 'string') return hashString(data);
+  return Array.isArray(data) ? hashParts(data) : hashBytes(data as Uint8Array);
 }
 
 export function sameStamp(a: Omit<FileStamp, 'hash'>, b: Omit<FileStamp, 'hash'>): boolean {
@@ -33,11 +40,16 @@ export class DiskOutputStore implements OutputStore {
     return readFile(path.resolve(this.dir, rel), 'utf8').catch(() => null);
   }
 
-  async write(rel: string, text: string): Promise<FileStamp> {
-    await writeAtomic(path.resolve(this.dir, rel), text);
+  readBytes(rel: string): Promise<Uint8Array | null> {
+    return readFile(path.resolve(this.dir, rel)).catch(() => null);
+  }
+
+  async write(rel: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<FileStamp> {
+    if (Array.isArray(data)) await writeAtomicParts(path.resolve(this.dir, rel), data);
+    else await writeAtomic(path.resolve(this.dir, rel), data as string | Uint8Array);
     const s = await this.stamp(rel);
     if (!s) throw new Error(`${rel} vanished right after it was written`);
-    return { hash: hashString(text), ...s };
+    return { hash: hashOf(data), ...s };
   }
 
   async preserve(rel: string): Promise<string> {
@@ -59,10 +71,15 @@ export class MemoryOutputStore implements OutputStore {
   async read(rel: string): Promise<string | null> {
     return this.files.get(rel)?.text ?? null;
   }
-  async write(rel: string, text: string): Promise<FileStamp> {
+  async readBytes(rel: string): Promise<Uint8Array | null> {
+    const f = this.files.get(rel);
+    return f ? Buffer.from(f.text) : null;
+  }
+  async write(rel: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<FileStamp> {
+    const text = typeof data === 'string' ? data : Buffer.concat(Array.isArray(data) ? data : [data as Uint8Array]).toString('utf8');
     const stamp = { size: text.length, mtimeNs: String(++this.tick), ino: 1 };
     this.files.set(rel, { text, stamp });
-    return { hash: hashString(text), ...stamp };
+    return { hash: hashOf(data), ...stamp };
   }
   async preserve(rel: string): Promise<string> {
     return `${rel}.replaced`;

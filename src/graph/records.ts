@@ -72,8 +72,8 @@ export interface MergeRecord {
   file: FileStamp;
   items: number;
   at: string;
-  /** JSON-array merges: where each batch's items are in the file, for the next merge to reuse. */
-  spans?: Spans;
+  /** JSON-array merges: where each batch's items are in the file (byte offsets), for the next merge to reuse. */
+  byteSpans?: Spans;
 }
 
 /** Written by `cf clean`: the target's records no longer count. */

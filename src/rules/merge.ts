@@ -25,7 +25,7 @@ export function mergeBatches(
   return { text: `${JSON.stringify(doc, null, 2)}\n`, items: all.length };
 }
 
-/** Where each batch's items sit in a JSON-array merge: [output blob, start, end (string offsets), items]. */
+/** Where each batch's items sit in a JSON-array merge: [output blob, start, end (byte offsets), items]. */
 export type Spans = Array<[string, number, number, number]>;
 
 /** One batch's items as they appear inside `JSON.stringify(all, null, 2)`: each item indented by two spaces. */
@@ -33,49 +33,54 @@ function fragment(items: readonly Item[]): string {
   return items.map((it) => `  ${JSON.stringify(it, null, 2).replaceAll('\n', '\n  ')}`).join(',\n');
 }
 
+const OPEN = Buffer.from('[\n');
+const SEP = Buffer.from(',\n');
+const CLOSE = Buffer.from('\n]\n');
+const EMPTY = Buffer.from('[]\n');
+
 /**
- * The JSON-array merge, byte for byte `JSON.stringify(all, null, 2) + "\n"`, built from per-batch fragments:
- * a batch whose output is unchanged since the previous merge is copied from that file, so a one-seed
- * edit reads one batch output, not every batch's.
+ * The JSON-array merge, byte for byte `JSON.stringify(all, null, 2) + "\n"` in UTF-8 (as parts to write one after another), built from per-batch
+ * fragments: a batch whose output is unchanged since the previous merge is copied from that file's bytes
+ * (no decoding, no re-encoding), so a one-seed edit at 20,000 seeds reads one batch output, not 1,000.
  */
 export async function mergeJsonArray(
   outs: readonly string[],
   itemsOf: (i: number) => Promise<Item[]>,
-  previous: { text: string; spans: Spans } | null,
-): Promise<{ text: string; items: number; spans: Spans }> {
-  const reuse = new Map<string, [string, number]>();
-  if (previous) for (const [out, a, b, n] of previous.spans) reuse.set(out, [previous.text.slice(a, b), n]);
-  const parts: string[] = [];
+  previous: { bytes: Uint8Array; spans: Spans } | null,
+): Promise<{ parts: Uint8Array[]; items: number; spans: Spans }> {
+  const reuse = new Map<string, [Uint8Array, number]>();
+  if (previous) {
+    const size = previous.bytes.length;
+    for (const [out, a, b, n] of previous.spans) if (a <= b && b <= size) reuse.set(out, [previous.bytes.subarray(a, b), n]);
+  }
+  const chunks: Uint8Array[] = [OPEN];
+  const spans: Spans = [];
+  let offset = OPEN.length;
   let items = 0;
-  const counts: number[] = [];
   for (let i = 0; i < outs.length; i++) {
     const known = reuse.get(outs[i]!);
-    let frag: string;
+    let frag: Uint8Array;
     let n: number;
     if (known) [frag, n] = known;
     else {
       const batch = await itemsOf(i);
-      frag = fragment(batch);
+      frag = Buffer.from(fragment(batch));
       n = batch.length;
     }
-    parts.push(frag);
-    counts.push(n);
-    items += n;
-  }
-  const spans: Spans = [];
-  let text = '[\n';
-  let first = true;
-  for (let i = 0; i < parts.length; i++) {
-    if (!parts[i]) {
-      spans.push([outs[i]!, text.length, text.length, 0]);
+    if (!frag.length) {
+      spans.push([outs[i]!, offset, offset, 0]);
       continue;
     }
-    if (!first) text += ',\n';
-    first = false;
-    spans.push([outs[i]!, text.length, text.length + parts[i]!.length, counts[i]!]);
-    text += parts[i];
+    if (items) {
+      chunks.push(SEP);
+      offset += SEP.length;
+    }
+    spans.push([outs[i]!, offset, offset + frag.length, n]);
+    chunks.push(frag);
+    offset += frag.length;
+    items += n;
   }
-  text = items ? `${text}\n]\n` : '[]\n';
-  return { text, items, spans };
+  if (!items) return { parts: [EMPTY], items, spans };
+  chunks.push(CLOSE);
+  return { parts: chunks, items, spans };
 }
-

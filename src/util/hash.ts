@@ -29,6 +29,13 @@ export function hashBytes(bytes: Uint8Array): Hash {
   return h().h64Raw(bytes).toString(16).padStart(16, '0') as Hash;
 }
 
+/** hashBytes of the parts joined, without joining them. */
+export function hashParts(parts: readonly Uint8Array[]): Hash {
+  const s = h().create64();
+  for (const p of parts) s.update(p);
+  return s.digest().toString(16).padStart(16, '0') as Hash;
+}
+
 /**
  * Canonical JSON: object keys sorted by UTF-16 code unit at every depth, no whitespace.
  * Two values that mean the same JSON produce the same text, whatever key order they were written in.
