@@ -16,10 +16,15 @@ const live = new Set<number>();
 let exitHookInstalled = false;
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
+  // Usually the group is already gone (ESRCH): without a stack trace the thrown error costs far less.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     process.kill(-pid, signal);
   } catch {
     // Already gone.
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
