@@ -35,7 +35,7 @@ ${extra}`;
 
 const anthropic = (more = ''): string =>
   pipeline(`    kind: anthropic
-    model: claude-sonnet-4-5
+    model: claude-haiku-4-5
     max_tokens: 2000
     temperature: 0.2
 ${more}`);
@@ -67,7 +67,7 @@ describe('kind: anthropic, against a local fake of the API (real SDK client)', (
     const calls = api.requests.filter((q) => q.path === '/v1/messages');
     expect(calls).toHaveLength(3);
     for (const c of calls) {
-      expect(c.body).toMatchObject({ model: 'claude-sonnet-4-5', max_tokens: 2000, temperature: 0.2 });
+      expect(c.body).toMatchObject({ model: 'claude-haiku-4-5', max_tokens: 2000, temperature: 0.2 });
       expect(c.body.system).toEqual([{ type: 'text', text: INTELLIGENCE.trimEnd(), cache_control: { type: 'ephemeral' } }]);
       expect(c.body.messages[0].content).toContain('## Input items');
       expect(c.headers.authorization).toBe(`Bearer ${KEY}`);
@@ -132,13 +132,13 @@ describe('kind: anthropic, against a local fake of the API (real SDK client)', (
 
   it('--max-cost stops before exceeding; a later build with a higher budget resumes where it stopped', async () => {
     p = await project(anthropic(`    base_url: ${api.url}`), 50);
-    const capped = await p.cf(['build', '--json', '-j', '1', '--max-cost', '0.05'], { ANTHROPIC_API_KEY: KEY });
-    expect(capped.code).toBe(1);
+    const capped = await p.cf(['build', '--json', '-j', '1', '--max-cost', '0.012'], { ANTHROPIC_API_KEY: KEY });
+    expect(capped.code, capped.stdout.split('\n').filter((l) => l.includes('summary') || l.includes('stopped')).join('\n')).toBe(1);
     const s = summaryOf(capped.stdout);
     expect(s.ran.length).toBeGreaterThan(0);
     expect(s.stopped.length).toBeGreaterThan(0);
-    expect(s.usage.pairs!.costUsd).toBeLessThanOrEqual(0.05);
-    expect(events(capped.stdout).find((e) => e.event === 'stopped')).toMatchObject({ reason: expect.stringContaining('would exceed --max-cost $0.0500') });
+    expect(s.usage.pairs!.costUsd).toBeLessThanOrEqual(0.012);
+    expect(events(capped.stdout).find((e) => e.event === 'stopped')).toMatchObject({ reason: expect.stringContaining('would exceed --max-cost $0.0120') });
     const before = api.requests.length;
     const more = await p.cf(['build', '--json', '--max-cost', '5'], { ANTHROPIC_API_KEY: KEY });
     expect(more.code, more.stdout).toBe(0);
@@ -168,6 +168,27 @@ describe('kind: anthropic, against a local fake of the API (real SDK client)', (
     expect(api.requests.some((q) => q.path === '/v1/messages')).toBe(false);
     const rec = JSON.parse((await p.read('.cf/records.log')).trim().split('\n')[0]!) as { usage: Array<{ batch: boolean }> };
     expect(rec.usage[0]!.batch).toBe(true);
+  });
+
+  it('a build killed while its Message Batch runs follows that batch next time instead of submitting again', async () => {
+    p = await project(anthropic(`    base_url: ${api.url}\n    mode: batch\n    poll_interval: 20ms`), 30);
+    api.batchPollsBeforeEnd = 4;
+    const first = p.spawn(['build', '--json'], { ANTHROPIC_API_KEY: KEY, CF_LOCK_STALE_MS: '2000' });
+    // The first poll comes after the batch was created and journaled: kill -9 there, as a reboot would.
+    await api.waitFor((q) => q.method === 'GET' && q.path.startsWith('/v1/messages/batches/'));
+    first.kill('SIGKILL');
+    await first;
+    const journal = JSON.parse(await p.read('.cf/message-batches.json')) as Array<{ id: string; requests: Record<string, string> }>;
+    expect(journal).toHaveLength(1);
+    expect(Object.keys(journal[0]!.requests).sort()).toEqual(['pairs-1-a1', 'pairs-2-a1', 'pairs-3-a1']);
+    expect(JSON.stringify(journal)).not.toContain(KEY);
+
+    const again = await p.cf(['build', '--json'], { ANTHROPIC_API_KEY: KEY, CF_LOCK_STALE_MS: '2000' });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(summaryOf(again.stdout).ran.sort()).toEqual(['pairs#1', 'pairs#2', 'pairs#3']);
+    expect(api.requests.filter((q) => q.method === 'POST' && q.path === '/v1/messages/batches')).toHaveLength(1);
+    expect(api.requests.some((q) => q.path === `/v1/messages/batches/${journal[0]!.id}/results`)).toBe(true);
+    await expect(p.read('.cf/message-batches.json')).rejects.toThrow();
   });
 
   it('the API key never reaches records, prompts on disk, logs or output', async () => {

@@ -60,6 +60,13 @@ describe('pipeline.yaml errors name the file, the line, the key path and a fix',
   it('YAML syntax errors carry their line', async () => {
     expect(await configError('seeds: [unclosed\nphases: {}\n')).toMatch(/pipeline.yaml:\d+:\d+: not valid YAML/);
   });
+
+  it('validate.lists may name only some categories (README: lists: {negation: {warning: [no]}})', async () => {
+    await p.write('pipeline.yaml', TWO_PHASES().replace('    output: out/legos.json\n', '    output: out/legos.json\n    validate: {rules: ssi:lego_pairs, lists: {negation: {error: [no]}}}\n'));
+    const r = await loadPipeline(p.dir);
+    expect(r.ok, r.ok ? '' : formatUserError(r.error)).toBe(true);
+    expect(await configError(TWO_PHASES().replace('    output: out/legos.json\n', '    output: out/legos.json\n    validate: {rules: ssi:lego_pairs, lists: {negaton: {error: [no]}}}\n'))).toContain('unknown key "negaton"');
+  });
 });
 
 describe('bad input through the CLI: exit 2, nothing built is touched', () => {

@@ -62,6 +62,21 @@ describe('rate limits', () => {
   });
 });
 
+describe('rate limits, real timers', () => {
+  it('a request waiting for the window keeps the process alive (an unrefed timer let a build exit 0 mid-way)', async () => {
+    const l = new RateLimiter({ requestsPerMinute: 1 });
+    (await l.acquire(0)).release();
+    const ac = new AbortController();
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const waiting = l.acquire(0, ac.signal).catch(() => 'aborted');
+    await Promise.resolve();
+    // The timer that wakes the waiter must hold the event loop (a ref'd Timeout shows in the active resources).
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeGreaterThan(before);
+    ac.abort();
+    expect(await waiting).toBe('aborted');
+  });
+});
+
 describe('answers and prices', () => {
   it('extracts the whole text, or the last fenced json block', () => {
     expect(extractJson(' [1, 2] ')).toBe('[1, 2]');
@@ -80,6 +95,10 @@ describe('answers and prices', () => {
     expect(priceFor('claude-opus-4-1-20250805', DEFAULT_PRICES)!.input).toBe(15);
     expect(priceFor('claude-opus-4-5-20251101', DEFAULT_PRICES)!.input).toBe(5);
     expect(priceFor('gpt-5', DEFAULT_PRICES)).toBeNull();
+    // The current lineup is priced, not left unpriced or caught by an older prefix.
+    expect(priceFor('claude-opus-5-5', DEFAULT_PRICES)).toMatchObject({ input: 4, output: 20, cacheRead: 0.2 });
+    expect(priceFor('claude-sonnet-5-5', DEFAULT_PRICES)).toMatchObject({ input: 2, output: 10 });
+    expect(priceFor('claude-haiku-5-5', DEFAULT_PRICES)).toMatchObject({ input: 0.1, output: 0.5 });
     const price = priceFor('claude-sonnet-4-5', DEFAULT_PRICES)!;
     const u = { inputTokens: 1_000_000, cacheWriteTokens: 1_000_000, cacheReadTokens: 1_000_000, outputTokens: 1_000_000 };
     expect(costOf(u, price)).toBeCloseTo(3 + 3.75 + 0.3 + 15);

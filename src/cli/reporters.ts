@@ -1,4 +1,5 @@
 import type { BuildEvent } from '../graph/events.js';
+import { describeLockWait } from '../graph/lock.js';
 import { describeError, type ValidationError } from '../rules/validate.js';
 import { formatDuration } from '../util/duration.js';
 import { emptyTotals, formatTotals, formatUsd } from '../runners/usage.js';
@@ -95,7 +96,7 @@ export class HumanReporter implements Reporter {
     const label = (phase: string, batch: number, count: number): string => `batch ${batch}/${count} of ${phase}`;
     switch (e.event) {
       case 'waiting':
-        this.print(`cf: waiting for another cf in this directory${e.pid ? ` (pid ${e.pid}${e.command ? `, cf ${e.command}` : ''})` : ''} to finish…`);
+        this.print(`cf: ${describeLockWait(e.pid !== undefined ? { pid: e.pid, command: e.command ?? '?', gone: e.gone } : null)}`);
         break;
       case 'planned':
         this.total = e.stale + e.pending;

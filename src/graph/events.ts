@@ -6,7 +6,7 @@ import type { BuildSummary } from './build.js';
  * different consumers of this stream (src/cli/reporters.ts).
  */
 export type BuildEvent =
-  | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string }
+  | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string; gone?: boolean }
   | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number }
   | { event: 'fresh'; target: string; phase: string; batch: number; reason: string }
   | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; reasons: string[]; packed?: string[] }

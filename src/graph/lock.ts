@@ -14,6 +14,25 @@ export interface LockOwner {
   host: string;
   command: string;
   since: string;
+  /** Set when the holder ran on this host and its process no longer exists: the lock is taken over once stale. */
+  gone?: boolean;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The line a waiting cf prints (build, clean, adopt and watch alike). */
+export function describeLockWait(owner: Pick<LockOwner, 'pid' | 'command' | 'gone'> | null): string {
+  const who = owner ? ` (pid ${owner.pid}, cf ${owner.command})` : '';
+  return owner?.gone
+    ? `the cf that held this directory's lock${who} is gone; taking the lock over within ${Math.ceil(STALE_MS / 1000)} s…`
+    : `waiting for another cf in this directory${who} to finish…`;
 }
 
 export interface HeldLock {
@@ -58,6 +77,7 @@ export async function acquireLock(
         waited = true;
         const owner = await readFile(ownerFile, 'utf8')
           .then((t) => JSON.parse(t) as LockOwner)
+          .then((o) => (o.host === hostname() && !processExists(o.pid) ? { ...o, gone: true } : o))
           .catch(() => null);
         onWait(owner);
       }

@@ -78,7 +78,7 @@ const priceSchema = z.strictObject({
 });
 
 const severitySchema = z.record(z.string(), z.enum(['error', 'warning', 'off']));
-const listsSchema = z.record(
+const listsSchema = z.partialRecord(
   z.enum(['article', 'auxiliary', 'negation', 'object_pronoun']),
   z.strictObject({ error: z.array(z.string()).optional(), warning: z.array(z.string()).optional() }),
 );
@@ -137,17 +137,39 @@ const pipelineSchema = z.strictObject({
 });
 
 /** Allowed keys per place in the file, for did-you-mean on unknown keys. */
+/** The keys the schema allows at a key path (walking objects, arrays, records and the forms of a union). */
 function allowedKeys(at: readonly PropertyKey[]): string[] {
-  if (at.length === 0) return Object.keys(pipelineSchema.shape);
-  if (at[0] === 'runners' && at.length === 2) return Object.keys(runnerSchema.shape);
-  if (at[0] === 'phases' && at.length === 2) return Object.keys(phaseSchema.shape);
-  if (at[0] === 'course') return Object.keys(courseSchema.shape);
-  if (at[0] === 'phases' && at[2] === 'validate') return ['rules', 'command', 'timeout', 'severity', 'lists'];
-  if (at[0] === 'phases' && at[2] === 'merge') return ['format', 'version'];
-  if (at[0] === 'phases' && at[2] === 'context') return ['vocabulary'];
-  if (at[0] === 'runners' && at[2] === 'limits') return Object.keys(limitsSchema.shape);
-  if (at[0] === 'prices' && at.length === 2) return Object.keys(priceSchema.shape);
-  return [];
+  return [...new Set(keysAt(pipelineSchema as unknown as z.core.$ZodType, at))];
+}
+
+function keysAt(schema: z.core.$ZodType, at: readonly PropertyKey[]): string[] {
+  const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+      return keysAt(def.innerType as z.core.$ZodType, at);
+    case 'pipe':
+      return keysAt(def.in as z.core.$ZodType, at);
+    case 'union':
+      return (def.options as z.core.$ZodType[]).flatMap((o) => keysAt(o, at));
+    case 'array':
+      return at.length === 0 ? [] : keysAt(def.element as z.core.$ZodType, at.slice(1));
+    case 'object': {
+      const shape = def.shape as Record<string, z.core.$ZodType>;
+      if (at.length === 0) return Object.keys(shape);
+      const next = shape[String(at[0])];
+      return next ? keysAt(next, at.slice(1)) : [];
+    }
+    case 'record': {
+      if (at.length > 0) return keysAt(def.valueType as z.core.$ZodType, at.slice(1));
+      const keyDef = (def.keyType as z.core.$ZodType)._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+      return keyDef.type === 'enum' ? Object.keys(keyDef.entries as Record<string, unknown>) : [];
+    }
+    default:
+      return [];
+  }
 }
 
 function toCommand(c: string | string[]): CommandSpec {
@@ -223,6 +245,20 @@ class Locator {
   }
 }
 
+/**
+ * A value that may take several forms (a command string or argv, or an object) fails as a whole with zod's
+ * bare "Invalid input". When exactly one form matches the value's type, its own issue says more: use it.
+ */
+function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const wrongType = (i: z.core.$ZodIssue): boolean =>
+    i.path.length === 0 && (i.code === 'invalid_type' || (i.code === 'invalid_union' && i.errors.every((b) => b.every(wrongType))));
+  const deeper = issue.errors.filter((branch) => branch.length > 0 && !branch.every(wrongType));
+  if (deeper.length !== 1) return issue;
+  const inner = deeper[0]!.find((i) => i.code === 'unrecognized_keys') ?? deeper[0]![0]!;
+  return unwrapUnion({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
+}
+
 export async function parsePipeline(dir: string, file: string, text: string): Promise<Result<Pipeline, UserError>> {
   const shown = path.relative(process.cwd(), file) || file;
   const lines = new LineCounter();
@@ -243,7 +279,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
   const parsed = pipelineSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     // An unknown key first: it is often the misspelling of the key reported missing.
-    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
+    const issue = unwrapUnion(parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!);
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0]!;
       const where = loc.at(issue.path, key);
@@ -352,7 +388,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
         later
           ? `"${from}" is a later phase; a phase can only read "seeds" or an earlier phase`
           : `unknown phase "${from}"${suggestion(from, ['seeds', ...phases.map((q) => q.name)])}`,
-        later ? 'move this phase after the one it reads from' : undefined,
+        later ? 'move this phase after the one it reads from' : `a phase reads one of: ${['seeds', ...phases.map((q) => q.name)].join(', ')}`,
       );
     }
     if (!runners.has(p.runner)) {
@@ -361,6 +397,12 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
         `unknown runner "${p.runner}"${suggestion(p.runner, runners.keys())}`,
         runners.size > 0 ? `defined runners: ${[...runners.keys()].join(', ')}` : 'define it under runners:',
       );
+    }
+    const rc = runners.get(p.runner)!;
+    if (rc.kind === 'command' || rc.kind === 'replay') {
+      // A command agent gets no max_tokens/temperature; only a preset passes a model (claude-code: --model).
+      const ignored = (['max_tokens', 'temperature', ...(rc.kind === 'command' && rc.preset ? [] : ['model' as const])] as const).find((k) => p[k] !== undefined);
+      if (ignored) return fail(['phases', i, ignored], `"${ignored}" does not apply to the ${rc.kind} runner "${p.runner}"`);
     }
     const output = path.normalize(p.output);
     if (path.isAbsolute(output) || output.startsWith('..')) {

@@ -1,7 +1,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ApiRunnerConfig, Pipeline } from '../graph/pipeline.js';
-import { ApiRunner, approxTokens } from './apiRunner.js';
+import { ApiRunner, approxTokens, upperTokens } from './apiRunner.js';
 import { extractJson } from './extract.js';
+import { BatchJournal } from './batchJournal.js';
 import { MessageBatcher } from './messageBatches.js';
 import { costOf, priceFor } from './pricing.js';
 import { countingFetch, withRequestCount } from './transport.js';
@@ -9,6 +10,8 @@ import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 import type { Usage } from './usage.js';
 
 type Message = Anthropic.Messages.Message;
+
+const cacheKeyOf = (model: string, intelligence: string): string => `${model}\u0000${intelligence}`;
 type Params = Anthropic.Messages.MessageCreateParamsNonStreaming;
 
 /**
@@ -23,10 +26,15 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
   private batcher: MessageBatcher | undefined;
   /** Per model and intelligence: the first request, which writes the prompt cache the others then read. */
   private readonly warming = new Map<string, Promise<unknown>>();
+  /** Per model and intelligence: set once an answer reported the prompt cache written or read. */
+  private readonly warm = new Set<string>();
+
+  private readonly pipelineDir: string;
 
   constructor(config: ApiRunnerConfig, pipeline: Pipeline) {
     super(config, pipeline);
     this.pooled = config.mode !== 'batch';
+    this.pipelineDir = pipeline.dir;
   }
 
   private getClient(): Promise<Anthropic> {
@@ -43,13 +51,18 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     return this.client;
   }
 
-  /** An upper bound: the intelligence as a cache write, the task at full price, max_tokens of output. */
+  /**
+   * An upper bound: the task at full price, max_tokens of output, and the intelligence as a cache write, or
+   * as a cache read once an answer of this build reported the cache warm.
+   */
   estimateCost(req: AgentRequest): number | null {
     const s = this.settings(req.phase);
+    const cached = this.warm.has(cacheKeyOf(s.model, req.prompt.intelligence));
+    const intelligence = upperTokens(req.prompt.intelligence);
     const tokens = {
-      inputTokens: approxTokens(req.prompt.task),
-      cacheWriteTokens: approxTokens(req.prompt.intelligence),
-      cacheReadTokens: 0,
+      inputTokens: upperTokens(req.prompt.task),
+      cacheWriteTokens: cached ? 0 : intelligence,
+      cacheReadTokens: cached ? intelligence : 0,
       outputTokens: s.maxTokens,
       ...(this.config.mode === 'batch' ? { batch: true } : {}),
     };
@@ -98,19 +111,21 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     const noKey = this.missingKey();
     if (noKey) return noKey;
     if (this.config.mode === 'batch') {
-      this.batcher ??= new MessageBatcher(this.getClient(), this.config.pollIntervalMs);
+      this.batcher ??= new MessageBatcher(this.getClient(), this.config.pollIntervalMs, BatchJournal.forPipeline(this.pipelineDir));
       return this.batcher.submit(req, this.params(req), (m) => this.answer(m, this.usageOf(m, true, 0)), (e) => this.failure(e));
     }
     const params = this.params(req);
     // The first request of a phase goes alone: it writes the cache; the others wait and read it instead of
     // each paying to write it (1.25x) when -j starts them together.
-    const cacheKey = `${params.model}\u0000${req.prompt.intelligence}`;
+    const cacheKey = cacheKeyOf(params.model, req.prompt.intelligence);
     const warm = this.warming.get(cacheKey);
     let done: (() => void) | undefined;
     if (warm) await warm;
     else this.warming.set(cacheKey, new Promise<void>((r) => (done = r)));
     try {
-      return await this.send(req, params);
+      const r = await this.send(req, params);
+      if (r.usage && r.usage.cacheWriteTokens + r.usage.cacheReadTokens > 0) this.warm.add(cacheKey);
+      return r;
     } finally {
       done?.();
     }

@@ -6,6 +6,8 @@ import type { AgentRequest, AgentResult } from './types.js';
 
 /** Rough token count of text (4 characters a token) for limits and estimates; the API reports the truth. */
 export const approxTokens = (text: string): number => Math.ceil(text.length / 4);
+/** A generous token count for budgets: a token per 3 UTF-8 bytes (English runs near 4 characters a token, CJK a character). */
+export const upperTokens = (text: string): number => Math.ceil(Buffer.byteLength(text) / 3);
 
 /** The model settings of one request: the runner's, with its phase's overrides. */
 export interface RequestSettings {

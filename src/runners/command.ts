@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { CommandRunnerConfig } from '../graph/pipeline.js';
+import type { CommandRunnerConfig, CommandSpec } from '../graph/pipeline.js';
 import { spawnTree } from './processes.js';
 import { extractJson, parseClaudeCodeEnvelope } from './extract.js';
 import { RateLimiter } from './limits.js';
@@ -28,6 +28,8 @@ export class CommandRunner implements AgentRunner {
   constructor(
     private readonly config: CommandRunnerConfig,
     private readonly cwd: string,
+    /** Per phase: the model a phase asks for instead of the runner's (claude-code passes it as --model). */
+    private readonly phaseModels: Map<string, string> = new Map(),
   ) {
     this.priced = config.preset === 'claude-code';
     this.limiter = new RateLimiter(config.limits);
@@ -42,7 +44,7 @@ export class CommandRunner implements AgentRunner {
     const ticket = this.limiter.unlimited ? null : await this.limiter.acquire(0, req.signal).catch(() => null);
     if (!this.limiter.unlimited && !ticket) return { ok: false, failure: { kind: 'cancelled' } };
     const r = await spawnTree({
-      command: this.config.command,
+      command: this.commandFor(req.phase),
       cwd: this.config.cwd === 'run' ? files.dir : this.cwd,
       env,
       stdin: { file: files.prompt },
@@ -67,6 +69,18 @@ export class CommandRunner implements AgentRunner {
       case 'spawn-error':
         return { ok: false, failure: { kind: 'spawn', message: r.message } };
     }
+  }
+
+  /** claude-code: the phase's model override replaces (or adds) --model in the preset's argv. */
+  private commandFor(phase: string): CommandSpec {
+    const model = this.phaseModels.get(phase);
+    const c = this.config.command;
+    if (this.config.preset !== 'claude-code' || !model || !('argv' in c)) return c;
+    const argv = [...c.argv];
+    const i = argv.indexOf('--model');
+    if (i >= 0 && i + 1 < argv.length) argv[i + 1] = model;
+    else argv.splice(argv.indexOf('--add-dir') + 2, 0, '--model', model);
+    return { argv };
   }
 
   /** The answer when the agent did not write CF_OUTPUT_FILE: from stdout (and Claude Code's envelope). */

@@ -8,7 +8,11 @@ import type { AgentRunner } from './types.js';
 export function createRunner(config: RunnerConfig, pipeline: Pipeline): AgentRunner {
   switch (config.kind) {
     case 'command':
-      return new CommandRunner(config, pipeline.dir);
+      return new CommandRunner(
+        config,
+        pipeline.dir,
+        new Map(pipeline.phases.filter((p) => p.runner === config.name && p.model.model).map((p) => [p.name, p.model.model!])),
+      );
     case 'replay':
       return new ReplayRunner(config, pipeline.dir, pipeline.idField);
     case 'anthropic':

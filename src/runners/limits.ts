@@ -106,8 +106,8 @@ export class RateLimiter {
       // The woken request registers itself synchronously after this tick; look again then.
       queueMicrotask(() => this.pump());
     } else if (d > 0) {
+      // Not unref'd: a waiting request is pending work; the build must not end (exit 0) under it.
       this.timer = setTimeout(() => this.pump(), d);
-      this.timer.unref?.();
     }
   }
 }

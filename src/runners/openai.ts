@@ -1,5 +1,5 @@
 import type OpenAI from 'openai';
-import { ApiRunner, approxTokens } from './apiRunner.js';
+import { ApiRunner, approxTokens, upperTokens } from './apiRunner.js';
 import { extractJson } from './extract.js';
 import { costOf, priceFor } from './pricing.js';
 import { countingFetch, withRequestCount } from './transport.js';
@@ -30,7 +30,7 @@ export class OpenAiRunner extends ApiRunner implements AgentRunner {
 
   estimateCost(req: AgentRequest): number | null {
     const s = this.settings(req.phase);
-    return costOf({ inputTokens: approxTokens(req.prompt.full), cacheWriteTokens: 0, cacheReadTokens: 0, outputTokens: s.maxTokens }, priceFor(s.model, this.prices));
+    return costOf({ inputTokens: upperTokens(req.prompt.full), cacheWriteTokens: 0, cacheReadTokens: 0, outputTokens: s.maxTokens }, priceFor(s.model, this.prices));
   }
 
   async run(req: AgentRequest): Promise<AgentResult> {

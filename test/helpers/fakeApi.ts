@@ -69,6 +69,8 @@ export interface FakeApi {
   batchResult?: (customId: string, params: any) => BatchOutcome;
   /** Forget what the prompt caches hold (both APIs). */
   resetCache(): void;
+  /** Resolves with the first request (already arrived, or the next to arrive) that matches. */
+  waitFor(match: (r: RecordedRequest) => boolean): Promise<RecordedRequest>;
   close(): Promise<void>;
 }
 
@@ -230,6 +232,7 @@ export async function startFakeApi(): Promise<FakeApi> {
     };
   };
 
+  const waiters: Array<{ match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }> = [];
   const api: FakeApi = {
     url: '',
     requests: [],
@@ -242,6 +245,11 @@ export async function startFakeApi(): Promise<FakeApi> {
     resetCache() {
       anthropicCache.clear();
       chatCache.clear();
+    },
+    waitFor(match) {
+      const seen = api.requests.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ match, resolve }));
     },
     close: async () => undefined,
   };
@@ -447,7 +455,12 @@ export async function startFakeApi(): Promise<FakeApi> {
           body = raw;
         }
       }
-      api.requests.push({ method, path, headers, body });
+      const recorded: RecordedRequest = { method, path, headers, body };
+      api.requests.push(recorded);
+      for (const w of waiters.filter((x) => x.match(recorded))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(recorded);
+      }
 
       const kind = kindOf(method, path);
       const isOpenAI = !path.startsWith('/v1/messages');

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adoptPhase } from '../../graph/adopt.js';
-import { acquireLock } from '../../graph/lock.js';
+import { acquireLock, describeLockWait } from '../../graph/lock.js';
 import type { Item } from '../../graph/seeds.js';
 import { statePaths } from '../../graph/state.js';
 import { createValidator } from '../../rules/phaseValidator.js';
@@ -36,7 +36,7 @@ export async function adoptCommand(opts: GlobalOptions, args: string[], from: st
     fail({ kind: 'usage', message: `${from}: expected a JSON array of items or an SSi document` });
   }
   const paths = statePaths(opts.dir);
-  const lock = await acquireLock(opts.dir, 'adopt', (o) => process.stderr.write(`cf: waiting for another cf in this directory${o ? ` (pid ${o.pid}, cf ${o.command})` : ''}…\n`));
+  const lock = await acquireLock(opts.dir, 'adopt', (o) => process.stderr.write(`cf: ${describeLockWait(o)}\n`));
   try {
     const state = await readState(opts.dir, false);
     const report = await adoptPhase({

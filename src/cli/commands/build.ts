@@ -56,7 +56,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     const lock = await acquireLock(
       opts.dir,
       'build',
-      (owner) => reporter.event({ event: 'waiting', reason: 'lock', ...(owner ? { pid: owner.pid, command: owner.command, since: owner.since } : {}) }),
+      (owner) => reporter.event({ event: 'waiting', reason: 'lock', ...(owner ? { pid: owner.pid, command: owner.command, since: owner.since, ...(owner.gone ? { gone: true } : {}) } : {}) }),
       interrupt.signal,
     ).catch((e: unknown) => {
       if (interrupt.signal.aborted) return null;

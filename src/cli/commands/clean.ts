@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { acquireLock } from '../../graph/lock.js';
+import { acquireLock, describeLockWait } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
 import { statePaths } from '../../graph/state.js';
 import { batchTarget, phaseTarget, type TargetId } from '../../graph/targets.js';
@@ -14,9 +14,7 @@ import { requireInputs, readState } from '../session.js';
 export async function cleanCommand(opts: GlobalOptions, names: string[]): Promise<number> {
   const { inputs, requests } = await requireInputs(opts.dir, names);
   const paths = statePaths(opts.dir);
-  const lock = await acquireLock(opts.dir, 'clean', (o) =>
-    process.stderr.write(`cf: waiting for another cf in this directory${o ? ` (pid ${o.pid}, cf ${o.command})` : ''}…\n`),
-  );
+  const lock = await acquireLock(opts.dir, 'clean', (o) => process.stderr.write(`cf: ${describeLockWait(o)}\n`));
   try {
     const state = await readState(opts.dir, false);
     const forget = new Set<TargetId>();

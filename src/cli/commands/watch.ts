@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { Engine, type BuildSummary } from '../../graph/build.js';
 import type { BuildEvent } from '../../graph/events.js';
-import { acquireLock } from '../../graph/lock.js';
+import { acquireLock, describeLockWait } from '../../graph/lock.js';
 import { loadPipeline, PIPELINE_FILE } from '../../graph/pipeline.js';
 import type { State } from '../../graph/state.js';
 import { resolveTargets, type Request } from '../../graph/targets.js';
@@ -128,7 +128,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
       watcher.add(files);
       watched = new Set([...watched, ...files]);
     }
-    const lock = await acquireLock(opts.dir, 'watch', () => say('cf watch: waiting for another cf in this directory…'), interrupt.signal).catch(() => null);
+    const lock = await acquireLock(opts.dir, 'watch', (o) => say(`cf watch: ${describeLockWait(o)}`), interrupt.signal).catch(() => null);
     if (!lock) return;
     const events: BuildEvent[] = [];
     let summary: BuildSummary | null = null;
