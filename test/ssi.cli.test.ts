@@ -142,3 +142,32 @@ describe.skipIf(!existsSync(SSI))('the real SSi course (../shared/data/ssi)', ()
     expect(lego!.fresh).toBe(report.adopted.length);
   });
 });
+
+describe('cf check on invented files', () => {
+  it('a malformed seed is one "shape" failure; the other seeds are still checked; warnings are counted apart', async () => {
+    p = await Project.create({ seeds: 0 });
+    const lego = (id: string, type: string, known: string, target: string) => ({ id, type, lego: { known, target } });
+    await p.write(
+      'lego_pairs.json',
+      JSON.stringify({
+        course: 'spa_for_eng',
+        seeds: [
+          { seed_id: 'S0001', seed_pair: { known: 'I want', target: 'Quiero' }, legos: [lego('S0001L01', 'A', 'I want', 'quiero')] },
+          { seed_id: 'S0002', seed_pair: { known: 'not now', target: 'no ahora' }, legos: [{ id: 'S0002L01', type: 'A' }] },
+          { seed_id: 'S0003', seed_pair: { known: 'not now', target: 'No ahora' }, legos: [lego('S0003L01', 'A', 'not', 'no'), lego('S0003L02', 'A', 'now', 'ahora')] },
+        ],
+      }),
+    );
+    const r = await p.cf(['check', 'lego_pairs.json', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as CheckJson & { items: number };
+    expect(report.items).toBe(3);
+    expect(report.rules.shape).toEqual({ checked: 3, failed: 1 });
+    expect(report.errors.find((e) => e.type === 'shape')).toMatchObject({ seedId: 'S0002' });
+    expect(report.rules.tiling).toEqual({ checked: 2, failed: 0 });
+    // "no" alone is a warning for Spanish by default: counted as warned, not failed.
+    expect(report.rules.standalone_negation).toEqual({ checked: 3, failed: 0, warned: 1 });
+    const human = await p.cf(['check', 'lego_pairs.json']);
+    expect(human.stdout).toContain('cf check: 1 error, 1 warning');
+  });
+});

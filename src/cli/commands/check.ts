@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { detectKind, readDocument } from '../../rules/ssi/formats.js';
+import { detectKind, readDocument, readDocumentLenient } from '../../rules/ssi/formats.js';
 import { languageName } from '../../rules/ssi/languageNames.js';
 import { SSI_KINDS, type LegoPairsItem, type Pair, type RuleOptions, type RuleReport, type SeedPairItem, type SsiKind, type BasketsItem } from '../../rules/ssi/types.js';
 import { checkBaskets, checkLegoPairs, checkSeedPairs, RULES } from '../../rules/ssi/validators.js';
@@ -75,7 +75,8 @@ export async function checkCommand(opts: GlobalOptions, args: string[], o: Check
     if (!k) fail({ kind: 'usage', message: `${args[0]}: cannot tell what kind of file this is`, hint: `name it: --as ${SSI_KINDS.join(' | ')}` });
     kind = k;
   }
-  const r = readDocument(kind, doc);
+  // Malformed items are reported under "shape" and left out; the rest are checked.
+  const r = readDocumentLenient(kind, doc);
   if (!r.ok) fail({ kind: 'usage', message: `${args[0]}: ${r.error}` });
   for (const rule of o.rules?.split(',').map((x) => x.trim()).filter(Boolean) ?? []) {
     if (!RULES[kind].includes(rule)) fail({ kind: 'usage', message: `${kind} has no rule "${rule}"${suggestion(rule, RULES[kind])}`, hint: `its rules: ${RULES[kind].join(', ')}` });
@@ -116,6 +117,12 @@ export async function checkCommand(opts: GlobalOptions, args: string[], o: Check
       break;
     }
   }
+  if (r.bad.length) {
+    const shape = (report.rules.shape ??= { checked: 0, failed: 0 });
+    shape.checked += r.bad.length;
+    shape.failed += r.bad.length;
+    report.errors.unshift(...r.bad.map((b) => ({ seedId: b.seedId, type: 'shape', message: b.error, severity: 'error' as const })));
+  }
   const errors = report.errors.filter((e) => e.severity === 'error');
   const shownFile = args[0]!;
   if (opts.json) {
@@ -124,7 +131,7 @@ export async function checkCommand(opts: GlobalOptions, args: string[], o: Check
         file: shownFile,
         kind,
         language,
-        items: r.items.length,
+        items: r.items.length + r.bad.length,
         rules: report.rules,
         errors: report.errors.map((e) => ({ seedId: e.seedId, ...(e.legoId ? { legoId: e.legoId } : {}), type: e.type, message: e.message, severity: e.severity })),
         ...(used.length ? { read: used } : {}),
@@ -132,18 +139,22 @@ export async function checkCommand(opts: GlobalOptions, args: string[], o: Check
     );
     return errors.length ? 1 : 0;
   }
-  const out: string[] = [`${shownFile}: ${kind}, ${r.items.length} seeds, language ${language}${used.length ? `; also read ${used.join(', ')}` : ''}`];
+  const out: string[] = [`${shownFile}: ${kind}, ${r.items.length + r.bad.length} seeds, language ${language}${used.length ? `; also read ${used.join(', ')}` : ''}`];
   for (const w of r.warnings) out.push(`  note: ${w}`);
   const width = Math.max(4, ...Object.keys(report.rules).map((k) => k.length));
-  out.push('', `${'rule'.padEnd(width)}  checked   failed`);
-  for (const [rule, c] of Object.entries(report.rules)) out.push(`${rule.padEnd(width)}  ${String(c.checked).padStart(7)}  ${String(c.failed).padStart(7)}`);
+  out.push('', `${'rule'.padEnd(width)}  checked   failed   warned`);
+  for (const [rule, c] of Object.entries(report.rules)) {
+    out.push(`${rule.padEnd(width)}  ${String(c.checked).padStart(7)}  ${String(c.failed).padStart(7)}  ${String(c.warned ?? 0).padStart(7)}`);
+  }
   for (const severity of ['error', 'warning'] as const) {
     const list = report.errors.filter((e) => e.severity === severity);
     if (!list.length) continue;
     out.push('', `${severity}s (${list.length}):`);
     for (const e of list) out.push(`  ${e.seedId}${e.legoId ? ` ${e.legoId}` : ''} [${e.type}] ${e.message}`);
   }
-  out.push('', errors.length ? `cf check: ${errors.length} error${errors.length === 1 ? '' : 's'}` : 'cf check: no errors');
+  const nWarn = report.errors.length - errors.length;
+  const warnings = nWarn ? `, ${nWarn} warning${nWarn === 1 ? '' : 's'}` : '';
+  out.push('', errors.length ? `cf check: ${errors.length} error${errors.length === 1 ? '' : 's'}${warnings}` : `cf check: no errors${warnings}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return errors.length ? 1 : 0;
 }

@@ -8,6 +8,32 @@ import type { Basket, BasketsItem, CourseInfo, Lego, LegoPairsItem, Pair, SeedPa
 
 export type ReadResult = { ok: true; items: object[]; warnings: string[] } | { ok: false; error: string };
 
+/** An item left out of a lenient read: the seed it belongs to (or where it stands) and what is wrong. */
+export interface BadItem {
+  seedId: string;
+  error: string;
+}
+
+/**
+ * Reads one item: strictly (bad === null: a FormatError stops the whole read) or leniently (the error is
+ * collected and the item left out).
+ */
+function each<T>(bad: BadItem[] | null, seedId: () => string, read: () => T): T[] {
+  if (!bad) return [read()];
+  try {
+    return [read()];
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    bad.push({ seedId: seedId(), error: e.message });
+    return [];
+  }
+}
+
+function guessSeedId(v: unknown, fallback: string): string {
+  const id = isRecord(v) ? v.seed_id : undefined;
+  return typeof id === 'string' && id ? id : fallback;
+}
+
 export interface WriteOptions {
   course: CourseInfo;
   /** ISO timestamp written into seed_pairs; passed in so that the same items always give the same bytes. */
@@ -98,11 +124,11 @@ function readSeedPairItem(v: unknown, at: string): SeedPairItem {
   return { seed_id, known, target, ...omit(v, ['seed_id', 'known', 'target']) };
 }
 
-function readSeedPairs(doc: unknown): SeedPairItem[] {
-  if (Array.isArray(doc)) return doc.map((v, i) => readSeedPairItem(v, `[${i}]`));
+function readSeedPairs(doc: unknown, bad: BadItem[] | null): SeedPairItem[] {
+  if (Array.isArray(doc)) return doc.flatMap((v, i) => each(bad, () => guessSeedId(v, `[${i}]`), () => readSeedPairItem(v, `[${i}]`)));
   if (!isRecord(doc) || !isRecord(doc.translations)) return wrong('seed_pairs', 'an object with a "translations" map', doc);
   // Values may mix the two pair forms within one file.
-  return Object.entries(doc.translations).map(([id, v]) => ({ seed_id: id, ...readPair(v, `translations.${id}`) }));
+  return Object.entries(doc.translations).flatMap(([id, v]) => each(bad, () => id, () => ({ seed_id: id, ...readPair(v, `translations.${id}`) })));
 }
 
 // ---------------------------------------------------------------------------------------------- lego_pairs
@@ -155,10 +181,10 @@ function legoSeedsOf(doc: unknown, warnings: string[]): { seeds: unknown[]; at: 
   return wrong('lego_pairs', 'an object with a "seeds" array', doc.seeds);
 }
 
-function readLegoPairs(doc: unknown, warnings: string[]): LegoPairsItem[] {
+function readLegoPairs(doc: unknown, warnings: string[], bad: BadItem[] | null): LegoPairsItem[] {
   const { seeds, at } = legoSeedsOf(doc, warnings);
   const dropped = new Map<string, number>();
-  const items = seeds.map((s, i) => readLegoSeed(s, `${at}[${i}]`, dropped));
+  const items = seeds.flatMap((s, i) => each(bad, () => guessSeedId(s, `${at}[${i}]`), () => readLegoSeed(s, `${at}[${i}]`, dropped)));
   for (const [key, n] of dropped) warnings.push(`dropped the per-seed field "${key}" (${n} seed${n === 1 ? '' : 's'})`);
   return items;
 }
@@ -176,9 +202,11 @@ function readBasket(v: unknown, at: string): Basket {
   return { lego, is_final_lego, practice_phrases, phrase_count, ...omit(v, BASKET_KEYS) };
 }
 
-function readBasketMap(v: unknown, at: string): Record<string, Basket> {
+function readBasketMap(v: unknown, at: string, bad: BadItem[] | null = null): Record<string, Basket> {
   if (!isRecord(v)) return wrong(at, 'a map from LEGO id to basket', v);
-  return Object.fromEntries(Object.entries(v).map(([id, b]) => [id, readBasket(b, `${at}.${id}`)]));
+  return Object.fromEntries(
+    Object.entries(v).flatMap(([id, b]) => each(bad, () => seedOfLego(id) ?? `${at}.${id}`, (): [string, Basket] => [id, readBasket(b, `${at}.${id}`)])),
+  );
 }
 
 function readBasketsItem(v: unknown, at: string): BasketsItem {
@@ -199,10 +227,10 @@ function groupBySeed(baskets: Record<string, Basket>): BasketsItem[] {
   return [...bySeed].map(([seed_id, group]) => ({ seed_id, baskets: group }));
 }
 
-function readLegoBaskets(doc: unknown): BasketsItem[] {
-  if (Array.isArray(doc)) return doc.map((v, i) => readBasketsItem(v, `[${i}]`));
+function readLegoBaskets(doc: unknown, bad: BadItem[] | null): BasketsItem[] {
+  if (Array.isArray(doc)) return doc.flatMap((v, i) => each(bad, () => guessSeedId(v, `[${i}]`), () => readBasketsItem(v, `[${i}]`)));
   if (!isRecord(doc) || !('baskets' in doc)) return wrong('lego_baskets', 'an object with a "baskets" map', doc);
-  return groupBySeed(readBasketMap(doc.baskets, 'baskets'));
+  return groupBySeed(readBasketMap(doc.baskets, 'baskets', bad));
 }
 
 // ---------------------------------------------------------------------------------------------- reading
@@ -212,10 +240,24 @@ function readLegoBaskets(doc: unknown): BasketsItem[] {
  * document order. Errors name the part of the document that is wrong, e.g. `seeds[3] (S0004).legos[1].lego: ...`.
  */
 export function readDocument(kind: SsiKind, doc: unknown): ReadResult {
+  return read(kind, doc, null);
+}
+
+/**
+ * readDocument that reads past malformed items: they are left out and listed in `bad` (for `cf check`, which
+ * reports them under its "shape" rule and checks the rest). The container itself must still be right.
+ */
+export function readDocumentLenient(kind: SsiKind, doc: unknown): (ReadResult & { ok: true; bad: BadItem[] }) | (ReadResult & { ok: false }) {
+  const bad: BadItem[] = [];
+  const r = read(kind, doc, bad);
+  return r.ok ? { ...r, bad } : r;
+}
+
+function read(kind: SsiKind, doc: unknown, bad: BadItem[] | null): ReadResult {
   const warnings: string[] = [];
   try {
     const items: object[] =
-      kind === 'seed_pairs' ? readSeedPairs(doc) : kind === 'lego_pairs' ? readLegoPairs(doc, warnings) : readLegoBaskets(doc);
+      kind === 'seed_pairs' ? readSeedPairs(doc, bad) : kind === 'lego_pairs' ? readLegoPairs(doc, warnings, bad) : readLegoBaskets(doc, bad);
     return { ok: true, items, warnings };
   } catch (e) {
     if (e instanceof FormatError) return { ok: false, error: e.message };

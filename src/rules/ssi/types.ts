@@ -78,7 +78,8 @@ export interface RuleError {
 export interface RuleReport {
   kind: SsiKind;
   /** Per rule: how many things it checked and how many failed (errors and warnings). */
-  rules: Record<string, { checked: number; failed: number }>;
+  /** Per rule: items checked, error findings (`failed`) and warning findings (`warned`, when any). */
+  rules: Record<string, { checked: number; failed: number; warned?: number }>;
   errors: RuleError[];
 }
 

@@ -45,7 +45,8 @@ export class SsiRulesValidator implements Validator {
       case 'lego_pairs': {
         const seedPairs = new Map<string, Pair>();
         for (const it of inputs) if (isPair(it)) seedPairs.set(String(it.seed_id), { known: String(it.known), target: String(it.target) });
-        return checkLegoPairs(items as LegoPairsItem[], { ...opts, seedPairs });
+        // A lego_pairs phase that reads the seeds themselves (no seed pairs upstream) has nothing to compare with.
+        return checkLegoPairs(items as LegoPairsItem[], { ...opts, ...(seedPairs.size ? { seedPairs } : {}) });
       }
       case 'lego_baskets': {
         const legoPairs = inputs.filter((it) => Array.isArray(it.legos)) as LegoPairsItem[];
@@ -62,6 +63,7 @@ export class SsiRulesValidator implements Validator {
             const m = (merged.rules[rule] ??= { checked: 0, failed: 0 });
             m.checked += c.checked;
             m.failed += c.failed;
+            if (c.warned) m.warned = (m.warned ?? 0) + c.warned;
           }
         }
         return merged;

@@ -39,7 +39,7 @@ type Finding = { seedId: string; legoId?: string; message: string };
 
 /** Counts and findings for one run; a rule switched off (or left out by `only`) has no entry at all. */
 class Report {
-  private readonly rules: Record<string, { checked: number; failed: number }> = {};
+  private readonly rules: Record<string, { checked: number; failed: number; warned?: number }> = {};
   private readonly errors: RuleError[] = [];
 
   constructor(
@@ -64,14 +64,17 @@ class Report {
   fail(rule: string, f: Finding, severity: Severity = 'error'): void {
     const r = this.rules[rule];
     if (!r) return;
-    r.failed++;
     const set = this.opts.severity?.[rule];
+    const effective = set === 'error' || set === 'warning' ? set : severity;
+    // "failed" counts errors; findings kept as warnings are counted apart, so failed 0 means the rule passed.
+    if (effective === 'error') r.failed++;
+    else r.warned = (r.warned ?? 0) + 1;
     this.errors.push({
       seedId: f.seedId,
       ...(f.legoId !== undefined ? { legoId: f.legoId } : {}),
       type: rule,
       message: f.message,
-      severity: set === 'error' || set === 'warning' ? set : severity,
+      severity: effective,
     });
   }
 
