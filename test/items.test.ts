@@ -154,3 +154,30 @@ describe('batching: stable, for items: batch phases', () => {
     }
   });
 });
+
+describe('cumulative context from a phase that is not the upstream', () => {
+  it('a word taught inside a batch reaches the later items of that batch', async () => {
+    const w = await World.create(
+      [
+        { name: 'legos', items: 'independent' },
+        { name: 'pairs', items: 'independent', from: 'seeds' },
+        { name: 'baskets', items: 'independent', from: 'pairs', context: { vocabulary: 'legos' } },
+      ],
+      0,
+    );
+    w.agent = (req) => {
+      const out = req.inputItems.map((it) => {
+        if (req.phase === 'legos') return { id: it.id, legos: String(it.text).split(' ').map((x, i) => ({ id: `${it.id}L${i}`, lego: { known: x, target: x } })) };
+        if (req.phase === 'pairs') return { id: it.id, pair: 'same' }; // does not change when the seed does
+        return { id: it.id, basket: 'b' };
+      });
+      return { ok: true, output: JSON.stringify(out) };
+    };
+    w.seeds = Array.from({ length: 60 }, (_, i) => ({ id: `S${String(i + 1).padStart(4, '0')}`, text: `${word(i)} shared ${word(i + 1)}` }));
+    await w.build();
+    const mark = w.runs.length;
+    w.editSeed('S0010', `${word(9)} shared ${word(10)} brandnew`);
+    await w.build();
+    expect(regenerated(w, mark).baskets).toEqual(Array.from({ length: 50 }, (_, i) => `S${String(i + 11).padStart(4, '0')}`));
+  });
+});

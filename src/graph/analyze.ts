@@ -62,7 +62,7 @@ export class Analysis {
       if (u.kind !== 'fresh') return this.waiting(phase, batch, target, batchTarget(up.name, batch));
       items = u.record.items;
     }
-    const context = d.contextAt(phase, d.graph.batchRange(batch)[0], this.contexts);
+    const context = d.batchContext(phase, batch, this.contexts);
     if (context && 'missing' in context) return this.waiting(phase, batch, target, context.missing);
     const decision = d.decide(phase, batch, items, context);
     if (decision.kind === 'fresh') return { kind: 'fresh', target, record: decision.record, reason: decision.reason };

@@ -216,7 +216,7 @@ export class Engine {
     if (phase.context) {
       const blocked = await this.awaitContext(phase, batch, target);
       if (blocked) return blocked;
-      const c = d.contextAt(phase, d.graph.batchRange(batch)[0], this.contexts);
+      const c = d.batchContext(phase, batch, this.contexts);
       if (!c || 'missing' in c) throw new Error(`context of ${target} not available after its batches were built`);
       context = c;
     }

@@ -1,6 +1,6 @@
 import type { Hash } from '../util/hash.js';
 import { contextExtras, CumulativeVocabulary } from './context.js';
-import { hashCanonical } from '../util/hash.js';
+import { hashCanonical, hashString } from '../util/hash.js';
 import type { Item } from './seeds.js';
 import {
   encodeRefs,
@@ -96,6 +96,21 @@ export class Decider {
     const missing = cumulative.extend(need, (j) => source.record(c.vocabulary, j));
     if (missing) return { missing: batchTarget(c.vocabulary, missing) };
     return { vocabulary: { phase: c.vocabulary, ...cumulative.vocab.before(position) } };
+  }
+
+  /**
+   * The context of a whole batch: the vocabulary before each of its positions (an item inside the batch
+   * may see words its neighbours teach in the context phase, which need not be this phase's upstream).
+   */
+  batchContext(phase: PhaseConfig, batch: number, source: ContextSource): ContextValue | { missing: string } | undefined {
+    const [start, end] = this.graph.batchRange(batch);
+    const through = this.contextAt(phase, end, source);
+    if (!through || 'missing' in through) return through;
+    const first = this.contextAt(phase, start, source) as ContextValue;
+    const v = source.vocabulary(phase.context!.vocabulary).vocab;
+    let text = '';
+    for (let p = start; p < end; p++) text += v.before(p).hash;
+    return { vocabulary: { ...first.vocabulary, hash: hashString(text) } };
   }
 
 

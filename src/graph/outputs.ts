@@ -16,7 +16,7 @@ export interface OutputStore {
   preserve(rel: string): Promise<string>;
 }
 
-function hashOf(data: string | Uint8Array | readonly Uint8Array[]): Hash {
+export function hashOf(data: string | Uint8Array | readonly Uint8Array[]): Hash {
   if (typeof data === 'string') return hashString(data);
   return Array.isArray(data) ? hashParts(data) : hashBytes(data as Uint8Array);
 }

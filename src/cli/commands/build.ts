@@ -8,6 +8,7 @@ import { fail } from '../../util/errors.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
+import type { OutputStore } from '../../graph/outputs.js';
 import type { PhaseConfig } from '../../graph/pipeline.js';
 import { statePaths, type State } from '../../graph/state.js';
 import { formatFreshReason, formatStaleReason } from '../../graph/staleness.js';
@@ -97,6 +98,8 @@ export function createEngine(o: {
   emit: (e: BuildEvent) => void;
   signal: AbortSignal;
   drain?: AbortSignal;
+  /** Where merged outputs are written (cf watch wraps it to know its own writes). */
+  outputs?: OutputStore;
 }): Engine {
   const { pipeline } = o.inputs;
   const paths = statePaths(o.opts.dir);
@@ -110,7 +113,7 @@ export function createEngine(o: {
   return new Engine({
     budget,
     decider: o.inputs.decider(o.state),
-    outputs: outputStore(o.opts.dir),
+    outputs: o.outputs ?? outputStore(o.opts.dir),
     runnerFor: (phase) => {
       let r = runners.get(phase.runner);
       if (!r) runners.set(phase.runner, (r = createRunner(pipeline.runners.get(phase.runner)!, pipeline)));
@@ -158,10 +161,10 @@ async function runBuild(
 }
 
 /** Hand edits of merged outputs become batch outputs before anything is decided (see handEdits.ts). */
-export async function takeEdits(inputs: Inputs, decider: Decider, emit: (e: BuildEvent) => void, signal: AbortSignal): Promise<void> {
+export async function takeEdits(inputs: Inputs, decider: Decider, emit: (e: BuildEvent) => void, signal: AbortSignal, outputs?: OutputStore): Promise<void> {
   const reports = await takeHandEdits({
     decider,
-    outputs: outputStore(inputs.pipeline.dir),
+    outputs: outputs ?? outputStore(inputs.pipeline.dir),
     phases: inputs.graph.phases,
     validatorFor: (phase) => createValidator(phase, inputs.pipeline),
     signal,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
@@ -13,7 +14,8 @@ import { fail, formatUserError } from '../../util/errors.js';
 import { hashString } from '../../util/hash.js';
 import type { GlobalOptions } from '../main.js';
 import { formatErrors, HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { loadInputs, readState, watchedFiles, type Inputs } from '../session.js';
+import { loadInputs, outputStore, readState, watchedFiles, type Inputs } from '../session.js';
+import { hashOf, type OutputStore } from '../../graph/outputs.js';
 import { createEngine, finishBuild, takeEdits } from './build.js';
 
 /** Editor saves come in bursts (write, rename, chmod): events this close together are one change. */
@@ -46,8 +48,39 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
   const interrupt = onInterrupt();
 
   const { watch } = await import('chokidar');
-  let watched = new Set(watchedFiles(good.pipeline));
-  const watcher: FSWatcher = watch([...watched], { ignoreInitial: true, atomic: true });
+  // chokidar is given the directories of the watched files (depth 0, everything else ignored), not the
+  // files: given files in several directories, it misses a deleted file's re-creation, and a missing path
+  // (an output not built yet) makes it miss more. Directories made later are added after each rebuild.
+  let wanted = new Set(watchedFiles(good.pipeline));
+  const dirs = new Set<string>();
+  const newDirs = (): string[] => [...new Set([...wanted].map((f) => path.dirname(f)))].filter((d) => !dirs.has(d) && existsSync(d));
+  const initialDirs = newDirs();
+  for (const d of initialDirs) dirs.add(d);
+  const watcher: FSWatcher = watch(initialDirs, {
+    ignoreInitial: true,
+    atomic: true,
+    depth: 0,
+    ignored: (p) => !wanted.has(p) && !dirs.has(p),
+  });
+  const watchNew = (): void => {
+    wanted = new Set([...wanted, ...watchedFiles(good.pipeline)]);
+    const add = newDirs();
+    for (const d of add) dirs.add(d);
+    if (add.length) watcher.add(add);
+  };
+  /** The content hash of every merged output cf itself wrote last (set before the write, so no race). */
+  const ownWrites = new Map<string, string>();
+  const disk = outputStore(opts.dir);
+  const outputs: OutputStore = {
+    stamp: (rel) => disk.stamp(rel),
+    read: (rel) => disk.read(rel),
+    readBytes: (rel) => disk.readBytes(rel),
+    preserve: (rel) => disk.preserve(rel),
+    write: (rel, data) => {
+      ownWrites.set(path.resolve(opts.dir, rel), hashOf(data));
+      return disk.write(rel, data);
+    },
+  };
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let current: Current | null = null;
@@ -59,13 +92,10 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
 
   /** cf's own writes of merged outputs come back as events: those whose content cf just recorded are not changes. */
   const isOwnWrite = async (file: string): Promise<boolean> => {
-    const phase = good.pipeline.phases.find((p) => path.resolve(good.pipeline.dir, p.output) === file);
-    // During a build, the running build's state already holds the merge it just wrote.
-    const state = current?.state ?? lastState;
-    if (!phase || !state) return false;
-    const rec = state.merge(phase.name);
+    const own = ownWrites.get(file);
+    if (own === undefined) return false;
     const text = await readFile(file, 'utf8').catch(() => null);
-    return rec !== undefined && text !== null && hashString(text) === rec.file.hash;
+    return text !== null && hashString(text) === own;
   };
 
   const onEvent = async (file: string): Promise<void> => {
@@ -123,11 +153,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
     if (!next) return;
     good = next;
     const requests: Request[] = resolveTargets(good.graph, names).ok ? (resolveTargets(good.graph, names) as { value: Request[] }).value : [];
-    const files = watchedFiles(good.pipeline).filter((f) => !watched.has(f));
-    if (files.length) {
-      watcher.add(files);
-      watched = new Set([...watched, ...files]);
-    }
+    watchNew();
     const lock = await acquireLock(opts.dir, 'watch', (o) => say(`cf watch: ${describeLockWait(o)}`), interrupt.signal).catch(() => null);
     if (!lock) return;
     const events: BuildEvent[] = [];
@@ -146,13 +172,14 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
         },
         signal: interrupt.signal,
         drain: drain.signal,
+        outputs,
       });
       current = { engine, drain, state };
       try {
         await takeEdits(good, engine.decider, (e) => {
           events.push(e);
           emit(e);
-        }, interrupt.signal);
+        }, interrupt.signal, outputs);
         engine.plan(requests);
         summary = await engine.run(requests);
       } finally {
@@ -163,6 +190,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
       }
     } finally {
       await lock.release();
+      watchNew();
     }
     const s = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
     const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
@@ -170,7 +198,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
     if (!opts.json && !opts.verbose) say(rebuildLine(changed, good.pipeline.dir, s, events, Date.now() - started));
   };
 
-  say(`cf watch: watching ${watched.size} files; Ctrl-C to stop`);
+  say(`cf watch: watching ${wanted.size} files; Ctrl-C to stop`);
   let changed: string[] = [];
   for (;;) {
     await rebuild(changed);
