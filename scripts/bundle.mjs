@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { main: 'src/cli/main.ts' },
+  entryPoints: { main: 'src/cli/main.ts', spawner: 'src/runners/spawnerChild.ts' },
   bundle: true,
   splitting: true,
   format: 'esm',

@@ -204,6 +204,23 @@ describe('cf build (through the CLI)', () => {
     expect(await p.takeRuns()).toEqual([]);
   });
 
+  it('a build of many batches starts its agents through the spawner; a timed-out tree is still killed', async () => {
+    project = await Project.create({ seeds: 200, pipeline: (await import('./helpers/project.js')).TWO_PHASES().replace('timeout: 20s', 'timeout: 1s') });
+    const r = await project.cf(['build', '--json', '-j', '2'], { FAKE_HANG_IDS: 'S0181', FAKE_ONLY_PHASE: 'pairs' });
+    expect(r.code).toBe(1);
+    const runs = await project.takeRuns();
+    // The first agents run as cf's own children; the later ones as the spawner's (a second parent).
+    expect(new Set(runs.map((x) => x.ppid)).size).toBe(2);
+    expect(runs.filter((x) => x.phase === 'pairs' && x.batch === 10)).toHaveLength(3);
+    expect(runs.filter((x) => x.phase === 'legos')).toHaveLength(9);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const { agent, grandchild } = JSON.parse(await project.read(`.cf/runs/pairs/10/attempt-${attempt}/output.json.pids`)) as { agent: number; grandchild: number };
+      expect(isRunning(agent)).toBe(false);
+      expect(isRunning(grandchild)).toBe(false);
+    }
+    expect(events(r.stdout).at(-1)).toMatchObject({ failed: ['pairs#10'], skipped: ['legos#10'] });
+  });
+
   it('kills the whole process tree of an agent that times out', async () => {
     project = await Project.create({ seeds: 20, pipeline: (await import('./helpers/project.js')).TWO_PHASES().replace('timeout: 20s', 'timeout: 1s') });
     const r = await project.cf(['build', 'pairs#1'], { FAKE_HANG_IDS: 'S0001' });

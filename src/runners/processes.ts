@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { parseSimpleCommand } from './shellWords.js';
 import type { CommandSpec } from '../graph/pipeline.js';
+import { spawner, type SpawnHandlers, type SpawnRequest, type StdioSpec } from './spawner.js';
 
 /**
  * Child processes run in their own process group, so a timeout or Ctrl-C kills the whole tree an agent
@@ -10,7 +11,9 @@ import type { CommandSpec } from '../graph/pipeline.js';
  *
  * Spawned with node:child_process directly rather than execa: on the agent path every millisecond per
  * process counts (a 20,000-seed course runs 6,000 agent and validator processes), and execa's extra
- * machinery measured 11.4 ms against 5.8 ms per spawn on the reference machine.
+ * machinery measured 11.4 ms against 5.8 ms per spawn on the reference machine. After the first few, a
+ * build's processes are started by the spawner (spawner.ts), a small helper whose forks are cheap and
+ * whose waits for exec do not hold cf's main thread; timeouts and Ctrl-C still kill their groups from here.
  */
 const live = new Set<number>();
 let exitHookInstalled = false;
@@ -62,68 +65,56 @@ export type SpawnResult =
   | { kind: 'cancelled' }
   | { kind: 'spawn-error'; message: string };
 
+type Outcome = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } | { error: string };
+
 export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
   installExitHook();
   if (o.signal.aborted) return { kind: 'cancelled' };
-  const fds: number[] = [];
-  const fd = (file: string, flags: string): number => {
-    const f = openSync(file, flags);
-    fds.push(f);
-    return f;
-  };
-  let child;
-  try {
-    // A shell string that needs no shell runs without one (shellWords.ts), its redirections done here.
-    const simple = 'shell' in o.command ? parseSimpleCommand(o.command.shell, o.env) : null;
-    const at = (f: string): string => path.resolve(o.cwd, f);
-    const stdio: Array<number | 'pipe' | 'ignore'> = [
-      simple?.stdin ? fd(at(simple.stdin), 'r') : o.stdin ? fd(o.stdin.file, 'r') : 'ignore',
-      simple?.stdout ? fd(at(simple.stdout.file), simple.stdout.append ? 'a' : 'w') : o.stdout === 'capture' ? 'pipe' : fd(o.stdout.file, 'w'),
-      simple?.stderr ? fd(at(simple.stderr.file), simple.stderr.append ? 'a' : 'w') : o.stderr === 'capture' ? 'pipe' : fd(o.stderr.file, 'w'),
-    ];
-    const argv = 'argv' in o.command ? o.command.argv : simple ? simple.argv : ['/bin/sh', '-c', o.command.shell];
-    child = spawn(argv[0]!, argv.slice(1), { cwd: o.cwd, env: o.env, stdio, detached: true });
-  } catch (e) {
-    for (const f of fds) closeSync(f);
-    return { kind: 'spawn-error', message: (e as Error).message };
-  } finally {
-    // The child has its own copies of the descriptors now.
-    for (const f of fds.splice(0)) closeSync(f);
-  }
-  const max = o.maxCapture ?? 16 * 1024 * 1024;
-  const capture = (stream: NodeJS.ReadableStream | null): (() => string) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream?.on('data', (b: Buffer) => {
-      if (size < max) chunks.push(b);
-      size += b.length;
-    });
-    return () => Buffer.concat(chunks).toString('utf8');
-  };
-  const out = capture(child.stdout);
-  const err = capture(child.stderr);
-  const pid = child.pid;
+  // A shell string that needs no shell runs without one (shellWords.ts), its redirections done here.
+  const simple = 'shell' in o.command ? parseSimpleCommand(o.command.shell, o.env) : null;
+  const at = (f: string): string => path.resolve(o.cwd, f);
+  const stdio: [StdioSpec, StdioSpec, StdioSpec] = [
+    simple?.stdin ? { path: at(simple.stdin), flags: 'r' } : o.stdin ? { path: o.stdin.file, flags: 'r' } : 'ignore',
+    simple?.stdout ? { path: at(simple.stdout.file), flags: simple.stdout.append ? 'a' : 'w' } : o.stdout === 'capture' ? 'pipe' : { path: o.stdout.file, flags: 'w' },
+    simple?.stderr ? { path: at(simple.stderr.file), flags: simple.stderr.append ? 'a' : 'w' } : o.stderr === 'capture' ? 'pipe' : { path: o.stderr.file, flags: 'w' },
+  ];
+  const argv = 'argv' in o.command ? o.command.argv : simple ? simple.argv : ['/bin/sh', '-c', o.command.shell];
+  const req: SpawnRequest = { file: argv[0]!, args: argv.slice(1), cwd: o.cwd, env: o.env, stdio, maxCapture: o.maxCapture ?? 16 * 1024 * 1024 };
+
+  let pid: number | undefined;
   let ended: 'timeout' | 'cancelled' | null = null;
   const stop = (why: 'timeout' | 'cancelled'): void => {
-    if (ended || pid === undefined) return;
+    if (ended) return;
     ended = why;
+    if (pid === undefined) return; // killed as soon as its pid is known
     killGroup(pid, 'SIGTERM');
-    setTimeout(() => killGroup(pid, 'SIGKILL'), o.graceMs ?? 3000).unref();
+    const p = pid;
+    setTimeout(() => killGroup(p, 'SIGKILL'), o.graceMs ?? 3000).unref();
+  };
+  const started = (p: number): void => {
+    pid = p;
+    live.add(p);
+    if (ended) {
+      killGroup(p, 'SIGTERM');
+      setTimeout(() => killGroup(p, 'SIGKILL'), o.graceMs ?? 3000).unref();
+    }
   };
   const timer = setTimeout(() => stop('timeout'), o.timeoutMs);
   const onAbort = (): void => stop('cancelled');
   o.signal.addEventListener('abort', onAbort);
-  if (pid !== undefined) live.add(pid);
   try {
-    const r = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: Error }>((resolve) => {
-      child.once('error', (error) => resolve({ error }));
-      // 'close' waits for captured streams to end; with files, 'exit' is enough.
-      child.once(o.stdout === 'capture' || o.stderr === 'capture' ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
+    const r = await new Promise<Outcome>((resolve) => {
+      const handlers: SpawnHandlers = {
+        spawned: started,
+        exit: (code, signal, stdout, stderr) => resolve({ code, signal, stdout, stderr }),
+        error: (message) => resolve({ error: message }),
+      };
+      if (!spawner.spawn(req, handlers)) spawnHere(req, handlers);
     });
     if (ended) return { kind: ended };
-    if ('error' in r) return { kind: 'spawn-error', message: r.error.message };
-    if (r.signal) return { kind: 'signalled', signal: r.signal, stdout: out(), stderr: err() };
-    return { kind: 'exited', code: r.code ?? 1, stdout: out(), stderr: err() };
+    if ('error' in r) return { kind: 'spawn-error', message: r.error };
+    if (r.signal) return { kind: 'signalled', signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    return { kind: 'exited', code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
   } finally {
     clearTimeout(timer);
     o.signal.removeEventListener('abort', onAbort);
@@ -133,4 +124,50 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
       live.delete(pid);
     }
   }
+}
+
+/** Spawns in this process (few processes so far, or no spawner): the same protocol as spawnerChild.ts. */
+function spawnHere(req: SpawnRequest, h: SpawnHandlers): void {
+  const fds: number[] = [];
+  let child;
+  try {
+    const stdio = req.stdio.map((s) => {
+      if (typeof s === 'string') return s;
+      const fd = openSync(s.path, s.flags);
+      fds.push(fd);
+      return fd;
+    });
+    child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, stdio, detached: true });
+  } catch (e) {
+    h.error((e as Error).message);
+    return;
+  } finally {
+    // The child has its own copies of the descriptors now.
+    for (const f of fds) closeSync(f);
+  }
+  const capture = (stream: NodeJS.ReadableStream | null): (() => string) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream?.on('data', (b: Buffer) => {
+      if (size < req.maxCapture) chunks.push(b);
+      size += b.length;
+    });
+    return () => Buffer.concat(chunks).toString('utf8');
+  };
+  const out = capture(child.stdout);
+  const err = capture(child.stderr);
+  let reported = false;
+  child.once('error', (e) => {
+    if (reported) return;
+    reported = true;
+    h.error(e.message);
+  });
+  if (child.pid !== undefined) h.spawned(child.pid);
+  // 'close' waits for captured streams to end; with files, 'exit' is enough.
+  const piped = req.stdio[1] === 'pipe' || req.stdio[2] === 'pipe';
+  child.once(piped ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => {
+    if (reported) return;
+    reported = true;
+    h.exit(code, signal, out(), err());
+  });
 }

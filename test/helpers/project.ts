@@ -17,6 +17,8 @@ export interface Run {
   attempt: number;
   ids: string[];
   pid: number;
+  /** The agent's parent: cf itself, or cf's spawner process once a build has started several. */
+  ppid: number;
   stdinMatches: boolean;
 }
 
