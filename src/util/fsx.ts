@@ -2,15 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
+/** Directories this process already made: a build writes thousands of files into a few hundred. */
+const made = new Set<string>();
+
+async function ensureDir(dir: string): Promise<void> {
+  if (made.has(dir)) return;
+  await mkdir(dir, { recursive: true });
+  made.add(dir);
+}
+
 /**
  * Writes through a temporary file in the same directory, then renames over the target, so a reader or a
  * crash sees the old file or the new one, never half of one. `durable` fsyncs before the rename.
+ * (Hand-written rather than write-file-atomic: that resolves the real path and registers exit handlers on
+ * every write, which measured as a tenth of a cold build's main-thread time at 20,000 seeds.)
  */
 export async function writeAtomic(file: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const { default: writeFileAtomic } = await import('write-file-atomic');
-  const body = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  await writeFileAtomic(file, body, { fsync: opts.durable ?? false });
+  await writeAtomicParts(file, [typeof data === 'string' ? Buffer.from(data) : data], opts);
 }
 
 /**
@@ -18,15 +26,22 @@ export async function writeAtomic(file: string, data: string | Uint8Array, opts:
  * of the parts into a temporary file beside the target, then a rename. Joining 20 MB of parts into one
  * buffer first costs more than the write itself.
  */
-export async function writeAtomicParts(file: string, parts: readonly Uint8Array[]): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+export async function writeAtomicParts(file: string, parts: readonly Uint8Array[], opts: { durable?: boolean } = {}): Promise<void> {
+  await ensureDir(path.dirname(file));
   const tmp = `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    fh = await open(tmp, 'wx');
+    fh = await open(tmp, 'wx').catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      // The directory went away since this process made it (cf clean, a test's cleanup): make it again.
+      made.delete(path.dirname(file));
+      await ensureDir(path.dirname(file));
+      return open(tmp, 'wx');
+    });
     const total = parts.reduce((n, p) => n + p.length, 0);
     const { bytesWritten } = await fh.writev(parts as Uint8Array[]);
     if (bytesWritten !== total) throw new Error(`short write to ${tmp}: ${bytesWritten} of ${total} bytes`);
+    if (opts.durable) await fh.sync();
     await fh.close();
     fh = undefined;
     await rename(tmp, file);
