@@ -181,3 +181,39 @@ describe('cumulative context from a phase that is not the upstream', () => {
     expect(regenerated(w, mark).baskets).toEqual(Array.from({ length: 50 }, (_, i) => `S${String(i + 11).padStart(4, '0')}`));
   });
 });
+
+describe('LEGO `new` flags: global, as the merge sets them, for the phase that reads lego pairs', () => {
+  it('the baskets agent sees new:false for a LEGO an earlier seed taught, whatever the legos agent said; a flag change reruns that seed only', async () => {
+    const w = await World.create(
+      [
+        { name: 'legos', items: 'independent' as const },
+        { name: 'baskets', items: 'independent' as const, context: { vocabulary: 'legos' } },
+      ],
+      0,
+    );
+    // "a+b" is one LEGO of two words; every LEGO is claimed new (an agent sees only its own batch).
+    w.agent = (req) => {
+      const out = req.inputItems.map((it) => {
+        if (req.phase === 'legos') {
+          const legos = String(it.text).split(' ').map((x, i) => ({ id: `${it.id}L${i}`, new: true, lego: { known: x.replace('+', ' '), target: x.replace('+', ' ') } }));
+          return { id: it.id, legos };
+        }
+        const legos = it.legos as Array<{ new: boolean; lego: { target: string } }>;
+        return { id: it.id, basket: legos.map((l) => `${l.lego.target}:${l.new ? 'new' : 'old'}`).join(' ') };
+      });
+      return { ok: true, output: JSON.stringify(out) };
+    };
+    w.seeds = Array.from({ length: 30 }, (_, i) => ({ id: `S${String(i + 1).padStart(4, '0')}`, text: `${word(i)} shared ${word(i + 1)}` }));
+    await w.build();
+    const baskets = (): Map<string, string> => new Map(w.output('baskets').map((b) => [String(b.id), String(b.basket)]));
+    expect(baskets().get('S0001')).toBe(`${word(0)}:new shared:new ${word(1)}:new`);
+    expect(baskets().get('S0006')).toBe(`${word(5)}:old shared:old ${word(6)}:new`);
+
+    // S0005 now teaches "shared w5" as one LEGO: the same words, but "w5" alone is first taught by S0006.
+    const mark = w.runs.length;
+    w.editSeed('S0005', `${word(4)} shared+${word(5)}`);
+    await w.build();
+    expect(regenerated(w, mark)).toEqual({ legos: ['S0005'], baskets: ['S0005', 'S0006'] });
+    expect(baskets().get('S0006')).toBe(`${word(5)}:new shared:old ${word(6)}:new`);
+  });
+});

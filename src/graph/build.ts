@@ -8,7 +8,7 @@ import type { Budget } from './budget.js';
 import { hashBytes, hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, mergeKey } from './analyze.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
-import { itemWords } from './context.js';
+import { itemWords, lacksLegoKeys } from './context.js';
 import { Packer, type PackOutcome, type Submission } from './packer.js';
 import { checkOutput, itemsText, prepareFiles } from '../rules/attempts.js';
 import type { ValidatorContext } from '../rules/validate.js';
@@ -358,7 +358,7 @@ export class Engine {
     const results = await Promise.all(Array.from({ length: batch }, (_, i) => this.batch(source, i + 1)));
     for (const [i, r] of results.entries()) {
       if (r.kind === 'ok') {
-        if (!r.record.vocab) {
+        if (!r.record.vocab || lacksLegoKeys(r.record.vocab)) {
           const indexed: BatchRecord = { ...r.record, vocab: itemWords(await this.blobItems(r.record), this.d.graph.pipeline.idField) };
           this.d.state.append(indexed);
           this.done.set(indexed.target, indexed);
@@ -594,7 +594,8 @@ export class Engine {
     const up = this.d.graph.upstream(phase);
     if (up) {
       const u = (await this.batch(up, batch)) as { kind: 'ok'; record: BatchRecord };
-      return this.blobItems(u.record);
+      const items = await this.blobItems(u.record);
+      return phase.context?.vocabulary === up.name ? this.withGlobalNew(up.name, items) : items;
     }
     const [start, end] = this.d.graph.batchRange(batch);
     const items = await this.d.seeds.range(start, end);
@@ -603,6 +604,26 @@ export class Engine {
       if (hashCanonical(it) !== refs[i]?.[1]) throw new InputChanged(`${this.d.seeds.file} changed while cf was running; run cf build again`);
     });
     return items;
+  }
+
+  /**
+   * Items of a lego_pairs-like phase as a phase reading it with the vocabulary context sees them: each
+   * LEGO's `new` set as the merge sets it (first taught by this seed, in seed order), not as the batch's
+   * agent guessed it. The flags are part of the item's context, hence of its key.
+   */
+  private withGlobalNew(source: string, items: Item[]): Item[] {
+    const v = this.contexts.vocabulary(source).vocab;
+    return items.map((it) => {
+      if (!Array.isArray(it.legos)) return it;
+      const flags = v.newFlags(this.positionOf(String(it[this.d.graph.pipeline.idField])));
+      let k = 0;
+      const legos = (it.legos as unknown[]).map((l) => {
+        const lego = l as { lego?: { known?: unknown; target?: unknown } } | null;
+        if (typeof lego?.lego?.known !== 'string' || typeof lego.lego.target !== 'string') return l;
+        return { ...(l as object), new: flags[k++] !== '0' };
+      });
+      return { ...it, legos };
+    });
   }
 
   private async blobItems(record: BatchRecord): Promise<Item[]> {

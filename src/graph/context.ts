@@ -1,19 +1,34 @@
+import { legoKey } from '../rules/ssi/formats.js';
 import { words } from '../rules/ssi/text.js';
 import { hash64 } from '../util/hash.js';
 import type { Item } from './seeds.js';
 
-/** Per item of a lego_pairs-like phase: its id and the distinct words its LEGO targets teach. */
-export type ItemWords = Array<[string, string[]]>;
+/**
+ * Per item of a lego_pairs-like phase: its id, the distinct words its LEGO targets teach, and the key of
+ * each of its LEGOs in order (lower-cased known and target, as the merge compares them for `new`).
+ * Records written before LEGO keys were kept have two elements: they are indexed again from their output.
+ */
+export type ItemWords = Array<[string, string[], string[]?]>;
 
-/** The words an item's LEGOs teach (items of other shapes teach none). */
+type LegoLike = { lego?: { known?: unknown; target?: unknown } };
+
+/** The words an item's LEGOs teach and their keys (items of other shapes teach none). */
 export function itemWords(items: readonly Item[], idField: string): ItemWords {
   return items.map((it) => {
-    const legos = Array.isArray(it.legos) ? (it.legos as Array<{ lego?: { target?: unknown } }>) : [];
+    const legos = Array.isArray(it.legos) ? (it.legos as LegoLike[]) : [];
     const ws = new Set<string>();
-    for (const l of legos) if (typeof l?.lego?.target === 'string') for (const w of words(l.lego.target)) ws.add(w);
-    return [String(it[idField]), [...ws]];
+    const keys: string[] = [];
+    for (const l of legos) {
+      if (typeof l?.lego?.target !== 'string') continue;
+      for (const w of words(l.lego.target)) ws.add(w);
+      if (typeof l.lego.known === 'string') keys.push(legoKey({ known: l.lego.known, target: l.lego.target }));
+    }
+    return [String(it[idField]), [...ws], keys];
   });
 }
+
+/** True when a record's vocabulary predates LEGO keys (it must be indexed again). */
+export const lacksLegoKeys = (vocab: ItemWords): boolean => vocab.some((e) => e[2] === undefined);
 
 const MASK = (1n << 64n) - 1n;
 
@@ -28,10 +43,20 @@ export class Vocabulary {
   private readonly sums: bigint[] = [0n];
   private readonly counts: number[] = [0];
   private readonly ids: string[] = [];
+  /** LEGO key → the position that first teaches it; per position, its LEGOs' `new` flags ("10110"). */
+  private readonly firstLego = new Map<string, number>();
+  private readonly flags: string[] = [];
 
-  /** Adds the next seed position's words. */
-  push(id: string, ws: readonly string[]): void {
+  /** Adds the next seed position's words (and its LEGOs' keys, in order). */
+  push(id: string, ws: readonly string[], legoKeys: readonly string[] = []): void {
     const pos = this.ids.length;
+    let flags = '';
+    for (const k of legoKeys) {
+      const isNew = !this.firstLego.has(k);
+      if (isNew) this.firstLego.set(k, pos);
+      flags += isNew ? '1' : '0';
+    }
+    this.flags.push(flags);
     let sum = this.sums[pos]!;
     let count = this.counts[pos]!;
     for (const w of ws) {
@@ -49,10 +74,21 @@ export class Vocabulary {
     return this.ids.length;
   }
 
-  /** What a key holds: the hash and size of the set of words taught before position `pos`. */
-  before(pos: number): { hash: string; words: number } {
+  /**
+   * What a key holds: the hash and size of the set of words taught before position `pos`, and `withFlags`
+   * (for a phase whose input items are this phase's, which carry them) the `new` flags of the LEGOs at `pos`:
+   * an edit that makes a LEGO of seed N new, or no longer new, changes seed N's key only.
+   */
+  before(pos: number, withFlags = false): { hash: string; words: number } {
     const p = Math.min(pos, this.ids.length);
-    return { hash: this.sums[p]!.toString(16).padStart(16, '0'), words: this.counts[p]! };
+    const flags = withFlags ? this.flags[p] : undefined;
+    // Flags only when a LEGO there is not new: the usual all-new item keeps the key it had without them.
+    return { hash: `${this.sums[p]!.toString(16).padStart(16, '0')}${flags?.includes('0') ? `/${flags}` : ''}`, words: this.counts[p]! };
+  }
+
+  /** The `new` flag of each LEGO of the item at `pos`, in order ('' when it has none or is not added yet). */
+  newFlags(pos: number): string {
+    return this.flags[pos] ?? '';
   }
 
   wordsBefore(pos: number): Set<string> {
@@ -86,7 +122,7 @@ export class CumulativeVocabulary {
     for (let j = this.batches + 1; j <= upTo; j++) {
       const r = recordOf(j);
       if (!r?.vocab) return j;
-      for (const [id, ws] of r.vocab) this.vocab.push(id, ws);
+      for (const [id, ws, keys] of r.vocab) this.vocab.push(id, ws, keys);
       this.batches = j;
     }
     return 0;

@@ -95,7 +95,7 @@ export class Decider {
     const need = position === 0 ? 0 : this.graph.batchOf(position - 1);
     const missing = cumulative.extend(need, (j) => source.record(c.vocabulary, j));
     if (missing) return { missing: batchTarget(c.vocabulary, missing) };
-    return { vocabulary: { phase: c.vocabulary, ...cumulative.vocab.before(position) } };
+    return { vocabulary: { phase: c.vocabulary, ...cumulative.vocab.before(position, phase.from === c.vocabulary) } };
   }
 
   /**
@@ -109,7 +109,7 @@ export class Decider {
     const first = this.contextAt(phase, start, source) as ContextValue;
     const v = source.vocabulary(phase.context!.vocabulary).vocab;
     let text = '';
-    for (let p = start; p < end; p++) text += v.before(p).hash;
+    for (let p = start; p < end; p++) text += v.before(p, phase.from === phase.context!.vocabulary).hash;
     return { vocabulary: { ...first.vocabulary, hash: hashString(text) } };
   }
 

@@ -321,7 +321,7 @@ function writeSeedPairs(items: readonly SeedPairItem[], opts: WriteOptions): obj
  * new (an exact, case-sensitive comparison agrees on 2,788), and 8 are marked not new although nothing
  * earlier has that pair (e.g. S0643L01 "sir"/"señor", S0236L02 "someone who"/"alguien que").
  */
-function legoKey(lego: Pair): string {
+export function legoKey(lego: Pair): string {
   return `${lego.known.trim().toLowerCase()}\u0000${lego.target.trim().toLowerCase()}`;
 }
 
