@@ -57,3 +57,21 @@ describe('pay per changed seed (real CLI, a fake agent that logs the items it is
     await step(moved, {});
   });
 });
+
+/** Two items: independent phases in positional batches of 20. */
+const POSITIONAL = PIPELINE.replace('batching: stable\n', '');
+
+describe('items: independent, clean (real CLI)', () => {
+  it('cf clean PHASE#k forgets the batch\'s cached items too: the next build makes them again', async () => {
+    const p = await Project.create({ pipeline: POSITIONAL, files: { 'seeds.json': seedsJson(40) } });
+    projects.push(p);
+    expect((await p.cf(['build'])).code).toBe(0);
+    await p.takeRuns();
+    const clean = await p.cf(['clean', 'pairs#1']);
+    expect(clean.stdout).toContain('forgot 1 batch record');
+    const r = await p.cf(['build']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // The same answers again, so legos#1 finds its inputs unchanged.
+    expect(itemsOf(await p.takeRuns())).toEqual({ pairs: Array.from({ length: 20 }, (_, i) => `S${String(i + 1).padStart(4, '0')}`) });
+  });
+});
