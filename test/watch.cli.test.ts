@@ -97,6 +97,33 @@ describe('cf watch (real file edits on a running watcher)', () => {
     expect(await p.read('out/legos.json')).toContain('legos(pairs(no longer stuck))');
   });
 
+  it('items: independent: a change during a build cancels the packed run of the changed item (its agent killed, nothing recorded) and runs it again', async () => {
+    const independent = TWO_PHASES().replace(/output: out\/(pairs|legos)\.json/g, 'output: out/$1.json\n    items: independent');
+    p = await Project.create({ seeds: 60, pipeline: independent });
+    await p.write('seeds.json', seedsJson(60, (i) => (i === 25 ? 'please hang' : `seed number ${i}`)));
+    const ready = await readySignal(p.dir);
+    w = new Watch(p.spawn(['watch', '--json'], { FAKE_HANG_TEXT: 'hang', FAKE_READY_SOCKET: ready.path }));
+    // Each batch's 20 stale items are one run; batch 2's hangs, batches 1 and 3 finish.
+    const pids = await ready.next();
+    ready.close();
+    expect(pids.target).toBe('pairs#2');
+    const ran = new Set<string>();
+    await w.until((e) => {
+      if (e.event === 'ran') ran.add(e.target as string);
+      return ran.has('pairs#1') && ran.has('pairs#3');
+    });
+    await p.editSeed('S0025', 'no longer stuck');
+    const first = await w.rebuild();
+    expect(first.events.find((e) => e.event === 'cancelled' && e.target === 'pairs#2')).toBeDefined();
+    expect(isRunning(pids.agent)).toBe(false);
+    expect(isRunning(pids.grandchild)).toBe(false);
+    const again = await w.rebuild();
+    expect(again.ran).toEqual(['legos#2', 'pairs#2']);
+    // None of the cancelled run's items was cached: all 20 are made again.
+    expect(again.events.find((e) => e.event === 'ran' && e.target === 'pairs#2')).toMatchObject({ regenerated: 20 });
+    expect(await p.read('out/legos.json')).toContain('legos(pairs(no longer stuck))');
+  });
+
   it('Ctrl-C stops the running agents, records nothing half-done, and exits 130', async () => {
     p = await Project.create({ seeds: 20, pipeline: TWO_PHASES() });
     const ready = await readySignal(p.dir);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { formatUserError, UserErrorException } from '../util/errors.js';
 import { unreachable } from '../util/result.js';
 import { CF_VERSION, STATE_FORMAT } from '../version.js';
+import { quietOnBrokenPipe } from './pipe.js';
 
 export const VERSION = CF_VERSION;
 
@@ -66,6 +67,8 @@ function usageError(message: string, hint?: string): never {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  quietOnBrokenPipe(process.stdout);
+  quietOnBrokenPipe(process.stderr);
   let parsed;
   try {
     parsed = parseArgs({

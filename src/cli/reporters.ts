@@ -122,9 +122,9 @@ export class HumanReporter implements Reporter {
       }
       case 'retried':
         if (!q) {
-          this.print(
-            `${label(e.phase, e.batch, e.batchCount)}: attempt ${e.attempt - 1} rejected, retrying (${e.attempt}/${e.of}):\n${formatErrors(e.errors)}`,
-          );
+          // Attempt 0: cached items (items: independent) rejected together; they are made again.
+          const rejected = e.attempt > 1 ? `attempt ${e.attempt - 1} rejected` : 'cached items rejected';
+          this.print(`${label(e.phase, e.batch, e.batchCount)}: ${rejected}, retrying (${e.attempt}/${e.of}):\n${formatErrors(e.errors)}`);
         }
         break;
       case 'ran':
@@ -140,6 +140,7 @@ export class HumanReporter implements Reporter {
         break;
       case 'failed':
         this.running.delete(e.target);
+        for (const [k, r] of this.running) if (r.packed?.includes(e.target)) this.running.delete(k);
         this.finished++;
         this.print(
           `${label(e.phase, e.batch, e.batchCount)} FAILED${e.attempts ? ` after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}` : ''}:\n${formatErrors(
@@ -153,6 +154,7 @@ export class HumanReporter implements Reporter {
         break;
       case 'cancelled':
         this.running.delete(e.target);
+        for (const [k, r] of this.running) if (r.packed?.includes(e.target)) this.running.delete(k);
         break;
       case 'stopped':
         this.running.delete(e.target);

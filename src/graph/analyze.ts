@@ -11,8 +11,11 @@ import { batchTarget, type TargetId } from './targets.js';
 /** A batch's state as seen without running anything (status, explain, --dry-run). */
 export type BatchStatus =
   | { kind: 'fresh'; target: TargetId; record: BatchRecord; reason: FreshReason }
-  /** Will run. `failure`: the last attempt with these very inputs failed. */
-  | { kind: 'stale'; target: TargetId; reasons: StaleReason[]; failure?: FailureRecord }
+  /**
+   * Will run. `failure`: the last attempt with these very inputs failed. `reassemble`: items: independent,
+   * every item's output is cached: the batch is assembled from them and validated, with no agent run.
+   */
+  | { kind: 'stale'; target: TargetId; reasons: StaleReason[]; failure?: FailureRecord; reassemble?: true }
   /** Runs only if its upstream batch (which will run) produces a different output. */
   | { kind: 'pending'; target: TargetId; upstream: string };
 
@@ -70,7 +73,8 @@ export class Analysis {
     const reasons = decision.failure
       ? [{ kind: 'failed', attempts: decision.failure.attempts, at: decision.failure.at } as const, ...itemReasons, ...decision.reasons]
       : [...itemReasons, ...decision.reasons];
-    return { kind: 'stale', target, reasons, ...(decision.failure ? { failure: decision.failure } : {}) };
+    const reassemble = !decision.failure && itemReasons.some((r) => r.kind === 'stale-items' && r.stale.length === 0);
+    return { kind: 'stale', target, reasons, ...(decision.failure ? { failure: decision.failure } : {}), ...(reassemble ? { reassemble: true as const } : {}) };
   }
 
   /** A batch whose upstream (or context) batch will run first. */

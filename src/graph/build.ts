@@ -9,12 +9,13 @@ import { hashBytes, hashCanonical, hashString } from '../util/hash.js';
 import { Analysis, mergeKey } from './analyze.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
 import { itemWords, lacksLegoKeys } from './context.js';
-import { Packer, type PackOutcome, type Submission } from './packer.js';
-import { checkOutput, itemsText, prepareFiles } from '../rules/attempts.js';
+import { InputChanged } from './inputChanged.js';
+import { ItemBatches } from './itemBatches.js';
+import { isOutdated, type RunningRun } from './running.js';
 import type { ValidatorContext } from '../rules/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { BuildEvent } from './events.js';
-import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
+import { decodeRefs, refsCount, type ContextValue, type RefsText } from './fingerprint.js';
 import { sameStamp, type OutputStore } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
@@ -59,25 +60,12 @@ export interface BuildSummary {
   usage: Record<string, UsageTotals>;
 }
 
-/** A batch whose agent is running: what it was started with, and how to stop it alone. */
-export interface RunningBatch {
-  phase: PhaseConfig;
-  batch: number;
-  items: RefsText;
-  context?: ContextValue;
-  key: Hash;
-  abort(): void;
-}
-
 type BatchResult =
   | { kind: 'ok'; record: BatchRecord }
   | { kind: 'failed' }
   | { kind: 'skipped'; because: string }
   | { kind: 'stopped' }
   | { kind: 'cancelled' };
-
-/** An input changed between computing a key and reading the content for the run: nothing is recorded. */
-class InputChanged extends Error {}
 
 /**
  * Runs what the requests need: one memoised promise per target, agents through a pool of `jobs`.
@@ -91,15 +79,57 @@ export class Engine {
   private readonly texts = new Map<string, Promise<string>>();
   private readonly summary: BuildSummary = { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
   private readonly runners = new Map<string, AgentRunner>();
-  private readonly inFlight = new Map<TargetId, RunningBatch>();
+  private readonly inFlight = new Set<RunningRun>();
+  /** cf watch: the inputs after a change mid-build; runs of older inputs are cancelled, even ones starting later. */
+  private outdatedBy: Decider | undefined;
   /** Batches built (or found fresh) in this build: where contexts are read from. */
   private readonly done = new Map<TargetId, BatchRecord>();
   private readonly contexts = new ContextSource((phase, j) => this.done.get(batchTarget(phase, j)));
-  private readonly packers = new Map<string, Packer>();
+  private readonly items: ItemBatches;
   private positions: Map<string, number> | undefined;
 
   constructor(private readonly o: EngineOptions) {
     this.pool = new Pool(Math.max(1, o.jobs));
+    this.items = new ItemBatches({
+      decider: o.decider,
+      signal: o.signal,
+      stopping: () => this.stopping,
+      emit: o.emit,
+      now: () => this.now(),
+      runner: (phase) => this.runner(phase),
+      validator: (phase) => o.validatorFor(phase),
+      runDir: (phase, batch) => o.runDir(phase, batch),
+      intelligence: (phase) => this.intelligence(phase),
+      inputItems: (phase, batch, text) => this.inputItems(phase, batch, text),
+      itemContent: (out, id) => this.itemContent(out, id),
+      contextAt: (phase, position) => (o.decider.contextAt(phase, position, this.contexts) as ContextValue | undefined),
+      contextFor: (phase, ids) => this.contextFor(phase, ids),
+      slot: (phase, batch, task) => this.slot(phase, batch, task),
+      register: (run) => this.register(run),
+      remember: (out, items) => this.parsedBlobs.set(out, items),
+    });
+  }
+
+  /** An agent task in the pool (-j), unless the runner pools its requests itself. */
+  private slot<T>(phase: PhaseConfig, batch: number, task: () => Promise<T>): Promise<T> {
+    return this.runner(phase).pooled !== false ? this.pool.run(batch * 1000 + phase.index, task) : task();
+  }
+
+  /** Registers a running agent run; null when cf watch already saw its inputs change (it does not start). */
+  private register(run: RunningRun): (() => void) | null {
+    if (this.outdatedBy && isOutdated(run, this.outdatedBy)) return null;
+    this.inFlight.add(run);
+    return () => this.inFlight.delete(run);
+  }
+
+  /**
+   * cf watch, when inputs change mid-build (`next` decides with the new ones): cancels every running agent
+   * run whose batch or items have another key now (its process tree killed, nothing recorded), and any
+   * such run that would start later in this build (a retry). The others go on.
+   */
+  cancelOutdated(next: Decider): void {
+    this.outdatedBy = next;
+    for (const r of this.inFlight) if (isOutdated(r, next)) r.abort();
   }
 
   /** The phase's runner, with the budget in front of every attempt and its usage counted. */
@@ -237,17 +267,15 @@ export class Engine {
 
     if (phase.items === 'independent') return this.buildItems(phase, batch, target, items, decision);
     const reasons = decision.reasons.map(formatStaleReason);
-    const pooled = this.runner(phase).pooled !== false;
-    const slot = <T>(task: () => Promise<T>): Promise<T> => (pooled ? this.pool.run(batch * 1000 + phase.index, task) : task());
-    return slot(async () => {
+    return this.slot(phase, batch, async () => {
       if (this.stopping) return this.cancelled(target);
       const own = new AbortController();
-      const signal = AbortSignal.any([this.o.signal, own.signal]);
-      this.inFlight.set(target, { phase, batch, items, ...(context ? { context } : {}), key: decision.key, abort: () => own.abort() });
+      const release = this.register({ target, phase, inputs: [{ kind: 'batch', batch, items, ...(context ? { context } : {}), key: decision.key }], abort: () => own.abort() });
+      if (!release) return this.cancelled(target);
       try {
-        return await this.runStale(phase, batch, target, items, decision, reasons, signal);
+        return await this.runStale(phase, batch, target, items, decision, reasons, AbortSignal.any([this.o.signal, own.signal]));
       } finally {
-        this.inFlight.delete(target);
+        release();
       }
     });
   }
@@ -257,8 +285,8 @@ export class Engine {
     return this.o.signal.aborted || (this.o.drain?.aborted ?? false);
   }
 
-  /** The batches whose agents are running now. */
-  running(): RunningBatch[] {
+  /** The agent runs going on now. */
+  running(): RunningRun[] {
     return [...this.inFlight.values()];
   }
 
@@ -402,10 +430,7 @@ export class Engine {
     return { prompt, validator: { vocabularyBefore: (id) => v.wordsBefore(this.positionOf(id)) } };
   }
 
-  /**
-   * items: independent: a stale batch reuses every item whose own key is cached and sends only the rest
-   * to an agent, packed with other batches' stale items; then it is assembled and validated as a whole.
-   */
+  /** items: independent: the batch's stale items through an agent (packed with other batches'), then assembled (itemBatches.ts). */
   private async buildItems(
     phase: PhaseConfig,
     batch: number,
@@ -413,103 +438,31 @@ export class Engine {
     text: RefsText,
     decision: Extract<Decision, { kind: 'stale' }>,
   ): Promise<BatchResult> {
-    const d = this.d;
-    const items = decodeRefs(text);
-    const [start] = d.graph.batchRange(batch);
-    const started = Date.now();
-    const batchCount = d.graph.batchCount;
-    let inputItems: Item[];
-    try {
-      inputItems = await this.inputItems(phase, batch, text);
-    } catch (e) {
-      if (!(e instanceof InputChanged)) throw e;
-      return this.failNow(phase, batch, target, e.message);
-    }
-    const cached = new Map<string, Item>();
-    const stale: Submission['entries'] = [];
-    for (const [i, [id, h]] of items.entries()) {
-      const c = phase.context ? (d.contextAt(phase, start + i, this.contexts) as ContextValue) : undefined;
-      const key = d.keyFor(phase, encodeRefs([[id, h]]), c);
-      const hit = d.state.itemWithKey(key);
-      const content = hit && d.objects.has(hit.out) ? await this.itemContent(hit.out, id) : undefined;
-      if (content) cached.set(id, content);
-      else stale.push({ id, position: start + i, input: inputItems[i]!, inputHash: h, key, ...(c ? { context: c.vocabulary.hash } : {}) });
-    }
-    let attempts = 0;
-    let usage: BatchRecord['usage'] = [];
-    const fresh = new Map<string, Item>();
-    if (stale.length) {
-      if (this.stopping) return this.cancelled(target);
-      const share = await this.packer(phase).submit({ target, batch, entries: stale });
-      switch (share.kind) {
-        case 'cancelled':
-          return this.cancelled(target);
-        case 'stopped':
-          this.summary.stopped.push(target);
-          this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason: share.reason });
-          return { kind: 'stopped' };
-        case 'failed':
-          d.state.append({ t: 'fail', target, key: decision.key, attempts: share.attempts, errors: share.errors, at: this.now(), ...(share.usage.length ? { usage: share.usage } : {}) });
-          this.summary.failed.push(target);
-          this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: share.attempts, errors: share.errors });
-          return { kind: 'failed' };
-        case 'ok':
-          for (const [id, it] of share.items) fresh.set(id, it);
-          attempts = share.attempts;
-          usage = share.usage;
+    const r = await this.items.build(phase, batch, target, text, decision);
+    const batchCount = this.d.graph.batchCount;
+    switch (r.kind) {
+      case 'cancelled':
+        return this.cancelled(target);
+      case 'stopped':
+        this.summary.stopped.push(target);
+        this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason: r.reason });
+        return { kind: 'stopped' };
+      case 'failed':
+        this.summary.failed.push(target);
+        this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: r.attempts, errors: r.errors });
+        return { kind: 'failed' };
+      case 'built': {
+        const items = refsCount(r.record.items);
+        if (r.attempts) {
+          this.summary.ran.push(target);
+          this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items, attempts: r.attempts, ms: r.record.ms, warnings: r.warnings, regenerated: r.regenerated });
+        } else {
+          this.summary.fresh.push(target);
+          this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: `fresh: all ${items} items cached (assembled, no agent run)` });
+        }
+        return { kind: 'ok', record: r.record };
       }
     }
-    // The batch as merged: cached items and new ones, validated together.
-    const assembled = items.map(([id]) => cached.get(id) ?? fresh.get(id)!);
-    const dir = this.o.runDir(phase, batch);
-    const files = dir ? await prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', itemsText(inputItems)) : null;
-    const output = JSON.stringify(assembled);
-    if (files) {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(files.output, output);
-    }
-    const checked = await checkOutput({
-      text: output,
-      inputItems,
-      inputIds: items.map(([id]) => id),
-      idField: d.graph.pipeline.idField,
-      validator: this.o.validatorFor(phase),
-      env: { CF_PHASE: phase.name, CF_BATCH: String(batch), CF_BATCH_COUNT: String(batchCount), CF_ATTEMPT: '0', CF_TARGET: target, ...(files ? { CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output } : {}) },
-      files,
-      signal: this.o.signal,
-      ...(phase.context ? { context: this.contextFor(phase, items.map(([id]) => id)).validator } : {}),
-    });
-    if (checked.kind === 'cancelled') return this.cancelled(target);
-    if (checked.kind === 'invalid') {
-      const errors = checked.errors.map((e) => ({ attempt: attempts, ...e }));
-      d.state.append({ t: 'fail', target, key: decision.key, attempts, errors, at: this.now() });
-      this.summary.failed.push(target);
-      this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts, errors });
-      return { kind: 'failed' };
-    }
-    const record = await d.recordOutput(phase, target, decision, checked.items, {
-      attempts,
-      ms: Date.now() - started,
-      at: this.now(),
-      warnings: checked.warnings,
-      usage: usage ?? [],
-    });
-    this.parsedBlobs.set(record.out, checked.items);
-    if (stale.length) {
-      this.summary.ran.push(target);
-      this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items: items.length, attempts, ms: record.ms, warnings: checked.warnings.length, regenerated: stale.length });
-    } else {
-      this.summary.fresh.push(target);
-      this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: `fresh: all ${items.length} items cached (assembled, no agent run)` });
-    }
-    return { kind: 'ok', record };
-  }
-
-  private failNow(phase: PhaseConfig, batch: number, target: TargetId, message: string): BatchResult {
-    const errors: AttemptError[] = [{ attempt: 0, source: 'agent', message }];
-    this.summary.failed.push(target);
-    this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount: this.d.graph.batchCount, attempts: 0, errors });
-    return { kind: 'failed' };
   }
 
   /** An item's cached output, from the blob that holds it. */
@@ -523,64 +476,6 @@ export class Engine {
     }
     const idField = this.d.graph.pipeline.idField;
     return items.find((it) => String(it[idField]) === id);
-  }
-
-  private packer(phase: PhaseConfig): Packer {
-    let p = this.packers.get(phase.name);
-    if (!p) this.packers.set(phase.name, (p = new Packer(this.d.graph.pipeline.batchSize, (subs) => this.runPack(phase, subs))));
-    return p;
-  }
-
-  /** One agent run over the stale items of one or more batches; the items are cached one by one. */
-  private runPack(phase: PhaseConfig, subs: Submission[]): Promise<PackOutcome> {
-    const d = this.d;
-    const entries = subs.flatMap((s) => s.entries);
-    const first = subs[0]!;
-    const label = subs.length === 1 ? first.target : `${phase.name}#${subs.map((s) => s.batch).join('+')}`;
-    const pooled = this.runner(phase).pooled !== false;
-    const task = async (): Promise<PackOutcome> => {
-      if (this.stopping) return { kind: 'cancelled' };
-      let intelligence: string;
-      try {
-        intelligence = await this.intelligence(phase);
-      } catch (e) {
-        if (!(e instanceof InputChanged)) throw e;
-        return { kind: 'failed', attempts: 0, errors: [{ attempt: 0, source: 'agent', message: e.message }], usage: [] };
-      }
-      const ids = entries.map((e) => e.id);
-      const batchCount = d.graph.batchCount;
-      this.o.emit({ event: 'started', target: label, phase: phase.name, batch: first.batch, batchCount, items: entries.length, reasons: [`${entries.length} stale item${entries.length === 1 ? '' : 's'}: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}`], ...(subs.length > 1 ? { packed: subs.map((s) => s.target) } : {}) });
-      const dir = this.o.runDir(phase, first.batch);
-      const outcome = await runBatch({
-        target: label,
-        phase,
-        batch: first.batch,
-        batchCount,
-        idField: d.graph.pipeline.idField,
-        intelligence,
-        inputItems: entries.map((e) => e.input),
-        inputIds: ids,
-        runner: this.runner(phase),
-        validator: this.o.validatorFor(phase),
-        runDir: dir ? (subs.length === 1 ? dir : `${dir}+${subs.slice(1).map((s) => s.batch).join('+')}`) : null,
-        signal: this.o.signal,
-        ...(phase.context ? { context: this.contextFor(phase, ids) } : {}),
-        onAttempt: (attempt) => this.o.emit({ event: 'attempt', target: label, attempt, of: phase.attempts }),
-        onRetry: (attempt, errors) => this.o.emit({ event: 'retried', target: label, phase: phase.name, batch: first.batch, batchCount, attempt, of: phase.attempts, errors }),
-      });
-      if (outcome.kind !== 'valid') return outcome.kind === 'cancelled' ? outcome : { ...outcome };
-      const idField = d.graph.pipeline.idField;
-      const out = await d.objects.put(JSON.stringify(outcome.items));
-      this.parsedBlobs.set(out, outcome.items);
-      const at = this.now();
-      const byId = new Map(entries.map((e) => [e.id, e]));
-      for (const it of outcome.items) {
-        const e = byId.get(String(it[idField]))!;
-        d.state.append({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context } : {}), at });
-      }
-      return { kind: 'ok', items: new Map(outcome.items.map((it) => [String(it[idField]), it])), attempts: outcome.attempts, usage: outcome.usage };
-    };
-    return pooled ? this.pool.run(first.batch * 1000 + phase.index, task) : task();
   }
 
   private cancelled(target: TargetId): BatchResult {

@@ -1,5 +1,8 @@
-import type { AttemptError, AttemptUsage } from '../rules/attempts.js';
+import type { AttemptError } from '../rules/attempts.js';
+import type { ValidationError } from '../rules/validate.js';
+import type { Usage } from '../runners/usage.js';
 import type { Hash } from '../util/hash.js';
+import type { ContextValue } from './fingerprint.js';
 import type { Item } from './seeds.js';
 import type { TargetId } from './targets.js';
 
@@ -9,24 +12,37 @@ export interface PackEntry {
   position: number;
   input: Item;
   inputHash: Hash;
-  /** The item's own cache key, and its context's hash (for explanations). */
+  /** The item's own cache key, and its context (part of the key; its hash is kept for explanations). */
   key: Hash;
-  context?: string;
+  context?: ContextValue;
 }
 
 export interface Submission {
   target: TargetId;
   batch: number;
+  /** Which of the batch's attempts this run is (1: its first agent run). */
+  attempt: number;
+  /** A later round of a batch already under way (a draining build still lets it run). */
+  retry: boolean;
   entries: PackEntry[];
+  /** Per item: the errors its previous output got, shown in the prompt. */
+  previous: ReadonlyMap<string, ValidationError[]>;
 }
 
+/** An error of a run, before it is counted as one batch's attempt. */
+export type RunError = ValidationError & { source: AttemptError['source'] };
+
 export type PackOutcome =
-  | { kind: 'ok'; items: Map<string, Item>; attempts: number; usage: AttemptUsage[] }
-  | { kind: 'failed'; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
-  | { kind: 'stopped'; reason: string; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
+  /**
+   * The agent ran: the items that came back well formed, and the errors of each one that did not (every
+   * item's, when the run itself failed). `fatal`: no retry can help (the agent cannot be started).
+   */
+  | { kind: 'ran'; items: Map<string, Item>; failed: Map<string, RunError[]>; fatal: boolean; usage: Usage | null }
+  /** Not started (the budget); nothing was spent. */
+  | { kind: 'stopped'; reason: string }
   | { kind: 'cancelled' };
 
-/** A share of a pack's outcome for one of the batches in it. */
+/** A batch's share of a pack's outcome: only its items, and its part of the usage. */
 export type PackShare = PackOutcome & { packed: TargetId[] };
 
 /** How long submissions gather before a pack goes out: the batches that become ready together go together. */
@@ -35,7 +51,8 @@ const GATHER_MS = 15;
 /**
  * Packs the stale items of several batches into agent runs of up to `size` items: one changed seed in
  * batch 3 and two in batch 7 make one run of three items, not two runs. A batch's items always travel
- * together; each batch learns its own items (or the pack's failure, with the errors about its items).
+ * together; each batch learns the outcome of its own items only (what one item does wrong is no other
+ * batch's failure).
  */
 export class Packer {
   private pending: Array<{ sub: Submission; resolve: (s: PackShare) => void }> = [];
@@ -82,29 +99,20 @@ export class Packer {
     const packed = bin.map((w) => w.sub.target);
     const outcome = await this.run(bin.map((w) => w.sub));
     const total = bin.reduce((n, w) => n + w.sub.entries.length, 0);
-    for (const w of bin) {
-      const ids = new Set(w.sub.entries.map((e) => e.id));
-      const share = w.sub.entries.length / total;
-      const usage = 'usage' in outcome ? outcome.usage.map((u) => scaleUsage(u, share)) : [];
-      switch (outcome.kind) {
-        case 'ok':
-          w.resolve({ kind: 'ok', items: new Map([...outcome.items].filter(([id]) => ids.has(id))), attempts: outcome.attempts, usage, packed });
-          break;
-        case 'failed':
-        case 'stopped':
-          // The errors about this batch's items, and those about no item in particular.
-          w.resolve({ ...outcome, errors: outcome.errors.filter((e) => !e.item || ids.has(e.item)), usage, packed });
-          break;
-        case 'cancelled':
-          w.resolve({ kind: 'cancelled', packed });
-          break;
-      }
-    }
+    for (const w of bin) w.resolve({ ...shareOf(outcome, w.sub, w.sub.entries.length / total), packed });
   }
 }
 
+/** One submission's part of a pack's outcome. */
+function shareOf(outcome: PackOutcome, sub: Submission, share: number): PackOutcome {
+  if (outcome.kind !== 'ran') return outcome;
+  const ids = new Set(sub.entries.map((e) => e.id));
+  const mine = <V>(m: Map<string, V>): Map<string, V> => new Map([...m].filter(([id]) => ids.has(id)));
+  return { kind: 'ran', items: mine(outcome.items), failed: mine(outcome.failed), fatal: outcome.fatal, usage: outcome.usage && scaleUsage(outcome.usage, share) };
+}
+
 /** A batch's part of a pack's usage: tokens and dollars in proportion to its items. */
-function scaleUsage(u: AttemptUsage, share: number): AttemptUsage {
+function scaleUsage(u: Usage, share: number): Usage {
   if (share === 1) return u;
   return {
     ...u,

@@ -81,6 +81,8 @@ export interface ForgetRecord {
   t: 'forget';
   target: TargetId;
   at: string;
+  /** A batch of an items: independent phase: its items, whose cached outputs no longer count either. */
+  items?: string[];
 }
 
 export interface FileStamp {

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readTextOrNull, writeAtomic } from '../util/fsx.js';
 import type { Hash } from '../util/hash.js';
-import type { BatchRecord, FailureRecord, ItemRecord, MergeRecord, StateRecord } from './records.js';
+import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord, StateRecord } from './records.js';
 import type { TargetId } from './targets.js';
 
 /** Older successful runs kept per target, so reverting an edit finds its output again without an agent run. */
@@ -38,6 +38,8 @@ export class State {
   private readonly itemHistory = new Map<string, ItemRecord[]>();
   private readonly byItemKey = new Map<Hash, ItemRecord>();
   private lines = 0;
+  /** The forget records applied, for when the history (older records) is read after them. */
+  private forgets: ForgetRecord[] = [];
   private historyLoaded = false;
   private historyKeys: Set<string> | undefined;
 
@@ -53,13 +55,17 @@ export class State {
     forEachRecord(text, (r) => older.push(r));
     // Index the history as if it came first: replay it, then the current records on top.
     const current = this.live();
+    const forgets = this.forgets;
     this.clear();
     for (const r of older) this.apply(r);
+    // What was forgotten stays forgotten: the history's older records of those targets and items too.
+    for (const r of forgets) this.apply(r);
     for (const r of current) this.apply(r);
-    this.lines -= older.length + current.length; // the log's own line count is what it was
+    this.lines -= older.length + forgets.length + current.length; // the log's own line count is what it was
   }
 
   private clear(): void {
+    this.forgets = [];
     this.history.clear();
     this.failures.clear();
     this.byKey.clear();
@@ -97,21 +103,26 @@ export class State {
         break;
       }
       case 'forget': {
+        if (!this.historyLoaded) this.forgets.push(r);
         for (const old of this.history.get(r.target) ?? []) this.unindex(old);
         this.history.delete(r.target);
         this.failures.delete(r.target);
         const phase = r.target.split('#')[0]!;
         if (!r.target.includes('#')) {
           this.merges.delete(phase);
-          for (const [k, h] of this.itemHistory) {
-            if (!k.startsWith(`${phase}\u0000`)) continue;
-            for (const old of h) if (this.byItemKey.get(old.key) === old) this.byItemKey.delete(old.key);
-            this.itemHistory.delete(k);
-          }
+          for (const k of this.itemHistory.keys()) if (k.startsWith(`${phase}\u0000`)) this.forgetItem(k);
+        } else {
+          for (const id of r.items ?? []) this.forgetItem(`${phase}\u0000${id}`);
         }
         break;
       }
     }
+  }
+
+  /** Drops every cached output of one item ("phase\0id"). */
+  private forgetItem(k: string): void {
+    for (const old of this.itemHistory.get(k) ?? []) if (this.byItemKey.get(old.key) === old) this.byItemKey.delete(old.key);
+    this.itemHistory.delete(k);
   }
 
   /** An item output cached under this item key (items: independent phases). */

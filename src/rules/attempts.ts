@@ -21,7 +21,8 @@ export interface AttemptUsage extends Usage {
   attempt: number;
 }
 
-export interface BatchJob {
+/** One agent run: what it is given and where its files go (no validation: see BatchJob). */
+export interface AttemptJob {
   target: string;
   phase: PhaseConfig;
   batch: number;
@@ -31,17 +32,30 @@ export interface BatchJob {
   inputItems: Item[];
   inputIds: string[];
   runner: AgentRunner;
-  validator: Validator | null;
   /** .cf/runs/PHASE/BATCH: where each attempt's prompt, input, output and logs are kept; null in memory. */
   runDir: string | null;
   /** The phase's context, for the prompt (rendered) and the validator. */
   context?: { prompt: string; validator: ValidatorContext };
   signal: AbortSignal;
   onAttempt(attempt: number): void;
-  onRetry(attempt: number, errors: AttemptError[]): void;
   /** Every attempt's usage, as soon as it is known (for budgets and live totals). */
   onUsage?(usage: AttemptUsage): void;
 }
+
+export interface BatchJob extends AttemptJob {
+  validator: Validator | null;
+  onRetry(attempt: number, errors: AttemptError[]): void;
+}
+
+/** What one agent run gave, before any validation. */
+export type AgentAttempt =
+  /** The agent finished: its answer (null when it wrote none), with the environment and files a validator reads. */
+  | { kind: 'answered'; text: string | null; env: Record<string, string>; files: AttemptFiles | null; usage: AttemptUsage | null }
+  /** The run failed; `fatal`: no retry can help (the agent cannot start, the API refuses). */
+  | { kind: 'failed'; error: AttemptError; fatal: boolean; files: AttemptFiles | null; usage: AttemptUsage | null }
+  /** Not started because of the budget. */
+  | { kind: 'stopped'; reason: string }
+  | { kind: 'cancelled' };
 
 export type BatchOutcome =
   | { kind: 'valid'; items: Item[]; attempts: number; warnings: ValidationError[]; usage: AttemptUsage[] }
@@ -136,82 +150,101 @@ export async function checkOutput(o: {
 }
 
 /**
+ * One agent run: its prompt (with the previous errors, on a retry) and files prepared, the agent run, its
+ * answer read. `attempt` 1 starts the run directory afresh.
+ */
+export async function runAgentAttempt(job: AttemptJob, attempt: number, previous: ValidationError[]): Promise<AgentAttempt> {
+  const inputJson = itemsText(job.inputItems);
+  if (attempt === 1 && job.runDir) await rm(job.runDir, { recursive: true, force: true });
+  const env: Record<string, string> = {
+    CF_PHASE: job.phase.name,
+    CF_BATCH: String(job.batch),
+    CF_BATCH_COUNT: String(job.batchCount),
+    CF_ATTEMPT: String(attempt),
+    CF_TARGET: job.target,
+  };
+  const dir = job.runDir ? path.join(job.runDir, `attempt-${attempt}`) : null;
+  const prompt = renderPrompt({
+    intelligence: job.intelligence,
+    phase: job.phase.name,
+    batch: job.batch,
+    batchCount: job.batchCount,
+    attempt,
+    attempts: job.phase.attempts,
+    idField: job.idField,
+    delivery: job.runner.delivery,
+    itemIds: job.inputIds,
+    inputJson,
+    outputFile: dir ? path.join(dir, 'output.json') : '$CF_OUTPUT_FILE',
+    previousErrors: previous,
+    ...(job.context ? { context: job.context.prompt } : {}),
+  });
+  const files = dir ? await prepareFiles(dir, prompt.full, inputJson) : null;
+  if (files) Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
+  job.onAttempt(attempt);
+  const result = await job.runner.run({
+    target: job.target,
+    phase: job.phase.name,
+    batch: job.batch,
+    batchCount: job.batchCount,
+    attempt,
+    prompt,
+    inputItems: job.inputItems,
+    env,
+    files,
+    signal: job.signal,
+  });
+  let usage: AttemptUsage | null = null;
+  if (result.usage) {
+    usage = { attempt, ...result.usage };
+    job.onUsage?.(usage);
+  }
+  if (!result.ok) {
+    const f = result.failure;
+    if (f.kind === 'cancelled') return { kind: 'cancelled' };
+    if (f.kind === 'budget') return { kind: 'stopped', reason: f.message };
+    return { kind: 'failed', error: { attempt, source: 'agent', message: agentFailureMessage(f) }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
+  }
+  // A runner that answers in memory still leaves its answer on disk, for validators and for people.
+  if (result.output !== undefined && files) await writeFile(files.output, result.output);
+  const text = result.output ?? (files ? await readFile(files.output, 'utf8').catch(() => null) : null);
+  return { kind: 'answered', text, env, files, usage };
+}
+
+/** Keeps an attempt's errors beside its files (.cf/runs/…/attempt-N/errors.txt). */
+export async function writeErrors(files: AttemptFiles | null, errors: ValidationError[]): Promise<void> {
+  if (files && errors.length) await writeFile(path.join(files.dir, 'errors.txt'), `${errors.map(describeError).join('\n')}\n`);
+}
+
+/**
  * Runs one batch: up to `attempts` fresh agent runs, each validated (built-in checks, then the phase's
  * validator); a retry's prompt carries the previous attempt's errors. Failures that no retry can fix
  * (the agent or the validator cannot start) end the batch at once.
  */
 export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
-  const inputJson = itemsText(job.inputItems);
   const all: AttemptError[] = [];
   const usage: AttemptUsage[] = [];
   let previous: ValidationError[] = [];
   const max = job.phase.attempts;
   for (let attempt = 1; attempt <= max; attempt++) {
-    if (attempt === 1 && job.runDir) await rm(job.runDir, { recursive: true, force: true });
-    const env: Record<string, string> = {
-      CF_PHASE: job.phase.name,
-      CF_BATCH: String(job.batch),
-      CF_BATCH_COUNT: String(job.batchCount),
-      CF_ATTEMPT: String(attempt),
-      CF_TARGET: job.target,
-    };
-    const dir = job.runDir ? path.join(job.runDir, `attempt-${attempt}`) : null;
-    const prompt = renderPrompt({
-      intelligence: job.intelligence,
-      phase: job.phase.name,
-      batch: job.batch,
-      batchCount: job.batchCount,
-      attempt,
-      attempts: max,
-      idField: job.idField,
-      delivery: job.runner.delivery,
-      itemIds: job.inputIds,
-      inputJson,
-      outputFile: dir ? path.join(dir, 'output.json') : '$CF_OUTPUT_FILE',
-      previousErrors: previous,
-      ...(job.context ? { context: job.context.prompt } : {}),
-    });
-    const files = dir ? await prepareFiles(dir, prompt.full, inputJson) : null;
-    if (files) Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
-    job.onAttempt(attempt);
-
+    const run = await runAgentAttempt(job, attempt, previous);
+    if (run.kind === 'cancelled') return run;
+    if (run.kind === 'stopped') return { kind: 'stopped', reason: run.reason, attempts: attempt - 1, errors: all, usage };
+    if (run.usage) usage.push(run.usage);
     let errors: AttemptError[];
-    let fatal = false;
-    const result = await job.runner.run({
-      target: job.target,
-      phase: job.phase.name,
-      batch: job.batch,
-      batchCount: job.batchCount,
-      attempt,
-      prompt,
-      inputItems: job.inputItems,
-      env,
-      files,
-      signal: job.signal,
-    });
-    if (result.usage) {
-      const u: AttemptUsage = { attempt, ...result.usage };
-      usage.push(u);
-      job.onUsage?.(u);
-    }
-    if (!result.ok) {
-      const f = result.failure;
-      if (f.kind === 'cancelled') return { kind: 'cancelled' };
-      if (f.kind === 'budget') return { kind: 'stopped', reason: f.message, attempts: attempt - 1, errors: all, usage };
-      errors = [{ attempt, source: 'agent', message: agentFailureMessage(f) }];
-      fatal = f.kind === 'spawn' || (f.kind === 'api' && f.fatal);
+    let fatal: boolean;
+    if (run.kind === 'failed') {
+      errors = [run.error];
+      fatal = run.fatal;
     } else {
-      // A runner that answers in memory still leaves its answer on disk, for validators and for people.
-      if (result.output !== undefined && files) await writeFile(files.output, result.output);
-      const text = result.output ?? (files ? await readFile(files.output, 'utf8').catch(() => null) : null);
       const checked = await checkOutput({
-        text,
+        text: run.text,
         inputItems: job.inputItems,
         inputIds: job.inputIds,
         idField: job.idField,
         validator: job.validator,
-        env,
-        files,
+        env: run.env,
+        files: run.files,
         signal: job.signal,
         ...(job.context ? { context: job.context.validator } : {}),
       });
@@ -221,7 +254,7 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
       fatal = checked.fatal;
     }
     all.push(...errors);
-    if (files) await writeFile(path.join(files.dir, 'errors.txt'), `${errors.map(describeError).join('\n')}\n`);
+    await writeErrors(run.files, errors);
     if (fatal || attempt === max) return { kind: 'failed', attempts: attempt, errors: all, usage };
     previous = errors.map(({ attempt: _a, source: _s, ...e }) => e);
     job.onRetry(attempt + 1, errors);

@@ -42,12 +42,13 @@ function idSpan(ids: string[]): string {
 }
 
 export function renderPrompt(p: PromptInput): Prompt {
+  // Attempt 1 with errors: cached answers (items: independent) that were rejected together with the rest of their batch.
   const retry = p.previousErrors.length
     ? `
 
-## Fix these errors from attempt ${p.attempt - 1}
+## Fix these errors${p.attempt > 1 ? ` from attempt ${p.attempt - 1}` : ''}
 
-Your previous answer was rejected. This is attempt ${p.attempt} of ${p.attempts}. Errors:
+${p.attempt > 1 ? 'Your previous answer was rejected' : 'An earlier answer for these items was rejected'}. This is attempt ${p.attempt} of ${p.attempts}. Errors:
 ${p.previousErrors.map((e) => `- ${describeError(e)}`).join('\n')}
 `
     : '';

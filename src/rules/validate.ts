@@ -72,6 +72,59 @@ export function builtinValidate(
   return { ok: true, items: inputIds.map((id) => byId.get(id)!) };
 }
 
+/**
+ * The built-in checks item by item, for a run over the items of several batches: which items came back
+ * well formed (exactly once, an object with its id), and the errors of each one that did not. An error
+ * about the output as a whole (no file, not JSON, not an array) is every item's; one about an element
+ * that names no asked-for item (no id, another id) is every missing item's, since it may be that item.
+ */
+export function partitionOutput(
+  text: string | null,
+  inputIds: string[],
+  idField: string,
+): { items: Map<string, Item>; failed: Map<string, ValidationError[]> } {
+  const items = new Map<string, Item>();
+  const failed = new Map<string, ValidationError[]>();
+  const whole = builtinValidate(text, inputIds, idField);
+  if (whole.ok) {
+    for (const [i, id] of inputIds.entries()) items.set(id, whole.items[i]!);
+    return { items, failed };
+  }
+  let parsed: unknown = null;
+  try {
+    parsed = text === null ? null : JSON.parse(text);
+  } catch {
+    // Reported below as the whole output's error.
+  }
+  if (!Array.isArray(parsed)) {
+    for (const id of inputIds) failed.set(id, whole.errors);
+    return { items, failed };
+  }
+  const expected = new Set(inputIds);
+  const count = new Map<string, number>();
+  const stray: ValidationError[] = [];
+  for (const [i, v] of parsed.entries()) {
+    const id = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Item)[idField] : undefined;
+    if (typeof id !== 'string') {
+      stray.push({ message: v !== null && typeof v === 'object' && !Array.isArray(v) ? `output element ${i + 1} has no "${idField}" string` : `output element ${i + 1} is ${describe(v)}, not an object` });
+      continue;
+    }
+    if (!expected.has(id)) {
+      stray.push({ message: `output element ${i + 1} has ${idField} "${id}", which is not an input item of this run` });
+      continue;
+    }
+    count.set(id, (count.get(id) ?? 0) + 1);
+    items.set(id, v as Item);
+  }
+  for (const id of inputIds) {
+    const n = count.get(id) ?? 0;
+    if (n === 1) continue;
+    items.delete(id);
+    failed.set(id, n === 0 ? [{ item: id, message: `${id} is missing from the output` }, ...stray] : [{ item: id, message: `${id} appears more than once` }]);
+  }
+  return { items, failed };
+}
+
 /** What a validator may know beyond the batch: data derived from earlier seeds (a phase's `context`). */
 export interface ValidatorContext {
   /** The words taught before this item (the GATE's vocabulary, without the item's own LEGOs). */

@@ -100,7 +100,7 @@ export class World {
   }
 
   /** Builds `targets` (default: everything); returns the summary and the targets whose agents ran. */
-  async build(targets: string[] = [], signal = new AbortController().signal): Promise<BuildSummary & { agentRuns: string[] }> {
+  async build(targets: string[] = [], signal = new AbortController().signal, onEngine?: (engine: Engine) => void): Promise<BuildSummary & { agentRuns: string[] }> {
     const decider = await this.decider();
     const requests = resolveTargets(decider.graph, targets);
     if (!requests.ok) throw new Error(JSON.stringify(requests.error));
@@ -128,6 +128,7 @@ export class World {
       emit: (e) => this.events.push(e),
       signal,
     });
+    onEngine?.(engine);
     engine.plan(requests.value);
     const summary = await engine.run(requests.value);
     const agentRuns = this.runs.slice(before).filter((r) => r.attempt === 1).map((r) => r.target).sort();

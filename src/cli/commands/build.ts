@@ -211,14 +211,18 @@ async function dryRun(opts: GlobalOptions, inputs: Inputs, requests: Request[]):
   const rows = closure(inputs, requests).map(({ phase, batch }) => analysis.batch(phase, batch));
   const merges = [];
   for (const r of requests) if (r.merge) merges.push(await analysis.merge(inputs.graph.phase(r.phase), outputs));
-  const wouldRun = rows.filter((s) => s.kind === 'stale');
+  const wouldRun = rows.filter((s) => s.kind === 'stale' && !s.reassemble);
+  const reassemble = rows.filter((s) => s.kind === 'stale' && s.reassemble);
+  /** A reassembled batch's reasons, without the "0 of N items stale" its line already says. */
+  const besidesItems = (s: BatchStatus): string =>
+    s.kind === 'stale' ? s.reasons.filter((r) => r.kind !== 'stale-items').map(formatStaleReason).join('; ') : describeStatus(s);
   const mayRun = rows.filter((s) => s.kind === 'pending');
   const fresh = rows.filter((s) => s.kind === 'fresh');
   const writes = merges.filter((m) => m.kind !== 'fresh');
   if (opts.json) {
     const line = (o: object): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
     for (const s of rows) {
-      if (s.kind === 'stale') line({ event: 'would-run', target: s.target, reasons: s.reasons.map(formatStaleReason) });
+      if (s.kind === 'stale') line({ event: s.reassemble ? 'would-reassemble' : 'would-run', target: s.target, reasons: s.reasons.map(formatStaleReason) });
       else if (s.kind === 'pending') line({ event: 'may-run', target: s.target, upstream: s.upstream });
       else line({ event: 'fresh', target: s.target, reason: formatFreshReason(s.reason) });
     }
@@ -227,6 +231,7 @@ async function dryRun(opts: GlobalOptions, inputs: Inputs, requests: Request[]):
       event: 'summary',
       dryRun: true,
       wouldRun: wouldRun.map((s) => s.target),
+      wouldReassemble: reassemble.map((s) => s.target),
       mayRun: mayRun.map((s) => s.target),
       fresh: fresh.map((s) => s.target),
       wouldWrite: writes.map((m) => m.output),
@@ -235,13 +240,16 @@ async function dryRun(opts: GlobalOptions, inputs: Inputs, requests: Request[]):
   }
   const out = (t: string): boolean => process.stdout.write(`${t}\n`);
   for (const s of rows) {
-    if (s.kind === 'stale') out(`would run  ${s.target}: ${describeStatus(s)}`);
+    if (s.kind === 'stale' && s.reassemble) {
+      const why = besidesItems(s);
+      out(`would reassemble ${s.target} from cached items (no agent run)${why ? `: ${why}` : ''}`);
+    } else if (s.kind === 'stale') out(`would run  ${s.target}: ${describeStatus(s)}`);
     else if (s.kind === 'pending') out(`may run    ${s.target}: ${describeStatus(s)}`);
     else if (opts.verbose) out(`fresh      ${s.target}: ${describeStatus(s)}`);
   }
   for (const m of writes) out(`would write ${m.output}: ${m.reason}`);
   out(
-    `cf: dry run: ${wouldRun.length} would run, ${mayRun.length} may run (if upstream output changes), ${fresh.length} fresh; ${writes.length} output${writes.length === 1 ? '' : 's'} to write; nothing was run`,
+    `cf: dry run: ${wouldRun.length} would run, ${reassemble.length ? `${reassemble.length} would reassemble from cached items (no agent run), ` : ''}${mayRun.length} may run (if upstream output changes), ${fresh.length} fresh; ${writes.length} output${writes.length === 1 ? '' : 's'} to write; nothing was run`,
   );
   return 0;
 }

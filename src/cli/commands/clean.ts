@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock, describeLockWait } from '../../graph/lock.js';
+import { decodeRefs } from '../../graph/fingerprint.js';
 import { DiskObjectStore } from '../../graph/objects.js';
 import { statePaths } from '../../graph/state.js';
 import { batchTarget, phaseTarget, type TargetId } from '../../graph/targets.js';
@@ -17,12 +18,23 @@ export async function cleanCommand(opts: GlobalOptions, names: string[]): Promis
   const lock = await acquireLock(opts.dir, 'clean', (o) => process.stderr.write(`cf: ${describeLockWait(o)}\n`));
   try {
     const state = await readState(opts.dir, false);
+    const seedIds = inputs.decider(state).seeds.ids;
     const forget = new Set<TargetId>();
+    /** items: independent: a batch's items (as the seeds cut them now, and as last built) are forgotten with it. */
+    const itemsOf = new Map<TargetId, string[]>();
     const removed: string[] = [];
     for (const r of requests) {
       const phase = inputs.graph.phase(r.phase);
       const batches = r.merge ? state.targets().filter((t) => t.startsWith(`${phase.name}#`)) : r.batches.map((b) => batchTarget(phase.name, b));
       for (const t of batches) forget.add(t);
+      if (!r.merge && phase.items === 'independent') {
+        for (const b of r.batches) {
+          const t = batchTarget(phase.name, b);
+          const [start, end] = inputs.graph.batchRange(b);
+          const built = state.lastSuccess(t);
+          itemsOf.set(t, [...new Set([...seedIds.slice(start, end), ...(built ? decodeRefs(built.items).map(([id]) => id) : [])])]);
+        }
+      }
       for (const b of r.batches) await rm(path.join(paths.runs, phase.name, String(b)), { recursive: true, force: true });
       if (r.merge) {
         forget.add(phaseTarget(phase.name));
@@ -35,7 +47,10 @@ export async function cleanCommand(opts: GlobalOptions, names: string[]): Promis
       }
     }
     const at = new Date().toISOString();
-    for (const target of forget) state.append({ t: 'forget', target, at });
+    for (const target of forget) {
+      const items = itemsOf.get(target);
+      state.append({ t: 'forget', target, at, ...(items ? { items } : {}) });
+    }
     await state.compact();
     const gone = await new DiskObjectStore(paths.objects).retain(state.liveObjects());
     state.close();

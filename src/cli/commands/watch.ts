@@ -117,16 +117,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
     c.drain.abort();
     const next = await reload([...pending]);
     if (!next) return;
-    const decider = next.decider(c.state);
-    for (const r of c.engine.running()) {
-      const phase = next.graph.phases.find((p) => p.name === r.phase.name);
-      if (!phase) {
-        r.abort();
-        continue;
-      }
-      const items = phase.from === 'seeds' ? decider.seedRefs(r.batch) : r.items;
-      if (decider.keyFor(phase, items, r.context) !== r.key) r.abort();
-    }
+    c.engine.cancelOutdated(next.decider(c.state));
   };
 
   /** The inputs after a change: pipeline.yaml reread when it changed (the last good one kept if it is broken). */
