@@ -6,6 +6,7 @@ import type { AgentResult, AgentRunner } from '../runners/types.js';
 import { addUsage, emptyTotals, type UsageTotals } from '../runners/usage.js';
 import type { Budget } from './budget.js';
 import { hashBytes, hashCanonical, hashString } from '../util/hash.js';
+import { LruMap } from '../util/lru.js';
 import { Analysis, mergeKey } from './analyze.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
 import { itemWords, lacksLegoKeys } from './context.js';
@@ -19,7 +20,7 @@ import { decodeRefs, refsCount, type ContextValue, type RefsText } from './finge
 import { sameStamp, type OutputStore } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
-import type { BatchRecord } from './records.js';
+import type { BatchRecord, FileStamp } from './records.js';
 import type { Item } from './seeds.js';
 import { formatFreshReason, formatStaleReason } from './staleness.js';
 import { batchTarget, type Request, type TargetId } from './targets.js';
@@ -75,7 +76,11 @@ export class Engine {
   private readonly batches = new Map<TargetId, Promise<BatchResult>>();
   private readonly merges = new Map<string, Promise<void>>();
   private readonly pool: Pool;
-  private readonly parsedBlobs = new Map<string, Item[]>();
+  /**
+   * Batch outputs parsed in this build, the most recently used ones only: a downstream batch usually runs
+   * soon after its upstream one; keeping every batch of a 100,000-seed course parsed would hold them all.
+   */
+  private readonly parsedBlobs = new LruMap<string, Item[]>(256);
   private readonly texts = new Map<string, Promise<string>>();
   private readonly summary: BuildSummary = { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
   private readonly runners = new Map<string, AgentRunner>();
@@ -521,7 +526,8 @@ export class Engine {
     });
   }
 
-  private async blobItems(record: BatchRecord): Promise<Item[]> {
+  /** A batch's output items; `keep`: remember them parsed for this build (not for a merge's one pass). */
+  private async blobItems(record: BatchRecord, keep = true): Promise<Item[]> {
     const cached = this.parsedBlobs.get(record.out);
     if (cached) return cached;
     const text = await this.d.objects.get(record.out);
@@ -531,7 +537,7 @@ export class Engine {
       throw new InputChanged(`the recorded output of ${record.target} is missing or damaged in .cf/objects; it will be built again: run cf build again`);
     }
     const items = JSON.parse(text) as Item[];
-    this.parsedBlobs.set(record.out, items);
+    if (keep) this.parsedBlobs.set(record.out, items);
     return items;
   }
 
@@ -591,29 +597,35 @@ export class Engine {
       reason = `${output} was edited by hand; the edited copy is kept at ${replaced}`;
     }
     if (this.o.signal.aborted) return;
-    let merged: { data: string | Uint8Array[]; items: number; spans?: Spans };
+    let merged: { items: number; spans?: Spans };
+    let file: FileStamp;
     try {
       if (phase.merge.format === 'json') {
-        // Reuse the previous file's unchanged batches, when it is the file cf wrote.
-        const previous = rec?.byteSpans && stamp && sameStamp(stamp, rec.file) ? await this.o.outputs.readBytes(output) : null;
-        const m = await mergeJsonArray(
-          records.map((r) => r.out),
-          (i) => this.blobItems(records[i]!),
-          previous !== null && rec?.byteSpans ? { bytes: previous, spans: rec.byteSpans } : null,
-        );
-        merged = { data: m.parts, items: m.items, spans: m.spans };
+        // Reuse the previous file's unchanged batches, when it is the file cf wrote; write as it is made.
+        const previous = rec?.byteSpans && stamp && sameStamp(stamp, rec.file) ? await this.o.outputs.openBytes(output) : null;
+        try {
+          const m = mergeJsonArray(
+            records.map((r) => r.out),
+            (i) => this.blobItems(records[i]!, false),
+            previous && rec?.byteSpans ? { bytes: previous, spans: rec.byteSpans } : null,
+          );
+          file = await this.o.outputs.writeStream(output, m.chunks);
+          merged = m.done();
+        } finally {
+          await previous?.close();
+        }
       } else {
-        const batches = await Promise.all(records.map((r) => this.blobItems(r)));
+        const batches = await Promise.all(records.map((r) => this.blobItems(r, false)));
         const generated = records.reduce((latest, r) => (r.at > latest ? r.at : latest), '');
         const m = mergeBatches(phase.merge, this.d.graph.pipeline.course, batches, generated);
-        merged = { data: m.text, items: m.items };
+        file = await this.o.outputs.write(output, m.text);
+        merged = { items: m.items };
       }
     } catch (e) {
       if (!(e instanceof InputChanged)) throw e;
       this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message });
       return;
     }
-    const file = await this.o.outputs.write(output, merged.data);
     this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { byteSpans: merged.spans } : {}) });
     this.summary.merged.push(output);
     this.o.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });

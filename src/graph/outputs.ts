@@ -1,7 +1,7 @@
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { writeAtomic, writeAtomicParts } from '../util/fsx.js';
-import { hashBytes, hashParts, hashString, type Hash } from '../util/hash.js';
+import { writeAtomic, writeAtomicParts, writeAtomicStream } from '../util/fsx.js';
+import { hashBytes, hashParts, hashString, streamingHash, type Hash } from '../util/hash.js';
 import type { FileStamp } from './records.js';
 
 /** The merged output files, as the engine sees them (on disk, or in memory for engine tests). */
@@ -12,8 +12,18 @@ export interface OutputStore {
   readBytes(rel: string): Promise<Uint8Array | null>;
   /** Writes atomically and returns the new stamp. Parts are written one after another. */
   write(rel: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<FileStamp>;
+  /** write() for a file made chunk by chunk (a large merge): never all in memory at once. */
+  writeStream(rel: string, chunks: AsyncIterable<Uint8Array>): Promise<FileStamp>;
+  /** Byte ranges of a file, read on demand (a merge copying the unchanged batches of the previous file). */
+  openBytes(rel: string): Promise<ByteSource | null>;
   /** Keeps a copy of a file about to be replaced (it was edited by hand); returns where. */
   preserve(rel: string): Promise<string>;
+}
+
+export interface ByteSource {
+  size: number;
+  read(start: number, end: number): Promise<Uint8Array>;
+  close(): Promise<void>;
 }
 
 export function hashOf(data: string | Uint8Array | readonly Uint8Array[]): Hash {
@@ -52,6 +62,34 @@ export class DiskOutputStore implements OutputStore {
     return { hash: hashOf(data), ...s };
   }
 
+  async writeStream(rel: string, chunks: AsyncIterable<Uint8Array>): Promise<FileStamp> {
+    const hash = streamingHash();
+    await writeAtomicStream(path.resolve(this.dir, rel), chunks, (c) => hash.update(c));
+    const s = await this.stamp(rel);
+    if (!s) throw new Error(`${rel} vanished right after it was written`);
+    return { hash: hash.digest(), ...s };
+  }
+
+  async openBytes(rel: string): Promise<ByteSource | null> {
+    const fh = await open(path.resolve(this.dir, rel), 'r').catch(() => null);
+    if (!fh) return null;
+    const { size } = await fh.stat();
+    return {
+      size,
+      read: async (start, end) => {
+        const buf = Buffer.allocUnsafe(end - start);
+        let got = 0;
+        while (got < buf.length) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
+          if (bytesRead === 0) throw new Error(`${rel} is shorter than expected`);
+          got += bytesRead;
+        }
+        return buf;
+      },
+      close: () => fh.close(),
+    };
+  }
+
   async preserve(rel: string): Promise<string> {
     const stampName = new Date().toISOString().replace(/[:.]/g, '-');
     const dest = path.join(this.replacedDir, `${rel.split(path.sep).join('__')}.${stampName}`);
@@ -80,6 +118,17 @@ export class MemoryOutputStore implements OutputStore {
     const stamp = { size: text.length, mtimeNs: String(++this.tick), ino: 1 };
     this.files.set(rel, { text, stamp });
     return { hash: hashOf(data), ...stamp };
+  }
+  async writeStream(rel: string, chunks: AsyncIterable<Uint8Array>): Promise<FileStamp> {
+    const all: Uint8Array[] = [];
+    for await (const c of chunks) all.push(c);
+    return this.write(rel, all);
+  }
+  async openBytes(rel: string): Promise<ByteSource | null> {
+    const f = this.files.get(rel);
+    if (!f) return null;
+    const bytes = Buffer.from(f.text);
+    return { size: bytes.length, read: async (a, b) => bytes.subarray(a, b), close: async () => undefined };
   }
   async preserve(rel: string): Promise<string> {
     return `${rel}.replaced`;

@@ -39,48 +39,71 @@ const CLOSE = Buffer.from('\n]\n');
 const EMPTY = Buffer.from('[]\n');
 
 /**
- * The JSON-array merge, byte for byte `JSON.stringify(all, null, 2) + "\n"` in UTF-8 (as parts to write one after another), built from per-batch
- * fragments: a batch whose output is unchanged since the previous merge is copied from that file's bytes
- * (no decoding, no re-encoding), so a one-seed edit at 20,000 seeds reads one batch output, not 1,000.
+ * The JSON-array merge, byte for byte `JSON.stringify(all, null, 2) + "\n"` in UTF-8, as a stream of chunks
+ * built from per-batch fragments: a batch whose output is unchanged since the previous merge is copied from
+ * that file's bytes (no decoding, no re-encoding), so a one-seed edit at 20,000 seeds reads one batch output,
+ * not 1,000; and the file is written as it is made, never held whole in memory. `done()` gives the item
+ * count and the batches' byte spans once the chunks have been consumed.
  */
-export async function mergeJsonArray(
+export function mergeJsonArray(
   outs: readonly string[],
   itemsOf: (i: number) => Promise<Item[]>,
-  previous: { bytes: Uint8Array; spans: Spans } | null,
-): Promise<{ parts: Uint8Array[]; items: number; spans: Spans }> {
-  const reuse = new Map<string, [Uint8Array, number]>();
-  if (previous) {
-    const size = previous.bytes.length;
-    for (const [out, a, b, n] of previous.spans) if (a <= b && b <= size) reuse.set(out, [previous.bytes.subarray(a, b), n]);
-  }
-  const chunks: Uint8Array[] = [OPEN];
+  previous: { bytes: ByteRanges; spans: Spans } | null,
+): { chunks: AsyncIterable<Uint8Array>; done(): { items: number; spans: Spans } } {
   const spans: Spans = [];
-  let offset = OPEN.length;
   let items = 0;
-  for (let i = 0; i < outs.length; i++) {
-    const known = reuse.get(outs[i]!);
-    let frag: Uint8Array;
-    let n: number;
-    if (known) [frag, n] = known;
-    else {
-      const batch = await itemsOf(i);
-      frag = Buffer.from(fragment(batch));
-      n = batch.length;
+  let finished = false;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const reuse = new Map<string, [number, number, number]>();
+    if (previous) {
+      const size = previous.bytes.size;
+      for (const [out, a, b, n] of previous.spans) if (a <= b && b <= size) reuse.set(out, [a, b, n]);
     }
-    if (!frag.length) {
-      spans.push([outs[i]!, offset, offset, 0]);
-      continue;
+    let offset = 0;
+    let opened = false;
+    for (let i = 0; i < outs.length; i++) {
+      const known = reuse.get(outs[i]!);
+      let frag: Uint8Array;
+      let n: number;
+      if (known) {
+        frag = await previous!.bytes.read(known[0], known[1]);
+        n = known[2];
+      } else {
+        const batch = await itemsOf(i);
+        frag = Buffer.from(fragment(batch));
+        n = batch.length;
+      }
+      if (!frag.length) {
+        spans.push([outs[i]!, offset, offset, 0]);
+        continue;
+      }
+      if (!opened) {
+        yield OPEN;
+        offset += OPEN.length;
+        opened = true;
+      } else {
+        yield SEP;
+        offset += SEP.length;
+      }
+      spans.push([outs[i]!, offset, offset + frag.length, n]);
+      yield frag;
+      offset += frag.length;
+      items += n;
     }
-    if (items) {
-      chunks.push(SEP);
-      offset += SEP.length;
-    }
-    spans.push([outs[i]!, offset, offset + frag.length, n]);
-    chunks.push(frag);
-    offset += frag.length;
-    items += n;
+    yield opened ? CLOSE : EMPTY;
+    finished = true;
   }
-  if (!items) return { parts: [EMPTY], items, spans };
-  chunks.push(CLOSE);
-  return { parts: chunks, items, spans };
+  return {
+    chunks: chunks(),
+    done: () => {
+      if (!finished) throw new Error('mergeJsonArray: done() before the chunks were consumed');
+      return { items, spans };
+    },
+  };
+}
+
+/** Byte ranges of the previous merged file, read on demand. */
+export interface ByteRanges {
+  size: number;
+  read(start: number, end: number): Promise<Uint8Array>;
 }

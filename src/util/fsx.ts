@@ -52,6 +52,44 @@ export async function writeAtomicParts(file: string, parts: readonly Uint8Array[
   }
 }
 
+/**
+ * writeAtomic for a file given as a stream of chunks (a large merge, made batch by batch): chunks are
+ * gathered into writes of about 1 MB, so that neither the whole file nor thousands of tiny writes are
+ * needed. `seen` gets every chunk (to hash the file as it is written).
+ */
+export async function writeAtomicStream(file: string, chunks: AsyncIterable<Uint8Array>, seen?: (chunk: Uint8Array) => void): Promise<void> {
+  await ensureDir(path.dirname(file));
+  const tmp = `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(tmp, 'wx');
+    let pending: Uint8Array[] = [];
+    let size = 0;
+    const flush = async (): Promise<void> => {
+      if (!pending.length) return;
+      const total = size;
+      const { bytesWritten } = await fh!.writev(pending);
+      if (bytesWritten !== total) throw new Error(`short write to ${tmp}: ${bytesWritten} of ${total} bytes`);
+      pending = [];
+      size = 0;
+    };
+    for await (const chunk of chunks) {
+      seen?.(chunk);
+      pending.push(chunk);
+      size += chunk.length;
+      if (size >= 1 << 20) await flush();
+    }
+    await flush();
+    await fh.close();
+    fh = undefined;
+    await rename(tmp, file);
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
 export async function readTextOrNull(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');

@@ -29,6 +29,15 @@ export function hashBytes(bytes: Uint8Array): Hash {
   return h().h64Raw(bytes).toString(16).padStart(16, '0') as Hash;
 }
 
+/** hashBytes of everything given to `update`, in order, without keeping it. */
+export function streamingHash(): { update(bytes: Uint8Array): void; digest(): Hash } {
+  const s = h().create64();
+  return {
+    update: (bytes) => void s.update(bytes),
+    digest: () => s.digest().toString(16).padStart(16, '0') as Hash,
+  };
+}
+
 /** hashBytes of the parts joined, without joining them. */
 export function hashParts(parts: readonly Uint8Array[]): Hash {
   const s = h().create64();

@@ -68,17 +68,26 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
     for (const d of add) dirs.add(d);
     if (add.length) watcher.add(add);
   };
-  /** The content hash of every merged output cf itself wrote last (set before the write, so no race). */
-  const ownWrites = new Map<string, string>();
+  /**
+   * The content hash of every merged output cf itself wrote last, registered before the write starts (a
+   * streamed merge's hash is known when it ends: the watcher's event waits for it), so there is no race.
+   */
+  const ownWrites = new Map<string, Promise<string | null>>();
   const disk = outputStore(opts.dir);
   const outputs: OutputStore = {
     stamp: (rel) => disk.stamp(rel),
     read: (rel) => disk.read(rel),
     readBytes: (rel) => disk.readBytes(rel),
+    openBytes: (rel) => disk.openBytes(rel),
     preserve: (rel) => disk.preserve(rel),
     write: (rel, data) => {
-      ownWrites.set(path.resolve(opts.dir, rel), hashOf(data));
+      ownWrites.set(path.resolve(opts.dir, rel), Promise.resolve(hashOf(data)));
       return disk.write(rel, data);
+    },
+    writeStream: (rel, chunks) => {
+      const written = disk.writeStream(rel, chunks);
+      ownWrites.set(path.resolve(opts.dir, rel), written.then((f) => f.hash, () => null));
+      return written;
     },
   };
   const pending = new Set<string>();
@@ -92,8 +101,8 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
 
   /** cf's own writes of merged outputs come back as events: those whose content cf just recorded are not changes. */
   const isOwnWrite = async (file: string): Promise<boolean> => {
-    const own = ownWrites.get(file);
-    if (own === undefined) return false;
+    const own = await ownWrites.get(file);
+    if (own === undefined || own === null) return false;
     const text = await readFile(file, 'utf8').catch(() => null);
     return text !== null && hashString(text) === own;
   };
