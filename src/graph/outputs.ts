@@ -20,6 +20,8 @@ export interface OutputStore {
   preserve(rel: string): Promise<string>;
 }
 
+const WINDOW = 4 << 20;
+
 export interface ByteSource {
   size: number;
   read(start: number, end: number): Promise<Uint8Array>;
@@ -74,17 +76,25 @@ export class DiskOutputStore implements OutputStore {
     const fh = await open(path.resolve(this.dir, rel), 'r').catch(() => null);
     if (!fh) return null;
     const { size } = await fh.stat();
+    // Ranges come in file order, batch after batch: read a window of a few MB at a time, not one read each.
+    let window = Buffer.alloc(0);
+    let windowStart = 0;
+    const fill = async (start: number, length: number): Promise<void> => {
+      window = Buffer.allocUnsafe(Math.min(Math.max(length, WINDOW), size - start));
+      windowStart = start;
+      let got = 0;
+      while (got < window.length) {
+        const { bytesRead } = await fh.read(window, got, window.length - got, start + got);
+        if (bytesRead === 0) throw new Error(`${rel} is shorter than expected`);
+        got += bytesRead;
+      }
+    };
     return {
       size,
       read: async (start, end) => {
-        const buf = Buffer.allocUnsafe(end - start);
-        let got = 0;
-        while (got < buf.length) {
-          const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
-          if (bytesRead === 0) throw new Error(`${rel} is shorter than expected`);
-          got += bytesRead;
-        }
-        return buf;
+        if (start < windowStart || end > windowStart + window.length) await fill(start, end - start);
+        // Each window is a new buffer: a range handed out stays valid while it waits to be written.
+        return window.subarray(start - windowStart, end - windowStart);
       },
       close: () => fh.close(),
     };
