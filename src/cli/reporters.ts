@@ -46,6 +46,8 @@ export class HumanReporter implements Reporter {
   private readonly running = new Map<string, Running>();
   private total = 0;
   private budgetNoted = false;
+  /** Batches not built because an input changed while cf ran. */
+  private notBuilt = 0;
   private finished = 0;
   private timer: NodeJS.Timeout | undefined;
   private live: ((text: string) => void) & { clear(): void; done(): void } | undefined;
@@ -153,6 +155,10 @@ export class HumanReporter implements Reporter {
         break;
       case 'cancelled':
         this.running.delete(e.target);
+        if (e.because) {
+          this.notBuilt++;
+          this.print(`${e.target} not built: ${e.because}`);
+        }
         break;
       case 'stopped':
         this.running.delete(e.target);
@@ -188,9 +194,11 @@ export class HumanReporter implements Reporter {
         const parts = [`${e.ran.length} ran`, `${e.fresh.length} fresh`];
         if (e.failed.length) parts.push(`${e.failed.length} failed`);
         if (e.skipped.length) parts.push(`${e.skipped.length} skipped`);
-        if (e.cancelled.length) parts.push(`${e.cancelled.length} cancelled`);
+        if (e.cancelled.length > this.notBuilt) parts.push(`${e.cancelled.length - this.notBuilt} cancelled`);
+        if (this.notBuilt) parts.push(`${this.notBuilt} not built (input changed)`);
         if (e.stopped.length) parts.push(`${e.stopped.length} not started (budget)`);
-        const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : 'cf: FAILED';
+        const incomplete = !e.failed.length && !e.skipped.length && !e.stopped.length;
+        const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : incomplete ? 'cf: not done' : 'cf: FAILED';
         this.print(`${head}: ${parts.join(', ')} in ${formatDuration(e.ms)}`);
         for (const [phase, t] of Object.entries(e.usage)) if (t.attempts) this.print(`  ${phase}: ${formatTotals(t)}`);
         const phases = Object.values(e.usage).filter((t) => t.attempts);
@@ -202,6 +210,10 @@ export class HumanReporter implements Reporter {
         if (e.stopped.length) {
           this.print(`  --max-cost ${formatUsd(e.maxCost ?? 0)} reached: ${e.stopped.length} batch${e.stopped.length === 1 ? '' : 'es'} not started; nothing built was lost. Run cf build with a higher --max-cost to go on.`);
         }
+        if (this.notBuilt && !e.ok && e.exitCode !== 130) {
+          this.print(`  inputs changed while cf was running: nothing was recorded for ${this.notBuilt === 1 ? 'that batch' : 'those batches'}; run cf build again`);
+        }
+        this.notBuilt = 0;
         if (e.failed.length) {
           this.print(`  failed: ${e.failed.join(', ')}\n  see \`cf status\`, and .cf/runs/PHASE/BATCH/ for each attempt's prompt, output and logs`);
         }

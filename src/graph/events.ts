@@ -27,7 +27,8 @@ export type BuildEvent =
     }
   | { event: 'failed'; target: string; phase: string; batch: number; batchCount: number; attempts: number; errors: AttemptError[] }
   | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
-  | { event: 'cancelled'; target: string }
+  /** Not built in this build: stopped by Ctrl-C or by cf watch, or `because` an input changed while cf ran. */
+  | { event: 'cancelled'; target: string; because?: string }
   | { event: 'stopped'; target: string; phase: string; batch: number; reason: string }
   | { event: 'config-error'; file: string; message: string }
   | { event: 'edit-taken'; phase: string; output: string; targets: string[] }

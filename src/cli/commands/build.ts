@@ -74,7 +74,8 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     interrupt.dispose();
   }
   const s: BuildSummary = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
-  const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
+  // Cancelled without Ctrl-C: an input changed while cf ran; those batches are not built (exit 1, not done).
+  const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length || s.cancelled.length ? 1 : 0;
   reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
