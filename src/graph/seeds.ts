@@ -240,8 +240,9 @@ function elementTexts(text: string, file: string): string[] | null {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') return text.split('\n').map((l) => l.trim()).filter(Boolean);
   if (ext !== '.json') return null; // .txt ids are positions: nothing to carry over
-  const starts = arrayElementOffsets(text);
   const end = text.lastIndexOf(']');
+  if (!text.trimStart().startsWith('[') || end < 0) return null; // not an array: the full parse says what is wrong
+  const starts = arrayElementOffsets(text);
   return starts.map((s, i) => text.slice(s, (starts[i + 1] ?? end + 1) - 1).replace(/[\s,]+$/, ''));
 }
 

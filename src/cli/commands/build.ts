@@ -5,6 +5,7 @@ import { Engine, type BuildSummary } from '../../graph/build.js';
 import type { Decider } from '../../graph/decide.js';
 import { takeHandEdits } from '../../graph/handEdits.js';
 import { fail } from '../../util/errors.js';
+import { emptySeedsError } from '../../graph/emptySeeds.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
@@ -45,6 +46,10 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
         });
       }
     }
+  }
+  if (inputs.graph.seedCount === 0 && !opts.allowEmptySeeds) {
+    const empty = emptySeedsError(inputs.graph, await readState(opts.dir, true), requests);
+    if (empty) fail(empty);
   }
 
   const reporter = await makeReporter(opts);
