@@ -1,17 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { events, Project, seedsJson } from './helpers/project.js';
-import { gate } from './helpers/watch.js';
+import { gate, Watch } from './helpers/watch.js';
 
 // An input that changes between cf computing a batch's key and reading it for the run (an editor saving
 // while cf works) is no fault of the batch: it is not built and nothing is recorded for it.
 // Here pairs#1 is held open by the test while prompts/legos.md is edited; legos#1 then reads the new text.
 
 let p: Project | undefined;
+let w: Watch | undefined;
 const cleanups: Array<() => void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
+  w?.proc.kill('SIGKILL');
+  await w?.proc.catch(() => undefined);
   await p?.remove();
   p = undefined;
+  w = undefined;
 });
 
 const EDITED_LEGOS = '# Legos\nSplit each pair.\nSUFFIX-FOR S0005: (edited)\n';
@@ -41,6 +45,23 @@ describe('an input edited while cf runs', () => {
     const again = await p!.cf(['build', '--json']);
     expect(again.code).toBe(0);
     expect(events(again.stdout).at(-1)).toMatchObject({ ran: ['legos#1'], failed: [], cancelled: [] });
+    expect(await p!.read('out/legos.json')).toContain('legos(pairs(gate me))(edited)');
+  });
+
+  it('cf watch: the batch is cancelled (not failed) and built again with the new input', async () => {
+    const { env, arrived, release } = await heldProject();
+    // A debounce long enough that legos#1 reads the edit before the watcher acts on it.
+    w = new Watch(p!.spawn(['watch', '--json'], { ...env, CF_WATCH_DEBOUNCE_MS: '3000' }));
+    expect((await arrived()).target).toBe('pairs#1');
+    await p!.write('prompts/legos.md', EDITED_LEGOS);
+    release('pairs#1');
+    const first = await w.rebuild();
+    expect(first.events.find((e) => e.event === 'cancelled')).toMatchObject({ target: 'legos#1', because: 'prompts/legos.md changed while cf was running' });
+    expect(first.events.filter((e) => e.event === 'failed')).toEqual([]);
+    expect(first.summary).toMatchObject({ ran: ['pairs#1'], failed: [], cancelled: ['legos#1'] });
+    const again = await w.rebuild();
+    expect(again.changed).toEqual(['prompts/legos.md']);
+    expect(again.ran).toEqual(['legos#1']);
     expect(await p!.read('out/legos.json')).toContain('legos(pairs(gate me))(edited)');
   });
 });

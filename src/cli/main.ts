@@ -32,6 +32,7 @@ options:
   -q, --quiet           build: print only failures and the summary
   -v, --verbose         build: also print fresh targets and why each batch runs
   --max-cost USD        build: start no agent run that would take the build's spending past USD
+                        (watch: the whole session's spending)
   --allow-empty-seeds   build, watch: build from a seeds file that holds no seeds (rewriting the
                         outputs empty); without it cf build refuses when outputs hold items (exit 2)
   -h, --help            this help

@@ -4,6 +4,7 @@ import { describeError, type ValidationError } from '../rules/validate.js';
 import { formatDuration } from '../util/duration.js';
 import { emptyTotals, formatTotals, formatUsd } from '../runners/usage.js';
 import { unreachable } from '../util/result.js';
+import { formatUserError } from '../util/errors.js';
 
 /** A consumer of build events: NDJSON, human (live on a TTY, plain lines otherwise) or quiet. */
 export interface Reporter {
@@ -22,6 +23,12 @@ export class JsonReporter implements Reporter {
 }
 
 const MAX_ERRORS_SHOWN = 6;
+
+/** The user error an `error` event carries, to print as cf prints any user error. */
+export function formatErrorEvent(e: Extract<BuildEvent, { event: 'error' }>): string {
+  const { event: _event, ...error } = e;
+  return formatUserError(error);
+}
 
 export function formatErrors(errors: ValidationError[], indent = '    '): string {
   const shown = errors.slice(0, MAX_ERRORS_SHOWN).map((e) => `${indent}${describeError(e).split('\n')[0]}`);
@@ -167,8 +174,11 @@ export class HumanReporter implements Reporter {
           this.print(`cf: ${e.reason}; starting no more runs`);
         }
         break;
-      case 'config-error':
-        this.print(e.message);
+      case 'changed':
+        this.print(`${e.files.length ? e.files.join(', ') : 'an input'} changed`);
+        break;
+      case 'error':
+        this.print(formatErrorEvent(e));
         break;
       case 'edit-taken':
         this.print(`took the hand edit of ${e.output}: ${e.targets.join(', ')} now hold the edited items`);
