@@ -1,32 +1,21 @@
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
-
-/**
- * chokidar drops a file's change events for 50 ms after the one it reports (it throttles, and sends no
- * trailing event): the end of a save burst can go unreported. A stat this long after the last reported
- * event finds such a change.
- */
-const RECHECK_MS = 60;
-
-/** What a change of content changes: size, mtime, inode (not ctime: a chmod is no change). */
-async function statKey(file: string): Promise<string> {
-  const st = await stat(file, { bigint: true }).catch(() => null);
-  return st ? `${st.size}:${st.mtimeNs}:${st.ino}` : 'missing';
-}
 
 /**
  * The files cf watch reacts to (absolute paths), through chokidar. chokidar is given the directories of
  * the watched files (depth 0, everything else ignored), not the files: given files in several directories,
  * it misses a deleted file's re-creation, and a missing path (an output not built yet) makes it miss more.
  * Directories that do not exist yet are added by `add` once they do (call it after each rebuild).
- * Every change is reported, also one chokidar throttled away (see RECHECK_MS).
+ *
+ * Changes are taken from chokidar's raw events of those directories (every change the system reports
+ * for a file in them, at once), not from its change events: chokidar drops a file's change events for
+ * 50 ms after one it reports, with no trailing event, so the end of a save burst (a seeds file written
+ * after it was truncated) could go unseen, and what was read half-written would stay the last word.
  */
 export class WatchedFiles {
   private wanted = new Set<string>();
   private readonly dirs = new Set<string>();
-  private readonly rechecks = new Map<string, NodeJS.Timeout>();
 
   private constructor(private watcher: FSWatcher | null) {}
 
@@ -37,15 +26,15 @@ export class WatchedFiles {
     const { watch } = await import('chokidar');
     const watcher = watch(initial, {
       ignoreInitial: true,
-      atomic: true,
       depth: 0,
       ignored: (p) => !self.wanted.has(p) && !self.dirs.has(p),
     });
     self.watcher = watcher;
-    watcher.on('all', (_event, file) => {
-      const abs = path.resolve(file);
-      onEvent(abs);
-      void self.recheck(abs, onEvent);
+    watcher.on('raw', (_event, name, details) => {
+      const dir = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (typeof name !== 'string' || !name || !dir || !self.dirs.has(path.resolve(dir))) return;
+      const file = path.resolve(dir, name);
+      if (self.wanted.has(file)) onEvent(file);
     });
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     return self;
@@ -63,26 +52,7 @@ export class WatchedFiles {
   }
 
   async close(): Promise<void> {
-    for (const t of this.rechecks.values()) clearTimeout(t);
-    this.rechecks.clear();
     await this.watcher?.close();
-  }
-
-  /** After a reported event: a later change that chokidar did not report is reported (and checked for again). */
-  private async recheck(file: string, onEvent: (file: string) => void): Promise<void> {
-    const seen = await statKey(file);
-    clearTimeout(this.rechecks.get(file));
-    const timer = setTimeout(() => {
-      void statKey(file).then((now) => {
-        if (this.rechecks.get(file) !== timer) return;
-        this.rechecks.delete(file);
-        if (now === seen) return;
-        onEvent(file);
-        void this.recheck(file, onEvent);
-      });
-    }, RECHECK_MS);
-    timer.unref();
-    this.rechecks.set(file, timer);
   }
 
   /** Directories of wanted files that exist and are not watched yet (marked watched). */
