@@ -33,10 +33,13 @@ options:
   -q, --quiet           build: print only failures and the summary
   -v, --verbose         build: also print fresh targets and why each batch runs
   --max-cost USD        build: start no agent run that would take the build's spending past USD
+                        (watch: the whole session's spending)
+  --allow-empty-seeds   build, watch: build from a seeds file that holds no seeds (rewriting the
+                        outputs empty); without it cf build refuses when outputs hold items (exit 2)
   -h, --help            this help
   --version             print the version
 
-exit codes: 0 done, 1 a target failed, 2 bad usage or config, 130 interrupted`;
+exit codes: 0 done, 1 a target failed or was not built, 2 bad usage or config, 130 interrupted`;
 
 export interface GlobalOptions {
   dir: string;
@@ -47,6 +50,8 @@ export interface GlobalOptions {
   dryRun: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** --allow-empty-seeds: a seeds file with no seeds is meant (not a save caught half-written). */
+  allowEmptySeeds: boolean;
 }
 
 /** The answer of the no-op fast path: the same summary a full no-op build prints. */
@@ -94,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
         'target-name': { type: 'string' },
         from: { type: 'string' },
         'max-cost': { type: 'string' },
+        'allow-empty-seeds': { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -129,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
       dryRun: values['dry-run'] ?? false,
       quiet: values.quiet ?? false,
       verbose: values.verbose ?? false,
+      allowEmptySeeds: values['allow-empty-seeds'] ?? false,
     };
     const cmd = command as 'build' | 'watch' | 'status' | 'explain' | 'clean' | 'check' | 'adopt';
     switch (cmd) {

@@ -4,6 +4,7 @@ import { describeError, type ValidationError } from '../rules/validate.js';
 import { formatDuration } from '../util/duration.js';
 import { emptyTotals, formatTotals, formatUsd } from '../runners/usage.js';
 import { unreachable } from '../util/result.js';
+import { formatUserError } from '../util/errors.js';
 
 /** A consumer of build events: NDJSON, human (live on a TTY, plain lines otherwise) or quiet. */
 export interface Reporter {
@@ -22,6 +23,12 @@ export class JsonReporter implements Reporter {
 }
 
 const MAX_ERRORS_SHOWN = 6;
+
+/** The user error an `error` event carries, to print as cf prints any user error. */
+export function formatErrorEvent(e: Extract<BuildEvent, { event: 'error' }>): string {
+  const { event: _event, ...error } = e;
+  return formatUserError(error);
+}
 
 export function formatErrors(errors: ValidationError[], indent = '    '): string {
   const shown = errors.slice(0, MAX_ERRORS_SHOWN).map((e) => `${indent}${describeError(e).split('\n')[0]}`);
@@ -46,6 +53,8 @@ export class HumanReporter implements Reporter {
   private readonly running = new Map<string, Running>();
   private total = 0;
   private budgetNoted = false;
+  /** Batches not built because an input changed while cf ran. */
+  private notBuilt = 0;
   private finished = 0;
   private timer: NodeJS.Timeout | undefined;
   private live: ((text: string) => void) & { clear(): void; done(): void } | undefined;
@@ -155,6 +164,10 @@ export class HumanReporter implements Reporter {
       case 'cancelled':
         this.running.delete(e.target);
         for (const [k, r] of this.running) if (r.packed?.includes(e.target)) this.running.delete(k);
+        if (e.because) {
+          this.notBuilt++;
+          this.print(`${e.target} not built: ${e.because}`);
+        }
         break;
       case 'stopped':
         this.running.delete(e.target);
@@ -163,8 +176,11 @@ export class HumanReporter implements Reporter {
           this.print(`cf: ${e.reason}; starting no more runs`);
         }
         break;
-      case 'config-error':
-        this.print(e.message);
+      case 'changed':
+        this.print(`${e.files.length ? e.files.join(', ') : 'an input'} changed`);
+        break;
+      case 'error':
+        this.print(formatErrorEvent(e));
         break;
       case 'edit-taken':
         this.print(`took the hand edit of ${e.output}: ${e.targets.join(', ')} now hold the edited items`);
@@ -190,9 +206,11 @@ export class HumanReporter implements Reporter {
         const parts = [`${e.ran.length} ran`, `${e.fresh.length} fresh`];
         if (e.failed.length) parts.push(`${e.failed.length} failed`);
         if (e.skipped.length) parts.push(`${e.skipped.length} skipped`);
-        if (e.cancelled.length) parts.push(`${e.cancelled.length} cancelled`);
+        if (e.cancelled.length > this.notBuilt) parts.push(`${e.cancelled.length - this.notBuilt} cancelled`);
+        if (this.notBuilt) parts.push(`${this.notBuilt} not built (input changed)`);
         if (e.stopped.length) parts.push(`${e.stopped.length} not started (budget)`);
-        const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : 'cf: FAILED';
+        const incomplete = !e.failed.length && !e.skipped.length && !e.stopped.length;
+        const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : incomplete ? 'cf: not done' : 'cf: FAILED';
         this.print(`${head}: ${parts.join(', ')} in ${formatDuration(e.ms)}`);
         for (const [phase, t] of Object.entries(e.usage)) if (t.attempts) this.print(`  ${phase}: ${formatTotals(t)}`);
         const phases = Object.values(e.usage).filter((t) => t.attempts);
@@ -204,6 +222,10 @@ export class HumanReporter implements Reporter {
         if (e.stopped.length) {
           this.print(`  --max-cost ${formatUsd(e.maxCost ?? 0)} reached: ${e.stopped.length} batch${e.stopped.length === 1 ? '' : 'es'} not started; nothing built was lost. Run cf build with a higher --max-cost to go on.`);
         }
+        if (this.notBuilt && !e.ok && e.exitCode !== 130) {
+          this.print(`  inputs changed while cf was running: nothing was recorded for ${this.notBuilt === 1 ? 'that batch' : 'those batches'}; run cf build again`);
+        }
+        this.notBuilt = 0;
         if (e.failed.length) {
           this.print(`  failed: ${e.failed.join(', ')}\n  see \`cf status\`, and .cf/runs/PHASE/BATCH/ for each attempt's prompt, output and logs`);
         }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { runBatch, type AttemptError } from '../rules/attempts.js';
+import { runBatch } from '../rules/attempts.js';
 import { mergeBatches, mergeJsonArray, type Spans } from '../rules/merge.js';
 import type { Validator } from '../rules/validate.js';
 import type { AgentResult, AgentRunner } from '../runners/types.js';
@@ -21,7 +21,7 @@ import { sameStamp, type OutputStore } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
 import type { BatchRecord, FileStamp } from './records.js';
-import type { Item } from './seeds.js';
+import { SeedsChanged, type Item } from './seeds.js';
 import { formatFreshReason, formatStaleReason } from './staleness.js';
 import { batchTarget, type Request, type TargetId } from './targets.js';
 
@@ -269,6 +269,8 @@ export class Engine {
       return { kind: 'ok', record };
     }
     if (this.stopping) return this.cancelled(target);
+    const read = await this.readInputs(phase, batch, items);
+    if ('changed' in read) return this.inputChanged(target, read.changed);
 
     if (phase.items === 'independent') return this.buildItems(phase, batch, target, items, decision);
     const reasons = decision.reasons.map(formatStaleReason);
@@ -278,7 +280,7 @@ export class Engine {
       const release = this.register({ target, phase, inputs: [{ kind: 'batch', batch, items, ...(context ? { context } : {}), key: decision.key }], abort: () => own.abort() });
       if (!release) return this.cancelled(target);
       try {
-        return await this.runStale(phase, batch, target, items, decision, reasons, AbortSignal.any([this.o.signal, own.signal]));
+        return await this.runStale(phase, batch, target, items, read, decision, reasons, AbortSignal.any([this.o.signal, own.signal]));
       } finally {
         release();
       }
@@ -295,11 +297,48 @@ export class Engine {
     return [...this.inFlight.values()];
   }
 
+  /**
+   * What a stale batch's run reads, read now and checked against the hashes its key was computed from
+   * (later reads in this build get the same content: seeds, upstream outputs and intelligence are read once).
+   */
+  private async readInputs(phase: PhaseConfig, batch: number, text: RefsText): Promise<{ items: Item[]; intelligence: string } | { changed: string }> {
+    try {
+      const items = this.d.graph.upstream(phase) ? await this.inputItems(phase, batch, text) : await this.seedItems(batch, text);
+      return { items, intelligence: await this.intelligence(phase) };
+    } catch (e) {
+      if (e instanceof InputChanged || e instanceof SeedsChanged) return { changed: e.message };
+      throw e;
+    }
+  }
+
+  /** The batch's seeds, as they were when its key was computed (not a save caught half-written). */
+  private async seedItems(batch: number, text: RefsText): Promise<Item[]> {
+    const [start, end] = this.d.graph.batchRange(batch);
+    const items = await this.d.seeds.range(start, end);
+    const refs = decodeRefs(text);
+    if (items.length !== refs.length || items.some((it, i) => hashCanonical(it) !== refs[i]![1])) {
+      throw new InputChanged(`${this.d.seeds.file} changed while cf was running`);
+    }
+    return items;
+  }
+
+  /**
+   * An input changed between computing the batch's key and reading it for the run: not a failure of the
+   * batch. It is not built and nothing is recorded; cf watch builds it again with the new input, cf build
+   * reports it not built (run it again).
+   */
+  private inputChanged(target: TargetId, because: string): BatchResult {
+    this.summary.cancelled.push(target);
+    this.o.emit({ event: 'cancelled', target, because });
+    return { kind: 'cancelled' };
+  }
+
   private async runStale(
     phase: PhaseConfig,
     batch: number,
     target: TargetId,
     text: RefsText,
+    { items: inputItems, intelligence }: { items: Item[]; intelligence: string },
     decision: Extract<Decision, { kind: 'stale' }>,
     reasons: string[],
     signal: AbortSignal,
@@ -308,18 +347,6 @@ export class Engine {
     const items = decodeRefs(text);
     const batchCount = d.graph.batchCount;
     const started = Date.now();
-    let inputItems: Item[];
-    let intelligence: string;
-    try {
-      inputItems = await this.inputItems(phase, batch, text);
-      intelligence = await this.intelligence(phase);
-    } catch (e) {
-      if (!(e instanceof InputChanged)) throw e;
-      const errors: AttemptError[] = [{ attempt: 0, source: 'agent', message: e.message }];
-      this.summary.failed.push(target);
-      this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: 0, errors });
-      return { kind: 'failed' };
-    }
     this.o.emit({ event: 'started', target, phase: phase.name, batch, batchCount, items: items.length, reasons });
     const outcome = await runBatch({
       target,
@@ -534,7 +561,7 @@ export class Engine {
     if (text === null) {
       // Forget it, so that the next build runs the batch again instead of trusting the record.
       this.d.state.append({ t: 'forget', target: record.target, at: this.now() });
-      throw new InputChanged(`the recorded output of ${record.target} is missing or damaged in .cf/objects; it will be built again: run cf build again`);
+      throw new InputChanged(`the recorded output of ${record.target} is missing or damaged in .cf/objects; it will be built again`);
     }
     const items = JSON.parse(text) as Item[];
     if (keep) this.parsedBlobs.set(record.out, items);
@@ -546,7 +573,7 @@ export class Engine {
     if (!p) {
       p = this.o.intelligence(phase).then((text) => {
         const expected = this.d.parts.get(phase.name)!.intelligence[phase.intelligence.split(path.sep).join('/')];
-        if (hashString(text) !== expected) throw new InputChanged(`${phase.intelligence} changed while cf was running; run cf build again`);
+        if (hashString(text) !== expected) throw new InputChanged(`${phase.intelligence} changed while cf was running`);
         return text;
       });
       this.texts.set(phase.name, p);

@@ -1,4 +1,5 @@
 import type { AttemptError } from '../rules/attempts.js';
+import type { UserError } from '../util/errors.js';
 import type { BuildSummary } from './build.js';
 
 /**
@@ -27,9 +28,13 @@ export type BuildEvent =
     }
   | { event: 'failed'; target: string; phase: string; batch: number; batchCount: number; attempts: number; errors: AttemptError[] }
   | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
-  | { event: 'cancelled'; target: string }
+  /** Not built in this build: stopped by Ctrl-C or by cf watch, or `because` an input changed while cf ran. */
+  | { event: 'cancelled'; target: string; because?: string }
   | { event: 'stopped'; target: string; phase: string; batch: number; reason: string }
-  | { event: 'config-error'; file: string; message: string }
+  /** cf watch: a rebuild starts because these files (relative to the pipeline) changed. */
+  | { event: 'changed'; files: string[] }
+  /** cf watch: input it cannot build from (a broken pipeline.yaml or seeds file, a target gone); it keeps watching. */
+  | ({ event: 'error' } & UserError)
   | { event: 'edit-taken'; phase: string; output: string; targets: string[] }
   | { event: 'edit-rejected'; phase: string; output: string; target?: string; errors: AttemptError[]; reason?: string }
   | { event: 'merged'; phase: string; output: string; items: number; batches: number; reason: string; replaced?: string }

@@ -44,6 +44,12 @@ function itemHash(item: Item): Hash {
   return h;
 }
 
+/**
+ * The seeds file no longer reads as it did when its hashes were taken: edited during the build, or a
+ * save caught half-written. Not an error of any batch: what reads it is decided again by the next build.
+ */
+export class SeedsChanged extends Error {}
+
 /** .txt seeds are numbered S0001, S0002, …: one seed per non-empty line, numbered in order. */
 export function txtSeedId(n: number): string {
   return `S${String(n).padStart(4, '0')}`;
@@ -191,7 +197,7 @@ export async function loadSeeds(
     if (parsed) return parsed;
     const text = await readFile(abs, 'utf8');
     const r = parseItems(text, shown, idField);
-    if (!r.ok) throw new Error(`${shown} changed while cf was running`);
+    if (!r.ok) throw new SeedsChanged(`${shown} changed while cf was running`);
     parsed = prepare(r.value.items);
     return parsed;
   };
@@ -201,7 +207,11 @@ export async function loadSeeds(
     if (parsed) return parsed.slice(start, end);
     lines ??= ['.jsonl', '.ndjson'].includes(path.extname(abs).toLowerCase()) ? elementTexts(await readFile(abs, 'utf8'), abs) : null;
     if (!lines) return (await items()).slice(start, end);
-    return prepare(lines.slice(start, end).map((l) => JSON.parse(l) as Item));
+    try {
+      return prepare(lines.slice(start, end).map((l) => JSON.parse(l) as Item));
+    } catch {
+      throw new SeedsChanged(`${shown} changed while cf was running`);
+    }
   };
   const kind = `seeds:${idField}:${targetName ?? ''}`;
   const cached = cache.derived<Summary>(abs, kind);
@@ -230,8 +240,9 @@ function elementTexts(text: string, file: string): string[] | null {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') return text.split('\n').map((l) => l.trim()).filter(Boolean);
   if (ext !== '.json') return null; // .txt ids are positions: nothing to carry over
-  const starts = arrayElementOffsets(text);
   const end = text.lastIndexOf(']');
+  if (!text.trimStart().startsWith('[') || end < 0) return null; // not an array: the full parse says what is wrong
+  const starts = arrayElementOffsets(text);
   return starts.map((s, i) => text.slice(s, (starts[i + 1] ?? end + 1) - 1).replace(/[\s,]+$/, ''));
 }
 

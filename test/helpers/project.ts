@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +74,13 @@ export class Project {
   async write(rel: string, text: string): Promise<void> {
     await mkdir(path.dirname(this.file(rel)), { recursive: true });
     await writeFile(this.file(rel), text);
+  }
+
+  /** Saves as an editor does: a temporary file beside it, renamed over it (one change, never half-written). */
+  async save(rel: string, text: string): Promise<void> {
+    const tmp = this.file(`${rel}.cf-test-tmp`);
+    await writeFile(tmp, text);
+    await rename(tmp, this.file(rel));
   }
 
   read(rel: string): Promise<string> {

@@ -4,7 +4,8 @@ import { Budget } from '../../graph/budget.js';
 import { Engine, type BuildSummary } from '../../graph/build.js';
 import type { Decider } from '../../graph/decide.js';
 import { takeHandEdits } from '../../graph/handEdits.js';
-import { fail } from '../../util/errors.js';
+import { fail, type UserError } from '../../util/errors.js';
+import { emptySeedsError } from '../../graph/emptySeeds.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
@@ -34,17 +35,11 @@ export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
 export async function buildCommand(opts: GlobalOptions, names: string[]): Promise<number> {
   const { inputs, requests } = await requireInputs(opts.dir, names);
   if (opts.dryRun) return dryRun(opts, inputs, requests);
-  if (opts.maxCost !== null) {
-    for (const phase of new Set(closure(inputs, requests).map((x) => x.phase))) {
-      const runner = createRunner(inputs.pipeline.runners.get(phase.runner)!, inputs.pipeline);
-      if (!runner.priced) {
-        fail({
-          kind: 'usage',
-          message: `--max-cost: runner "${phase.runner}" (phase ${phase.name}) does not report what its runs cost`,
-          hint: 'budgets work with kind: anthropic or openai (with a price for the model), or preset: claude-code',
-        });
-      }
-    }
+  const unpriced = opts.maxCost !== null ? unpricedRunner(inputs, requests) : null;
+  if (unpriced) fail(unpriced);
+  if (inputs.graph.seedCount === 0 && !opts.allowEmptySeeds) {
+    const empty = emptySeedsError(inputs.graph, await readState(opts.dir, true), requests);
+    if (empty) fail(empty);
   }
 
   const reporter = await makeReporter(opts);
@@ -74,7 +69,8 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     interrupt.dispose();
   }
   const s: BuildSummary = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
-  const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
+  // Cancelled without Ctrl-C: an input changed while cf ran; those batches are not built (exit 1, not done).
+  const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length || s.cancelled.length ? 1 : 0;
   reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
@@ -85,6 +81,21 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     await clearNoopStamp(opts.dir);
   }
   return exitCode;
+}
+
+/** --max-cost needs runners that say what their runs cost: the first phase whose runner does not, as an error. */
+export function unpricedRunner(inputs: Inputs, requests: Request[]): UserError | null {
+  for (const phase of new Set(closure(inputs, requests).map((x) => x.phase))) {
+    const runner = createRunner(inputs.pipeline.runners.get(phase.runner)!, inputs.pipeline);
+    if (!runner.priced) {
+      return {
+        kind: 'usage',
+        message: `--max-cost: runner "${phase.runner}" (phase ${phase.name}) does not report what its runs cost`,
+        hint: 'budgets work with kind: anthropic or openai (with a price for the model), or preset: claude-code',
+      };
+    }
+  }
+  return null;
 }
 
 /**
@@ -100,12 +111,14 @@ export function createEngine(o: {
   drain?: AbortSignal;
   /** Where merged outputs are written (cf watch wraps it to know its own writes). */
   outputs?: OutputStore;
+  /** The --max-cost budget, when it spans more than this build (cf watch: the whole session). */
+  budget?: Budget;
 }): Engine {
   const { pipeline } = o.inputs;
   const paths = statePaths(o.opts.dir);
   const runners = new Map<string, AgentRunner>();
   const validators = new Map<string, Validator | null>();
-  const budget = new Budget(o.opts.maxCost);
+  const budget = o.budget ?? new Budget(o.opts.maxCost);
   for (const t of o.state.targets()) {
     const phase = t.split('#')[0]!;
     for (const u of o.state.lastSuccess(t)?.usage ?? []) if (u.costUsd !== null) budget.learn(phase, u.costUsd);

@@ -1,0 +1,117 @@
+import { createServer, type Socket } from 'node:net';
+import path from 'node:path';
+import type { Project } from './project.js';
+
+export type Event = Record<string, unknown> & { event: string };
+
+/** A running cf process's stdout, read line by line: a test waits for lines, never for time. */
+export class Lines {
+  private readonly lines: AsyncIterator<unknown>;
+  readonly seen: string[] = [];
+
+  constructor(readonly proc: ReturnType<Project['spawn']>) {
+    this.lines = proc.iterable()[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<string> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`cf ended; its output was:\n${this.seen.join('\n')}`);
+    const line = String(r.value);
+    this.seen.push(line);
+    return line;
+  }
+
+  /** Lines up to and including the next one matching. */
+  async until(pred: (line: string) => boolean): Promise<string[]> {
+    const out: string[] = [];
+    for (;;) {
+      const l = await this.next();
+      out.push(l);
+      if (pred(l)) return out;
+    }
+  }
+}
+
+/** A running `cf watch --json`, read event by event. */
+export class Watch {
+  private readonly lines: Lines;
+  readonly seen: Event[] = [];
+
+  constructor(readonly proc: ReturnType<Project['spawn']>) {
+    this.lines = new Lines(proc);
+  }
+
+  async next(): Promise<Event> {
+    const e = JSON.parse(await this.lines.next()) as Event;
+    this.seen.push(e);
+    return e;
+  }
+
+  /** Events up to and including the next one matching. */
+  async until(pred: (e: Event) => boolean): Promise<Event[]> {
+    const out: Event[] = [];
+    for (;;) {
+      const e = await this.next();
+      out.push(e);
+      if (pred(e)) return out;
+    }
+  }
+
+  /** The next rebuild's summary (and the events before it): what ran, what was cancelled, what changed. */
+  async rebuild(): Promise<{ events: Event[]; ran: string[]; cancelled: string[]; changed: string[] | null; summary: Event }> {
+    const events = await this.until((e) => e.event === 'summary');
+    const summary = events.at(-1)!;
+    const changed = events.filter((e) => e.event === 'changed').at(-1);
+    return {
+      events,
+      summary,
+      ran: (summary.ran as string[]).slice().sort(),
+      cancelled: (summary.cancelled as string[]).slice().sort(),
+      changed: changed ? (changed.files as string[]) : null,
+    };
+  }
+}
+
+/**
+ * A unix socket holding gated fake agents (FAKE_GATE_TEXT, FAKE_GATE_SOCKET): each reports when it
+ * arrives and goes on only when released.
+ */
+export async function gate(dir: string): Promise<{
+  path: string;
+  arrived(): Promise<{ agent: number; target: string }>;
+  release(target: string): void;
+  close(): void;
+}> {
+  const socketPath = path.join(dir, 'gate.sock');
+  const held = new Map<string, Socket>();
+  const queue: Array<{ agent: number; target: string }> = [];
+  const waiters: Array<(x: { agent: number; target: string }) => void> = [];
+  const server = createServer((sock) => {
+    let data = '';
+    sock.on('data', (d) => {
+      data += String(d);
+      if (!data.includes('\n')) return;
+      const who = JSON.parse(data) as { agent: number; target: string };
+      held.set(who.target, sock);
+      const w = waiters.shift();
+      if (w) w(who);
+      else queue.push(who);
+    });
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  return {
+    path: socketPath,
+    arrived: async () => queue.shift() ?? (await new Promise((r) => waiters.push(r))),
+    release: (target) => {
+      const s = held.get(target);
+      if (!s) throw new Error(`no gated agent for ${target}`);
+      held.delete(target);
+      s.write('go\n');
+    },
+    close: () => {
+      for (const s of held.values()) s.destroy();
+      server.close();
+    },
+  };
+}
