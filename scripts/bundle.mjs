@@ -1,7 +1,11 @@
 // Bundles cf into dist/bundle/ with esbuild: one file for start-up, dynamic imports (commands, YAML and
 // the schema library, the API clients, chokidar…) as chunks loaded only when used. Fewer files to resolve
 // and compile is most of a no-op build's time at 20,000 seeds.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry content hashes: without a clean outdir, every rebuild leaves the old ones behind.
+rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
   entryPoints: { main: 'src/cli/main.ts', spawner: 'src/runners/spawnerChild.ts' },

@@ -206,11 +206,14 @@ describe('cf build (through the CLI)', () => {
 
   it('a build of many batches starts its agents through the spawner; a timed-out tree is still killed', async () => {
     project = await Project.create({ seeds: 200, pipeline: (await import('./helpers/project.js')).TWO_PHASES().replace('timeout: 20s', 'timeout: 1s') });
-    const r = await project.cf(['build', '--json', '-j', '2'], { FAKE_HANG_IDS: 'S0181', FAKE_ONLY_PHASE: 'pairs' });
-    expect(r.code).toBe(1);
+    const proc = project.spawn(['build', '--json', '-j', '2'], { FAKE_HANG_IDS: 'S0181', FAKE_ONLY_PHASE: 'pairs' });
+    const r = await proc;
+    expect(r.exitCode).toBe(1);
     const runs = await project.takeRuns();
-    // The first agents run as cf's own children; the later ones as the spawner's (a second parent).
-    expect(new Set(runs.map((x) => x.ppid)).size).toBe(2);
+    // Agents are the spawner's children, not cf's (but for the first few, should the spawner start late).
+    const spawned = runs.filter((x) => x.ppid !== proc.pid);
+    expect(spawned.length).toBeGreaterThanOrEqual(runs.length - 5);
+    expect(new Set(spawned.map((x) => x.ppid)).size).toBe(1);
     expect(runs.filter((x) => x.phase === 'pairs' && x.batch === 10)).toHaveLength(3);
     expect(runs.filter((x) => x.phase === 'legos')).toHaveLength(9);
     for (let attempt = 1; attempt <= 3; attempt++) {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { mark } from '../util/timing.js';
 import path from 'node:path';
 import { Decider } from '../graph/decide.js';
 import { commandFiles, phaseParts, statCacheHasher, type PhaseParts } from '../graph/fingerprint.js';
@@ -26,6 +27,7 @@ export interface Inputs {
  * `pipeline`: use this already-loaded pipeline (cf watch keeps the last good one while pipeline.yaml is broken).
  */
 export async function loadInputs(dir: string, given?: Pipeline, statCache?: StatCache): Promise<Result<Inputs, UserError>> {
+  mark('modules loaded');
   await initHashing();
   let pipeline: Pipeline;
   if (given) pipeline = given;
@@ -34,9 +36,11 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
     if (!p.ok) return p;
     pipeline = p.value;
   }
+  mark('pipeline loaded');
   const paths = statePaths(dir);
   const cache = statCache ?? (await StatCache.load(paths.statCache));
   const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, pipeline.course?.targetName ?? null);
+  mark('seeds loaded');
   if (!seeds.ok) return seeds;
   const parts = new Map<string, PhaseParts>();
   const hasher = statCacheHasher(dir, cache);
@@ -47,6 +51,7 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
       return err({ kind: 'config', file: pipeline.file, message: `phase ${phase.name}: ${(e as Error).message}` });
     }
   }
+  mark('phase inputs hashed');
   const graph = new BuildGraph(pipeline, seeds.value.ids);
   const objects = new DiskObjectStore(paths.objects);
   return ok({

@@ -50,10 +50,18 @@ class Spawner {
   private nextId = 0;
   private readonly pending = new Map<number, SpawnHandlers>();
 
+  /**
+   * Starts the spawner now, ahead of the first process (`cf build` and `cf watch` call it before they
+   * load their inputs: the helper's start-up overlaps theirs, and no agent of the build forks cf itself).
+   */
+  prestart(): void {
+    if (!this.child && !this.broken) this.launch();
+  }
+
   /** Starts `req` through the spawner and returns true, or returns false: the caller spawns it itself. */
   spawn(req: SpawnRequest, handlers: SpawnHandlers): boolean {
     if (!this.ready || !this.child?.connected) {
-      if (++this.direct === START_AFTER) this.launch();
+      if (++this.direct === START_AFTER && !this.child) this.launch();
       return false;
     }
     const id = ++this.nextId;
@@ -68,7 +76,11 @@ class Spawner {
     if (!entry) return;
     let child: ChildProcess;
     try {
-      child = fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], serialization: 'json' });
+      // The helper makes no TLS connection: extra CA certificates would only slow its start (each child
+      // still gets the full environment it is given with each request).
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      child = fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], serialization: 'json', env });
     } catch {
       this.broken = true;
       return;
@@ -77,8 +89,9 @@ class Spawner {
     child.on('message', (m: Reply) => this.onReply(m));
     child.on('error', () => this.fail());
     child.on('exit', () => this.fail());
+    // Nothing holds cf open for the helper's sake: only a request out (see ref()).
     child.unref();
-    this.ref(true);
+    this.ref(false);
   }
 
   private onReply(m: Reply): void {

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { mark } from '../../util/timing.js';
+import { spawner } from '../../runners/spawner.js';
 import { Analysis, type BatchStatus } from '../../graph/analyze.js';
 import { Budget } from '../../graph/budget.js';
 import { Engine, type BuildSummary } from '../../graph/build.js';
@@ -33,6 +35,7 @@ export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
 }
 
 export async function buildCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+  if (!opts.dryRun) spawner.prestart();
   const { inputs, requests } = await requireInputs(opts.dir, names);
   if (opts.dryRun) return dryRun(opts, inputs, requests);
   const unpriced = opts.maxCost !== null ? unpricedRunner(inputs, requests) : null;
@@ -163,13 +166,17 @@ async function runBuild(
   signal: AbortSignal,
 ): Promise<BuildSummary> {
   const state = await readState(opts.dir, false);
+  mark('state read');
   const engine = createEngine({ opts, inputs, state, emit, signal });
   try {
     await takeEdits(inputs, engine.decider, emit, signal);
     engine.plan(requests);
+    mark('planned');
     return await engine.run(requests);
   } finally {
+    mark('built');
     await finishBuild(opts.dir, inputs, state);
+    mark('state saved');
   }
 }
 

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { spawner } from '../../runners/spawner.js';
 import path from 'node:path';
 import { Budget } from '../../graph/budget.js';
 import type { Engine, BuildSummary } from '../../graph/build.js';
@@ -61,6 +62,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
       : new WatchReporter();
   const emit = (e: BuildEvent): void => reporter.event(e);
   const interrupt = onInterrupt(() => reporter.note('cf watch: stopping agents… Ctrl-C again to quit now'));
+  spawner.prestart();
   const budget = new Budget(opts.maxCost);
   const own = new OwnWrites(opts.dir);
   const outputs = own.wrap(outputStore(opts.dir));
