@@ -31,6 +31,9 @@ export function renderReport({ meta, results }) {
   p('## Machine and versions');
   p();
   for (const [k, v] of Object.entries(meta.versions ?? {})) p(`* ${k}: \`${v}\``);
+  if (meta.env?.removed?.NODE_EXTRA_CA_CERTS) {
+    p(`* Environment: this machine sets \`NODE_EXTRA_CA_CERTS\` for every process, which makes each Node start parse a certificate bundle: \`node -e 0\` takes ${(meta.env.nodeStartWith * 1000).toFixed(0)} ms with it and ${(meta.env.nodeStartWithout * 1000).toFixed(0)} ms without (medians of 20). Only cf is a Node program, so every tool is measured without it, as on a machine that does not set it; with it, add about ${((meta.env.nodeStartWith - meta.env.nodeStartWithout) * 1000).toFixed(0)} ms to every cf run.`);
+  }
   const bg = results.filter((r) => typeof r.bgBusy === 'number').map((r) => r.bgBusy).sort((a, b) => a - b);
   if (bg.length) {
     p(`* Other work on the machine: before each case the harness waits (up to ${meta.waitQuiet ?? '?'} s) until other processes leave the CPUs under 25 % busy, ` +

@@ -7,12 +7,18 @@ import { writeAtomic } from '../util/fsx.js';
  * up to date, a stamp records the stat (size, mtime, inode) of every file the build reads or writes
  * and the state log's. The next `cf build` with the same targets that finds every stat unchanged has
  * nothing to do: it answers without loading the pipeline, the state or any hashing. A file modified
- * less than RACY_MS before the stamp is never trusted (a second write in the same timestamp tick could
- * hide), and any difference at all takes the full path, which decides by content.
+ * less than a timestamp tick before the stamp is never trusted (a second write in the same tick could
+ * hide; see RACY_MS), and any difference at all takes the full path, which decides by content.
  *
  * Kept free of heavy imports: this module is loaded before anything else on `cf build`.
  */
 const RACY_MS = 2000;
+/**
+ * A file whose mtime has a sub-second part lives on a filesystem that keeps fine timestamps (ext4, xfs,
+ * btrfs, tmpfs: the kernel's clock tick, a few ms): a much shorter window is safe there. Whole-second mtimes
+ * (FAT, some network filesystems, or a file written exactly on the second) keep the 2 s window.
+ */
+const RACY_FINE_MS = 100;
 const VERSION = 1;
 const STAMP = path.join('.cf', 'noop.json');
 
@@ -59,7 +65,12 @@ export async function writeNoopStamp(dir: string, targets: string[], cf: string,
   const stat = (f: string): FileStat => [f, ...statOf(path.resolve(dir, f)).slice(1)] as FileStat;
   const stats = files.map(stat);
   const now = Date.now();
-  for (const s of stats) if (s[1] !== null && now - Number(BigInt(s[2]) / 1_000_000n) < RACY_MS) return clearNoopStamp(dir);
+  for (const s of stats) {
+    if (s[1] === null) continue;
+    const ns = BigInt(s[2]);
+    const window = ns % 1_000_000_000n === 0n ? RACY_MS : RACY_FINE_MS;
+    if (now - Number(ns / 1_000_000n) < window) return clearNoopStamp(dir);
+  }
   // cf's own files (the state log): any write changes their size or inode; no racy window to fear.
   stats.push(...own.map(stat));
   const stamp: Stamp = { v: VERSION, cf, targets, files: stats, fresh };
