@@ -193,6 +193,38 @@ describe('state compaction and history', () => {
       expect(again.lastSuccess('pairs#1' as never)?.key).toBe(second.key);
       expect(again.withKey(first.key)?.out).toBe(first.out); // from the history
       expect(again.lastSuccess('pairs#1' as never)?.key).toBe(second.key); // still the newest
+
+      // Compaction appends to the history without reading it; a forget goes along, so a later read of the
+      // history still forgets what was forgotten.
+      again.close();
+      w.editSeed('S0001', 'changed again');
+      await w.build();
+      const third = w.state.lastSuccess('pairs#1' as never)!;
+      const reopen = async (): Promise<State> => {
+        const st = new State(new FileSink(log));
+        st.load(await readFile(log, 'utf8'));
+        return st;
+      };
+      const s3 = await reopen();
+      s3.append(third);
+      await s3.compact();
+      s3.close();
+      const history = await readFile(path.join(dir, 'history.log'), 'utf8');
+      expect(history.indexOf(first.key)).toBeGreaterThanOrEqual(0);
+      expect(history.indexOf(first.key)).toBeLessThan(history.indexOf(second.key));
+      const s4 = await reopen();
+      expect(s4.withKey(second.key)?.out).toBe(second.out);
+      expect(s4.lastSuccess('pairs#1' as never)?.key).toBe(third.key);
+      s4.close();
+      const s5 = await reopen();
+      s5.append({ t: 'forget', target: 'pairs#1' as never, at: 'now' });
+      await s5.compact();
+      s5.close();
+      expect(await readFile(path.join(dir, 'history.log'), 'utf8')).toContain('"t":"forget"');
+      const after = await reopen();
+      expect(after.withKey(first.key)).toBeUndefined();
+      expect(after.withKey(third.key)).toBeUndefined();
+      expect(after.lastSuccess('pairs#1' as never)).toBeUndefined();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -8,6 +8,8 @@ describe('cf clean PHASE#k forgets the batch\'s items (State)', () => {
       append: () => undefined,
       size: null,
       rewrite: async () => undefined,
+      moveToHistory: async () => undefined,
+      historySize: 0,
       readHistory: () => item('S0001', 'old1'),
       readHistoryKeys: () => 'old1',
       close: () => undefined,

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { mark } from '../util/timing.js';
 import { runBatch } from '../rules/attempts.js';
 import { mergeBatches, mergeJsonArray, type Spans } from '../rules/merge.js';
 import type { Validator } from '../rules/validate.js';
@@ -653,6 +654,7 @@ export class Engine {
       this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message });
       return;
     }
+    mark(`merged ${output}`);
     this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { byteSpans: merged.spans } : {}) });
     this.summary.merged.push(output);
     this.o.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });

@@ -192,23 +192,29 @@ export async function loadSeeds(
   const shown = rel;
   const content = await cache.hashFile(abs);
   if (!content) return err({ kind: 'seeds', file: shown, message: 'the seeds file does not exist' });
+  // Read once, however many batches ask at the same moment (a build asks for every stale batch's seeds
+  // at once): the promise is shared, not only its result.
   let parsed: Item[] | undefined;
-  const items = async (): Promise<Item[]> => {
-    if (parsed) return parsed;
-    const text = await readFile(abs, 'utf8');
-    const r = parseItems(text, shown, idField);
-    if (!r.ok) throw new SeedsChanged(`${shown} changed while cf was running`);
-    parsed = prepare(r.value.items);
-    return parsed;
+  let parsing: Promise<Item[]> | undefined;
+  const items = (): Promise<Item[]> => {
+    if (parsed) return Promise.resolve(parsed);
+    parsing ??= readFile(abs, 'utf8').then((text) => {
+      const r = parseItems(text, shown, idField);
+      if (!r.ok) throw new SeedsChanged(`${shown} changed while cf was running`);
+      parsed = prepare(r.value.items);
+      return parsed;
+    });
+    return parsing;
   };
   const prepare = (raw: Item[]): Item[] => (targetName === null ? raw : raw.map((it) => substitute(it, targetName) as Item));
-  let lines: string[] | null | undefined;
+  let lines: Promise<string[] | null> | undefined;
   const range = async (start: number, end: number): Promise<Item[]> => {
     if (parsed) return parsed.slice(start, end);
-    lines ??= ['.jsonl', '.ndjson'].includes(path.extname(abs).toLowerCase()) ? elementTexts(await readFile(abs, 'utf8'), abs) : null;
-    if (!lines) return (await items()).slice(start, end);
+    lines ??= ['.jsonl', '.ndjson'].includes(path.extname(abs).toLowerCase()) ? readFile(abs, 'utf8').then((t) => elementTexts(t, abs)) : Promise.resolve(null);
+    const texts = await lines;
+    if (!texts) return (await items()).slice(start, end);
     try {
-      return prepare(lines.slice(start, end).map((l) => JSON.parse(l) as Item));
+      return prepare(texts.slice(start, end).map((l) => JSON.parse(l) as Item));
     } catch {
       throw new SeedsChanged(`${shown} changed while cf was running`);
     }

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import { readTextOrNull, writeAtomic } from '../util/fsx.js';
+import { readTextOrNull, writeAtomic, writeAtomicStream } from '../util/fsx.js';
 import type { Hash } from '../util/hash.js';
 import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord, StateRecord } from './records.js';
 import type { TargetId } from './targets.js';
@@ -10,13 +10,24 @@ import type { TargetId } from './targets.js';
 const HISTORY_PER_TARGET = 5;
 /** Older outputs kept per item of an `items: independent` phase. */
 const ITEM_HISTORY = 3;
+/** History bytes always allowed beyond four times the log before compaction rewrites the history. */
+const HISTORY_SLACK = 16 << 20;
+
+/** Records as log lines, one at a time (a log of 100,000 batches is never one string). */
+function* lines(records: Iterable<StateRecord>): Generator<string> {
+  for (const r of records) yield `${JSON.stringify(r)}\n`;
+}
 
 /** Where records go: a file (append-only log) or nowhere (in-memory engine tests). */
 export interface RecordSink {
   append(line: string): void;
   readonly size: number | null;
   /** Replaces the whole log with these lines, and the history with those (and its keys), atomically. */
-  rewrite(lines: string[], history: string[], historyKeys: string[]): Promise<void>;
+  rewrite(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void>;
+  /** Appends these lines to the history (and keys), then replaces the log with `lines`: the history is not read. */
+  moveToHistory(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void>;
+  /** The history file's size in bytes (0 when there is none; null in memory). */
+  readonly historySize: number | null;
   /** The history (superseded runs kept for reverts), read only when a key it holds is asked for. */
   readHistory(): string | null;
   /** The keys the history holds (a small file): asked first, so a miss does not read the history. */
@@ -226,16 +237,29 @@ export class State {
     return this.lines > 1.5 * current + 200;
   }
 
-  async compact(): Promise<void> {
-    if (!this.sink) return;
+  /**
+   * Keeps the current records in the log and moves the superseded ones to the history. Usually by appending
+   * them (and the forget records, so that a later read of the history still forgets) without reading the
+   * history; when the history has grown to several times the log, it is read and rewritten with only what
+   * is still kept (HISTORY_PER_TARGET per target); `full` asks for that at once. Says which it did: stored
+   * outputs that no record refers to any more are worth deleting only after a rewrite.
+   */
+  async compact(opts: { full?: boolean } = {}): Promise<'appended' | 'rewritten' | 'none'> {
+    if (!this.sink) return 'none';
+    const keysOf = (rs: StateRecord[]): string[] => rs.flatMap((r) => ('key' in r && (r.t === 'batch' || r.t === 'item') ? [r.key] : []));
+    const historySize = this.sink.historySize ?? 0;
+    const logSize = this.sink.size ?? 0;
+    if (!opts.full && !this.historyLoaded && historySize <= 4 * logSize + HISTORY_SLACK) {
+      const { current, older } = this.current();
+      await this.sink.moveToHistory(lines(current), lines([...older, ...this.forgets]), keysOf(older));
+      this.lines = current.length;
+      return 'appended';
+    }
     this.loadHistory();
     const { current, older } = this.current();
-    await this.sink.rewrite(
-      current.map((r) => `${JSON.stringify(r)}\n`),
-      older.map((r) => `${JSON.stringify(r)}\n`),
-      older.flatMap((r) => ('key' in r && (r.t === 'batch' || r.t === 'item') ? [r.key] : [])),
-    );
+    await this.sink.rewrite(lines(current), lines(older), keysOf(older));
     this.lines = current.length;
+    return 'rewritten';
   }
 
   close(): void {
@@ -279,12 +303,28 @@ export class FileSink implements RecordSink {
     }
   }
 
-  async rewrite(lines: string[], history: string[], historyKeys: string[]): Promise<void> {
+  async rewrite(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void> {
     this.close();
     // History first: a crash between the two leaves old records in both files, never in neither.
-    await writeAtomic(this.historyFile, history.join(''), { durable: true });
+    await writeAtomicStream(this.historyFile, bytes(history), undefined, { durable: true });
     await writeAtomic(`${this.historyFile}.keys`, historyKeys.join('\n'), { durable: true });
-    await writeAtomic(this.file, lines.join(''), { durable: true });
+    await writeAtomicStream(this.file, bytes(lines), undefined, { durable: true });
+  }
+
+  async moveToHistory(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void> {
+    this.close();
+    // History first (as in rewrite): a crash before the log is replaced leaves records in both, which is harmless.
+    await appendDurable(this.historyFile, bytes(history));
+    if (historyKeys.length) await appendDurable(`${this.historyFile}.keys`, [Buffer.from(`\n${historyKeys.join('\n')}`)]);
+    await writeAtomicStream(this.file, bytes(lines), undefined, { durable: true });
+  }
+
+  get historySize(): number {
+    try {
+      return statSync(this.historyFile).size;
+    } catch {
+      return 0;
+    }
   }
 
   readHistoryKeys(): string | null {
@@ -310,6 +350,32 @@ export class FileSink implements RecordSink {
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+function* bytes(lines: Iterable<string>): Generator<Uint8Array> {
+  for (const l of lines) yield Buffer.from(l);
+}
+
+/** Appends to a file and makes it durable (fsync) before returning. */
+async function appendDurable(file: string, chunks: Iterable<Uint8Array>): Promise<void> {
+  const fh = await open(file, 'a');
+  try {
+    let pending: Uint8Array[] = [];
+    let size = 0;
+    for (const c of chunks) {
+      pending.push(c);
+      size += c.length;
+      if (size >= 1 << 20) {
+        await fh.write(Buffer.concat(pending));
+        pending = [];
+        size = 0;
+      }
+    }
+    if (pending.length) await fh.write(Buffer.concat(pending));
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

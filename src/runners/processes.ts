@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { parseSimpleCommand } from './shellWords.js';
 import type { CommandSpec } from '../graph/pipeline.js';
 import { spawner, type SpawnHandlers, type SpawnRequest, type StdioSpec } from './spawner.js';
+import { startProcess } from './startProcess.js';
 
 /**
  * Child processes run in their own process group, so a timeout or Ctrl-C kills the whole tree an agent
@@ -109,7 +108,7 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
         exit: (code, signal, stdout, stderr) => resolve({ code, signal, stdout, stderr }),
         error: (message) => resolve({ error: message }),
       };
-      if (!spawner.spawn(req, handlers)) spawnHere(req, handlers);
+      if (!spawner.spawn(req, handlers)) startProcess(req, handlers);
     });
     if (ended) return { kind: ended };
     if ('error' in r) return { kind: 'spawn-error', message: r.error };
@@ -124,50 +123,4 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
       live.delete(pid);
     }
   }
-}
-
-/** Spawns in this process (few processes so far, or no spawner): the same protocol as spawnerChild.ts. */
-function spawnHere(req: SpawnRequest, h: SpawnHandlers): void {
-  const fds: number[] = [];
-  let child;
-  try {
-    const stdio = req.stdio.map((s) => {
-      if (typeof s === 'string') return s;
-      const fd = openSync(s.path, s.flags);
-      fds.push(fd);
-      return fd;
-    });
-    child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, stdio, detached: true });
-  } catch (e) {
-    h.error((e as Error).message);
-    return;
-  } finally {
-    // The child has its own copies of the descriptors now.
-    for (const f of fds) closeSync(f);
-  }
-  const capture = (stream: NodeJS.ReadableStream | null): (() => string) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream?.on('data', (b: Buffer) => {
-      if (size < req.maxCapture) chunks.push(b);
-      size += b.length;
-    });
-    return () => Buffer.concat(chunks).toString('utf8');
-  };
-  const out = capture(child.stdout);
-  const err = capture(child.stderr);
-  let reported = false;
-  child.once('error', (e) => {
-    if (reported) return;
-    reported = true;
-    h.error(e.message);
-  });
-  if (child.pid !== undefined) h.spawned(child.pid);
-  // 'close' waits for captured streams to end; with files, 'exit' is enough.
-  const piped = req.stdio[1] === 'pipe' || req.stdio[2] === 'pipe';
-  child.once(piped ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => {
-    if (reported) return;
-    reported = true;
-    h.exit(code, signal, out(), err());
-  });
 }

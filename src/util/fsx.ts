@@ -27,6 +27,20 @@ export async function writeAtomic(file: string, data: string | Uint8Array, opts:
  * buffer first costs more than the write itself.
  */
 export async function writeAtomicParts(file: string, parts: readonly Uint8Array[], opts: { durable?: boolean } = {}): Promise<void> {
+  await writeAtomicStream(file, parts, undefined, opts);
+}
+
+/**
+ * writeAtomic for a file given as chunks, possibly a stream (a large merge, made batch by batch): chunks
+ * are gathered into writes of about 1 MB, so that neither the whole file nor thousands of tiny writes are
+ * needed. `seen` gets every chunk (to hash the file as it is written).
+ */
+export async function writeAtomicStream(
+  file: string,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  seen?: (chunk: Uint8Array) => void,
+  opts: { durable?: boolean } = {},
+): Promise<void> {
   await ensureDir(path.dirname(file));
   const tmp = `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
@@ -38,38 +52,13 @@ export async function writeAtomicParts(file: string, parts: readonly Uint8Array[
       await ensureDir(path.dirname(file));
       return open(tmp, 'wx');
     });
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    const { bytesWritten } = await fh.writev(parts as Uint8Array[]);
-    if (bytesWritten !== total) throw new Error(`short write to ${tmp}: ${bytesWritten} of ${total} bytes`);
-    if (opts.durable) await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, file);
-  } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-/**
- * writeAtomic for a file given as a stream of chunks (a large merge, made batch by batch): chunks are
- * gathered into writes of about 1 MB, so that neither the whole file nor thousands of tiny writes are
- * needed. `seen` gets every chunk (to hash the file as it is written).
- */
-export async function writeAtomicStream(file: string, chunks: AsyncIterable<Uint8Array>, seen?: (chunk: Uint8Array) => void): Promise<void> {
-  await ensureDir(path.dirname(file));
-  const tmp = `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(tmp, 'wx');
+    const out = fh;
     let pending: Uint8Array[] = [];
     let size = 0;
     const flush = async (): Promise<void> => {
       if (!pending.length) return;
-      const total = size;
-      const { bytesWritten } = await fh!.writev(pending);
-      if (bytesWritten !== total) throw new Error(`short write to ${tmp}: ${bytesWritten} of ${total} bytes`);
+      const { bytesWritten } = await out.writev(pending);
+      if (bytesWritten !== size) throw new Error(`short write to ${tmp}: ${bytesWritten} of ${size} bytes`);
       pending = [];
       size = 0;
     };
@@ -80,6 +69,7 @@ export async function writeAtomicStream(file: string, chunks: AsyncIterable<Uint
       if (size >= 1 << 20) await flush();
     }
     await flush();
+    if (opts.durable) await fh.sync();
     await fh.close();
     fh = undefined;
     await rename(tmp, file);

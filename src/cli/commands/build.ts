@@ -152,8 +152,9 @@ export function createEngine(o: {
 export async function finishBuild(dir: string, inputs: Inputs, state: State): Promise<void> {
   await inputs.cache.save();
   if (state.needsCompaction()) {
-    await state.compact();
-    await new DiskObjectStore(statePaths(dir).objects).retain(state.liveObjects());
+    // Usually appended to the history unread; when the history is rewritten, unreferenced outputs go too.
+    if ((await state.compact()) === 'rewritten') await new DiskObjectStore(statePaths(dir).objects).retain(state.liveObjects());
+    mark('state compacted');
   }
   state.close();
 }

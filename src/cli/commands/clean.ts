@@ -51,7 +51,7 @@ export async function cleanCommand(opts: GlobalOptions, names: string[]): Promis
       const items = itemsOf.get(target);
       state.append({ t: 'forget', target, at, ...(items ? { items } : {}) });
     }
-    await state.compact();
+    await state.compact({ full: true });
     const gone = await new DiskObjectStore(paths.objects).retain(state.liveObjects());
     state.close();
     const batches = [...forget].filter((t) => t.includes('#')).length;
