@@ -270,13 +270,17 @@ export class Engine {
       return { kind: 'ok', record };
     }
     if (this.stopping) return this.cancelled(target);
-    const read = await this.readInputs(phase, batch, items);
-    if ('changed' in read) return this.inputChanged(target, read.changed);
-
-    if (phase.items === 'independent') return this.buildItems(phase, batch, target, items, decision);
+    if (phase.items === 'independent') {
+      const read = await this.readInputs(phase, batch, items);
+      if ('changed' in read) return this.inputChanged(target, read.changed);
+      return this.buildItems(phase, batch, target, items, decision);
+    }
     const reasons = decision.reasons.map(formatStaleReason);
     return this.slot(phase, batch, async () => {
       if (this.stopping) return this.cancelled(target);
+      // Read in the slot, not before it: a build of thousands of stale batches would hold them all.
+      const read = await this.readInputs(phase, batch, items);
+      if ('changed' in read) return this.inputChanged(target, read.changed);
       const own = new AbortController();
       const release = this.register({ target, phase, inputs: [{ kind: 'batch', batch, items, ...(context ? { context } : {}), key: decision.key }], abort: () => own.abort() });
       if (!release) return this.cancelled(target);
