@@ -178,6 +178,9 @@ export class Engine {
   }
 
   /** Announces what is fresh and what will run, before anything runs. */
+  /** Batches to run or that may run (stale, or pending on an upstream rerun), as plan() counted them. */
+  planned = 0;
+
   plan(requests: Request[]): void {
     const analysis = new Analysis(this.d);
     const seen = new Set<TargetId>();
@@ -193,6 +196,7 @@ export class Engine {
       if (s.kind === 'stale' && s.failure) counts.failedBefore++;
     };
     for (const r of requests) for (const b of r.batches) visit(this.d.graph.phase(r.phase), b);
+    this.planned = counts.stale + counts.pending;
     this.o.emit({
       event: 'planned',
       seeds: this.d.graph.seedCount,
