@@ -152,6 +152,26 @@ describe('engine (in memory)', () => {
   });
 });
 
+describe('-j', () => {
+  it('bounds the agents running at once, and uses every slot', async () => {
+    const w = await World.create([{ name: 'pairs' }, { name: 'legos' }], 200);
+    w.jobs = 2;
+    let running = 0;
+    let most = 0;
+    w.agent = async (req) => {
+      running++;
+      most = Math.max(most, running);
+      // Let everything else that can start, start, before this one ends.
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      running--;
+      return { ok: true, output: JSON.stringify(req.inputItems) };
+    };
+    const r = await w.build();
+    expect(r.ran).toHaveLength(20);
+    expect(most).toBe(2);
+  });
+});
+
 describe('state log', () => {
   it('ignores a torn last line, keeps earlier records, and compacts to the live ones', async () => {
     const w = await World.create([{ name: 'pairs' }], 40);
@@ -163,6 +183,20 @@ describe('state log', () => {
     expect(s.live()).toHaveLength(lines.length);
     for (let i = 0; i < 500; i++) s.append({ t: 'merge', phase: 'pairs', path: 'out/pairs.json', key: 'k' as never, file: { hash: 'h' as never, size: 1, mtimeNs: '1', ino: 1 }, items: 1, at: 'now' });
     expect(s.needsCompaction()).toBe(true);
+  });
+
+  it('compacts when superseded merge records outweigh the current ones, however few they are', () => {
+    const s = new State(null);
+    // A large phase's merge record holds every batch's place in the file: tens of kB, one per build.
+    const spans = Array.from({ length: 1000 }, (_, i) => ['0123456789abcdef', i * 10000, i * 10000 + 9998, 20]);
+    const merge = (i: number) => ({ t: 'merge', phase: 'p', path: 'out/p.json', key: `k${i}`, file: { hash: 'h', size: 1, mtimeNs: '1', ino: 1 }, items: 20000, at: 'now', byteSpans: spans }) as never;
+    s.append(merge(0));
+    const size = JSON.stringify(merge(0)).length;
+    let builds = 1;
+    while (!s.needsCompaction() && builds < 1000) s.append(merge(builds++));
+    // Far fewer than the few hundred superseded lines the line count alone waits for.
+    expect(builds).toBeLessThan(200);
+    expect(builds * size).toBeGreaterThan(2 << 20);
   });
 });
 

@@ -89,7 +89,7 @@ export async function adoptPhase(o: {
     const text = JSON.stringify(output, null, 2);
     const inputJson = itemsText(inputItems);
     const dir = o.runDir(batch);
-    const files = dir ? await prepareFiles(dir, `(adopted from ${o.source})\n`, inputJson) : null;
+    const files = dir ? prepareFiles(dir, `(adopted from ${o.source})\n`, inputJson) : null;
     const env: Record<string, string> = { CF_PHASE: o.phase.name, CF_BATCH: String(batch), CF_BATCH_COUNT: String(d.graph.batchCount), CF_ATTEMPT: '0', CF_TARGET: target };
     if (files) {
       const { writeFile } = await import('node:fs/promises');

@@ -77,6 +77,8 @@ export class Engine {
   private readonly batches = new Map<TargetId, Promise<BatchResult>>();
   private readonly merges = new Map<string, Promise<void>>();
   private readonly pool: Pool;
+  /** Batches being read, prepared or recorded around their processes (see staged()). */
+  private readonly staging: Pool;
   /**
    * Batch outputs parsed in this build, the most recently used ones only: a downstream batch usually runs
    * soon after its upstream one; keeping every batch of a 100,000-seed course parsed would hold them all.
@@ -96,6 +98,7 @@ export class Engine {
 
   constructor(private readonly o: EngineOptions) {
     this.pool = new Pool(Math.max(1, o.jobs));
+    this.staging = new Pool(2 * Math.max(1, o.jobs));
     this.items = new ItemBatches({
       decider: o.decider,
       signal: o.signal,
@@ -119,6 +122,18 @@ export class Engine {
   /** An agent task in the pool (-j), unless the runner pools its requests itself. */
   private slot<T>(phase: PhaseConfig, batch: number, task: () => Promise<T>): Promise<T> {
     return this.runner(phase).pooled !== false ? this.pool.run(batch * 1000 + phase.index, task) : task();
+  }
+
+  /**
+   * A whole batch (items: batch) in the build: its inputs read, files prepared and output recorded while
+   * holding a place among 2×-j staged batches, its processes (agent, validator) each in a -j slot
+   * (`exclusive`). A shell recipe under make holds its slot only while it runs; so does a batch here, so
+   * one batch's bookkeeping overlaps the next one's agent. Staging bounds what is read ahead of the slots.
+   */
+  private staged<T>(phase: PhaseConfig, batch: number, task: (exclusive: (<U>(run: () => Promise<U>) => Promise<U>) | undefined) => Promise<T>): Promise<T> {
+    if (this.runner(phase).pooled === false) return task(undefined);
+    const priority = batch * 1000 + phase.index;
+    return this.staging.run(priority, () => task((run) => this.pool.run(priority, run)));
   }
 
   /** Registers a running agent run; null when cf watch already saw its inputs change (it does not start). */
@@ -280,16 +295,16 @@ export class Engine {
       return this.buildItems(phase, batch, target, items, decision);
     }
     const reasons = decision.reasons.map(formatStaleReason);
-    return this.slot(phase, batch, async () => {
+    return this.staged(phase, batch, async (exclusive) => {
       if (this.stopping) return this.cancelled(target);
-      // Read in the slot, not before it: a build of thousands of stale batches would hold them all.
+      // Read once staged, not before: a build of thousands of stale batches would hold them all.
       const read = await this.readInputs(phase, batch, items);
       if ('changed' in read) return this.inputChanged(target, read.changed);
       const own = new AbortController();
       const release = this.register({ target, phase, inputs: [{ kind: 'batch', batch, items, ...(context ? { context } : {}), key: decision.key }], abort: () => own.abort() });
       if (!release) return this.cancelled(target);
       try {
-        return await this.runStale(phase, batch, target, items, read, decision, reasons, AbortSignal.any([this.o.signal, own.signal]));
+        return await this.runStale(phase, batch, target, items, read, decision, reasons, AbortSignal.any([this.o.signal, own.signal]), exclusive);
       } finally {
         release();
       }
@@ -351,12 +366,12 @@ export class Engine {
     decision: Extract<Decision, { kind: 'stale' }>,
     reasons: string[],
     signal: AbortSignal,
+    exclusive: (<T>(run: () => Promise<T>) => Promise<T>) | undefined,
   ): Promise<BatchResult> {
     const d = this.d;
     const items = decodeRefs(text);
     const batchCount = d.graph.batchCount;
-    const started = Date.now();
-    this.o.emit({ event: 'started', target, phase: phase.name, batch, batchCount, items: items.length, reasons });
+    let started = 0;
     const outcome = await runBatch({
       target,
       phase,
@@ -371,7 +386,15 @@ export class Engine {
       runDir: this.o.runDir(phase, batch),
       signal,
       ...(phase.context ? { context: this.contextFor(phase, items.map(([id]) => id)) } : {}),
-      onAttempt: (attempt) => this.o.emit({ event: 'attempt', target, attempt, of: phase.attempts }),
+      ...(exclusive ? { exclusive } : {}),
+      onAttempt: (attempt) => {
+        // Started: when its agent has a slot (its files were prepared before, outside the slot).
+        if (!started) {
+          started = Date.now();
+          this.o.emit({ event: 'started', target, phase: phase.name, batch, batchCount, items: items.length, reasons });
+        }
+        this.o.emit({ event: 'attempt', target, attempt, of: phase.attempts });
+      },
       onRetry: (attempt, errors) =>
         this.o.emit({ event: 'retried', target, phase: phase.name, batch, batchCount, attempt, of: phase.attempts, errors }),
     });

@@ -211,7 +211,7 @@ export class ItemBatches {
     const d = h.decider;
     const output = JSON.stringify(ids.map((id) => outputs.get(id)!));
     const dir = h.runDir(phase, batch);
-    const files = dir ? await prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', itemsText(inputItems)) : null;
+    const files = dir ? prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', itemsText(inputItems)) : null;
     if (files) await writeFile(files.output, output);
     const checked = await checkOutput({
       text: output,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeAtomic } from '../util/fsx.js';
+import { writeAtomicSync } from '../util/fsx.js';
 import { hashString, type Hash } from '../util/hash.js';
 
 /** Content-addressed blobs: batch outputs, stored once by the hash of their text. */
@@ -43,7 +43,8 @@ export class DiskObjectStore implements ObjectStore {
 
   async put(text: string): Promise<Hash> {
     const h = hashString(text);
-    if (!existsSync(this.file(h))) await writeAtomic(this.file(h), text);
+    // Synchronous: a batch's output is small, and this is on the path from one agent run to the next.
+    if (!existsSync(this.file(h))) writeAtomicSync(this.file(h), text);
     return h;
   }
 

@@ -4,16 +4,23 @@
  */
 export class Pool {
   private running = 0;
-  private readonly waiting: Array<{ priority: number; seq: number; start: () => void }> = [];
-  private seq = 0;
+  private readonly waiting: Array<{ priority: number; start: () => void }> = [];
 
   constructor(private readonly size: number) {}
 
   async run<T>(priority: number, task: () => Promise<T>): Promise<T> {
     if (this.running >= this.size) {
       await new Promise<void>((start) => {
-        this.waiting.push({ priority, seq: this.seq++, start });
-        this.waiting.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+        // Insert in order (after every task of the same or a lower priority): thousands may wait.
+        const w = this.waiting;
+        let lo = 0;
+        let hi = w.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (w[mid]!.priority <= priority) lo = mid + 1;
+          else hi = mid;
+        }
+        w.splice(lo, 0, { priority, start });
       });
     } else {
       this.running++;

@@ -228,6 +228,8 @@ export async function loadSeeds(
   const prev = await cache.previousDerived<Summary>(abs, kind);
   const quick = prev ? incremental(text, prev.snapshot, prev.data, shown, idField, prepare) : null;
   if (quick) {
+    // The edited file's lines are already split: the batches that rerun read their seeds from them.
+    lines = Promise.resolve(quick.lines);
     cache.setDerived(abs, kind, { idField, ids: quick.ids, hashes: quick.hashes } satisfies Summary, text);
     return ok({ file: shown, ids: quick.ids, hashes: quick.hashes, items, range });
   }
@@ -241,10 +243,29 @@ export async function loadSeeds(
   return ok({ file: shown, ids: ids.value, hashes, items, range });
 }
 
+/** The non-blank lines of a .jsonl text, trimmed (a line is only copied again when it has spaces to trim). */
+function jsonLines(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const first = text.charCodeAt(start);
+    const last = text.charCodeAt(end - 1);
+    if (end > start && first > 32 && last > 32) out.push(text.slice(start, end));
+    else {
+      const l = text.slice(start, end).trim();
+      if (l) out.push(l);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 /** The texts of a seeds file's items: lines of .jsonl, top-level elements of a .json array (null: other). */
 function elementTexts(text: string, file: string): string[] | null {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.jsonl' || ext === '.ndjson') return text.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (ext === '.jsonl' || ext === '.ndjson') return jsonLines(text);
   if (ext !== '.json') return null; // .txt ids are positions: nothing to carry over
   const end = text.lastIndexOf(']');
   if (!text.trimStart().startsWith('[') || end < 0) return null; // not an array: the full parse says what is wrong
@@ -264,7 +285,7 @@ function incremental(
   file: string,
   idField: string,
   prepare: (items: Item[]) => Item[],
-): { ids: string[]; hashes: Hash[] } | null {
+): { ids: string[]; hashes: Hash[]; lines: string[] } | null {
   const now = elementTexts(text, file);
   const before = elementTexts(oldText, file);
   if (!now || !before || before.length !== old.ids.length) return null;
@@ -302,5 +323,5 @@ function incremental(
     hashes.push(hash);
   }
   // In place, an edited item that is really a moved one (its id already seen elsewhere) was caught above.
-  return { ids, hashes };
+  return { ids, hashes, lines: now };
 }

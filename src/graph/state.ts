@@ -12,6 +12,8 @@ const HISTORY_PER_TARGET = 5;
 const ITEM_HISTORY = 3;
 /** History bytes always allowed beyond four times the log before compaction rewrites the history. */
 const HISTORY_SLACK = 16 << 20;
+/** Superseded bytes always allowed in the log before compaction. */
+const COMPACT_BYTES_SLACK = 2 << 20;
 
 /** Records as log lines, one at a time (a log of 100,000 batches is never one string). */
 function* lines(records: Iterable<StateRecord>): Generator<string> {
@@ -49,6 +51,9 @@ export class State {
   private readonly itemHistory = new Map<string, ItemRecord[]>();
   private readonly byItemKey = new Map<Hash, ItemRecord>();
   private lines = 0;
+  /** Bytes of the log's lines, and of each record's line (to tell how much of the log is superseded). */
+  private bytes = 0;
+  private readonly lineBytes = new WeakMap<StateRecord, number>();
   /** The forget records applied, for when the history (older records) is read after them. */
   private forgets: ForgetRecord[] = [];
   private historyLoaded = false;
@@ -71,8 +76,10 @@ export class State {
     for (const r of older) this.apply(r);
     // What was forgotten stays forgotten: the history's older records of those targets and items too.
     for (const r of forgets) this.apply(r);
+    const bytes = this.bytes;
     for (const r of current) this.apply(r);
     this.lines -= older.length + forgets.length + current.length; // the log's own line count is what it was
+    this.bytes = bytes;
   }
 
   private clear(): void {
@@ -86,8 +93,12 @@ export class State {
   }
 
   /** Indexes a record (loading or appending). */
-  private apply(r: StateRecord): void {
+  private apply(r: StateRecord, bytes?: number): void {
     this.lines++;
+    if (bytes !== undefined) {
+      this.bytes += bytes;
+      this.lineBytes.set(r, bytes);
+    }
     switch (r.t) {
       case 'batch': {
         const h = (this.history.get(r.target) ?? []).filter((x) => x.key !== r.key);
@@ -155,12 +166,13 @@ export class State {
   }
 
   load(text: string): void {
-    forEachRecord(text, (r) => this.apply(r));
+    forEachRecord(text, (r, bytes) => this.apply(r, bytes));
   }
 
   append(r: StateRecord): void {
-    this.sink?.append(`${JSON.stringify(r)}\n`);
-    this.apply(r);
+    const line = `${JSON.stringify(r)}\n`;
+    this.sink?.append(line);
+    this.apply(r, line.length);
   }
 
   /** The newest successful run of a target (what `explain` compares against). */
@@ -231,10 +243,18 @@ export class State {
     return { current, older };
   }
 
-  /** True when superseded lines are half as many as current ones (and a few hundred at least). */
+  /**
+   * True when superseded lines are half as many as current ones (and a few hundred at least), or when they
+   * take half as many bytes as the current ones (and 2 MB at least): a merge record of a large phase holds
+   * every batch's place in the merged file, and one is superseded by every build that reruns a batch.
+   */
   needsCompaction(): boolean {
     const current = this.history.size + this.itemHistory.size + this.failures.size + this.merges.size;
-    return this.lines > 1.5 * current + 200;
+    if (this.lines > 1.5 * current + 200) return true;
+    if (this.bytes <= COMPACT_BYTES_SLACK) return false;
+    let currentBytes = 0;
+    for (const r of this.current().current) currentBytes += this.lineBytes.get(r) ?? 0;
+    return this.bytes - currentBytes > Math.max(COMPACT_BYTES_SLACK, currentBytes / 2);
   }
 
   /**
@@ -253,13 +273,21 @@ export class State {
       const { current, older } = this.current();
       await this.sink.moveToHistory(lines(current), lines([...older, ...this.forgets]), keysOf(older));
       this.lines = current.length;
+      this.bytes = this.bytesOf(current);
       return 'appended';
     }
     this.loadHistory();
     const { current, older } = this.current();
     await this.sink.rewrite(lines(current), lines(older), keysOf(older));
     this.lines = current.length;
+    this.bytes = this.bytesOf(current);
     return 'rewritten';
+  }
+
+  private bytesOf(records: StateRecord[]): number {
+    let n = 0;
+    for (const r of records) n += this.lineBytes.get(r) ?? 0;
+    return n;
   }
 
   close(): void {
@@ -380,7 +408,7 @@ async function appendDurable(file: string, chunks: Iterable<Uint8Array>): Promis
 }
 
 /** Calls `fn` with each record of a log's text; a line torn by a crash mid-write is skipped. */
-function forEachRecord(text: string, fn: (r: StateRecord) => void): void {
+function forEachRecord(text: string, fn: (r: StateRecord, bytes: number) => void): void {
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
@@ -394,7 +422,7 @@ function forEachRecord(text: string, fn: (r: StateRecord) => void): void {
     } catch {
       continue; // That record never completed.
     }
-    fn(r);
+    fn(r, line.length + 1);
   }
 }
 

@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PhaseConfig } from '../graph/pipeline.js';
 import type { Item } from '../graph/seeds.js';
@@ -37,6 +38,12 @@ export interface AttemptJob {
   /** The phase's context, for the prompt (rendered) and the validator. */
   context?: { prompt: string; validator: ValidatorContext };
   signal: AbortSignal;
+  /**
+   * Runs a process of this batch (its agent, its validator) in one of the build's -j slots. Without it the
+   * caller already holds a slot for the whole attempt. Preparing files and recording the output happen
+   * outside the slot, so the next agent can start while this batch does its bookkeeping.
+   */
+  exclusive?: <T>(run: () => Promise<T>) => Promise<T>;
   onAttempt(attempt: number): void;
   /** Every attempt's usage, as soon as it is known (for budgets and live totals). */
   onUsage?(usage: AttemptUsage): void;
@@ -91,8 +98,12 @@ export function itemsText(items: readonly unknown[]): string {
   return items.length ? `[\n${items.map((it) => JSON.stringify(it)).join(',\n')}\n]` : '[]';
 }
 
-export async function prepareFiles(dir: string, prompt: string, inputJson: string): Promise<AttemptFiles> {
-  await mkdir(dir, { recursive: true });
+/**
+ * The attempt's directory and its prompt and input files. Synchronous on purpose: small writes between one
+ * agent run and the next; through the thread pool each waited its turn behind the running agents.
+ */
+export function prepareFiles(dir: string, prompt: string, inputJson: string): AttemptFiles {
+  mkdirSync(dir, { recursive: true });
   const files: AttemptFiles = {
     dir,
     prompt: path.join(dir, 'prompt.md'),
@@ -101,9 +112,12 @@ export async function prepareFiles(dir: string, prompt: string, inputJson: strin
     stdout: path.join(dir, 'stdout.log'),
     stderr: path.join(dir, 'stderr.log'),
   };
-  await Promise.all([writeFile(files.prompt, prompt), writeFile(files.input, inputJson)]);
+  writeFileSync(files.prompt, prompt);
+  writeFileSync(files.input, inputJson);
   return files;
 }
+
+const direct = <T>(run: () => Promise<T>): Promise<T> => run();
 
 export type CheckResult =
   | { kind: 'valid'; items: Item[]; warnings: ValidationError[] }
@@ -122,19 +136,24 @@ export async function checkOutput(o: {
   files: AttemptFiles | null;
   signal: AbortSignal;
   context?: ValidatorContext;
+  /** Runs the validator in a -j slot (see AttemptJob.exclusive). */
+  exclusive?: <T>(run: () => Promise<T>) => Promise<T>;
 }): Promise<CheckResult> {
   const built = builtinValidate(o.text, o.inputIds, o.idField);
   if (!built.ok) return { kind: 'invalid', errors: built.errors.map((e) => ({ source: 'output' as const, ...e })), fatal: false };
   if (!o.validator) return { kind: 'valid', items: built.items, warnings: [] };
-  const v = await o.validator.validate({
-    items: built.items,
-    inputItems: o.inputItems,
-    itemIds: o.inputIds,
-    env: o.env,
-    files: o.files,
-    signal: o.signal,
-    ...(o.context ? { context: o.context } : {}),
-  });
+  const validator = o.validator;
+  const v = await (o.exclusive ?? direct)(() =>
+    validator.validate({
+      items: built.items,
+      inputItems: o.inputItems,
+      itemIds: o.inputIds,
+      env: o.env,
+      files: o.files,
+      signal: o.signal,
+      ...(o.context ? { context: o.context } : {}),
+    }),
+  );
   switch (v.kind) {
     case 'valid':
       return { kind: 'valid', items: built.items, warnings: v.warnings ?? [] };
@@ -155,7 +174,7 @@ export async function checkOutput(o: {
  */
 export async function runAgentAttempt(job: AttemptJob, attempt: number, previous: ValidationError[]): Promise<AgentAttempt> {
   const inputJson = itemsText(job.inputItems);
-  if (attempt === 1 && job.runDir) await rm(job.runDir, { recursive: true, force: true });
+  if (attempt === 1 && job.runDir) rmSync(job.runDir, { recursive: true, force: true });
   const env: Record<string, string> = {
     CF_PHASE: job.phase.name,
     CF_BATCH: String(job.batch),
@@ -179,20 +198,22 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     previousErrors: previous,
     ...(job.context ? { context: job.context.prompt } : {}),
   });
-  const files = dir ? await prepareFiles(dir, prompt.full, inputJson) : null;
+  const files = dir ? prepareFiles(dir, prompt.full, inputJson) : null;
   if (files) Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
-  job.onAttempt(attempt);
-  const result = await job.runner.run({
-    target: job.target,
-    phase: job.phase.name,
-    batch: job.batch,
-    batchCount: job.batchCount,
-    attempt,
-    prompt,
-    inputItems: job.inputItems,
-    env,
-    files,
-    signal: job.signal,
+  const result = await (job.exclusive ?? direct)(() => {
+    job.onAttempt(attempt);
+    return job.runner.run({
+      target: job.target,
+      phase: job.phase.name,
+      batch: job.batch,
+      batchCount: job.batchCount,
+      attempt,
+      prompt,
+      inputItems: job.inputItems,
+      env,
+      files,
+      signal: job.signal,
+    });
   });
   let usage: AttemptUsage | null = null;
   if (result.usage) {
@@ -207,8 +228,16 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
   }
   // A runner that answers in memory still leaves its answer on disk, for validators and for people.
   if (result.output !== undefined && files) await writeFile(files.output, result.output);
-  const text = result.output ?? (files ? await readFile(files.output, 'utf8').catch(() => null) : null);
+  const text = result.output ?? (files ? readOrNull(files.output) : null);
   return { kind: 'answered', text, env, files, usage };
+}
+
+function readOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** Keeps an attempt's errors beside its files (.cf/runs/…/attempt-N/errors.txt). */
@@ -247,6 +276,7 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
         files: run.files,
         signal: job.signal,
         ...(job.context ? { context: job.context.validator } : {}),
+        ...(job.exclusive ? { exclusive: job.exclusive } : {}),
       });
       if (checked.kind === 'cancelled') return checked;
       if (checked.kind === 'valid') return { kind: 'valid', items: checked.items, attempts: attempt, warnings: checked.warnings, usage };

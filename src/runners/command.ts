@@ -85,6 +85,8 @@ export class CommandRunner implements AgentRunner {
 
   /** The answer when the agent did not write CF_OUTPUT_FILE: from stdout (and Claude Code's envelope). */
   private async answer(files: AttemptFiles): Promise<{ output?: string; usage?: Usage; isError: boolean }> {
+    // An agent that wrote CF_OUTPUT_FILE answered there; only Claude Code's envelope on stdout adds to it.
+    if (this.config.preset !== 'claude-code' && existsSync(files.output)) return { isError: false };
     const stdout = await readFile(files.stdout, 'utf8').catch(() => '');
     const envelope = this.config.preset === 'claude-code' ? parseClaudeCodeEnvelope(stdout) : null;
     let usage: Usage | undefined;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -76,6 +77,43 @@ export async function writeAtomicStream(
   } catch (e) {
     await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * writeAtomic for a small file on the hot path of a build (a batch's stored output): the same temporary
+ * file and rename, done synchronously. Four calls of a few microseconds each cost less than four trips
+ * through libuv's thread pool, whose answers wait for the main thread while agents keep the CPUs busy.
+ */
+export function writeAtomicSync(file: string, data: string | Uint8Array): void {
+  const dir = path.dirname(file);
+  if (!made.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  }
+  const tmp = `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    mkdirSync(dir, { recursive: true }); // the directory went away since (cf clean, a test's cleanup)
+    fd = openSync(tmp, 'wx');
+  }
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    closeSync(fd);
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
