@@ -207,14 +207,19 @@ export async function loadSeeds(
     return parsing;
   };
   const prepare = (raw: Item[]): Item[] => (targetName === null ? raw : raw.map((it) => substitute(it, targetName) as Item));
-  let lines: Promise<string[] | null> | undefined;
+  let lines: Promise<LineSource | null> | undefined;
   const range = async (start: number, end: number): Promise<Item[]> => {
     if (parsed) return parsed.slice(start, end);
-    lines ??= ['.jsonl', '.ndjson'].includes(path.extname(abs).toLowerCase()) ? readFile(abs, 'utf8').then((t) => elementTexts(t, abs)) : Promise.resolve(null);
+    lines ??= ['.jsonl', '.ndjson'].includes(path.extname(abs).toLowerCase())
+      ? readFile(abs, 'utf8').then((t) => {
+          const all = elementTexts(t, abs);
+          return all && ((a: number, b: number) => all.slice(a, b));
+        })
+      : Promise.resolve(null);
     const texts = await lines;
     if (!texts) return (await items()).slice(start, end);
     try {
-      return prepare(texts.slice(start, end).map((l) => JSON.parse(l) as Item));
+      return prepare(texts(start, end).map((l) => JSON.parse(l) as Item));
     } catch {
       throw new SeedsChanged(`${shown} changed while cf was running`);
     }
@@ -226,9 +231,9 @@ export async function loadSeeds(
   const text = content.text ?? (await readFile(abs, 'utf8'));
   // An edited file: items whose text did not change keep their id and hash; only the others are parsed.
   const prev = await cache.previousDerived<Summary>(abs, kind);
-  const quick = prev ? incremental(text, prev.snapshot, prev.data, shown, idField, prepare) : null;
+  const quick = prev ? (jsonlEdit(text, prev.snapshot, prev.data, abs, idField, prepare) ?? incremental(text, prev.snapshot, prev.data, shown, idField, prepare)) : null;
   if (quick) {
-    // The edited file's lines are already split: the batches that rerun read their seeds from them.
+    // The edited file is in memory: the batches that rerun read their seeds from it.
     lines = Promise.resolve(quick.lines);
     cache.setDerived(abs, kind, { idField, ids: quick.ids, hashes: quick.hashes } satisfies Summary, text);
     return ok({ file: shown, ids: quick.ids, hashes: quick.hashes, items, range });
@@ -241,6 +246,124 @@ export async function loadSeeds(
   const hashes = parsed.map(itemHash);
   cache.setDerived(abs, kind, { idField, ids: ids.value, hashes } satisfies Summary, text);
   return ok({ file: shown, ids: ids.value, hashes, items, range });
+}
+
+/** The texts of the items from `start` to `end` (indexes), as in the file. */
+type LineSource = (start: number, end: number) => string[];
+
+/** Where the non-blank lines of a .jsonl text are: [start, end) of each, untrimmed, in one array. */
+function lineSpans(text: string): Int32Array {
+  let out = new Int32Array(1024);
+  let n = 0;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    let blank = text.charCodeAt(start) <= 32;
+    for (let i = start + 1; blank && i < end; i++) if (text.charCodeAt(i) > 32) blank = false;
+    if (!blank) {
+      if (n + 2 > out.length) {
+        const bigger = new Int32Array(out.length * 2);
+        bigger.set(out);
+        out = bigger;
+      }
+      out[n++] = start;
+      out[n++] = end;
+    }
+    start = end + 1;
+  }
+  return out.subarray(0, n);
+}
+
+/** How many leading characters two texts share (compared a block at a time, then one at a time). */
+function commonPrefix(a: string, b: string): number {
+  const max = Math.min(a.length, b.length);
+  const BLOCK = 4096;
+  let i = 0;
+  while (i + BLOCK <= max && a.slice(i, i + BLOCK) === b.slice(i, i + BLOCK)) i += BLOCK;
+  while (i < max && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** How many trailing characters two texts share, at most `max`. */
+function commonSuffix(a: string, b: string, max: number): number {
+  const BLOCK = 4096;
+  let n = 0;
+  while (n + BLOCK <= max && a.slice(a.length - n - BLOCK, a.length - n) === b.slice(b.length - n - BLOCK, b.length - n)) n += BLOCK;
+  while (n < max && a.charCodeAt(a.length - 1 - n) === b.charCodeAt(b.length - 1 - n)) n++;
+  return n;
+}
+
+/**
+ * A .jsonl seeds file edited in one region (a save in an editor: one seed changed, inserted or deleted):
+ * the lines before and after the region are the previous version's, with their ids and hashes; only the
+ * lines in it are parsed. Finds the region by comparing the two texts, not by splitting them into 20,000
+ * lines each. null: not a .jsonl file, or the edit is not one the previous ids can describe (the line by
+ * line comparison, then the full parse, decide).
+ */
+function jsonlEdit(
+  text: string,
+  oldText: string,
+  old: Summary,
+  file: string,
+  idField: string,
+  prepare: (items: Item[]) => Item[],
+): { ids: string[]; hashes: Hash[]; lines: LineSource } | null {
+  const ext = path.extname(file).toLowerCase();
+  if (ext !== '.jsonl' && ext !== '.ndjson') return null;
+  const now = lineSpans(text);
+  const nNow = now.length / 2;
+  // The previous text is only compared, never split: its ids and hashes are its lines', in order.
+  const nBefore = old.ids.length;
+  const p = commonPrefix(oldText, text);
+  const q = commonSuffix(oldText, text, Math.min(oldText.length, text.length) - p);
+  // Lines wholly inside the shared prefix (their newline too) or suffix (the newline before them too) are
+  // the same lines, at the same positions from the start or from the end, in both texts.
+  let a = 0;
+  while (a < nNow && now[2 * a + 1]! < p) a++;
+  let b = 0;
+  while (b < nNow - a && now[2 * (nNow - 1 - b)]! - 1 >= text.length - q) b++;
+  if (a + b > nBefore) return null;
+  const ids = old.ids.slice(0, a);
+  const hashes = old.hashes.slice(0, a);
+  // Ids kept from the previous version are distinct; a new one must not be one of them (an edit is a few
+  // lines: looked up one by one, unless there are many).
+  let keptSet: Set<string> | undefined;
+  const isKept = (id: string): boolean => {
+    if (nNow - b - a > 64) {
+      keptSet ??= new Set([...old.ids.slice(0, a), ...old.ids.slice(nBefore - b)]);
+      return keptSet.has(id);
+    }
+    for (let i = 0; i < a; i++) if (old.ids[i] === id) return true;
+    for (let i = nBefore - b; i < nBefore; i++) if (old.ids[i] === id) return true;
+    return false;
+  };
+  const seen = new Set<string>();
+  for (let i = a; i < nNow - b; i++) {
+    let item: unknown;
+    try {
+      item = JSON.parse(text.slice(now[2 * i]!, now[2 * i + 1]!));
+    } catch {
+      return null;
+    }
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return null;
+    const v = (item as Item)[idField];
+    if (typeof v !== 'string' || v === '' || seen.has(v) || isKept(v)) return null;
+    seen.add(v);
+    ids.push(v);
+    hashes.push(itemHash(prepare([item as Item])[0]!));
+  }
+  for (let i = nBefore - b; i < nBefore; i++) {
+    ids.push(old.ids[i]!);
+    hashes.push(old.hashes[i]!);
+  }
+  // The texts of items, made only for the batches that ask for their seeds (most of a large file is not).
+  const lines = (start: number, end: number): string[] => {
+    const out: string[] = [];
+    for (let i = start; i < Math.min(end, nNow); i++) out.push(text.slice(now[2 * i]!, now[2 * i + 1]!).trim());
+    return out;
+  };
+  return { ids, hashes, lines };
 }
 
 /** The non-blank lines of a .jsonl text, trimmed (a line is only copied again when it has spaces to trim). */
@@ -285,7 +408,7 @@ function incremental(
   file: string,
   idField: string,
   prepare: (items: Item[]) => Item[],
-): { ids: string[]; hashes: Hash[]; lines: string[] } | null {
+): { ids: string[]; hashes: Hash[]; lines: LineSource } | null {
   const now = elementTexts(text, file);
   const before = elementTexts(oldText, file);
   if (!now || !before || before.length !== old.ids.length) return null;
@@ -323,5 +446,5 @@ function incremental(
     hashes.push(hash);
   }
   // In place, an edited item that is really a moved one (its id already seen elsewhere) was caught above.
-  return { ids, hashes, lines: now };
+  return { ids, hashes, lines: (start, end) => now.slice(start, end) };
 }

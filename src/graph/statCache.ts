@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { hashString, type Hash } from '../util/hash.js';
+import { isUtf8 } from 'node:buffer';
+import { hashBytes, hashString, type Hash } from '../util/hash.js';
 import { readTextOrNull, writeAtomic } from '../util/fsx.js';
 
 /**
@@ -30,7 +31,7 @@ export interface FileContent {
 export class StatCache {
   private dirty = false;
   /** Derived data of files whose content changed in this run: the previous version's, for incremental work. */
-  private readonly previous = new Map<string, Entry['derived']>();
+  private readonly previous = new Map<string, { derived: NonNullable<Entry['derived']>; hash: Hash }>();
   /** Snapshots of file contents to keep beside derived data (written on save). */
   private readonly snapshots = new Map<string, string>();
 
@@ -65,8 +66,10 @@ export class StatCache {
     if (e && e.trusted && e.size === Number(st.size) && e.mtimeNs === String(st.mtimeNs) && e.ino === Number(st.ino)) {
       return { hash: e.hash };
     }
-    const text = await readFile(abs, 'utf8');
-    const hash = hashString(text);
+    const bytes = await readFile(abs);
+    const text = bytes.toString('utf8');
+    // The hash of the text's UTF-8 bytes, which are the file's own when it is valid UTF-8 (no re-encoding).
+    const hash = isUtf8(bytes) ? hashBytes(bytes) : hashString(text);
     const mtimeMs = Number(st.mtimeNs / 1_000_000n);
     const entry: Entry = {
       size: Number(st.size),
@@ -76,7 +79,7 @@ export class StatCache {
       trusted: Date.now() - mtimeMs > RACY_MS,
     };
     if (e?.hash === hash && e.derived) entry.derived = e.derived;
-    else if (e?.derived) this.previous.set(abs, e.derived);
+    else if (e?.derived) this.previous.set(abs, { derived: e.derived, hash: e.hash });
     this.entries.set(abs, entry);
     this.dirty = true;
     return { hash, text };
@@ -102,10 +105,15 @@ export class StatCache {
 
   /** The derived data of the file's previous content, with that content, when it changed in this run. */
   async previousDerived<T>(abs: string, kind: string): Promise<{ data: T; snapshot: string } | undefined> {
-    const d = this.previous.get(abs);
-    if (d?.kind !== kind || !this.file) return undefined;
-    const snapshot = await readTextOrNull(this.snapshotFile(abs));
-    return snapshot === null ? undefined : { data: d.data as T, snapshot };
+    const p = this.previous.get(abs);
+    if (p?.derived.kind !== kind || !this.file) return undefined;
+    const bytes = await readFile(this.snapshotFile(abs)).catch(() => null);
+    if (!bytes) return undefined;
+    // Only the content the data came from: a crash between writing a snapshot and the cache that goes
+    // with it leaves them from different versions.
+    const snapshot = bytes.toString('utf8');
+    const hash = isUtf8(bytes) ? hashBytes(bytes) : hashString(snapshot);
+    return hash === p.hash ? { data: p.derived.data as T, snapshot } : undefined;
   }
 
   private snapshotFile(abs: string): string {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PhaseConfig } from '../graph/pipeline.js';
@@ -98,6 +98,33 @@ export function itemsText(items: readonly unknown[]): string {
   return items.length ? `[\n${items.map((it) => JSON.stringify(it)).join(',\n')}\n]` : '[]';
 }
 
+/** The files every attempt writes again (truncating them): kept when a run directory is reused. */
+const REWRITTEN = new Set(['prompt.md', 'input.json', 'stdout.log', 'stderr.log']);
+
+/**
+ * Empties a batch's run directory for a new run: every earlier attempt's files go, except the first
+ * attempt's own files that the new run writes again anyway. Overwriting a file costs the filesystem far
+ * less than deleting it and creating another (a rebuild after an intelligence edit reruns every batch).
+ */
+export function resetRunDir(dir: string): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return; // not there: nothing to reset
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.name === 'attempt-1' && e.isDirectory()) {
+      for (const f of readdirSync(p, { withFileTypes: true })) {
+        if (!(REWRITTEN.has(f.name) && f.isFile())) rmSync(path.join(p, f.name), { recursive: true, force: true });
+      }
+    } else {
+      rmSync(p, { recursive: true, force: true });
+    }
+  }
+}
+
 /**
  * The attempt's directory and its prompt and input files. Synchronous on purpose: small writes between one
  * agent run and the next; through the thread pool each waited its turn behind the running agents.
@@ -174,7 +201,7 @@ export async function checkOutput(o: {
  */
 export async function runAgentAttempt(job: AttemptJob, attempt: number, previous: ValidationError[]): Promise<AgentAttempt> {
   const inputJson = itemsText(job.inputItems);
-  if (attempt === 1 && job.runDir) rmSync(job.runDir, { recursive: true, force: true });
+  if (attempt === 1 && job.runDir) resetRunDir(job.runDir);
   const env: Record<string, string> = {
     CF_PHASE: job.phase.name,
     CF_BATCH: String(job.batch),
