@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { mark } from '../util/timing.js';
 import { runBatch } from '../rules/attempts.js';
-import { mergeBatches, mergeJsonArray, type Spans } from '../rules/merge.js';
+import { mergeBatches, mergeJsonArray, packSpans, unpackSpans, type Spans } from '../rules/merge.js';
 import type { Validator } from '../rules/validate.js';
 import type { AgentResult, AgentRunner } from '../runners/types.js';
 import { addUsage, emptyTotals, type UsageTotals } from '../runners/usage.js';
@@ -666,7 +666,7 @@ export class Engine {
           const m = mergeJsonArray(
             records.map((r) => r.out),
             (i) => this.blobItems(records[i]!, false),
-            previous && rec?.byteSpans ? { bytes: previous, spans: rec.byteSpans } : null,
+            previous && rec?.byteSpans ? { bytes: previous, spans: unpackSpans(rec.byteSpans) } : null,
           );
           file = await this.o.outputs.writeStream(output, m.chunks);
           merged = m.done();
@@ -686,7 +686,7 @@ export class Engine {
       return;
     }
     mark(`merged ${output}`);
-    this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { byteSpans: merged.spans } : {}) });
+    this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { byteSpans: packSpans(merged.spans) } : {}) });
     this.summary.merged.push(output);
     this.o.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });
   }

@@ -73,7 +73,7 @@ export interface MergeRecord {
   items: number;
   at: string;
   /** JSON-array merges: where each batch's items are in the file (byte offsets), for the next merge to reuse. */
-  byteSpans?: Spans;
+  byteSpans?: Spans | string;
 }
 
 /** Written by `cf clean`: the target's records no longer count. */

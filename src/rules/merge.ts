@@ -28,6 +28,28 @@ export function mergeBatches(
 /** Where each batch's items sit in a JSON-array merge: [output blob, start, end (byte offsets), items]. */
 export type Spans = Array<[string, number, number, number]>;
 
+/**
+ * Spans as kept in a merge record: one string ("out,start,end,items;…"). A 1,000-batch phase's spans as JSON
+ * arrays are 4,000 values to parse and collect on every start, for every merge record in the log.
+ */
+export function packSpans(spans: Spans): string {
+  return spans.map((s) => s.join(',')).join(';');
+}
+
+/** Spans from a merge record (packed, or as arrays in records an earlier cf wrote); [] when unreadable. */
+export function unpackSpans(packed: Spans | string): Spans {
+  if (typeof packed !== 'string') return packed;
+  const out: Spans = [];
+  if (!packed) return out;
+  for (const part of packed.split(';')) {
+    const [o, a, b, n] = part.split(',');
+    const nums = [Number(a), Number(b), Number(n)];
+    if (!o || nums.some((x) => !Number.isSafeInteger(x) || x < 0)) return [];
+    out.push([o, nums[0]!, nums[1]!, nums[2]!]);
+  }
+  return out;
+}
+
 /** One batch's items as they appear inside `JSON.stringify(all, null, 2)`: each item indented by two spaces. */
 function fragment(items: readonly Item[]): string {
   return items.map((it) => `  ${JSON.stringify(it, null, 2).replaceAll('\n', '\n  ')}`).join(',\n');
@@ -61,19 +83,45 @@ export function mergeJsonArray(
     }
     let offset = 0;
     let opened = false;
+    // Unchanged batches that follow each other in the previous file (with the separators between them) are
+    // copied as one range: a one-seed edit writes three pieces, not a few thousand.
+    let run: [number, number] | null = null;
+    const take = async (): Promise<Uint8Array | null> => {
+      if (!run) return null;
+      const bytes = await previous!.bytes.read(run[0], run[1]);
+      run = null;
+      return bytes;
+    };
     for (let i = 0; i < outs.length; i++) {
       const known = reuse.get(outs[i]!);
-      let frag: Uint8Array;
+      if (known && known[0] === known[1]) {
+        spans.push([outs[i]!, offset, offset, 0]);
+        continue;
+      }
+      if (known && run && opened && known[0] === run[1] + SEP.length) {
+        run[1] = known[1];
+        offset += SEP.length;
+        spans.push([outs[i]!, offset, offset + known[1] - known[0], known[2]]);
+        offset += known[1] - known[0];
+        items += known[2];
+        continue;
+      }
+      const copied = await take();
+      if (copied) yield copied;
+      let frag: Uint8Array | null = null;
+      let length: number;
       let n: number;
       if (known) {
-        frag = await previous!.bytes.read(known[0], known[1]);
+        run = [known[0], known[1]];
+        length = known[1] - known[0];
         n = known[2];
       } else {
         const batch = await itemsOf(i);
         frag = Buffer.from(fragment(batch));
+        length = frag.length;
         n = batch.length;
       }
-      if (!frag.length) {
+      if (!length) {
         spans.push([outs[i]!, offset, offset, 0]);
         continue;
       }
@@ -85,11 +133,13 @@ export function mergeJsonArray(
         yield SEP;
         offset += SEP.length;
       }
-      spans.push([outs[i]!, offset, offset + frag.length, n]);
-      yield frag;
-      offset += frag.length;
+      spans.push([outs[i]!, offset, offset + length, n]);
+      if (frag) yield frag;
+      offset += length;
       items += n;
     }
+    const copied = await take();
+    if (copied) yield copied;
     yield opened ? CLOSE : EMPTY;
     finished = true;
   }
