@@ -67,6 +67,8 @@ const EMPTY = Buffer.from('[]\n');
  * not 1,000; and the file is written as it is made, never held whole in memory. `done()` gives the item
  * count and the batches' byte spans once the chunks have been consumed.
  */
+const RUN_PIECE = 4 << 20;
+
 export function mergeJsonArray(
   outs: readonly string[],
   itemsOf: (i: number) => Promise<Item[]>,
@@ -86,12 +88,13 @@ export function mergeJsonArray(
     // Unchanged batches that follow each other in the previous file (with the separators between them) are
     // copied as one range: a one-seed edit writes three pieces, not a few thousand.
     let run: [number, number] | null = null;
-    const take = async (): Promise<Uint8Array | null> => {
-      if (!run) return null;
-      const bytes = await previous!.bytes.read(run[0], run[1]);
+    // A run is read a few MB at a time: half of a 100,000-seed output is tens of MB.
+    async function* take(): AsyncGenerator<Uint8Array> {
+      if (!run) return;
+      const [a, b] = run;
       run = null;
-      return bytes;
-    };
+      for (let at = a; at < b; at += RUN_PIECE) yield await previous!.bytes.read(at, Math.min(b, at + RUN_PIECE));
+    }
     for (let i = 0; i < outs.length; i++) {
       const known = reuse.get(outs[i]!);
       if (known && known[0] === known[1]) {
@@ -106,8 +109,7 @@ export function mergeJsonArray(
         items += known[2];
         continue;
       }
-      const copied = await take();
-      if (copied) yield copied;
+      yield* take();
       let frag: Uint8Array | null = null;
       let length: number;
       let n: number;
@@ -138,8 +140,7 @@ export function mergeJsonArray(
       offset += length;
       items += n;
     }
-    const copied = await take();
-    if (copied) yield copied;
+    yield* take();
     yield opened ? CLOSE : EMPTY;
     finished = true;
   }

@@ -29,11 +29,11 @@ type Reply =
 
 /**
  * Starts child processes through the spawner process (spawnerChild.ts) once a build has started a few
- * directly: a build with one or two agent runs never pays for the helper, a build with thousands moves
- * their fork and exec off cf's main thread. `CF_SPAWNER=0` turns it off. Running from source (tests of the
+ * dozen directly, or at once when the build plans many (prestart): a build with a handful of agent runs
+ * never pays for the helper's start, a build with thousands moves their fork and exec off cf's main thread. `CF_SPAWNER=0` turns it off. Running from source (tests of the
  * engine in memory), there is no bundled spawner and every process is spawned directly.
  */
-const START_AFTER = 6;
+const START_AFTER = 32;
 
 function spawnerEntry(): string | null {
   if (process.env.CF_SPAWNER === '0') return null;
