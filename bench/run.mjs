@@ -472,9 +472,9 @@ async function main() {
     commands: Object.fromEntries(Object.entries(TOOLS).map(([t, s]) => [t, { build: s.build.replace(NODE, 'node').replace(ROOT + '/', ''), dry: s.dry.replace(NODE, 'node').replace(ROOT + '/', '') }])),
   };
   // --merge keeps the first run's description and lists what was measured again, when, and with which cf
-  results.meta = old
-    ? { ...old.meta, merged: [...(old.meta.merged ?? []), { date: meta.date, argv: meta.argv, cf: meta.versions.cf }], totalWallBefore: (old.meta.totalWallBefore ?? 0) + (old.meta.totalWall ?? 0) }
-    : meta;
+  // (the first run's own duration stays its own; each merged run records how long it took)
+  const mergedRun = { date: meta.date, argv: meta.argv, cf: meta.versions.cf };
+  results.meta = old ? { ...old.meta, merged: [...(old.meta.merged ?? []), mergedRun] } : meta;
   for (const n of NS) {
     log(`== N=${n} (${batches(n)} batches: ${3 * batches(n)} batch jobs + 3 merges)`);
     if (toolList.includes('floor')) await measureFloor(n);
@@ -484,13 +484,14 @@ async function main() {
       save();
     }
   }
-  results.meta.totalWall = (results.meta.totalWallBefore ?? 0) + (Date.now() - t0) / 1000;
-  delete results.meta.totalWallBefore;
+  const wall = (Date.now() - t0) / 1000;
+  if (old) mergedRun.wall = wall;
+  else results.meta.totalWall = wall;
   save();
   const md = renderReport(results);
   writeFileSync(RESULTS_MD, md);
   console.log(md);
-  log(`total ${results.meta.totalWall.toFixed(0)} s; wrote ${path.relative(process.cwd(), RESULTS_MD)} and ${path.relative(process.cwd(), RESULTS_JSON)}`);
+  log(`total ${wall.toFixed(0)} s; wrote ${path.relative(process.cwd(), RESULTS_MD)} and ${path.relative(process.cwd(), RESULTS_JSON)}`);
 }
 
 await main();
