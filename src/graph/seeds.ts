@@ -29,6 +29,29 @@ interface Summary {
 }
 
 /**
+ * A Summary as kept in the stat cache: ids one a line and hashes end to end, two strings instead of two
+ * arrays of 20,000 (parsed, and collected, on every build that reads the seeds). Ids with a line break
+ * in them are kept as an array.
+ */
+interface PackedSummary {
+  idField: string;
+  ids: string | string[];
+  hashes: string;
+}
+
+function packSummary(s: Summary): PackedSummary {
+  return { idField: s.idField, ids: s.ids.some((id) => id.includes('\n')) ? s.ids : s.ids.join('\n'), hashes: s.hashes.join('') };
+}
+
+function unpackSummary(p: PackedSummary): Summary | undefined {
+  const ids = typeof p.ids === 'string' ? (p.ids ? p.ids.split('\n') : []) : p.ids;
+  if (typeof p.hashes !== 'string' || p.hashes.length !== ids.length * 16) return undefined;
+  const hashes = new Array<Hash>(ids.length);
+  for (let i = 0; i < ids.length; i++) hashes[i] = p.hashes.slice(16 * i, 16 * i + 16) as Hash;
+  return { idField: p.idField, ids, hashes };
+}
+
+/**
  * Item hashes by the item's JSON text: a seeds file edited in one place re-hashes one item, not all of
  * them (cf watch keeps this between rebuilds). Canonical hashing sorts keys, which costs; stringify does not.
  */
@@ -224,18 +247,20 @@ export async function loadSeeds(
       throw new SeedsChanged(`${shown} changed while cf was running`);
     }
   };
-  const kind = `seeds:${idField}:${targetName ?? ''}`;
-  const cached = cache.derived<Summary>(abs, kind);
+  const kind = `seeds2:${idField}:${targetName ?? ''}`;
+  const stored = cache.derived<PackedSummary>(abs, kind);
+  const cached = stored && unpackSummary(stored);
   if (cached) return ok({ file: shown, ids: cached.ids, hashes: cached.hashes, items, range });
 
   const text = content.text ?? (await readFile(abs, 'utf8'));
   // An edited file: items whose text did not change keep their id and hash; only the others are parsed.
-  const prev = await cache.previousDerived<Summary>(abs, kind);
-  const quick = prev ? (jsonlEdit(text, prev.snapshot, prev.data, abs, idField, prepare) ?? incremental(text, prev.snapshot, prev.data, shown, idField, prepare)) : null;
+  const stale = await cache.previousDerived<PackedSummary>(abs, kind);
+  const prev = stale && unpackSummary(stale.data);
+  const quick = stale && prev ? (jsonlEdit(text, stale.snapshot, prev, abs, idField, prepare) ?? incremental(text, stale.snapshot, prev, shown, idField, prepare)) : null;
   if (quick) {
     // The edited file is in memory: the batches that rerun read their seeds from it.
     lines = Promise.resolve(quick.lines);
-    cache.setDerived(abs, kind, { idField, ids: quick.ids, hashes: quick.hashes } satisfies Summary, text);
+    cache.setDerived(abs, kind, packSummary({ idField, ids: quick.ids, hashes: quick.hashes }), text);
     return ok({ file: shown, ids: quick.ids, hashes: quick.hashes, items, range });
   }
   const r = parseItems(text, shown, idField);
@@ -244,7 +269,7 @@ export async function loadSeeds(
   if (!ids.ok) return ids;
   parsed = prepare(r.value.items);
   const hashes = parsed.map(itemHash);
-  cache.setDerived(abs, kind, { idField, ids: ids.value, hashes } satisfies Summary, text);
+  cache.setDerived(abs, kind, packSummary({ idField, ids: ids.value, hashes }), text);
   return ok({ file: shown, ids: ids.value, hashes, items, range });
 }
 

@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { hashBytes, hashString, type Hash } from '../util/hash.js';
-import { readTextOrNull, writeAtomic } from '../util/fsx.js';
+import { readTextOrNullSync, writeAtomic } from '../util/fsx.js';
 
 /**
  * (size, mtime, inode) → content hash, so a no-op build does not re-read its inputs.
@@ -45,7 +46,7 @@ export class StatCache {
   }
 
   static async load(file: string): Promise<StatCache> {
-    const text = await readTextOrNull(file);
+    const text = readTextOrNullSync(file);
     const entries = new Map<string, Entry>();
     if (text) {
       try {
@@ -66,7 +67,7 @@ export class StatCache {
     if (e && e.trusted && e.size === Number(st.size) && e.mtimeNs === String(st.mtimeNs) && e.ino === Number(st.ino)) {
       return { hash: e.hash };
     }
-    const bytes = await readFile(abs);
+    const bytes = readFileSync(abs);
     const text = bytes.toString('utf8');
     // The hash of the text's UTF-8 bytes, which are the file's own when it is valid UTF-8 (no re-encoding).
     const hash = isUtf8(bytes) ? hashBytes(bytes) : hashString(text);
@@ -107,8 +108,12 @@ export class StatCache {
   async previousDerived<T>(abs: string, kind: string): Promise<{ data: T; snapshot: string } | undefined> {
     const p = this.previous.get(abs);
     if (p?.derived.kind !== kind || !this.file) return undefined;
-    const bytes = await readFile(this.snapshotFile(abs)).catch(() => null);
-    if (!bytes) return undefined;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.snapshotFile(abs));
+    } catch {
+      return undefined;
+    }
     // Only the content the data came from: a crash between writing a snapshot and the cache that goes
     // with it leaves them from different versions.
     const snapshot = bytes.toString('utf8');

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import { readTextOrNull, writeAtomic, writeAtomicStream } from '../util/fsx.js';
+import { readTextOrNullSync, writeAtomic, writeAtomicStream } from '../util/fsx.js';
 import type { Hash } from '../util/hash.js';
 import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord, StateRecord } from './records.js';
 import type { TargetId } from './targets.js';
@@ -443,7 +443,7 @@ export function statePaths(dir: string) {
 
 export async function openState(dir: string, opts: { readOnly: boolean }): Promise<State> {
   const p = statePaths(dir);
-  const text = await readTextOrNull(p.log);
+  const text = readTextOrNullSync(p.log);
   if (!opts.readOnly) await mkdir(p.root, { recursive: true });
   const state = new State(opts.readOnly ? null : new FileSink(p.log));
   if (text) state.load(text);
