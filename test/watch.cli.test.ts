@@ -2,7 +2,7 @@ import { chmod, rename, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAKE_AGENT, isRunning, Project, readySignal, seedsJson, targetsOf, TWO_PHASES } from './helpers/project.js';
-import { gate, Lines, Watch } from './helpers/watch.js';
+import { gate, Lines, stopAll, Watch } from './helpers/watch.js';
 
 let p: Project | undefined;
 let w: Watch | undefined;
@@ -10,15 +10,26 @@ let proc: ReturnType<Project['spawn']> | undefined;
 const cleanups: Array<() => void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
-  for (const x of [w?.proc, proc]) {
-    x?.kill('SIGKILL');
-    await x?.catch(() => undefined);
-  }
-  await p?.remove();
+  await stopAll([w?.proc, proc], p);
   p = undefined;
   w = undefined;
   proc = undefined;
 });
+
+/**
+ * pairs#2 hangs on S0025 while batches 1 and 3 finish; S0025 is then edited: the rebuild that follows
+ * cancels pairs#2 (its agent killed).
+ */
+async function unstickBatch2(watch: Watch, project: Project): Promise<void> {
+  const ran = new Set<string>();
+  await watch.until((e) => {
+    if (e.event === 'ran') ran.add(e.target as string);
+    return ran.has('pairs#1') && ran.has('pairs#3');
+  });
+  await project.editSeed('S0025', 'no longer stuck');
+  const first = await watch.rebuild();
+  expect(first.events.find((e) => e.event === 'cancelled' && e.target === 'pairs#2')).toBeDefined();
+}
 
 describe('cf watch (real file edits on a running watcher)', () => {
   it('reruns exactly what an edit affects; a save without changes runs nothing; a broken pipeline.yaml keeps it alive', async () => {
@@ -142,14 +153,7 @@ phases:
     // Batch 2 of pairs hangs (and says so); batches 1 and 3 finish.
     const pids = await ready.next();
     expect(pids.target).toBe('pairs#2');
-    const ran = new Set<string>();
-    await w.until((e) => {
-      if (e.event === 'ran') ran.add(e.target as string);
-      return ran.has('pairs#1') && ran.has('pairs#3');
-    });
-    await p.editSeed('S0025', 'no longer stuck');
-    const first = await w.rebuild();
-    expect(first.events.find((e) => e.event === 'cancelled' && e.target === 'pairs#2')).toBeDefined();
+    await unstickBatch2(w, p);
     expect(isRunning(pids.agent)).toBe(false);
     const again = await w.rebuild();
     expect(again.ran).toEqual(['legos#2', 'pairs#2']);
@@ -166,14 +170,7 @@ phases:
     const pids = await ready.next();
     ready.close();
     expect(pids.target).toBe('pairs#2');
-    const ran = new Set<string>();
-    await w.until((e) => {
-      if (e.event === 'ran') ran.add(e.target as string);
-      return ran.has('pairs#1') && ran.has('pairs#3');
-    });
-    await p.editSeed('S0025', 'no longer stuck');
-    const first = await w.rebuild();
-    expect(first.events.find((e) => e.event === 'cancelled' && e.target === 'pairs#2')).toBeDefined();
+    await unstickBatch2(w, p);
     expect(isRunning(pids.agent)).toBe(false);
     expect(isRunning(pids.grandchild)).toBe(false);
     const again = await w.rebuild();

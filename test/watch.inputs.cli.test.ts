@@ -2,17 +2,13 @@ import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Project, REPO, seedsJson } from './helpers/project.js';
-import { Lines, Watch } from './helpers/watch.js';
+import { Lines, stopAll, Watch } from './helpers/watch.js';
 
 let p: Project | undefined;
 let w: Watch | undefined;
 let proc: ReturnType<Project['spawn']> | undefined;
 afterEach(async () => {
-  for (const x of [w?.proc, proc]) {
-    x?.kill('SIGKILL');
-    await x?.catch(() => undefined);
-  }
-  await p?.remove();
+  await stopAll([w?.proc, proc], p);
   p = undefined;
   w = undefined;
   proc = undefined;

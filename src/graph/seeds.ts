@@ -256,7 +256,8 @@ export async function loadSeeds(
   // An edited file: items whose text did not change keep their id and hash; only the others are parsed.
   const stale = await cache.previousDerived<PackedSummary>(abs, kind);
   const prev = stale && unpackSummary(stale.data);
-  const quick = stale && prev ? (jsonlEdit(text, stale.snapshot, prev, abs, idField, prepare) ?? incremental(text, stale.snapshot, prev, shown, idField, prepare)) : null;
+  const edit: Edit | null = stale && prev ? { text, oldText: stale.snapshot, old: prev, file: abs, idField, prepare } : null;
+  const quick = edit ? (jsonlEdit(edit) ?? incremental(edit)) : null;
   if (quick) {
     // The edited file is in memory: the batches that rerun read their seeds from it.
     lines = Promise.resolve(quick.lines);
@@ -275,6 +276,37 @@ export async function loadSeeds(
 
 /** The texts of the items from `start` to `end` (indexes), as in the file. */
 type LineSource = (start: number, end: number) => string[];
+
+/** An edited seeds file and what was known of its previous version. */
+interface Edit {
+  text: string;
+  oldText: string;
+  old: Summary;
+  file: string;
+  idField: string;
+  prepare: (items: Item[]) => Item[];
+}
+
+/** The edited file's ids and hashes, and its items' texts. */
+interface Edited {
+  ids: string[];
+  hashes: Hash[];
+  lines: LineSource;
+}
+
+/** One item's text parsed: its id and hash, or null when it is not an object with an id (the full parse says why). */
+function parseSeedText(t: string, idField: string, prepare: (items: Item[]) => Item[]): { id: string; hash: Hash } | null {
+  let item: unknown;
+  try {
+    item = JSON.parse(t);
+  } catch {
+    return null;
+  }
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return null;
+  const id = (item as Item)[idField];
+  if (typeof id !== 'string' || id === '') return null;
+  return { id, hash: itemHash(prepare([item as Item])[0]!) };
+}
 
 /** Where the non-blank lines of a .jsonl text are: [start, end) of each, untrimmed, in one array. */
 function lineSpans(text: string): Int32Array {
@@ -326,14 +358,7 @@ function commonSuffix(a: string, b: string, max: number): number {
  * lines each. null: not a .jsonl file, or the edit is not one the previous ids can describe (the line by
  * line comparison, then the full parse, decide).
  */
-function jsonlEdit(
-  text: string,
-  oldText: string,
-  old: Summary,
-  file: string,
-  idField: string,
-  prepare: (items: Item[]) => Item[],
-): { ids: string[]; hashes: Hash[]; lines: LineSource } | null {
+function jsonlEdit({ text, oldText, old, file, idField, prepare }: Edit): Edited | null {
   const ext = path.extname(file).toLowerCase();
   if (ext !== '.jsonl' && ext !== '.ndjson') return null;
   const now = lineSpans(text);
@@ -365,18 +390,11 @@ function jsonlEdit(
   };
   const seen = new Set<string>();
   for (let i = a; i < nNow - b; i++) {
-    let item: unknown;
-    try {
-      item = JSON.parse(text.slice(now[2 * i]!, now[2 * i + 1]!));
-    } catch {
-      return null;
-    }
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) return null;
-    const v = (item as Item)[idField];
-    if (typeof v !== 'string' || v === '' || seen.has(v) || isKept(v)) return null;
-    seen.add(v);
-    ids.push(v);
-    hashes.push(itemHash(prepare([item as Item])[0]!));
+    const item = parseSeedText(text.slice(now[2 * i]!, now[2 * i + 1]!), idField, prepare);
+    if (!item || seen.has(item.id) || isKept(item.id)) return null;
+    seen.add(item.id);
+    ids.push(item.id);
+    hashes.push(item.hash);
   }
   for (let i = nBefore - b; i < nBefore; i++) {
     ids.push(old.ids[i]!);
@@ -426,14 +444,7 @@ function elementTexts(text: string, file: string): string[] | null {
  * (wherever it moved) keeps its id and hash, the others are parsed and hashed. null: do it the long way
  * (which also reports any error with its line).
  */
-function incremental(
-  text: string,
-  oldText: string,
-  old: Summary,
-  file: string,
-  idField: string,
-  prepare: (items: Item[]) => Item[],
-): { ids: string[]; hashes: Hash[]; lines: LineSource } | null {
+function incremental({ text, oldText, old, file, idField, prepare }: Edit): Edited | null {
   const now = elementTexts(text, file);
   const before = elementTexts(oldText, file);
   if (!now || !before || before.length !== old.ids.length) return null;
@@ -453,17 +464,9 @@ function incremental(
       id = old.ids[j]!;
       hash = old.hashes[j]!;
     } else {
-      let item: unknown;
-      try {
-        item = JSON.parse(t);
-      } catch {
-        return null;
-      }
-      if (item === null || typeof item !== 'object' || Array.isArray(item)) return null;
-      const v = (item as Item)[idField];
-      if (typeof v !== 'string' || v === '') return null;
-      id = v;
-      hash = itemHash(prepare([item as Item])[0]!);
+      const item = parseSeedText(t, idField, prepare);
+      if (!item) return null;
+      ({ id, hash } = item);
     }
     if (seen.has(id)) return null;
     seen.add(id);

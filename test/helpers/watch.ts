@@ -22,14 +22,28 @@ export class Lines {
   }
 
   /** Lines up to and including the next one matching. */
-  async until(pred: (line: string) => boolean): Promise<string[]> {
-    const out: string[] = [];
-    for (;;) {
-      const l = await this.next();
-      out.push(l);
-      if (pred(l)) return out;
-    }
+  until(pred: (line: string) => boolean): Promise<string[]> {
+    return collectUntil(() => this.next(), pred);
   }
+}
+
+/** What `next` gives, up to and including the first that matches. */
+async function collectUntil<T>(next: () => Promise<T>, pred: (x: T) => boolean): Promise<T[]> {
+  const out: T[] = [];
+  for (;;) {
+    const x = await next();
+    out.push(x);
+    if (pred(x)) return out;
+  }
+}
+
+/** After a test: its cf processes killed and waited for, its project removed. */
+export async function stopAll(procs: Array<ReturnType<Project['spawn']> | undefined>, project: Project | undefined): Promise<void> {
+  for (const x of procs) {
+    x?.kill('SIGKILL');
+    await x?.catch(() => undefined);
+  }
+  await project?.remove();
 }
 
 /** A running `cf watch --json`, read event by event. */
@@ -48,13 +62,8 @@ export class Watch {
   }
 
   /** Events up to and including the next one matching. */
-  async until(pred: (e: Event) => boolean): Promise<Event[]> {
-    const out: Event[] = [];
-    for (;;) {
-      const e = await this.next();
-      out.push(e);
-      if (pred(e)) return out;
-    }
+  until(pred: (e: Event) => boolean): Promise<Event[]> {
+    return collectUntil(() => this.next(), pred);
   }
 
   /** The next rebuild's summary (and the events before it): what ran, what was cancelled, what changed. */
