@@ -173,6 +173,21 @@ describe('cf build (through the CLI)', () => {
     expect(fast.stdout).toContain('nothing to do (no input changed since the last build)');
     const json = await p.cf(['build', '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ event: 'summary', ok: true, ran: [], fresh: ['legos#1', 'legos#2', 'pairs#1', 'pairs#2'] });
+    // Touched, or saved with the same content: the stamp's content hash answers (make and ninja would rerun).
+    const older = new Date(Date.now() - 30_000);
+    for (const f of ['seeds.json', 'prompts/pairs.md', 'out/legos.json']) await utimes(p.file(f), older, older);
+    await p.write('prompts/legos.md', await p.read('prompts/legos.md'));
+    await utimes(p.file('prompts/legos.md'), older, older);
+    expect((await p.cf(['build'])).stdout).toContain('nothing to do (no input changed since the last build)');
+    expect((await p.cf(['build'])).stdout).toContain('nothing to do');
+    // The same size, another content: the full path.
+    const prompt = await p.read('prompts/pairs.md');
+    await p.write('prompts/pairs.md', prompt.replace(/.$/s, prompt.endsWith('X') ? 'Y' : 'X'));
+    const later = new Date(Date.now() - 20_000);
+    await utimes(p.file('prompts/pairs.md'), later, later);
+    const changed = await p.cf(['build']);
+    expect(changed.stdout).not.toContain('nothing to do');
+    expect(targetsOf(await p.takeRuns())).toContain('pairs#1');
     await p.editSeed('S0003', 'changed');
     const full = await p.cf(['build']);
     expect(full.stdout).not.toContain('nothing to do');

@@ -143,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'build': {
         if (!opts.dryRun) {
           const started = Date.now();
-          const fresh = (await import('./noop.js')).noopFastPath(opts.dir, rest, STATE_FORMAT);
+          const fresh = await (await import('./noop.js')).noopFastPath(opts.dir, rest, STATE_FORMAT);
           if (fresh) return reportNoop(opts, fresh, Date.now() - started);
         }
         return await (await import('./commands/build.js')).buildCommand(opts, rest);

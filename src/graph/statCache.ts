@@ -86,6 +86,12 @@ export class StatCache {
     return { hash, text };
   }
 
+  /** The content hash known for a file with exactly this stat, if any (no reading, no hashing). */
+  knownHash(abs: string, stat: { size: number; mtimeNs: string; ino: number }): Hash | undefined {
+    const e = this.entries.get(abs);
+    return e && e.size === stat.size && e.mtimeNs === stat.mtimeNs && e.ino === stat.ino ? e.hash : undefined;
+  }
+
   /** Data derived from a file's content, recomputed only when the content hash changed. */
   derived<T>(abs: string, kind: string): T | undefined {
     const e = this.entries.get(abs);

@@ -14,6 +14,7 @@ import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
 import type { OutputStore } from '../../graph/outputs.js';
 import type { PhaseConfig } from '../../graph/pipeline.js';
+import type { FileStamp } from '../../graph/records.js';
 import { statePaths, type State } from '../../graph/state.js';
 import { formatFreshReason, formatStaleReason } from '../../graph/staleness.js';
 import type { Request } from '../../graph/targets.js';
@@ -51,6 +52,8 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   );
   const started = Date.now();
   let summary: BuildSummary | null = null;
+  // The merged outputs as their merge records know them (path → stat and hash), for the no-op stamp.
+  const outputs = new Map<string, FileStamp>();
   try {
     const lock = await acquireLock(
       opts.dir,
@@ -63,7 +66,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     });
     if (lock) {
       try {
-        summary = await runBuild(opts, inputs, requests, reporter.event.bind(reporter), interrupt.signal);
+        summary = await runBuild(opts, inputs, requests, reporter.event.bind(reporter), interrupt.signal, outputs);
       } finally {
         await lock.release();
       }
@@ -79,7 +82,13 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
   if (exitCode === 0 && !s.cancelled.length) {
     const files = watchedFiles(inputs.pipeline).map((f) => path.relative(opts.dir, f));
-    await writeNoopStamp(opts.dir, names, STATE_FORMAT, files, [path.relative(opts.dir, statePaths(opts.dir).log)], [...s.ran, ...s.fresh].sort());
+    // Content hashes cf already has: the stat cache's for inputs, the merge records' for outputs.
+    const hashOf = (file: string, stat: { size: number; mtimeNs: string; ino: number }): string | null => {
+      const out = outputs.get(file);
+      if (out) return out.size === stat.size && out.mtimeNs === stat.mtimeNs && out.ino === stat.ino ? out.hash : null;
+      return inputs.cache.knownHash(path.resolve(opts.dir, file), stat) ?? null;
+    };
+    await writeNoopStamp(opts.dir, names, STATE_FORMAT, files, [path.relative(opts.dir, statePaths(opts.dir).log)], [...s.ran, ...s.fresh].sort(), hashOf);
   } else {
     await clearNoopStamp(opts.dir);
   }
@@ -178,6 +187,7 @@ async function runBuild(
   requests: Request[],
   emit: (e: BuildEvent) => void,
   signal: AbortSignal,
+  outputs?: Map<string, FileStamp>,
 ): Promise<BuildSummary> {
   const state = await readState(opts.dir, false);
   mark('state read');
@@ -193,6 +203,10 @@ async function runBuild(
     return await engine.run(requests);
   } finally {
     mark('built');
+    for (const phase of inputs.pipeline.phases) {
+      const m = state.merge(phase.name);
+      if (m) outputs?.set(m.path, m.file);
+    }
     await finishBuild(opts.dir, inputs, state);
     mark('state saved');
   }
