@@ -45,6 +45,11 @@ export class Analysis {
     });
   }
 
+  /** A batch's status if it was computed already. */
+  known(target: TargetId): BatchStatus | undefined {
+    return this.memo.get(target);
+  }
+
   batch(phase: PhaseConfig, batch: number): BatchStatus {
     const target = batchTarget(phase.name, batch);
     const known = this.memo.get(target);

@@ -23,7 +23,7 @@ import type { PhaseConfig } from './pipeline.js';
 import { Pool } from './pool.js';
 import type { BatchRecord, FileStamp } from './records.js';
 import { SeedsChanged, type Item } from './seeds.js';
-import { formatFreshReason, formatStaleReason } from './staleness.js';
+import { formatFreshReason, formatStaleReason, type FreshReason } from './staleness.js';
 import { batchTarget, type Request, type TargetId } from './targets.js';
 
 export interface EngineOptions {
@@ -79,6 +79,8 @@ export class Engine {
   private readonly pool: Pool;
   /** Batches being read, prepared or recorded around their processes (see staged()). */
   private readonly staging: Pool;
+  /** What plan() found, batch by batch: the batches it found fresh are taken as they are. */
+  private analysis: Analysis | undefined;
   /**
    * Batch outputs parsed in this build, the most recently used ones only: a downstream batch usually runs
    * soon after its upstream one; keeping every batch of a 100,000-seed course parsed would hold them all.
@@ -198,6 +200,7 @@ export class Engine {
 
   plan(requests: Request[]): void {
     const analysis = new Analysis(this.d);
+    this.analysis = analysis;
     const seen = new Set<TargetId>();
     const counts = { fresh: 0, stale: 0, pending: 0, failedBefore: 0 };
     const visit = (phase: PhaseConfig, batch: number): void => {
@@ -236,13 +239,34 @@ export class Engine {
     const t = batchTarget(phase.name, batch);
     let p = this.batches.get(t);
     if (!p) {
-      p = this.buildBatch(phase, batch, t).then((r) => {
-        if (r.kind === 'ok') this.done.set(t, r.record);
-        return r;
-      });
+      // Found fresh by plan(): its upstream is fresh too, and nothing recorded since can change that.
+      const planned = this.analysis?.known(t);
+      if (planned?.kind === 'fresh') {
+        const r = this.fresh(phase, batch, t, planned.record, planned.reason);
+        this.done.set(t, r.record);
+        p = Promise.resolve(r);
+      } else {
+        p = this.buildBatch(phase, batch, t).then((r) => {
+          if (r.kind === 'ok') this.done.set(t, r.record);
+          return r;
+        });
+      }
       this.batches.set(t, p);
     }
     return p;
+  }
+
+  /** A batch that is up to date (decided now, or by plan()). */
+  private fresh(phase: PhaseConfig, batch: number, target: TargetId, found: BatchRecord, reason: FreshReason): BatchResult & { kind: 'ok' } {
+    let record = found;
+    if (record.target !== target) {
+      // Same inputs were built under another batch number (seeds moved): reuse, record it here too.
+      record = { ...record, target, at: this.now() };
+      this.d.state.append(record);
+    }
+    this.summary.fresh.push(target);
+    this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: formatFreshReason(reason) });
+    return { kind: 'ok', record };
   }
 
   private async buildBatch(phase: PhaseConfig, batch: number, target: TargetId): Promise<BatchResult> {
@@ -277,17 +301,7 @@ export class Engine {
     }
 
     const decision = d.decide(phase, batch, items, context);
-    if (decision.kind === 'fresh') {
-      let record = decision.record;
-      if (record.target !== target) {
-        // Same inputs were built under another batch number (seeds moved): reuse, record it here too.
-        record = { ...record, target, at: this.now() };
-        d.state.append(record);
-      }
-      this.summary.fresh.push(target);
-      this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: formatFreshReason(decision.reason) });
-      return { kind: 'ok', record };
-    }
+    if (decision.kind === 'fresh') return this.fresh(phase, batch, target, decision.record, decision.reason);
     if (this.stopping) return this.cancelled(target);
     if (phase.items === 'independent') {
       const read = await this.readInputs(phase, batch, items);
