@@ -9,8 +9,8 @@ describe('cf clean PHASE#k forgets the batch\'s items (State)', () => {
       size: null,
       rewrite: async () => undefined,
       moveToHistory: async () => undefined,
-      historySize: 0,
-      readHistory: () => item('S0001', 'old1'),
+      historySize: 1,
+      eachHistoryRecord: (fn) => fn(JSON.parse(item('S0001', 'old1'))),
       readHistoryKeys: () => 'old1',
       close: () => undefined,
     };
@@ -21,5 +21,30 @@ describe('cf clean PHASE#k forgets the batch\'s items (State)', () => {
     expect(s.itemWithKey('new2' as never)).toBeUndefined();
     expect(s.itemWithKey('old1' as never)).toBeUndefined(); // read from the history after the forget
     expect(s.itemWithKey('new21' as never)).toBeDefined();
+  });
+});
+
+describe('reading a history file a piece at a time', () => {
+  it('gives every line whole, across pieces and multi-byte characters, without the last newline too', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { forEachLineOfFile } = await import('../src/graph/state.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'cf-lines-'));
+    try {
+      const lines = ['{"a":1}', '¿qué tal? 日本語 🙂', 'x'.repeat(50), '', 'last without newline'];
+      const file = path.join(dir, 'h.log');
+      await writeFile(file, lines.join('\n'));
+      for (const chunk of [1, 2, 3, 7, 64, 1 << 20]) {
+        const got: string[] = [];
+        forEachLineOfFile(file, (l) => got.push(l), chunk);
+        expect(got).toEqual(lines.filter(Boolean));
+      }
+      const none: string[] = [];
+      forEachLineOfFile(path.join(dir, 'missing'), (l) => none.push(l));
+      expect(none).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

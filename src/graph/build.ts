@@ -231,6 +231,9 @@ export class Engine {
       if (r.merge) work.push(this.merge(phase));
       else for (const b of r.batches) work.push(this.batch(phase, b));
     }
+    // Every target's promise exists now: what plan() found is not needed any more (a large build's
+    // statuses hold the reasons of thousands of stale batches).
+    this.analysis = undefined;
     await Promise.all(work);
     return this.summary;
   }

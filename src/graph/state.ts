@@ -30,8 +30,8 @@ export interface RecordSink {
   moveToHistory(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void>;
   /** The history file's size in bytes (0 when there is none; null in memory). */
   readonly historySize: number | null;
-  /** The history (superseded runs kept for reverts), read only when a key it holds is asked for. */
-  readHistory(): string | null;
+  /** Calls `fn` with each record of the history (superseded runs kept for reverts), oldest first. */
+  eachHistoryRecord(fn: (r: StateRecord) => void): void;
   /** The keys the history holds (a small file): asked first, so a miss does not read the history. */
   readHistoryKeys(): string | null;
   close(): void;
@@ -65,20 +65,23 @@ export class State {
   private loadHistory(): void {
     if (this.historyLoaded) return;
     this.historyLoaded = true;
-    const text = this.sink?.readHistory();
-    if (!text) return;
-    const older: StateRecord[] = [];
-    forEachRecord(text, (r) => older.push(r));
-    // Index the history as if it came first: replay it, then the current records on top.
+    if (!this.sink?.historySize) return;
+    // Index the history as if it came first: replay it, then the current records on top. It is read a
+    // piece at a time and indexed as it is read (the index keeps a few runs per target): a history of tens
+    // of MB is never one string, nor one array of records.
     const current = this.live();
     const forgets = this.forgets;
     this.clear();
-    for (const r of older) this.apply(r);
+    let older = 0;
+    this.sink.eachHistoryRecord((r) => {
+      older++;
+      this.apply(r);
+    });
     // What was forgotten stays forgotten: the history's older records of those targets and items too.
     for (const r of forgets) this.apply(r);
     const bytes = this.bytes;
     for (const r of current) this.apply(r);
-    this.lines -= older.length + forgets.length + current.length; // the log's own line count is what it was
+    this.lines -= older + forgets.length + current.length; // the log's own line count is what it was
     this.bytes = bytes;
   }
 
@@ -363,12 +366,16 @@ export class FileSink implements RecordSink {
     }
   }
 
-  readHistory(): string | null {
-    try {
-      return readFileSync(this.historyFile, 'utf8');
-    } catch {
-      return null;
-    }
+  eachHistoryRecord(fn: (r: StateRecord) => void): void {
+    forEachLineOfFile(this.historyFile, (line) => {
+      let r: StateRecord;
+      try {
+        r = JSON.parse(line) as StateRecord;
+      } catch {
+        return; // That record never completed.
+      }
+      fn(r);
+    });
   }
 
   private get historyFile(): string {
@@ -404,6 +411,43 @@ async function appendDurable(file: string, chunks: Iterable<Uint8Array>): Promis
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Calls `fn` with each non-empty line of a file, read `chunk` bytes at a time (a line is decoded from its
+ * own bytes: a UTF-8 sequence never holds a newline byte). Nothing when the file does not exist.
+ */
+export function forEachLineOfFile(file: string, fn: (line: string) => void, chunk = 4 << 20): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(chunk);
+    let carry: Buffer | null = null;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const data: Buffer = carry ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
+      carry = null;
+      let start = 0;
+      for (;;) {
+        const nl = data.indexOf(10, start);
+        if (nl === -1) {
+          // The next read reuses buf: keep a copy of the unfinished line.
+          if (start < data.length) carry = Buffer.from(data.subarray(start));
+          break;
+        }
+        if (nl > start) fn(data.toString('utf8', start, nl));
+        start = nl + 1;
+      }
+    }
+    if (carry?.length) fn(carry.toString('utf8'));
+  } finally {
+    closeSync(fd);
   }
 }
 
