@@ -195,6 +195,9 @@ export class Engine {
   }
 
   /** Announces what is fresh and what will run, before anything runs. */
+  /** Called after each batch that ran (cf build: a periodic collection in very large builds). */
+  onBatchDone: (() => void) | undefined;
+
   /** Batches to run or that may run (stale, or pending on an upstream rerun), as plan() counted them. */
   planned = 0;
 
@@ -442,6 +445,7 @@ export class Engine {
         });
         this.parsedBlobs.set(record.out, outcome.items);
         this.summary.ran.push(target);
+        this.onBatchDone?.();
         this.o.emit({
           event: 'ran',
           target,
