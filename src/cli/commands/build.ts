@@ -166,11 +166,12 @@ export function createEngine(o: {
  * one-seed edit (where start-up time is what counts) does not pay. Even so, objects that outlive two young
  * collections while their batch waits or runs pile up in the old heap: at 20,000 seeds the live heap stays
  * near 40 MB while the heap grew to 110 MB before V8 collected it, so the peak depended on when that came
- * (131 to 176 MB over six rebuilds). A full collection every COLLECT_EVERY batches that ran bounds it
- * (130 to 145 MB), for a few ms each against seconds of agent runs.
+ * (131 to 176 MB over six rebuilds). A full collection every COLLECTIONS-th of the batches planned (every
+ * 250 at least) bounds it (130 to 145 MB): a dozen collections a build, for a few ms each at 20,000 seeds
+ * and tens of ms at 100,000, against minutes of agent runs.
  */
 const LEAN_AT = 500;
-const COLLECT_EVERY = 250;
+const COLLECTIONS = 12;
 /** Batches planned from which a build starts the spawner at once (see spawner.ts). */
 const SPAWNER_AT = 8;
 function leanHeapFor(batches: number): (() => void) | null {
@@ -179,9 +180,10 @@ function leanHeapFor(batches: number): (() => void) | null {
   v8.setFlagsFromString('--expose-gc');
   // With --expose-gc set, a new context has gc(); this process's own global is not changed.
   const gc = vm.runInNewContext('gc') as () => void;
+  const every = Math.max(250, Math.ceil(batches / COLLECTIONS));
   let ran = 0;
   return () => {
-    if (++ran % COLLECT_EVERY === 0) gc();
+    if (++ran % every === 0) gc();
   };
 }
 
