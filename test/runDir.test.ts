@@ -1,13 +1,12 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resetRunDir } from '../src/rules/attempts.js';
+import { withTempDir } from './helpers/tempDir.js';
 
 describe('a batch run directory reused by a new run', () => {
   it('keeps only the files the new first attempt writes again; earlier answers, errors and attempts go', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'cf-rundir-'));
-    try {
+    await withTempDir('rundir', async (dir) => {
       const a1 = path.join(dir, 'attempt-1');
       await mkdir(path.join(a1, 'scratch'), { recursive: true });
       await mkdir(path.join(dir, 'attempt-2'));
@@ -17,8 +16,6 @@ describe('a batch run directory reused by a new run', () => {
       expect(await readdir(dir)).toEqual(['attempt-1']);
       expect((await readdir(a1)).sort()).toEqual(['input.json', 'prompt.md', 'stderr.log', 'stdout.log']);
       resetRunDir(path.join(dir, 'missing')); // nothing there: nothing to do
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { State, type RecordSink } from '../src/graph/state.js';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { forEachLineOfFile, State, type RecordSink } from '../src/graph/state.js';
+import { withTempDir } from './helpers/tempDir.js';
 
 describe('cf clean PHASE#k forgets the batch\'s items (State)', () => {
   it('a forget naming items drops their cached outputs, also those in the history read later', () => {
@@ -26,12 +29,7 @@ describe('cf clean PHASE#k forgets the batch\'s items (State)', () => {
 
 describe('reading a history file a piece at a time', () => {
   it('gives every line whole, across pieces and multi-byte characters, without the last newline too', async () => {
-    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const { forEachLineOfFile } = await import('../src/graph/state.js');
-    const dir = await mkdtemp(path.join(tmpdir(), 'cf-lines-'));
-    try {
+    await withTempDir('lines', async (dir) => {
       const lines = ['{"a":1}', '¿qué tal? 日本語 🙂', 'x'.repeat(50), '', 'last without newline'];
       const file = path.join(dir, 'h.log');
       await writeFile(file, lines.join('\n'));
@@ -43,8 +41,6 @@ describe('reading a history file a piece at a time', () => {
       const none: string[] = [];
       forEachLineOfFile(path.join(dir, 'missing'), (l) => none.push(l));
       expect(none).toEqual([]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
