@@ -105,6 +105,10 @@ describe('kind: anthropic, against a local fake of the API (real SDK client)', (
     expect(ev.some((e) => e.event === 'retried')).toBe(false);
     const rec = JSON.parse((await p.read('.cf/records.log')).trim().split('\n')[0]!) as { usage: Array<{ transportRetries: number }> };
     expect(rec.usage[0]!.transportRetries).toBe(3);
+    // Shown with the money: in the build's summary and in cf status.
+    expect(ev.find((e) => e.event === 'summary')).toMatchObject({ usage: { pairs: { attempts: 1, transportRetries: 3 } } });
+    const status = await p.cf(['status'], { ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: api.url });
+    expect(status.stdout).toContain('3 requests repeated (429/529/5xx)');
   });
 
   it('an invalid answer is retried with its errors; a 401 fails at once (no retries)', async () => {

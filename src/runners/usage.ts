@@ -25,10 +25,12 @@ export interface UsageTotals {
   unpriced: number;
   /** Cost of every attempt after a batch's first: what retries cost. */
   retryCostUsd: number;
+  /** Requests repeated after 429/529/5xx/connection resets (they cost waiting, not attempts). */
+  transportRetries: number;
 }
 
 export function emptyTotals(): UsageTotals {
-  return { attempts: 0, inputTokens: 0, cacheWriteTokens: 0, cacheReadTokens: 0, outputTokens: 0, costUsd: 0, unpriced: 0, retryCostUsd: 0 };
+  return { attempts: 0, inputTokens: 0, cacheWriteTokens: 0, cacheReadTokens: 0, outputTokens: 0, costUsd: 0, unpriced: 0, retryCostUsd: 0, transportRetries: 0 };
 }
 
 export function addUsage(t: UsageTotals, u: Usage, isRetry: boolean): void {
@@ -37,6 +39,7 @@ export function addUsage(t: UsageTotals, u: Usage, isRetry: boolean): void {
   t.cacheWriteTokens += u.cacheWriteTokens;
   t.cacheReadTokens += u.cacheReadTokens;
   t.outputTokens += u.outputTokens;
+  t.transportRetries += u.transportRetries ?? 0;
   if (u.costUsd === null) t.unpriced++;
   else {
     t.costUsd += u.costUsd;
@@ -60,7 +63,7 @@ export function formatUsd(usd: number): string {
   return usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
 }
 
-/** "45.2k tokens in (82% from cache), 3.1k out, $0.0421 (retries $0.0050)" */
+/** "45.2k tokens in (82% from cache), 3.1k out, $0.0421 (retries $0.0050), 2 requests repeated (429/529/5xx)" */
 export function formatTotals(t: UsageTotals): string {
   const input = t.inputTokens + t.cacheWriteTokens + t.cacheReadTokens;
   const parts = [`${tokens(input)} tokens in (${Math.round(cacheShare(t) * 100)}% from cache)`, `${tokens(t.outputTokens)} out`];
@@ -68,5 +71,6 @@ export function formatTotals(t: UsageTotals): string {
   if (t.retryCostUsd > 0) cost += ` (retries ${formatUsd(t.retryCostUsd)})`;
   if (t.unpriced) cost += `, ${t.unpriced} attempt${t.unpriced === 1 ? '' : 's'} unpriced`;
   parts.push(cost);
+  if (t.transportRetries) parts.push(`${t.transportRetries} request${t.transportRetries === 1 ? '' : 's'} repeated (429/529/5xx)`);
   return parts.join(', ');
 }
