@@ -80,7 +80,7 @@ export async function noopFastPath(dir: string, targets: string[], cf: string): 
 
 /** A file's content hash as the stat cache computes it (hashing is loaded only when a file is hashed). */
 async function contentHash(abs: string): Promise<string | null> {
-  const [{ initHashing, hashBytes, hashString }, { isUtf8 }] = await Promise.all([import('../util/hash.js'), import('node:buffer')]);
+  const { initHashing, hashFileContent } = await import('../util/hash.js');
   await initHashing();
   let bytes: Buffer;
   try {
@@ -88,7 +88,7 @@ async function contentHash(abs: string): Promise<string | null> {
   } catch {
     return null;
   }
-  return isUtf8(bytes) ? hashBytes(bytes) : hashString(bytes.toString('utf8'));
+  return hashFileContent(bytes);
 }
 
 /**

@@ -194,13 +194,13 @@ export class Engine {
     return (this.o.now?.() ?? new Date()).toISOString();
   }
 
-  /** Announces what is fresh and what will run, before anything runs. */
   /** Called after each batch that ran (cf build: a periodic collection in very large builds). */
   onBatchDone: (() => void) | undefined;
 
   /** Batches to run or that may run (stale, or pending on an upstream rerun), as plan() counted them. */
   planned = 0;
 
+  /** Announces what is fresh and what will run, before anything runs. */
   plan(requests: Request[]): void {
     const analysis = new Analysis(this.d);
     this.analysis = analysis;

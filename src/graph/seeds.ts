@@ -411,19 +411,11 @@ function jsonlEdit({ text, oldText, old, file, idField, prepare }: Edit): Edited
 
 /** The non-blank lines of a .jsonl text, trimmed (a line is only copied again when it has spaces to trim). */
 function jsonLines(text: string): string[] {
+  const spans = lineSpans(text);
   const out: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const first = text.charCodeAt(start);
-    const last = text.charCodeAt(end - 1);
-    if (end > start && first > 32 && last > 32) out.push(text.slice(start, end));
-    else {
-      const l = text.slice(start, end).trim();
-      if (l) out.push(l);
-    }
-    start = end + 1;
+  for (let i = 0; i < spans.length; i += 2) {
+    const l = text.slice(spans[i]!, spans[i + 1]!).trim();
+    if (l) out.push(l); // (a line of other white space than ASCII's is blank too)
   }
   return out;
 }

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isUtf8 } from 'node:buffer';
-import { hashBytes, hashString, type Hash } from '../util/hash.js';
+import { hashFileContent, hashString, type Hash } from '../util/hash.js';
 import { readTextOrNullSync, writeAtomic } from '../util/fsx.js';
 
 /**
@@ -69,8 +68,7 @@ export class StatCache {
     }
     const bytes = readFileSync(abs);
     const text = bytes.toString('utf8');
-    // The hash of the text's UTF-8 bytes, which are the file's own when it is valid UTF-8 (no re-encoding).
-    const hash = isUtf8(bytes) ? hashBytes(bytes) : hashString(text);
+    const hash = hashFileContent(bytes);
     const mtimeMs = Number(st.mtimeNs / 1_000_000n);
     const entry: Entry = {
       size: Number(st.size),
@@ -122,9 +120,7 @@ export class StatCache {
     }
     // Only the content the data came from: a crash between writing a snapshot and the cache that goes
     // with it leaves them from different versions.
-    const snapshot = bytes.toString('utf8');
-    const hash = isUtf8(bytes) ? hashBytes(bytes) : hashString(snapshot);
-    return hash === p.hash ? { data: p.derived.data as T, snapshot } : undefined;
+    return hashFileContent(bytes) === p.hash ? { data: p.derived.data as T, snapshot: bytes.toString('utf8') } : undefined;
   }
 
   private snapshotFile(abs: string): string {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import xxhash from 'xxhash-wasm';
 
 /** A content hash: 16 lower-case hex digits of xxh64. Branded so it is never confused with other strings. */
@@ -23,6 +24,14 @@ export function hashString(text: string): Hash {
 /** xxh64 as a number (for sums: an order-free hash of a set is the sum of its members' hashes). */
 export function hash64(text: string): bigint {
   return h().h64(text);
+}
+
+/**
+ * A file's content hash: the hash of its text's UTF-8 bytes, which are the file's own bytes when it is
+ * valid UTF-8 (hashed as they are, no re-encoding); a file that is not is hashed as Node decodes it.
+ */
+export function hashFileContent(bytes: Buffer): Hash {
+  return isUtf8(bytes) ? hashBytes(bytes) : hashString(bytes.toString('utf8'));
 }
 
 export function hashBytes(bytes: Uint8Array): Hash {
