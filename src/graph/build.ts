@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { mark } from '../util/timing.js';
-import { runBatch } from '../rules/attempts.js';
+import { runBatch, type Exclusive } from '../rules/attempts.js';
 import { mergeBatches, mergeJsonArray, packSpans, unpackSpans, type Spans } from '../rules/merge.js';
 import type { Validator } from '../rules/validate.js';
 import type { AgentResult, AgentRunner } from '../runners/types.js';
@@ -60,6 +60,11 @@ export interface BuildSummary {
   stopped: string[];
   /** What this build's attempts consumed, per phase. */
   usage: Record<string, UsageTotals>;
+}
+
+/** Slots go to lower batch numbers first, then earlier phases: a batch's chain finishes before the next starts. */
+function slotPriority(phase: PhaseConfig, batch: number): number {
+  return batch * 1000 + phase.index;
 }
 
 type BatchResult =
@@ -123,7 +128,7 @@ export class Engine {
 
   /** An agent task in the pool (-j), unless the runner pools its requests itself. */
   private slot<T>(phase: PhaseConfig, batch: number, task: () => Promise<T>): Promise<T> {
-    return this.runner(phase).pooled !== false ? this.pool.run(batch * 1000 + phase.index, task) : task();
+    return this.runner(phase).pooled !== false ? this.pool.run(slotPriority(phase, batch), task) : task();
   }
 
   /**
@@ -132,9 +137,9 @@ export class Engine {
    * (`exclusive`). A shell recipe under make holds its slot only while it runs; so does a batch here, so
    * one batch's bookkeeping overlaps the next one's agent. Staging bounds what is read ahead of the slots.
    */
-  private staged<T>(phase: PhaseConfig, batch: number, task: (exclusive: (<U>(run: () => Promise<U>) => Promise<U>) | undefined) => Promise<T>): Promise<T> {
+  private staged<T>(phase: PhaseConfig, batch: number, task: (exclusive: Exclusive | undefined) => Promise<T>): Promise<T> {
     if (this.runner(phase).pooled === false) return task(undefined);
-    const priority = batch * 1000 + phase.index;
+    const priority = slotPriority(phase, batch);
     return this.staging.run(priority, () => task((run) => this.pool.run(priority, run)));
   }
 
@@ -386,7 +391,7 @@ export class Engine {
     decision: Extract<Decision, { kind: 'stale' }>,
     reasons: string[],
     signal: AbortSignal,
-    exclusive: (<T>(run: () => Promise<T>) => Promise<T>) | undefined,
+    exclusive: Exclusive | undefined,
   ): Promise<BatchResult> {
     const d = this.d;
     const items = decodeRefs(text);

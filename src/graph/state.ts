@@ -368,13 +368,8 @@ export class FileSink implements RecordSink {
 
   eachHistoryRecord(fn: (r: StateRecord) => void): void {
     forEachLineOfFile(this.historyFile, (line) => {
-      let r: StateRecord;
-      try {
-        r = JSON.parse(line) as StateRecord;
-      } catch {
-        return; // That record never completed.
-      }
-      fn(r);
+      const r = parseRecord(line);
+      if (r) fn(r);
     });
   }
 
@@ -451,6 +446,15 @@ export function forEachLineOfFile(file: string, fn: (line: string) => void, chun
   }
 }
 
+/** One log line's record; null for a line torn by a crash mid-write (that record never completed). */
+function parseRecord(line: string): StateRecord | null {
+  try {
+    return JSON.parse(line) as StateRecord;
+  } catch {
+    return null;
+  }
+}
+
 /** Calls `fn` with each record of a log's text; a line torn by a crash mid-write is skipped. */
 function forEachRecord(text: string, fn: (r: StateRecord, bytes: number) => void): void {
   let start = 0;
@@ -459,14 +463,8 @@ function forEachRecord(text: string, fn: (r: StateRecord, bytes: number) => void
     if (end === -1) end = text.length;
     const line = text.slice(start, end);
     start = end + 1;
-    if (!line) continue;
-    let r: StateRecord;
-    try {
-      r = JSON.parse(line) as StateRecord;
-    } catch {
-      continue; // That record never completed.
-    }
-    fn(r, line.length + 1);
+    const r = line ? parseRecord(line) : null;
+    if (r) fn(r, line.length + 1);
   }
 }
 

@@ -43,7 +43,7 @@ export interface AttemptJob {
    * caller already holds a slot for the whole attempt. Preparing files and recording the output happen
    * outside the slot, so the next agent can start while this batch does its bookkeeping.
    */
-  exclusive?: <T>(run: () => Promise<T>) => Promise<T>;
+  exclusive?: Exclusive;
   onAttempt(attempt: number): void;
   /** Every attempt's usage, as soon as it is known (for budgets and live totals). */
   onUsage?(usage: AttemptUsage): void;
@@ -144,7 +144,9 @@ export function prepareFiles(dir: string, prompt: string, inputJson: string): At
   return files;
 }
 
-const direct = <T>(run: () => Promise<T>): Promise<T> => run();
+/** Runs a process of a batch in one of the build's -j slots (or, `direct`, at once). */
+export type Exclusive = <T>(run: () => Promise<T>) => Promise<T>;
+const direct: Exclusive = (run) => run();
 
 export type CheckResult =
   | { kind: 'valid'; items: Item[]; warnings: ValidationError[] }
@@ -164,7 +166,7 @@ export async function checkOutput(o: {
   signal: AbortSignal;
   context?: ValidatorContext;
   /** Runs the validator in a -j slot (see AttemptJob.exclusive). */
-  exclusive?: <T>(run: () => Promise<T>) => Promise<T>;
+  exclusive?: Exclusive;
 }): Promise<CheckResult> {
   const built = builtinValidate(o.text, o.inputIds, o.idField);
   if (!built.ok) return { kind: 'invalid', errors: built.errors.map((e) => ({ source: 'output' as const, ...e })), fatal: false };

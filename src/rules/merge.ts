@@ -60,6 +60,9 @@ const SEP = Buffer.from(',\n');
 const CLOSE = Buffer.from('\n]\n');
 const EMPTY = Buffer.from('[]\n');
 
+/** How much of a run of unchanged batches is copied from the previous file at a time. */
+const RUN_PIECE = 4 << 20;
+
 /**
  * The JSON-array merge, byte for byte `JSON.stringify(all, null, 2) + "\n"` in UTF-8, as a stream of chunks
  * built from per-batch fragments: a batch whose output is unchanged since the previous merge is copied from
@@ -67,8 +70,6 @@ const EMPTY = Buffer.from('[]\n');
  * not 1,000; and the file is written as it is made, never held whole in memory. `done()` gives the item
  * count and the batches' byte spans once the chunks have been consumed.
  */
-const RUN_PIECE = 4 << 20;
-
 export function mergeJsonArray(
   outs: readonly string[],
   itemsOf: (i: number) => Promise<Item[]>,

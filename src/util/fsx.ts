@@ -3,6 +3,11 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
+/** A temporary file's name beside `file`, unique to this process and call. */
+function tempBeside(file: string): string {
+  return `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
 /** Directories this process already made: a build writes thousands of files into a few hundred. */
 const made = new Set<string>();
 
@@ -43,7 +48,7 @@ export async function writeAtomicStream(
   opts: { durable?: boolean } = {},
 ): Promise<void> {
   await ensureDir(path.dirname(file));
-  const tmp = `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = tempBeside(file);
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
     fh = await open(tmp, 'wx').catch(async (e: NodeJS.ErrnoException) => {
@@ -92,7 +97,7 @@ export function writeAtomicSync(file: string, data: string | Uint8Array): void {
     mkdirSync(dir, { recursive: true });
     made.add(dir);
   }
-  const tmp = `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = tempBeside(file);
   let fd: number;
   try {
     fd = openSync(tmp, 'wx');
@@ -101,18 +106,16 @@ export function writeAtomicSync(file: string, data: string | Uint8Array): void {
     mkdirSync(dir, { recursive: true }); // the directory went away since (cf clean, a test's cleanup)
     fd = openSync(tmp, 'wx');
   }
+  let open = true;
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    open = false;
     closeSync(fd);
     renameSync(tmp, file);
   } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
+    if (open) closeSync(fd);
     rmSync(tmp, { force: true });
     throw e;
   }
