@@ -1,8 +1,21 @@
 // Bundles cf into dist/bundle/ with esbuild: one file for start-up, dynamic imports (commands, YAML and
 // the schema library, the API clients, chokidar…) as chunks loaded only when used. Fewer files to resolve
 // and compile is most of a no-op build's time at 20,000 seeds.
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
+
+/** A hash of every source file: which build of cf runs (src/version.ts CF_BUILD). */
+function sourceHash(dir) {
+  const h = createHash('sha256');
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? e.path, e.name))
+    .sort();
+  for (const f of files) h.update(`${f}\0`).update(readFileSync(f)).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
 
 // Chunk names carry content hashes: without a clean outdir, every rebuild leaves the old ones behind.
 rmSync('dist/bundle', { recursive: true, force: true });
@@ -18,6 +31,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,
   legalComments: 'none',
+  define: { __CF_BUILD__: JSON.stringify(sourceHash('src')) },
   logLevel: 'warning',
   // CommonJS dependencies bundled into ESM still call require() and read __filename / __dirname.
   banner: {

@@ -50,4 +50,20 @@ describe('the example course (README quick start)', () => {
       expect(JSON.parse(check.stdout)).toMatchObject({ kind: f, errors: [] });
     }
   });
+
+  it('cf adopt of its three phases (lego_baskets reads the vocabulary context) leaves nothing to run', async () => {
+    const phases = ['seed_pairs', 'lego_pairs', 'lego_baskets'];
+    for (const f of phases) await cp(path.join(dir, OUT, `${f}.json`), path.join(dir, `old-${f}.json`));
+    expect((await cf('clean')).code).toBe(0);
+    for (const f of phases) {
+      const a = await cf('adopt', f, '--from', `old-${f}.json`);
+      expect(a.stdout, a.stderr).toContain(`3 of 3 batches of ${f} adopted`);
+    }
+    const built = await cf('build');
+    expect(built.code, built.stdout).toBe(0);
+    expect(built.stdout).toContain('0 ran, 9 fresh');
+    // The same documents, but for when they were generated (the adoption's time).
+    const content = async (rel: string): Promise<object> => ({ ...(await readJson<object>(rel)), generated: null });
+    for (const f of phases) expect(await content(`${OUT}/${f}.json`)).toEqual(await content(`old-${f}.json`));
+  });
 });

@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Project, REPO } from './helpers/project.js';
+import { Project } from './helpers/project.js';
+import { SHARED_SSI, sharedData } from './helpers/sharedData.js';
 
 /** Real course data, read from beside the repository when present (never copied into it). */
-const SSI = path.resolve(REPO, '..', 'shared', 'data', 'ssi');
+const SSI = SHARED_SSI;
 const SPA = path.join(SSI, 'spa_for_eng');
 
 let p: Project | undefined;
@@ -56,7 +56,7 @@ async function realProject(runner: 'replay' | 'fail', strict = false): Promise<P
 
 const stripNew = (seeds: Array<{ legos: Array<Record<string, unknown>> }>) => seeds.map((s) => ({ ...s, legos: s.legos.map(({ new: _n, ...l }) => l) }));
 
-describe.skipIf(!existsSync(SSI))('the real SSi course (../shared/data/ssi)', () => {
+describe.runIf(sharedData('the real SSi course (../shared/data/ssi)'))('the real SSi course (../shared/data/ssi)', () => {
   it('cf check lego_pairs.json: per-rule counts that agree with the data README', async () => {
     p = await Project.create({ seeds: 1 });
     const r = await p.cf(['check', path.join(SPA, 'lego_pairs.json'), '--json']);
@@ -126,6 +126,30 @@ describe.skipIf(!existsSync(SSI))('the real SSi course (../shared/data/ssi)', ()
     const edited = await p.cf(['build', '--json']);
     const summary = JSON.parse(edited.stdout.trim().split('\n').at(-1)!) as { ran: string[] };
     expect(summary.ran).toEqual(['seed_pairs#1']);
+  });
+
+  it('cf adopt of a phase with the vocabulary context (lego_baskets) records what a build finds fresh', async () => {
+    const baskets = `  - name: lego_baskets
+    intelligence: prompts/baskets.md
+    runner: split
+    output: out/lego_baskets.json
+    context: {vocabulary: lego_pairs}
+    merge: ssi:lego_baskets
+    validate: {rules: ssi:lego_baskets, severity: {gate: warning, phrase_contains_lego: warning, final_lego_ends_with_seed: warning, no_duplicate_phrases: warning, basket_matches_lego: warning}}
+`;
+    p = await Project.create({ pipeline: realPipeline('fail') + baskets, files: { 'prompts/baskets.md': '# Baskets\n' } });
+    await copyFile(path.join(SSI, 'canonical_seeds.json'), p.file('canonical_seeds.json'));
+    for (const [phase, file] of [['seed_pairs', 'seed_pairs.json'], ['lego_pairs', 'lego_pairs.json']]) {
+      expect((await p.cf(['adopt', phase!, '--from', path.join(SPA, file!)])).code).toBe(0);
+    }
+    // The sample holds S0001-S0100: batches 1-5; the others are not in it.
+    const a = await p.cf(['adopt', 'lego_baskets', '--from', path.join(SPA, 'lego_baskets.sample_S0001-S0100.json'), '--json']);
+    const report = JSON.parse(a.stdout) as { adopted: string[]; rejected: Array<{ target: string }> };
+    expect(report.adopted).toEqual(['lego_baskets#1', 'lego_baskets#2', 'lego_baskets#3', 'lego_baskets#4', 'lego_baskets#5']);
+    // No agent may run (the runner fails): the adopted batches and what they read are fresh.
+    const build = await p.cf(['build', 'lego_baskets#1', 'lego_baskets#2', 'lego_baskets#3', 'lego_baskets#4', 'lego_baskets#5', '--json']);
+    expect(build.code, build.stdout + build.stderr).toBe(0);
+    expect((JSON.parse(build.stdout.trim().split('\n').at(-1)!) as { ran: string[]; fresh: string[] }).ran).toEqual([]);
   });
 
   it('strict rules: batches with invalid items are reported and not adopted', async () => {

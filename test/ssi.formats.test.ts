@@ -1,12 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { detectKind, readCanonical, readDocument, writeDocument } from '../src/rules/ssi/formats.js';
 import type { BasketsItem, CourseInfo, Lego, LegoPairsItem, SeedPairItem } from '../src/rules/ssi/types.js';
+import { SHARED_SSI, sharedData } from './helpers/sharedData.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dataDir = path.resolve(repoRoot, '..', 'shared', 'data', 'ssi');
+const dataDir = SHARED_SSI;
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'ssi');
 
 const json = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
@@ -185,7 +186,7 @@ describe('writeDocument (invented items)', () => {
   });
 });
 
-describe.skipIf(!existsSync(dataDir))('real course data (read from /work/shared/data/ssi, never copied)', () => {
+describe.runIf(sharedData('real course data (read from /work/shared/data/ssi, never copied)'))('real course data (read from /work/shared/data/ssi, never copied)', () => {
   const file = (p: string) => path.join(dataDir, p);
 
   it('detectKind on every real file', () => {

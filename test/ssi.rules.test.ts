@@ -1,15 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readCanonical, readDocument } from '../src/rules/ssi/formats.js';
 import { defaultWordLists, wordSeverities } from '../src/rules/ssi/languages.js';
 import { containsRun, tile, tokenKey, tokens, words } from '../src/rules/ssi/text.js';
 import type { BasketsItem, Lego, LegoPairsItem, Pair, RuleReport, SeedPairItem, SsiKind } from '../src/rules/ssi/types.js';
 import { RULES, checkBaskets, checkLegoPairs, checkSeedPairs, vocabulary } from '../src/rules/ssi/validators.js';
+import { SHARED_SSI, sharedData } from './helpers/sharedData.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dataDir = path.resolve(repoRoot, '..', 'shared', 'data', 'ssi');
+const dataDir = SHARED_SSI;
 
 const SPA = { language: 'spa' };
 
@@ -357,7 +356,7 @@ function canTile(rest: string[], pieces: string[][]): boolean {
   return pieces.some((p) => p.length > 0 && p.every((t, i) => rest[i] === t) && canTile(rest.slice(p.length), pieces));
 }
 
-describe.skipIf(!existsSync(dataDir))('real spa_for_eng data (read from /work/shared/data/ssi, never copied)', () => {
+describe.runIf(sharedData('real spa_for_eng data (read from /work/shared/data/ssi, never copied)'))('real spa_for_eng data (read from /work/shared/data/ssi, never copied)', () => {
   it('lego_pairs.json: tiling 523/668, 11 seeds without LEGOs, 2 M-LEGOs without components', () => {
     const seeds = load('lego_pairs', 'spa_for_eng/lego_pairs.json') as LegoPairsItem[];
     const seedPairs = new Map((load('seed_pairs', 'spa_for_eng/seed_pairs.json') as SeedPairItem[]).map((s) => [s.seed_id, { known: s.known, target: s.target }]));

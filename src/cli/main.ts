@@ -60,7 +60,7 @@ function reportNoop(opts: GlobalOptions, fresh: string[], ms: number): number {
     const summary = { event: 'summary', ok: true, exitCode: 0, ms, ran: [], fresh, failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {}, ts: new Date().toISOString() };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else if (!opts.quiet) {
-    process.stdout.write(`cf: ${fresh.length} batch targets fresh, nothing to do (no input changed since the last build)\ncf: done: 0 ran, ${fresh.length} fresh in ${ms} ms\n`);
+    process.stdout.write(`cf: ${fresh.length} batch target${fresh.length === 1 ? '' : 's'} fresh, nothing to do (no input changed since the last build)\ncf: done: 0 ran, ${fresh.length} fresh in ${ms} ms\n`);
   } else {
     process.stdout.write(`cf: done: 0 ran, ${fresh.length} fresh in ${ms} ms\n`);
   }

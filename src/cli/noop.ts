@@ -22,7 +22,7 @@ const RACY_MS = 2000;
  * (FAT, some network filesystems, or a file written exactly on the second) keep the 2 s window.
  */
 const RACY_FINE_MS = 100;
-const VERSION = 2;
+const VERSION = 3;
 const STAMP = path.join('.cf', 'noop.json');
 
 /** [file, size, mtimeNs, ino, content hash when known] or [file, null] when it does not exist. */

@@ -2,7 +2,8 @@ import type { BuildEvent } from '../graph/events.js';
 import { describeLockWait } from '../graph/lock.js';
 import { describeError, type ValidationError } from '../rules/validate.js';
 import { formatDuration } from '../util/duration.js';
-import { emptyTotals, formatTotals, formatUsd } from '../runners/usage.js';
+import { emptyTotals, formatTotals, formatUsd, reported } from '../runners/usage.js';
+import { count } from '../util/plural.js';
 import { unreachable } from '../util/result.js';
 import { formatUserError } from '../util/errors.js';
 
@@ -36,13 +37,11 @@ export function formatErrors(errors: ValidationError[], indent = '    '): string
   return shown.join('\n');
 }
 
+/** A process holding a -j slot: an agent, or a validator, of a batch or of a run of several batches' items. */
 interface Running {
   label: string;
-  /** For a pack of several batches' items: the batches it serves. */
-  packed?: string[];
+  what: 'agent' | 'validator';
   since: number;
-  attempt: number;
-  of: number;
 }
 
 /**
@@ -50,7 +49,10 @@ interface Running {
  * line below the log shows what is running now; in logs and CI only the plain lines are written.
  */
 export class HumanReporter implements Reporter {
+  /** What holds a slot now (never more than -j), by target or run label. */
   private readonly running = new Map<string, Running>();
+  /** The attempt each batch or run is at, when past its first. */
+  private readonly attempts = new Map<string, { attempt: number; of: number }>();
   private total = 0;
   private budgetNoted = false;
   /** Batches not built because an input changed while cf ran. */
@@ -89,9 +91,11 @@ export class HumanReporter implements Reporter {
     }
     const now = Date.now();
     const width = process.stdout.columns || 80;
-    const parts = [...this.running.values()].map(
-      (r) => `${r.label} ${formatDuration(now - r.since)}${r.attempt > 1 ? ` (attempt ${r.attempt}/${r.of})` : ''}`,
-    );
+    const parts = [...this.running.values()].map((r) => {
+      const a = this.attempts.get(r.label);
+      const notes = [...(r.what === 'validator' ? ['validating'] : []), ...(a && a.attempt > 1 ? [`attempt ${a.attempt}/${a.of}`] : [])];
+      return `${r.label} ${formatDuration(now - r.since)}${notes.length ? ` (${notes.join(', ')})` : ''}`;
+    });
     const line = `[${this.finished}/${this.total}] running ${parts.join(', ')}`;
     this.live(line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line);
   }
@@ -112,23 +116,24 @@ export class HumanReporter implements Reporter {
         if (!q) {
           const pending = e.pending ? `, ${e.pending} more if upstream output changes` : '';
           const work = e.stale + e.pending === 0 ? 'nothing to do' : `${e.stale} to run${pending} (-j ${e.jobs})`;
-          this.print(`cf: ${e.seeds} seeds, ${e.batches} batch targets: ${e.fresh} fresh, ${work}`);
+          this.print(`cf: ${count(e.seeds, 'seed')}, ${count(e.batches, 'batch target')}: ${e.fresh} fresh, ${work}`);
         }
         break;
       case 'fresh':
         if (this.opts.verbose) this.print(`${e.target}: ${e.reason}`);
         break;
       case 'started':
-        this.running.set(e.target, { label: e.target, since: Date.now(), attempt: 1, of: 1, ...(e.packed ? { packed: e.packed } : {}) });
         if (e.packed && !q && !this.live) this.print(`packed ${e.items} stale items of ${e.packed.join(', ')} into one run`);
         if (this.opts.verbose && !q) this.print(`${label(e.phase, e.batch, e.batchCount)} started: ${e.reasons.join('; ')}`);
+        break;
+      case 'attempt':
+        this.attempts.set(e.target, { attempt: e.attempt, of: e.of });
+        break;
+      case 'process':
+        if (e.state === 'start') this.running.set(e.target, { label: e.target, what: e.what, since: Date.now() });
+        else this.running.delete(e.target);
         this.render();
         break;
-      case 'attempt': {
-        const r = this.running.get(e.target);
-        if (r) Object.assign(r, { attempt: e.attempt, of: e.of });
-        break;
-      }
       case 'retried':
         if (!q) {
           // Attempt 0: cached items (items: independent) rejected together; they are made again.
@@ -137,19 +142,15 @@ export class HumanReporter implements Reporter {
         }
         break;
       case 'ran':
-        this.running.delete(e.target);
-        for (const [k, r] of this.running) if (r.packed?.includes(e.target)) this.running.delete(k);
         this.finished++;
         if (!q) {
           const attempts = e.attempts > 1 ? `, ${e.attempts} attempts` : '';
           const cached = e.regenerated !== undefined ? ` (${e.regenerated} regenerated, ${e.items - e.regenerated} cached)` : '';
           const warnings = e.warnings ? `, ${e.warnings} warning${e.warnings === 1 ? '' : 's'} (cf explain ${e.target})` : '';
-          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${e.items} items${cached}, ${formatDuration(e.ms)}${attempts}${warnings}`);
+          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${count(e.items, 'item')}${cached}, ${formatDuration(e.ms)}${attempts}${warnings}`);
         }
         break;
       case 'failed':
-        this.running.delete(e.target);
-        for (const [k, r] of this.running) if (r.packed?.includes(e.target)) this.running.delete(k);
         this.finished++;
         this.print(
           `${label(e.phase, e.batch, e.batchCount)} FAILED${e.attempts ? ` after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}` : ''}:\n${formatErrors(
@@ -162,15 +163,12 @@ export class HumanReporter implements Reporter {
         if (!q) this.print(`${e.target} skipped: ${e.because}`);
         break;
       case 'cancelled':
-        this.running.delete(e.target);
-        for (const [k, r] of this.running) if (r.packed?.includes(e.target)) this.running.delete(k);
         if (e.because) {
           this.notBuilt++;
           this.print(`${e.target} not built: ${e.because}`);
         }
         break;
       case 'stopped':
-        this.running.delete(e.target);
         if (!this.budgetNoted) {
           this.budgetNoted = true;
           this.print(`cf: ${e.reason}; starting no more runs`);
@@ -193,7 +191,7 @@ export class HumanReporter implements Reporter {
         );
         break;
       case 'merged':
-        if (!q) this.print(`wrote ${e.output}: ${e.items} items from ${e.batches} batches${e.replaced ? ` (${e.reason})` : ''}`);
+        if (!q) this.print(`wrote ${e.output}: ${count(e.items, 'item')} from ${count(e.batches, 'batch', 'batches')}${e.replaced ? ` (${e.reason})` : ''}`);
         break;
       case 'merge-fresh':
         if (this.opts.verbose) this.print(`${e.output} is up to date`);
@@ -212,8 +210,8 @@ export class HumanReporter implements Reporter {
         const incomplete = !e.failed.length && !e.skipped.length && !e.stopped.length;
         const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : incomplete ? 'cf: not done' : 'cf: FAILED';
         this.print(`${head}: ${parts.join(', ')} in ${formatDuration(e.ms)}`);
-        for (const [phase, t] of Object.entries(e.usage)) if (t.attempts) this.print(`  ${phase}: ${formatTotals(t)}`);
-        const phases = Object.values(e.usage).filter((t) => t.attempts);
+        for (const [phase, t] of Object.entries(e.usage)) if (reported(t)) this.print(`  ${phase}: ${formatTotals(t)}`);
+        const phases = Object.values(e.usage).filter(reported);
         if (phases.length > 1) {
           const all = emptyTotals();
           for (const t of phases) for (const k of Object.keys(all) as Array<keyof typeof all>) all[k] += t[k];

@@ -2,15 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { mark } from '../util/timing.js';
 import path from 'node:path';
 import { Decider } from '../graph/decide.js';
-import { commandFiles, phaseParts, statCacheHasher, type PhaseParts } from '../graph/fingerprint.js';
+import { phaseParts, statCacheHasher, type PhaseParts } from '../graph/fingerprint.js';
 import { DiskObjectStore } from '../graph/objects.js';
 import { DiskOutputStore } from '../graph/outputs.js';
-import { loadPipeline, PIPELINE_FILE, type Pipeline } from '../graph/pipeline.js';
+import { loadPipeline, pipelineInputs, PIPELINE_FILE, type Pipeline } from '../graph/pipeline.js';
 import { loadSeeds } from '../graph/seeds.js';
 import { openState, statePaths, type State } from '../graph/state.js';
 import { StatCache } from '../graph/statCache.js';
 import { BuildGraph, resolveTargets, type Request } from '../graph/targets.js';
 import { fail, type UserError } from '../util/errors.js';
+import { removeStaleTemporaries } from '../util/fsx.js';
 import { initHashing } from '../util/hash.js';
 import { err, ok, type Result } from '../util/result.js';
 
@@ -85,17 +86,15 @@ export async function requireInputs(dir: string, names: string[]): Promise<{ inp
 
 /** Every file a target reads (and the merged outputs, whose hand edits feed downstream). */
 export function watchedFiles(p: Pipeline): string[] {
-  const files = new Set<string>([PIPELINE_FILE, p.seeds]);
-  for (const phase of p.phases) {
-    files.add(phase.intelligence);
-    files.add(phase.output);
-    for (const d of phase.deps) files.add(d);
-    if (phase.validate?.command) for (const f of commandFiles(phase.validate.command)) files.add(f);
-  }
-  for (const r of p.runners.values()) {
-    for (const d of r.deps) files.add(d);
-    if (r.kind === 'command') for (const f of commandFiles(r.command)) files.add(f);
-  }
+  const files = new Set<string>([PIPELINE_FILE, ...pipelineInputs(p).map((f) => f.rel)]);
+  for (const phase of p.phases) files.add(phase.output);
   return [...files].map((f) => path.resolve(p.dir, f));
 }
 
+/**
+ * The temporary files a cf killed mid-write left beside the merged outputs and in .cf/ (a kill -9 during a
+ * merge leaves a whole output's worth): removed before a build, under the lock.
+ */
+export function removeStaleTemporariesOf(p: Pipeline): Promise<number> {
+  return removeStaleTemporaries([...p.phases.map((phase) => path.resolve(p.dir, phase.output)), { dir: statePaths(p.dir).root }]);
+}

@@ -10,7 +10,8 @@ import { formatErrorEvent, formatErrors, type Reporter } from './reporters.js';
  */
 export class WatchReporter implements Reporter {
   private changed: string[] | null = null;
-  private readonly reasons = new Set<string>();
+  /** Why each batch started (a run of several batches' items: each of them). */
+  private readonly reasons = new Map<string, string[]>();
   private below: string[] = [];
 
   event(e: BuildEvent): void {
@@ -19,7 +20,7 @@ export class WatchReporter implements Reporter {
         this.changed = e.files;
         break;
       case 'started':
-        for (const r of e.reasons) this.reasons.add(r);
+        for (const t of e.packed ?? [e.target]) this.reasons.set(t, e.reasons);
         break;
       case 'failed':
         this.below.push(`  ${e.target} FAILED:\n${formatErrors(e.errors.filter((x) => x.attempt === e.attempts), '    ')}`);
@@ -38,7 +39,9 @@ export class WatchReporter implements Reporter {
         if (e.skipped.length) counts.push(`${e.skipped.length} skipped`);
         if (e.cancelled.length) counts.push(`${e.cancelled.length} cancelled (rerun next)`);
         if (e.stopped.length) counts.push(`${e.stopped.length} not started (budget)`);
-        const reasons = this.reasons.size ? ` (${[...this.reasons].slice(0, 3).join('; ')})` : '';
+        // The reasons in the order of the batches they ran for, each once.
+        const why = [...new Set(e.ran.flatMap((t) => this.reasons.get(t) ?? []))];
+        const reasons = why.length ? ` (${why.slice(0, 3).join('; ')})` : '';
         const ran = e.ran.length ? `: ran ${e.ran.join(', ')}${reasons}` : ': nothing to run';
         if (e.stopped.length && e.maxCost !== undefined) {
           this.below.push(`  --max-cost ${formatUsd(e.maxCost)} reached for this watch session; nothing built was lost (restart cf watch with a higher --max-cost to go on)`);

@@ -1,8 +1,9 @@
-import { checkOutput, itemsText, prepareFiles, type AttemptError } from '../rules/attempts.js';
+import { count } from '../util/plural.js';
+import { checkFiles, checkOutput, protocolEnv, type AttemptError } from '../rules/attempts.js';
 import type { Validator } from '../rules/validate.js';
-import { Analysis } from './analyze.js';
-import { ContextSource, type Decider } from './decide.js';
-import { decodeRefs, type RefsText } from './fingerprint.js';
+import { Analysis, type BatchStatus } from './analyze.js';
+import type { Decider } from './decide.js';
+import { decodeRefs } from './fingerprint.js';
 import type { PhaseConfig } from './pipeline.js';
 import type { Item } from './seeds.js';
 import { batchTarget, type TargetId } from './targets.js';
@@ -39,77 +40,65 @@ export async function adoptPhase(o: {
   const report: AdoptReport = { adopted: [], alreadyFresh: [], rejected: [], unknownIds: [...byId.keys()].filter((id) => !known.has(id)) };
   const analysis = new Analysis(d);
   const up = d.graph.upstream(o.phase);
-  const seedItems = up ? null : await d.seeds.items();
   for (const batch of d.graph.batches()) {
     const target = batchTarget(o.phase.name, batch);
     const reject = (reason: string, errors: AttemptError[] = []): void => {
       report.rejected.push({ target, reason, errors });
     };
-    let refs: RefsText;
-    let inputItems: Item[];
-    if (up) {
-      const u = analysis.batch(up, batch);
-      if (u.kind !== 'fresh') {
-        reject(`upstream ${batchTarget(up.name, batch)} is not built; build or adopt ${up.name} first`);
-        continue;
-      }
-      refs = u.record.items;
-      const text = await d.objects.get(u.record.out);
-      if (text === null) {
-        reject(`the recorded output of ${u.record.target} is missing`);
-        continue;
-      }
-      inputItems = JSON.parse(text) as Item[];
-    } else {
-      refs = d.seedRefs(batch);
-      const [start, end] = d.graph.batchRange(batch);
-      inputItems = seedItems!.slice(start, end);
-    }
-    const contexts = new ContextSource((name, j) => {
-      const s = analysis.batch(d.graph.phase(name), j);
-      return s.kind === 'fresh' ? s.record : undefined;
-    });
-    const context = d.contextAt(o.phase, d.graph.batchRange(batch)[0], contexts);
-    if (context && 'missing' in context) {
-      reject(`its context ${context.missing} is not built; build or adopt it first`);
+    // What the batch reads, decided as a build decides it (the same inputs, context and key).
+    const inputs = analysis.inputs(o.phase, batch);
+    if ('waiting' in inputs) {
+      const of = inputs.waiting.split('#')[0]!;
+      reject(`${of === up?.name ? 'upstream' : 'context'} ${inputs.waiting} is not built; build or adopt ${of} first`);
       continue;
     }
-    const decision = d.decide(o.phase, batch, refs, context);
+    const decision = d.decide(o.phase, batch, inputs.items, inputs.context);
     if (decision.kind === 'fresh') {
       report.alreadyFresh.push(target);
       continue;
     }
-    const ids = decodeRefs(refs).map(([id]) => id);
+    let inputItems: Item[];
+    if (up) {
+      const u = analysis.batch(up, batch) as Extract<BatchStatus, { kind: 'fresh' }>;
+      const text = await d.objects.get(u.record.out);
+      if (text === null) {
+        reject(`the stored output of ${u.record.target} is missing; cf build builds it again`);
+        continue;
+      }
+      inputItems = d.asInput(o.phase, JSON.parse(text) as Item[], analysis.contexts);
+    } else {
+      inputItems = (await d.seeds.items()).slice(...d.graph.batchRange(batch));
+    }
+    const refs = decodeRefs(inputs.items);
+    const ids = refs.map(([id]) => id);
     const missing = ids.filter((id) => !byId.has(id));
     if (missing.length) {
-      reject(`${missing.length} of ${ids.length} items are not in ${o.source}`, missing.map((id) => ({ attempt: 0, source: 'output', item: id, message: `${id} is not in ${o.source}` })));
+      reject(`${missing.length} of ${count(ids.length, 'item')} ${missing.length === 1 ? 'is' : 'are'} not in ${o.source}`, missing.map((id) => ({ attempt: 0, source: 'output', item: id, message: `${id} is not in ${o.source}` })));
       continue;
     }
-    const output = ids.map((id) => byId.get(id)!);
-    const text = JSON.stringify(output, null, 2);
-    const inputJson = itemsText(inputItems);
-    const dir = o.runDir(batch);
-    const files = dir ? prepareFiles(dir, `(adopted from ${o.source})\n`, inputJson) : null;
-    const env: Record<string, string> = { CF_PHASE: o.phase.name, CF_BATCH: String(batch), CF_BATCH_COUNT: String(d.graph.batchCount), CF_ATTEMPT: '0', CF_TARGET: target };
-    if (files) {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(files.output, text);
-      Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
-    }
-    const checked = await checkOutput({ text, inputItems, inputIds: ids, idField, validator: o.validator, env, files, signal: o.signal });
+    const text = JSON.stringify(ids.map((id) => byId.get(id)!), null, 2);
+    const files = await checkFiles(o.runDir(batch), `(adopted from ${o.source})`, inputItems, text);
+    const env = protocolEnv({ phase: o.phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target }, files);
+    const context = d.validatorContext(o.phase, analysis.contexts);
+    const checked = await checkOutput({ text, inputItems, inputIds: ids, idField, validator: o.validator, env, files, signal: o.signal, ...(context ? { context } : {}) });
     if (checked.kind === 'cancelled') break;
     if (checked.kind === 'invalid') {
       const bad = new Set(checked.errors.map((e) => e.item).filter(Boolean));
       reject(`${bad.size || 'some'} item${bad.size === 1 ? '' : 's'} failed validation`, checked.errors.map((e) => ({ attempt: 0, ...e })));
       continue;
     }
-    await d.recordOutput(o.phase, target, decision, checked.items, {
-      attempts: 0,
-      ms: 0,
-      at: (o.now?.() ?? new Date()).toISOString(),
-      adopted: o.source,
-      warnings: checked.warnings,
-    });
+    // items: independent: every item is cached under its own key too, as a build would have cached it, so
+    // that a later edit of one seed regenerates that item only.
+    const [start] = d.graph.batchRange(batch);
+    const cache = o.phase.items === 'independent' ? refs.map(([id, h], i) => d.itemKey(o.phase, start + i, id, h, analysis.contexts)) : [];
+    await d.recordOutput(
+      o.phase,
+      target,
+      decision,
+      checked.items,
+      { attempts: 0, ms: 0, at: (o.now?.() ?? new Date()).toISOString(), adopted: o.source, warnings: checked.warnings },
+      cache,
+    );
     report.adopted.push(target);
   }
   return report;

@@ -1,6 +1,7 @@
+import { count } from '../util/plural.js';
 import { hashCanonical, hashBytes, type Hash } from '../util/hash.js';
 import { ContextSource, type Decider } from './decide.js';
-import { decodeRefs, encodeRefs, type RefsText } from './fingerprint.js';
+import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
 import type { OutputStore } from './outputs.js';
 import { sameStamp } from './outputs.js';
 import type { CourseConfig, PhaseConfig } from './pipeline.js';
@@ -33,10 +34,13 @@ export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, record
   });
 }
 
+/** What a batch reads, as a build would see it now: its input items and context, or what it waits for. */
+export type BatchInputs = { items: RefsText; context?: ContextValue } | { waiting: string };
+
 export class Analysis {
   private readonly memo = new Map<TargetId, BatchStatus>();
   /** Contexts from what is recorded: the context phase's fresh batches. */
-  private readonly contexts: ContextSource;
+  readonly contexts: ContextSource;
 
   constructor(private readonly decider: Decider) {
     this.contexts = new ContextSource((name, j) => {
@@ -59,7 +63,11 @@ export class Analysis {
     return status;
   }
 
-  private compute(phase: PhaseConfig, batch: number, target: TargetId): BatchStatus {
+  /**
+   * The batch's input items (the seeds', or its fresh upstream batch's output) and context, as the engine
+   * computes them: what adopt and hand edits decide with, so that they record what a build finds fresh.
+   */
+  inputs(phase: PhaseConfig, batch: number): BatchInputs {
     const d = this.decider;
     const up = d.graph.upstream(phase);
     let items: RefsText;
@@ -67,11 +75,19 @@ export class Analysis {
       items = d.seedRefs(batch);
     } else {
       const u = this.batch(up, batch);
-      if (u.kind !== 'fresh') return this.waiting(phase, batch, target, batchTarget(up.name, batch));
+      if (u.kind !== 'fresh') return { waiting: batchTarget(up.name, batch) };
       items = u.record.items;
     }
     const context = d.batchContext(phase, batch, this.contexts);
-    if (context && 'missing' in context) return this.waiting(phase, batch, target, context.missing);
+    if (context && 'missing' in context) return { waiting: context.missing };
+    return { items, ...(context ? { context } : {}) };
+  }
+
+  private compute(phase: PhaseConfig, batch: number, target: TargetId): BatchStatus {
+    const d = this.decider;
+    const inputs = this.inputs(phase, batch);
+    if ('waiting' in inputs) return this.waiting(phase, batch, target, inputs.waiting);
+    const { items, context } = inputs;
     const decision = d.decide(phase, batch, items, context);
     if (decision.kind === 'fresh') return { kind: 'fresh', target, record: decision.record, reason: decision.reason };
     const itemReasons = phase.items === 'independent' ? this.staleItems(phase, batch, items) : [];
@@ -119,7 +135,7 @@ export class Analysis {
       const first = notFresh.slice(0, 3).map((s) => s.target).join(', ');
       const more = notFresh.length > 3 ? ` and ${notFresh.length - 3} more` : '';
       const missing = stamp ? '' : 'not built yet; ';
-      return { kind: 'stale', ...base, reason: `${missing}${notFresh.length} of ${statuses.length} batches to build first (${first}${more})` };
+      return { kind: 'stale', ...base, reason: `${missing}${notFresh.length} of ${count(statuses.length, 'batch', 'batches')} to build first (${first}${more})` };
     }
     const records = statuses.map((s) => (s as Extract<BatchStatus, { kind: 'fresh' }>).record);
     const rec = this.decider.state.merge(phase.name);

@@ -101,7 +101,8 @@ export class Engine {
   private readonly done = new Map<TargetId, BatchRecord>();
   private readonly contexts = new ContextSource((phase, j) => this.done.get(batchTarget(phase, j)));
   private readonly items: ItemBatches;
-  private positions: Map<string, number> | undefined;
+  /** Batches built again because their stored output was missing or damaged when read (see repair()). */
+  private readonly repairs = new Map<TargetId, { record: BatchRecord | undefined; result: Promise<BatchResult> }>();
 
   constructor(private readonly o: EngineOptions) {
     this.pool = new Pool(Math.max(1, o.jobs));
@@ -118,17 +119,29 @@ export class Engine {
       intelligence: (phase) => this.intelligence(phase),
       inputItems: (phase, batch, text) => this.inputItems(phase, batch, text),
       itemContent: (out, id) => this.itemContent(out, id),
-      contextAt: (phase, position) => (o.decider.contextAt(phase, position, this.contexts) as ContextValue | undefined),
+      itemKey: (phase, position, id, inputHash) => o.decider.itemKey(phase, position, id, inputHash, this.contexts),
       contextFor: (phase, ids) => this.contextFor(phase, ids),
-      slot: (phase, batch, task) => this.slot(phase, batch, task),
+      slot: (phase, batch, label, what, task) => this.slot(phase, batch, label, what, task),
       register: (run) => this.register(run),
       remember: (out, items) => this.parsedBlobs.set(out, items),
     });
   }
 
-  /** An agent task in the pool (-j), unless the runner pools its requests itself. */
-  private slot<T>(phase: PhaseConfig, batch: number, task: () => Promise<T>): Promise<T> {
-    return this.runner(phase).pooled !== false ? this.pool.run(slotPriority(phase, batch), task) : task();
+  /**
+   * A process of a batch (or of a run of several batches' items, `label`) in the pool (-j), unless the
+   * runner pools its requests itself. Every process start and end is an event: what runs now is what holds
+   * a slot, never more than -j.
+   */
+  private slot<T>(phase: PhaseConfig, batch: number, label: string, what: 'agent' | 'validator', task: () => Promise<T>): Promise<T> {
+    if (this.runner(phase).pooled === false) return task();
+    return this.pool.run(slotPriority(phase, batch), async () => {
+      this.o.emit({ event: 'process', target: label, what, state: 'start' });
+      try {
+        return await task();
+      } finally {
+        this.o.emit({ event: 'process', target: label, what, state: 'end' });
+      }
+    });
   }
 
   /**
@@ -137,10 +150,9 @@ export class Engine {
    * (`exclusive`). A shell recipe under make holds its slot only while it runs; so does a batch here, so
    * one batch's bookkeeping overlaps the next one's agent. Staging bounds what is read ahead of the slots.
    */
-  private staged<T>(phase: PhaseConfig, batch: number, task: (exclusive: Exclusive | undefined) => Promise<T>): Promise<T> {
+  private staged<T>(phase: PhaseConfig, batch: number, target: TargetId, task: (exclusive: Exclusive | undefined) => Promise<T>): Promise<T> {
     if (this.runner(phase).pooled === false) return task(undefined);
-    const priority = slotPriority(phase, batch);
-    return this.staging.run(priority, () => task((run) => this.pool.run(priority, run)));
+    return this.staging.run(slotPriority(phase, batch), () => task((what, run) => this.slot(phase, batch, target, what, run)));
   }
 
   /** Registers a running agent run; null when cf watch already saw its inputs change (it does not start). */
@@ -178,7 +190,10 @@ export class Engine {
           result = await inner.run(req);
           return result;
         } finally {
+          // Every attempt counts, priced or not (a local agent reports no usage); one not started does not.
+          const ran = result && !(!result.ok && (result.failure.kind === 'cancelled' || result.failure.kind === 'budget'));
           if (result?.usage) addUsage(totals, result.usage, req.attempt > 1);
+          else if (ran) totals.attempts++;
           if (reservation) budget!.settle(reservation.id, result?.usage?.costUsd ?? null);
         }
       },
@@ -205,6 +220,28 @@ export class Engine {
   /** Batches to run or that may run (stale, or pending on an upstream rerun), as plan() counted them. */
   planned = 0;
 
+  /** The phases with batches to run or that may run, as plan() found them (their agents may start). */
+  readonly phasesToRun = new Set<PhaseConfig>();
+
+  /**
+   * The batches a batch reads: its upstream batch, and the context phase's batches up to its own, but for
+   * those already given (`given`: per context phase, how many; a vocabulary is read from its first batch on).
+   */
+  private *reads(phase: PhaseConfig, batch: number, given: Map<string, number>): Generator<[PhaseConfig, number]> {
+    const up = this.d.graph.upstream(phase);
+    if (up) yield [up, batch];
+    if (phase.context) {
+      const source = this.d.graph.phase(phase.context.vocabulary);
+      const from = given.get(source.name) ?? 0;
+      if (from < batch) given.set(source.name, batch);
+      for (let j = from + 1; j <= batch; j++) if (source !== up || j !== batch) yield [source, j];
+    }
+  }
+
+  /** reads()'s context batches already visited, by plan() and by the batches run. */
+  private readonly planReads = new Map<string, number>();
+  private readonly runReads = new Map<string, number>();
+
   /** Announces what is fresh and what will run, before anything runs. */
   plan(requests: Request[]): void {
     const analysis = new Analysis(this.d);
@@ -215,10 +252,10 @@ export class Engine {
       const t = batchTarget(phase.name, batch);
       if (seen.has(t)) return;
       seen.add(t);
-      const up = this.d.graph.upstream(phase);
-      if (up) visit(up, batch);
+      for (const [p, b] of this.reads(phase, batch, this.planReads)) visit(p, b);
       const s = analysis.batch(phase, batch);
       counts[s.kind]++;
+      if (s.kind !== 'fresh') this.phasesToRun.add(phase);
       if (s.kind === 'stale' && s.failure) counts.failedBefore++;
     };
     for (const r of requests) for (const b of r.batches) visit(this.d.graph.phase(r.phase), b);
@@ -250,12 +287,15 @@ export class Engine {
     const t = batchTarget(phase.name, batch);
     let p = this.batches.get(t);
     if (!p) {
-      // Found fresh by plan(): its upstream is fresh too, and nothing recorded since can change that.
+      // Found fresh by plan(): what it reads is fresh too, and nothing recorded since can change that.
       const planned = this.analysis?.known(t);
       if (planned?.kind === 'fresh') {
         const r = this.fresh(phase, batch, t, planned.record, planned.reason);
         this.done.set(t, r.record);
         p = Promise.resolve(r);
+        this.batches.set(t, p);
+        // Counted as plan() counted them: the batches it reads are this build's fresh targets too.
+        for (const [q, b] of this.reads(phase, batch, this.runReads)) void this.batch(q, b);
       } else {
         p = this.buildBatch(phase, batch, t).then((r) => {
           if (r.kind === 'ok') this.done.set(t, r.record);
@@ -273,6 +313,10 @@ export class Engine {
     if (record.target !== target) {
       // Same inputs were built under another batch number (seeds moved): reuse, record it here too.
       record = { ...record, target, at: this.now() };
+      this.d.state.append(record);
+    } else if (this.d.state.lastSuccess(target) !== record) {
+      // An earlier run found again (an edit reverted): it is the target's output now, so it becomes the
+      // newest record (what explanations compare with, and what compaction keeps in the log).
       this.d.state.append(record);
     }
     this.summary.fresh.push(target);
@@ -320,7 +364,7 @@ export class Engine {
       return this.buildItems(phase, batch, target, items, decision);
     }
     const reasons = decision.reasons.map(formatStaleReason);
-    return this.staged(phase, batch, async (exclusive) => {
+    return this.staged(phase, batch, target, async (exclusive) => {
       if (this.stopping) return this.cancelled(target);
       // Read once staged, not before: a build of thousands of stale batches would hold them all.
       const read = await this.readInputs(phase, batch, items);
@@ -477,7 +521,14 @@ export class Engine {
     for (const [i, r] of results.entries()) {
       if (r.kind === 'ok') {
         if (!r.record.vocab || lacksLegoKeys(r.record.vocab)) {
-          const indexed: BatchRecord = { ...r.record, vocab: itemWords(await this.blobItems(r.record), this.d.graph.pipeline.idField) };
+          let items: Item[];
+          try {
+            items = await this.blobItems(r.record, { onRepair: 'compare' });
+          } catch (e) {
+            if (e instanceof InputChanged) return this.inputChanged(target, e.message);
+            throw e;
+          }
+          const indexed: BatchRecord = { ...r.record, vocab: itemWords(items, this.d.graph.pipeline.idField) };
           this.d.state.append(indexed);
           this.done.set(indexed.target, indexed);
         }
@@ -498,16 +549,11 @@ export class Engine {
     return null;
   }
 
-  private positionOf(id: string): number {
-    this.positions ??= new Map(this.d.seeds.ids.map((x, i) => [x, i]));
-    return this.positions.get(id) ?? 0;
-  }
-
   /** The context of a run over these items: a prompt section, and the vocabulary before each item. */
   private contextFor(phase: PhaseConfig, ids: string[]): { prompt: string; validator: ValidatorContext } {
     const name = phase.context!.vocabulary;
     const v = this.contexts.vocabulary(name).vocab;
-    const pos = ids.map((id) => this.positionOf(id));
+    const pos = ids.map((id) => this.d.positionOf(id));
     const first = Math.min(...pos);
     const last = Math.max(...pos);
     const before = [...v.wordsBefore(first)].sort();
@@ -517,7 +563,7 @@ export class Engine {
     if (between.length) {
       prompt += `\nWords taught later, usable from the seed named on (by it and every later item):\n${between.map(([id, ws]) => `- ${id}: ${ws.join(', ')}`).join('\n')}\n`;
     }
-    return { prompt, validator: { vocabularyBefore: (id) => v.wordsBefore(this.positionOf(id)) } };
+    return { prompt, validator: this.d.validatorContext(phase, this.contexts)! };
   }
 
   /** items: independent: the batch's stale items through an agent (packed with other batches'), then assembled (itemBatches.ts). */
@@ -548,7 +594,7 @@ export class Engine {
           this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items, attempts: r.attempts, ms: r.record.ms, warnings: r.warnings, regenerated: r.regenerated });
         } else {
           this.summary.fresh.push(target);
-          this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: `fresh: all ${items} items cached (assembled, no agent run)` });
+          this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: `fresh: ${items === 1 ? 'its item' : `all ${items} items`} cached (assembled, no agent run)` });
         }
         return { kind: 'ok', record: r.record };
       }
@@ -579,8 +625,8 @@ export class Engine {
     const up = this.d.graph.upstream(phase);
     if (up) {
       const u = (await this.batch(up, batch)) as { kind: 'ok'; record: BatchRecord };
-      const items = await this.blobItems(u.record);
-      return phase.context?.vocabulary === up.name ? this.withGlobalNew(up.name, items) : items;
+      const items = await this.blobItems(u.record, { onRepair: 'compare' });
+      return this.d.asInput(phase, items, this.contexts);
     }
     const [start, end] = this.d.graph.batchRange(batch);
     const items = await this.d.seeds.range(start, end);
@@ -592,38 +638,59 @@ export class Engine {
   }
 
   /**
-   * Items of a lego_pairs-like phase as a phase reading it with the vocabulary context sees them: each
-   * LEGO's `new` set as the merge sets it (first taught by this seed, in seed order), not as the batch's
-   * agent guessed it. The flags are part of the item's context, hence of its key.
+   * A batch's output items; `keep`: remember them parsed for this build (not for a merge's one pass).
+   * A stored output found missing or damaged is built again in this build (see repair()). `onRepair`:
+   * what the reader does then. `compare` (a batch reading its input, a context): it goes on with the new
+   * output when that holds the same items its key was computed from, else it is not built (InputChanged).
+   * `restart` (a merge): the merge starts again from the batches' new records (MergeRestart).
    */
-  private withGlobalNew(source: string, items: Item[]): Item[] {
-    const v = this.contexts.vocabulary(source).vocab;
-    return items.map((it) => {
-      if (!Array.isArray(it.legos)) return it;
-      const flags = v.newFlags(this.positionOf(String(it[this.d.graph.pipeline.idField])));
-      let k = 0;
-      const legos = (it.legos as unknown[]).map((l) => {
-        const lego = l as { lego?: { known?: unknown; target?: unknown } } | null;
-        if (typeof lego?.lego?.known !== 'string' || typeof lego.lego.target !== 'string') return l;
-        return { ...(l as object), new: flags[k++] !== '0' };
-      });
-      return { ...it, legos };
-    });
-  }
-
-  /** A batch's output items; `keep`: remember them parsed for this build (not for a merge's one pass). */
-  private async blobItems(record: BatchRecord, keep = true): Promise<Item[]> {
+  private async blobItems(record: BatchRecord, o: { keep?: boolean; onRepair?: 'compare' | 'restart' } = {}): Promise<Item[]> {
     const cached = this.parsedBlobs.get(record.out);
     if (cached) return cached;
     const text = await this.d.objects.get(record.out);
     if (text === null) {
-      // Forget it, so that the next build runs the batch again instead of trusting the record.
-      this.d.state.append({ t: 'forget', target: record.target, at: this.now() });
-      throw new InputChanged(`the recorded output of ${record.target} is missing or damaged in .cf/objects; it will be built again`);
+      if (this.repairs.get(record.target)?.record === record) {
+        throw new InputChanged(`the output of ${record.target}, built again in this build, cannot be read back from .cf/objects`);
+      }
+      const again = await this.repair(record);
+      if (again.kind !== 'ok') {
+        throw new InputChanged(`the stored output of ${record.target} was missing or damaged, and building it again ${again.kind === 'failed' ? 'failed' : 'did not finish'}`);
+      }
+      if (o.onRepair === 'restart') throw new MergeRestart();
+      if (again.record.items !== record.items) throw new InputChanged(`${record.target} was built again (its stored output was missing or damaged) and its output changed`);
+      return this.blobItems(again.record, o);
     }
     const items = JSON.parse(text) as Item[];
-    if (keep) this.parsedBlobs.set(record.out, items);
+    if (o.keep !== false) this.parsedBlobs.set(record.out, items);
     return items;
+  }
+
+  /**
+   * A batch whose stored output turned out missing or damaged when read (decide() saw the file, which was
+   * then found deleted or not matching its hash): the blob is deleted, so that no decision takes the record
+   * for fresh again, and the batch is built again in this build, once. Later readers get the new result.
+   */
+  private repair(record: BatchRecord): Promise<BatchResult> {
+    const known = this.repairs.get(record.target);
+    if (known) return known.result;
+    const [name, n] = record.target.split('#');
+    const phase = this.d.graph.phase(name!);
+    const batch = Number(n);
+    const entry: { record: BatchRecord | undefined; result: Promise<BatchResult> } = { record: undefined, result: Promise.resolve({ kind: 'cancelled' }) };
+    entry.result = this.d.objects.remove(record.out).then(async () => {
+      // It was counted fresh: it runs now.
+      const i = this.summary.fresh.indexOf(record.target);
+      if (i >= 0) this.summary.fresh.splice(i, 1);
+      const r = await this.buildBatch(phase, batch, record.target);
+      if (r.kind === 'ok') {
+        this.done.set(record.target, r.record);
+        entry.record = r.record;
+      }
+      return r;
+    });
+    this.repairs.set(record.target, entry);
+    this.batches.set(record.target, entry.result);
+    return entry.result;
   }
 
   private intelligence(phase: PhaseConfig): Promise<string> {
@@ -648,7 +715,7 @@ export class Engine {
     return p;
   }
 
-  private async writeMerge(phase: PhaseConfig): Promise<void> {
+  private async writeMerge(phase: PhaseConfig, restarted = false): Promise<void> {
     const graph = this.d.graph;
     const results = await Promise.all(graph.batches().map((b) => this.batch(phase, b)));
     const output = phase.output;
@@ -665,21 +732,19 @@ export class Engine {
     const stamp = await this.o.outputs.stamp(output);
     let reason = 'batch outputs changed';
     let replaced: string | undefined;
+    // The file on disk is the one cf wrote last when its stamp, else its content, is the merge record's.
+    const ours = stamp !== null && rec !== undefined && (sameStamp(stamp, rec.file) || (await this.sameContent(output, rec.file.hash)));
     if (!stamp) reason = rec ? `${output} was missing` : 'first merge';
-    else if (rec && rec.key === key) {
-      if (sameStamp(stamp, rec.file)) {
-        this.o.emit({ event: 'merge-fresh', phase: phase.name, output });
-        return;
-      }
-      const bytes = await this.o.outputs.readBytes(output);
-      if (bytes !== null && hashBytes(bytes) === rec.file.hash) {
-        // Touched or rewritten identically: nothing to do but remember the new stamp.
-        this.d.state.append({ ...rec, file: { hash: rec.file.hash, ...stamp }, at: this.now() });
-        this.o.emit({ event: 'merge-fresh', phase: phase.name, output });
-        return;
-      }
+    else if (ours && rec.key === key) {
+      // Touched or rewritten identically: nothing to do but remember the new stamp.
+      if (!sameStamp(stamp, rec.file)) this.d.state.append({ ...rec, file: { hash: rec.file.hash, ...stamp }, at: this.now() });
+      this.o.emit({ event: 'merge-fresh', phase: phase.name, output });
+      return;
+    } else if (!ours) {
+      // Edited by hand (edits that validated were taken as batch outputs before the build), or a file cf
+      // never wrote: never replaced without a copy.
       replaced = await this.o.outputs.preserve(output);
-      reason = `${output} was edited by hand; the edited copy is kept at ${replaced}`;
+      reason = rec ? `${output} was edited by hand; the edited copy is kept at ${replaced}` : `${output} was not written by cf; it is kept at ${replaced}`;
     }
     if (this.o.signal.aborted) return;
     let merged: { items: number; spans?: Spans };
@@ -691,7 +756,7 @@ export class Engine {
         try {
           const m = mergeJsonArray(
             records.map((r) => r.out),
-            (i) => this.blobItems(records[i]!, false),
+            (i) => this.blobItems(records[i]!, { keep: false, onRepair: 'restart' }),
             previous && rec?.byteSpans ? { bytes: previous, spans: unpackSpans(rec.byteSpans) } : null,
           );
           file = await this.o.outputs.writeStream(output, m.chunks);
@@ -700,15 +765,19 @@ export class Engine {
           await previous?.close();
         }
       } else {
-        const batches = await Promise.all(records.map((r) => this.blobItems(r, false)));
+        const batches = await Promise.all(records.map((r) => this.blobItems(r, { keep: false, onRepair: 'restart' })));
         const generated = records.reduce((latest, r) => (r.at > latest ? r.at : latest), '');
         const m = mergeBatches(phase.merge, this.d.graph.pipeline.course, batches, generated);
         file = await this.o.outputs.write(output, m.text);
         merged = { items: m.items };
       }
     } catch (e) {
-      if (!(e instanceof InputChanged)) throw e;
-      this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message });
+      // A batch's stored output was missing or damaged and the batch was built again: merge its new output.
+      if (e instanceof MergeRestart && !restarted) return this.writeMerge(phase, true);
+      if (!(e instanceof InputChanged) && !(e instanceof MergeRestart)) throw e;
+      // Not written: the build is not done (exit 1), as for a batch whose input changed while cf ran.
+      this.summary.cancelled.push(output);
+      this.o.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message || 'a batch it holds was built again twice' });
       return;
     }
     mark(`merged ${output}`);
@@ -716,4 +785,13 @@ export class Engine {
     this.summary.merged.push(output);
     this.o.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });
   }
+
+  /** Whether a file's content has this hash (a merged output whose stamp changed: touched, or edited). */
+  private async sameContent(rel: string, hash: Hash): Promise<boolean> {
+    const bytes = await this.o.outputs.readBytes(rel);
+    return bytes !== null && hashBytes(bytes) === hash;
+  }
 }
+
+/** Thrown to a merge when a batch it reads was built again (its stored output was missing or damaged). */
+class MergeRestart extends Error {}

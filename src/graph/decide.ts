@@ -2,8 +2,10 @@ import type { Hash } from '../util/hash.js';
 import { contextExtras, CumulativeVocabulary } from './context.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import type { Item } from './seeds.js';
+import type { ValidatorContext } from '../rules/validate.js';
 import {
   encodeRefs,
+  type FingerprintText,
   fingerprintHead,
   fingerprintText,
   keyFromHead,
@@ -43,6 +45,14 @@ export class ContextSource {
   }
 }
 
+/** One item of an `items: independent` phase: its input's hash, its own cache key, and its context. */
+export interface ItemKey {
+  id: string;
+  inputHash: Hash;
+  key: Hash;
+  context?: ContextValue;
+}
+
 /** Warnings kept with a record (the first few). */
 const MAX_WARNINGS_KEPT = 20;
 
@@ -59,6 +69,47 @@ export class Decider {
     readonly state: State,
     readonly objects: ObjectStore,
   ) {}
+
+  private positions: Map<string, number> | undefined;
+
+  /** A seed's position in the seeds file (0 for an id it does not hold). */
+  positionOf(id: string): number {
+    this.positions ??= new Map(this.seeds.ids.map((x, i) => [x, i]));
+    return this.positions.get(id) ?? 0;
+  }
+
+  /**
+   * What this phase's validator may know beyond the batch: the vocabulary taught before each item (from
+   * `source`, grown through the batch: see batchContext). Undefined for a phase without a context.
+   */
+  validatorContext(phase: PhaseConfig, source: ContextSource): ValidatorContext | undefined {
+    if (!phase.context) return undefined;
+    const v = source.vocabulary(phase.context.vocabulary).vocab;
+    return { vocabularyBefore: (id) => v.wordsBefore(this.positionOf(id)) };
+  }
+
+  /**
+   * A batch's input items as its phase sees them. A phase that reads a lego_pairs-like phase with the
+   * vocabulary context gets each LEGO's `new` set as the merge sets it (first taught by this seed, in seed
+   * order), not as the upstream agent guessed it; the flags are part of the item's context, hence its key.
+   */
+  asInput(phase: PhaseConfig, items: Item[], source: ContextSource): Item[] {
+    const from = phase.from;
+    if (phase.context?.vocabulary !== from) return items;
+    const v = source.vocabulary(from).vocab;
+    const idField = this.graph.pipeline.idField;
+    return items.map((it) => {
+      if (!Array.isArray(it.legos)) return it;
+      const flags = v.newFlags(this.positionOf(String(it[idField])));
+      let k = 0;
+      const legos = (it.legos as unknown[]).map((l) => {
+        const lego = l as { lego?: { known?: unknown; target?: unknown } } | null;
+        if (typeof lego?.lego?.known !== 'string' || typeof lego.lego.target !== 'string') return l;
+        return { ...(l as object), new: flags[k++] !== '0' };
+      });
+      return { ...it, legos };
+    });
+  }
 
   /** "seeds" or the upstream batch target, e.g. "pairs#3". */
   source(phase: PhaseConfig, batch: number): string {
@@ -135,37 +186,59 @@ export class Decider {
     const target = batchTarget(phase.name, batch);
     const key = this.keyFor(phase, items, context);
     const hit = this.state.withKey(key);
-    // The blob is trusted to exist (a stat per batch would cost a no-op build at 20,000 seeds dearly);
-    // if it turns out to be missing when read, the engine forgets the record and asks for a rebuild.
-    if (hit) {
+    // A record is fresh only with its stored output: a stat per fresh batch (a no-op build never gets here:
+    // its fast path answers first). One found damaged when read is built again by the engine (build.ts).
+    const stored = hit !== undefined && this.objects.has(hit.out);
+    if (hit && stored) {
       const reason: FreshReason = hit.target === target ? { kind: 'recorded', at: hit.at } : { kind: 'cached', at: hit.at, target: hit.target };
       return { kind: 'fresh', key, record: hit, reason };
     }
     const fp = this.fingerprint(phase, items, context);
-    const reasons = this.reasons(target, fp, this.source(phase, batch));
+    const reasons: StaleReason[] = hit ? [{ kind: 'output-missing', target: hit.target, out: hit.out }] : this.reasons(target, fp, this.source(phase, batch));
     const failure = this.state.failure(target);
     return { kind: 'stale', key, fp, reasons, ...(failure?.key === key ? { failure } : {}) };
   }
 
   /**
+   * The cache key of one item of an `items: independent` phase at a seed position: its input item and the
+   * context before it (from `source`: the engine's contexts in a build, the recorded ones elsewhere).
+   */
+  itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash, source: ContextSource): ItemKey {
+    const context = phase.context ? (this.contextAt(phase, position, source) as ContextValue | undefined) : undefined;
+    return { id, inputHash, key: this.keyFor(phase, encodeRefs([[id, inputHash]]), context), ...(context ? { context } : {}) };
+  }
+
+  /**
    * Records a validated output for a stale decision: the blob stored, the items listed with their hashes,
    * what phases reading this one as context need, then the record appended. The one way a batch becomes
-   * built (agent runs, item assembly, adoption).
+   * built (agent runs, item assembly, adoption, hand edits). `cache`: items of an `items: independent`
+   * phase to cache under their own keys, with the batch they validated in (appended first: a crash in
+   * between leaves a batch that reassembles from its cached items without an agent run).
    */
   async recordOutput(
     phase: PhaseConfig,
     target: TargetId,
-    decision: Extract<Decision, { kind: 'stale' }>,
+    decision: Pick<BatchRecord, 'key'> & { fp: Fingerprint | FingerprintText },
     items: Item[],
-    run: Pick<BatchRecord, 'attempts' | 'ms' | 'at'> & Partial<Pick<BatchRecord, 'warnings' | 'usage' | 'adopted'>>,
+    run: Pick<BatchRecord, 'attempts' | 'ms' | 'at'> & Partial<Pick<BatchRecord, 'warnings' | 'usage' | 'adopted' | 'edited'>>,
+    cache: readonly ItemKey[] = [],
   ): Promise<BatchRecord> {
     const idField = this.graph.pipeline.idField;
+    const out = await this.objects.put(JSON.stringify(items));
+    if (cache.length) {
+      const byId = new Map(items.map((it) => [String(it[idField]), it]));
+      for (const e of cache) {
+        const it = byId.get(e.id);
+        if (!it) continue;
+        this.state.append({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context.vocabulary.hash } : {}), at: run.at });
+      }
+    }
     const record: BatchRecord = {
       t: 'batch',
       target,
       key: decision.key,
-      fp: fingerprintText(decision.fp),
-      out: await this.objects.put(JSON.stringify(items)),
+      fp: typeof decision.fp === 'string' ? decision.fp : fingerprintText(decision.fp),
+      out,
       items: encodeRefs(items.map((it) => [String(it[idField]), hashCanonical(it)])),
       attempts: run.attempts,
       ms: run.ms,
@@ -173,6 +246,7 @@ export class Decider {
       ...(run.warnings?.length ? { warnings: run.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
       ...(run.usage?.length ? { usage: run.usage } : {}),
       ...(run.adopted ? { adopted: run.adopted } : {}),
+      ...(run.edited ? { edited: run.edited } : {}),
       ...contextExtras(this.graph.phases, phase.name, items, idField),
     };
     this.state.append(record);

@@ -1,3 +1,4 @@
+import { count } from '../util/plural.js';
 import type { UserError } from '../util/errors.js';
 import type { State } from './state.js';
 import type { BuildGraph, Request } from './targets.js';
@@ -14,7 +15,7 @@ export function emptySeedsError(graph: BuildGraph, state: State, requests: Reque
   for (const r of requests) {
     if (!r.merge) continue;
     const m = state.merge(r.phase);
-    if (m && m.items > 0) held.push(`${m.path} (${m.items} items)`);
+    if (m && m.items > 0) held.push(`${m.path} (${count(m.items, 'item')})`);
   }
   if (!held.length) return null;
   return {

@@ -12,6 +12,8 @@ export type BuildEvent =
   | { event: 'fresh'; target: string; phase: string; batch: number; reason: string }
   | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; reasons: string[]; packed?: string[] }
   | { event: 'attempt'; target: string; attempt: number; of: number }
+  /** A process of a batch (or of a run packing several batches' items) took a -j slot, or gave it back. */
+  | { event: 'process'; target: string; what: 'agent' | 'validator'; state: 'start' | 'end' }
   | { event: 'retried'; target: string; phase: string; batch: number; batchCount: number; attempt: number; of: number; errors: AttemptError[] }
   | {
       event: 'ran';

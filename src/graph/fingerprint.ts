@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { canonicalJson, hashCanonical, hashString, type Hash } from '../util/hash.js';
-import { effectiveModel, type CommandSpec, type PhaseConfig, type Pipeline, type RunnerConfig, type ValidateConfig } from './pipeline.js';
+import { commandFiles, effectiveModel, type PhaseConfig, type Pipeline, type RunnerConfig, type ValidateConfig } from './pipeline.js';
 import type { StatCache } from './statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../rules/prompt.js';
 
@@ -112,19 +112,6 @@ export function fingerprintHead(parts: PhaseParts, from: string): string {
 export function keyFromHead(head: string, items: RefsText, context?: ContextValue): Hash {
   const text = context ? `${head}\n${items}\n@context ${canonicalJson(context)}` : `${head}\n${items}`;
   return hashString(text);
-}
-
-/** Arguments of a command that name files inside the pipeline directory: their content is part of the key. */
-export function commandFiles(cmd: CommandSpec): string[] {
-  const words = 'argv' in cmd ? cmd.argv : cmd.shell.split(/\s+/);
-  const out: string[] = [];
-  for (const w of words) {
-    if (!w || w.startsWith('-') || /[$`|&;<>*?]/.test(w)) continue;
-    const rel = path.normalize(w);
-    if (path.isAbsolute(rel) || rel.startsWith('..')) continue;
-    out.push(rel);
-  }
-  return out;
 }
 
 /** The content hash of a file named relative to the pipeline directory, or null when there is none. */

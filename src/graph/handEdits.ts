@@ -1,15 +1,13 @@
-import { checkOutput, type AttemptError } from '../rules/attempts.js';
+import { checkFiles, checkOutput, protocolEnv, type AttemptError } from '../rules/attempts.js';
 import { readDocument } from '../rules/ssi/formats.js';
 import type { Validator } from '../rules/validate.js';
 import { hashCanonical, hashBytes } from '../util/hash.js';
 import { Analysis, type BatchStatus } from './analyze.js';
-import { contextExtras } from './context.js';
-import { decodeRefs, encodeRefs } from './fingerprint.js';
+import { decodeRefs } from './fingerprint.js';
 import type { Decider } from './decide.js';
 import type { OutputStore } from './outputs.js';
 import { sameStamp } from './outputs.js';
 import type { PhaseConfig } from './pipeline.js';
-import type { BatchRecord } from './records.js';
 import type { Item } from './seeds.js';
 import type { TargetId } from './targets.js';
 
@@ -36,6 +34,8 @@ export async function takeHandEdits(o: {
   outputs: OutputStore;
   phases: readonly PhaseConfig[];
   validatorFor(phase: PhaseConfig): Validator | null;
+  /** Where a batch's check of its edited items keeps its files, for a command validator (null in memory). */
+  runDir(phase: PhaseConfig, batch: number): string | null;
   signal: AbortSignal;
   now?: () => Date;
 }): Promise<HandEditReport[]> {
@@ -69,6 +69,7 @@ export async function takeHandEdits(o: {
       continue;
     }
     const byId = new Map(items.map((it) => [String(it[idField]), it]));
+    const upstream = d.graph.upstream(phase);
     for (const batch of d.graph.batches()) {
       const status = analysis.batch(phase, batch);
       if (status.kind !== 'fresh') continue; // it runs anyway, from its inputs
@@ -76,43 +77,66 @@ export async function takeHandEdits(o: {
       const refs = decodeRefs(record.items);
       const ids = refs.map(([id]) => id);
       const edited = ids.map((id) => byId.get(id));
-      const changed = edited.some((it, i) => it === undefined || hashCanonical(it) !== refs[i]![1]);
-      if (!changed) continue;
-      const upstream = d.graph.upstream(phase);
-      const inputItems = upstream ? await recordedItems(d, analysis.batch(upstream, batch)) : (await d.seeds.items()).slice(...d.graph.batchRange(batch));
+      const changed = ids.filter((_, i) => edited[i] === undefined || hashCanonical(edited[i]) !== refs[i]![1]);
+      if (!changed.length) continue;
+      // Checked as an agent's answer would be: its input items as the phase sees them, the built-in checks,
+      // then the phase's whole validator (rules, command, the vocabulary context), with the files it reads.
+      let inputItems: Item[];
+      if (upstream) {
+        const up = analysis.batch(upstream, batch) as Extract<BatchStatus, { kind: 'fresh' }>;
+        const stored = await d.objects.get(up.record.out);
+        if (stored === null) {
+          report.rejected.push({ target: record.target, errors: [{ attempt: 0, source: 'output', message: `the stored output of ${up.record.target} is missing or damaged; cf build builds it again` }] });
+          continue;
+        }
+        inputItems = d.asInput(phase, JSON.parse(stored) as Item[], analysis.contexts);
+      } else {
+        inputItems = (await d.seeds.items()).slice(...d.graph.batchRange(batch));
+      }
+      const output = JSON.stringify(edited.filter((x) => x !== undefined));
+      const dir = o.runDir(phase, batch);
+      const files = await checkFiles(dir, `(edited by hand in ${phase.output})`, inputItems, output);
+      const context = d.validatorContext(phase, analysis.contexts);
       const checked = await checkOutput({
-        text: JSON.stringify(edited.filter((x) => x !== undefined)),
+        text: output,
         inputItems,
         inputIds: ids,
         idField,
         validator: o.validatorFor(phase),
-        env: { CF_PHASE: phase.name, CF_BATCH: String(batch), CF_BATCH_COUNT: String(d.graph.batchCount), CF_ATTEMPT: '0', CF_TARGET: record.target },
-        files: null,
+        env: protocolEnv({ phase: phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target: record.target }, files),
+        files,
         signal: o.signal,
+        ...(context ? { context } : {}),
       });
       if (checked.kind === 'cancelled') return reports;
       if (checked.kind === 'invalid') {
         report.rejected.push({ target: record.target, errors: checked.errors.map((e) => ({ attempt: 0, ...e })) });
         continue;
       }
-      const out = await d.objects.put(JSON.stringify(checked.items));
-      const taken: BatchRecord = {
-        ...record,
-        out,
-        items: encodeRefs(checked.items.map((it) => [String(it[idField]), hashCanonical(it)])),
-        at: (o.now?.() ?? new Date()).toISOString(),
-        edited: phase.output,
-        ...contextExtras(d.graph.phases, phase.name, checked.items, idField),
-      };
-      d.state.append(taken);
+      // items: independent: the edited items replace the cached ones under the same keys, so that a later
+      // rebuild of this batch (another seed edited) reassembles it with the correction, not the old item.
+      const [start] = d.graph.batchRange(batch);
+      const cache =
+        phase.items === 'independent'
+          ? refs.flatMap(([id, h], i) => (changed.includes(id) ? [d.itemKey(phase, start + i, id, h, analysis.contexts)] : []))
+          : [];
+      await d.recordOutput(
+        phase,
+        record.target,
+        record,
+        checked.items,
+        {
+          attempts: record.attempts,
+          ms: record.ms,
+          at: (o.now?.() ?? new Date()).toISOString(),
+          edited: phase.output,
+          warnings: checked.warnings,
+          ...(record.usage ? { usage: record.usage } : {}),
+        },
+        cache,
+      );
       report.taken.push(record.target);
     }
   }
   return reports;
-}
-
-/** The recorded output items of a fresh batch (a fresh batch's upstream is fresh too). */
-async function recordedItems(d: Decider, status: BatchStatus): Promise<Item[]> {
-  const text = status.kind === 'fresh' ? await d.objects.get(status.record.out) : null;
-  return text ? (JSON.parse(text) as Item[]) : [];
 }

@@ -1,9 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  checkFiles,
   checkOutput,
-  itemsText,
-  prepareFiles,
+  protocolEnv,
   runAgentAttempt,
   writeErrors,
   type AttemptError,
@@ -13,10 +12,10 @@ import {
 import { describeError, partitionOutput, type ValidationError, type Validator, type ValidatorContext } from '../rules/validate.js';
 import type { AgentRunner } from '../runners/types.js';
 import type { Usage } from '../runners/usage.js';
-import { hashCanonical, type Hash } from '../util/hash.js';
-import type { Decider, Decision } from './decide.js';
+import type { Hash } from '../util/hash.js';
+import type { Decider, Decision, ItemKey } from './decide.js';
 import type { BuildEvent } from './events.js';
-import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
+import { decodeRefs, type RefsText } from './fingerprint.js';
 import { InputChanged } from './inputChanged.js';
 import { Packer, type PackEntry, type PackOutcome, type RunError, type Submission } from './packer.js';
 import type { PhaseConfig } from './pipeline.js';
@@ -42,11 +41,11 @@ export interface ItemsHost {
   /** The batch's input items (throws InputChanged likewise). */
   inputItems(phase: PhaseConfig, batch: number, text: RefsText): Promise<Item[]>;
   itemContent(out: Hash, id: string): Promise<Item | undefined>;
-  /** The vocabulary context before this seed position (for phases with a context). */
-  contextAt(phase: PhaseConfig, position: number): ContextValue | undefined;
+  /** One item's cache key at this seed position (with the vocabulary context before it, for phases with one). */
+  itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash): ItemKey;
   contextFor(phase: PhaseConfig, ids: string[]): { prompt: string; validator: ValidatorContext };
-  /** Runs an agent task in the build's pool (at once for runners that pool themselves). */
-  slot<T>(phase: PhaseConfig, batch: number, task: () => Promise<T>): Promise<T>;
+  /** Runs a process (`label`: the batch or run it is for) in the build's pool (at once for runners that pool themselves). */
+  slot<T>(phase: PhaseConfig, batch: number, label: string, what: 'agent' | 'validator', task: () => Promise<T>): Promise<T>;
   /** Registers a running agent run: returns its release, or null when its inputs already changed (cf watch). */
   register(run: RunningRun): (() => void) | null;
   /** The parsed items of a blob just stored. */
@@ -121,10 +120,9 @@ export class ItemBatches {
     const made = new Set<string>();
     let toRun: string[] = [];
     for (const [i, [id, inputHash]] of refs.entries()) {
-      const context = phase.context ? h.contextAt(phase, start + i) : undefined;
-      const key = d.keyFor(phase, encodeRefs([[id, inputHash]]), context);
-      entries.set(id, { id, position: start + i, input: inputItems[i]!, inputHash, key, ...(context ? { context } : {}) });
-      const hit = d.state.itemWithKey(key);
+      const entry: PackEntry = { ...h.itemKey(phase, start + i, id, inputHash), position: start + i, input: inputItems[i]! };
+      entries.set(id, entry);
+      const hit = d.state.itemWithKey(entry.key);
       const content = hit && d.objects.has(hit.out) ? await h.itemContent(hit.out, id) : undefined;
       if (content) outputs.set(id, content);
       else toRun.push(id);
@@ -178,18 +176,10 @@ export class ItemBatches {
       underWay = true;
       if (checked.kind === 'cancelled') return checked;
       if (checked.kind === 'valid') {
-        const at = h.now();
-        const out = await d.objects.put(JSON.stringify(checked.items));
-        h.remember(out, checked.items);
-        const idField = d.graph.pipeline.idField;
-        // The new items become cache hits now, with the batch they validated in (items first: a crash in
-        // between leaves a batch that reassembles from its cached items without an agent run).
-        for (const it of checked.items) {
-          const e = entries.get(String(it[idField]))!;
-          if (!made.has(e.id)) continue;
-          d.state.append({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context.vocabulary.hash } : {}), at });
-        }
-        const record = await d.recordOutput(phase, target, decision, checked.items, { attempts: attempt, ms: Date.now() - started, at, warnings: checked.warnings, usage });
+        // The new items become cache hits now, with the batch they validated in.
+        const fresh = [...made].map((id) => entries.get(id)!);
+        const record = await d.recordOutput(phase, target, decision, checked.items, { attempts: attempt, ms: Date.now() - started, at: h.now(), warnings: checked.warnings, usage }, fresh);
+        h.remember(record.out, checked.items);
         return { kind: 'built', record, regenerated: made.size, attempts: attempt, warnings: checked.warnings.length };
       }
       const round = checked.errors.map((e) => ({ attempt, ...e }));
@@ -211,24 +201,18 @@ export class ItemBatches {
     const d = h.decider;
     const output = JSON.stringify(ids.map((id) => outputs.get(id)!));
     const dir = h.runDir(phase, batch);
-    const files = dir ? prepareFiles(path.join(dir, 'assembled'), '(assembled from cached and new items)\n', itemsText(inputItems)) : null;
-    if (files) await writeFile(files.output, output);
+    const files = await checkFiles(dir && path.join(dir, 'assembled'), '(assembled from cached and new items)', inputItems, output);
     const checked = await checkOutput({
       text: output,
       inputItems,
       inputIds: ids,
       idField: d.graph.pipeline.idField,
       validator: h.validator(phase),
-      env: {
-        CF_PHASE: phase.name,
-        CF_BATCH: String(batch),
-        CF_BATCH_COUNT: String(d.graph.batchCount),
-        CF_ATTEMPT: '0',
-        CF_TARGET: target,
-        ...(files ? { CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output } : {}),
-      },
+      env: protocolEnv({ phase: phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target }, files),
       files,
       signal: h.signal,
+      // Its validator holds a -j slot as any process of the build does.
+      exclusive: (what, run) => h.slot(phase, batch, target, what, run),
       ...(phase.context ? { context: h.contextFor(phase, ids).validator } : {}),
     });
     if (checked.kind === 'invalid') await writeErrors(files, checked.errors);
@@ -255,7 +239,7 @@ export class ItemBatches {
     const label = subs.length === 1 ? first.target : `${phase.name}#${subs.map((s) => s.batch).join('+')}`;
     const attempt = Math.max(...subs.map((s) => s.attempt));
     const everyItem = (e: RunError): Map<string, RunError[]> => new Map(ids.map((id) => [id, [e]]));
-    return h.slot(phase, first.batch, async (): Promise<PackOutcome> => {
+    return h.slot(phase, first.batch, label, 'agent', async (): Promise<PackOutcome> => {
       if (h.signal.aborted || (h.stopping() && !subs.some((s) => s.retry))) return { kind: 'cancelled' };
       const own = new AbortController();
       const release = h.register({

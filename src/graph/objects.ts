@@ -12,6 +12,8 @@ export interface ObjectStore {
   get(hash: Hash): Promise<string | null>;
   /** Deletes every blob not in `keep`; returns how many were deleted. */
   retain(keep: ReadonlySet<Hash>): Promise<number>;
+  /** Deletes one blob (found damaged: it must not be taken for a stored output again). */
+  remove(hash: Hash): Promise<void>;
 }
 
 export class MemoryObjectStore implements ObjectStore {
@@ -25,12 +27,16 @@ export class MemoryObjectStore implements ObjectStore {
     return this.blobs.has(hash);
   }
   async get(hash: Hash): Promise<string | null> {
-    return this.blobs.get(hash) ?? null;
+    const text = this.blobs.get(hash);
+    return text !== undefined && hashString(text) === hash ? text : null;
   }
   async retain(keep: ReadonlySet<Hash>): Promise<number> {
     let n = 0;
     for (const h of [...this.blobs.keys()]) if (!keep.has(h) && this.blobs.delete(h)) n++;
     return n;
+  }
+  async remove(hash: Hash): Promise<void> {
+    this.blobs.delete(hash);
   }
 }
 
@@ -55,6 +61,10 @@ export class DiskObjectStore implements ObjectStore {
   async get(hash: Hash): Promise<string | null> {
     const text = await readFile(this.file(hash), 'utf8').catch(() => null);
     return text !== null && hashString(text) === hash ? text : null;
+  }
+
+  async remove(hash: Hash): Promise<void> {
+    await rm(this.file(hash), { force: true });
   }
 
   async retain(keep: ReadonlySet<Hash>): Promise<number> {

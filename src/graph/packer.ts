@@ -1,20 +1,14 @@
 import type { AttemptError } from '../rules/attempts.js';
 import type { ValidationError } from '../rules/validate.js';
 import type { Usage } from '../runners/usage.js';
-import type { Hash } from '../util/hash.js';
-import type { ContextValue } from './fingerprint.js';
+import type { ItemKey } from './decide.js';
 import type { Item } from './seeds.js';
 import type { TargetId } from './targets.js';
 
-/** One stale item of an items: independent batch, as it waits for an agent run. */
-export interface PackEntry {
-  id: string;
+/** One stale item of an items: independent batch, as it waits for an agent run (its key: see ItemKey). */
+export interface PackEntry extends ItemKey {
   position: number;
   input: Item;
-  inputHash: Hash;
-  /** The item's own cache key, and its context (part of the key; its hash is kept for explanations). */
-  key: Hash;
-  context?: ContextValue;
 }
 
 export interface Submission {

@@ -7,7 +7,7 @@ import type { RuleOptions, Severity, SsiKind } from '../rules/ssi/types.js';
 import type { Batching } from './batching.js';
 import type { Limits } from '../runners/limits.js';
 import type { Price } from '../runners/pricing.js';
-import { STATE_FORMAT } from '../version.js';
+import { CF_BUILD, STATE_FORMAT } from '../version.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 
@@ -132,6 +132,8 @@ export interface Pipeline {
   phases: PhaseConfig[];
   /** Model-id prefix → USD per million tokens (defaults for current Claude models, extended here). */
   prices: Record<string, Price>;
+  /** Where pipeline.yaml sets the commands (key path → line, column), for errors found when they are run. */
+  locations?: Record<string, { line?: number; column?: number }>;
 }
 
 
@@ -156,13 +158,15 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
   const shown = path.relative(process.cwd(), file) || file;
   await initHashing();
   const cacheFile = path.join(dir, '.cf', 'pipeline.json');
-  const key = `${STATE_FORMAT}\u0000${dir}\u0000${hashString(text)}`;
+  const key = `${STATE_FORMAT}\u0000${CF_BUILD}\u0000${dir}\u0000${hashString(text)}`;
   const cached = await readFile(cacheFile, 'utf8').then(
-    (t) => JSON.parse(t) as { key: string; pipeline: Omit<Pipeline, 'runners'> & { runners: Array<[string, RunnerConfig]> } },
+    (t) => JSON.parse(t) as { key: string; sum: string; pipeline: string },
     () => null,
   );
-  if (cached?.key === key) {
-    const pipeline: Pipeline = { ...cached.pipeline, file: shown, runners: new Map(cached.pipeline.runners) };
+  // Trusted only when it is this very pipeline.yaml parsed by this very cf, and intact (its sum).
+  if (cached?.key === key && typeof cached.pipeline === 'string' && hashString(cached.pipeline) === cached.sum) {
+    const parsed = JSON.parse(cached.pipeline) as Omit<Pipeline, 'runners'> & { runners: Array<[string, RunnerConfig]> };
+    const pipeline: Pipeline = { ...parsed, file: shown, runners: new Map(parsed.runners) };
     // A named file that went missing is reported by the full parse, with its line.
     if (await namedFilesExist(pipeline)) return ok(pipeline);
   }
@@ -170,25 +174,67 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
   const r = await parsePipeline(dir, file, text);
   if (r.ok) {
     const { writeAtomic } = await import('../util/fsx.js');
-    await writeAtomic(cacheFile, JSON.stringify({ key, pipeline: { ...r.value, runners: [...r.value.runners] } })).catch(() => undefined);
+    const json = JSON.stringify({ ...r.value, runners: [...r.value.runners] });
+    await writeAtomic(cacheFile, JSON.stringify({ key, sum: hashString(json), pipeline: json })).catch(() => undefined);
   }
   return r;
 }
 
-/** The files a pipeline names (seeds, intelligence, deps, recordings). */
-export function namedFiles(p: Pipeline): string[] {
-  const files = [p.seeds];
-  for (const phase of p.phases) files.push(phase.intelligence, ...phase.deps);
+/**
+ * A file a pipeline reads, where pipeline.yaml names it (`at`: its key path) and what it is. `required`:
+ * it must exist (the files a command names are guessed from its words: see commandFiles).
+ */
+export interface NamedFile {
+  rel: string;
+  at: PropertyKey[];
+  what: string;
+  required: boolean;
+}
+
+/**
+ * Every file a pipeline reads: seeds, intelligence, deps, recordings and the files its commands name (runners'
+ * and validators'), in that order. The one list behind the checks that they exist, that no output
+ * overwrites one, and what cf watch watches.
+ */
+export function pipelineInputs(p: Pipeline): NamedFile[] {
+  const files: NamedFile[] = [{ rel: p.seeds, at: ['seeds'], what: 'seeds file', required: true }];
+  for (const [i, phase] of p.phases.entries()) {
+    files.push({ rel: phase.intelligence, at: ['phases', i, 'intelligence'], what: 'intelligence file', required: true });
+    phase.deps.forEach((d, j) => files.push({ rel: d, at: ['phases', i, 'deps', j], what: 'dependency', required: true }));
+  }
   for (const r of p.runners.values()) {
-    files.push(...r.deps);
-    if (r.kind === 'replay') files.push(r.recording);
+    if (r.kind === 'replay') files.push({ rel: r.recording, at: ['runners', r.name, 'recording'], what: 'recording', required: true });
+    r.deps.forEach((d, j) => {
+      if (r.kind !== 'replay' || d !== r.recording) files.push({ rel: d, at: ['runners', r.name, 'deps', j], what: 'dependency', required: true });
+    });
+    if (r.kind === 'command') {
+      for (const f of commandFiles(r.command)) files.push({ rel: f, at: ['runners', r.name, 'command'], what: 'file its command names', required: false });
+    }
+  }
+  for (const [i, phase] of p.phases.entries()) {
+    if (!phase.validate?.command) continue;
+    for (const f of commandFiles(phase.validate.command)) files.push({ rel: f, at: ['phases', i, 'validate'], what: 'file its validator names', required: false });
   }
   return files;
 }
 
+/** Arguments of a command that name files inside the pipeline directory: their content is part of the key. */
+export function commandFiles(cmd: CommandSpec): string[] {
+  const words = 'argv' in cmd ? cmd.argv : cmd.shell.split(/\s+/);
+  const out: string[] = [];
+  for (const w of words) {
+    if (!w || w.startsWith('-') || /[$`|&;<>*?]/.test(w)) continue;
+    const rel = path.normalize(w);
+    if (path.isAbsolute(rel) || rel.startsWith('..')) continue;
+    out.push(rel);
+  }
+  return out;
+}
+
 async function namedFilesExist(p: Pipeline): Promise<boolean> {
-  for (const f of namedFiles(p)) {
-    const st = await stat(path.resolve(p.dir, f)).catch(() => null);
+  for (const f of pipelineInputs(p)) {
+    if (!f.required) continue;
+    const st = await stat(path.resolve(p.dir, f.rel)).catch(() => null);
     if (!st?.isFile()) return false;
   }
   return true;

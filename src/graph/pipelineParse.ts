@@ -11,6 +11,8 @@ import { knownLanguageName } from '../rules/ssi/languageNames.js';
 import { RULES } from '../rules/ssi/validators.js';
 import { DEFAULT_PRICES, type Price } from '../runners/pricing.js';
 import {
+  PIPELINE_FILE,
+  pipelineInputs,
   RUNNER_KINDS,
   type CommandSpec,
   type MergeConfig,
@@ -381,6 +383,9 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     if (p.name === 'seeds') return fail(['phases', i, 'name'], '"seeds" is reserved for the seeds file; pick another name');
     if (phases.some((q) => q.name === p.name)) return fail(['phases', i, 'name'], `phase "${p.name}" is defined twice`);
     const from = p.from ?? (i === 0 ? 'seeds' : phases[i - 1]!.name);
+    if (from === p.name) {
+      return fail(['phases', i, 'from'], `phase "${p.name}" cannot read its own output`, `a phase reads one of: ${['seeds', ...phases.map((q) => q.name)].join(', ')}`);
+    }
     if (from !== 'seeds' && !phases.some((q) => q.name === from)) {
       const later = cfg.phases.slice(i).some((q) => q.name === from);
       return fail(
@@ -416,7 +421,11 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
       const later = cfg.phases.slice(i).some((q) => q.name === p.context!.vocabulary);
       return fail(
         ['phases', i, 'context', 'vocabulary'],
-        later ? `"${p.context.vocabulary}" is not an earlier phase: a context comes from a phase before this one` : `unknown phase "${p.context.vocabulary}"${suggestion(p.context.vocabulary, phases.map((q) => q.name))}`,
+        p.context.vocabulary === p.name
+          ? `phase "${p.name}" cannot read its own output as its context`
+          : later
+            ? `"${p.context.vocabulary}" is not an earlier phase: a context comes from a phase before this one`
+            : `unknown phase "${p.context.vocabulary}"${suggestion(p.context.vocabulary, phases.map((q) => q.name))}`,
       );
     }
     const v = typeof p.validate === 'object' && !Array.isArray(p.validate) ? p.validate : null;
@@ -476,18 +485,29 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     phases,
     prices: { ...DEFAULT_PRICES, ...toPrices(cfg.prices ?? {}) },
   };
-
-  // Files the pipeline names must exist: checked now, before anything is built or touched.
-  const mustExist: Array<{ at: PropertyKey[]; rel: string; what: string }> = [{ at: ['seeds'], rel: pipeline.seeds, what: 'seeds file' }];
-  for (const [i, p] of phases.entries()) {
-    mustExist.push({ at: ['phases', i, 'intelligence'], rel: p.intelligence, what: 'intelligence file' });
-    p.deps.forEach((d, j) => mustExist.push({ at: ['phases', i, 'deps', j], rel: d, what: 'dependency' }));
-  }
+  // Where the commands are set: a command that cannot start is reported there (commandCheck.ts).
+  const locations: Record<string, { line?: number; column?: number }> = {};
   for (const r of runners.values()) {
-    if (r.kind === 'replay') mustExist.push({ at: ['runners', r.name, 'recording'], rel: r.recording, what: 'recording' });
-    r.deps.forEach((d, j) => mustExist.push({ at: ['runners', r.name, 'deps', j], rel: d, what: 'dependency' }));
+    if (r.kind !== 'command') continue;
+    const key = r.preset ? 'preset' : 'command';
+    locations[`runners.${r.name}.${key}`] = loc.at(['runners', r.name, key]);
   }
-  for (const m of mustExist) {
+  for (const [i, p] of phases.entries()) if (p.validate?.command) locations[`phases[${i}].validate`] = loc.at(['phases', i, 'validate', 'command']);
+  pipeline.locations = locations;
+
+  // An output is a file only cf writes: one that is also read (an input of this pipeline) would be
+  // overwritten by the merge, and the next build would read what it wrote.
+  const inputs = pipelineInputs(pipeline);
+  for (const [i, p] of phases.entries()) {
+    const read = p.output === PIPELINE_FILE ? { what: 'pipeline file', at: [] } : inputs.find((f) => path.normalize(f.rel) === p.output);
+    if (read) {
+      const where = read.at.length ? ` (${read.what}, ${formatKeyPath(read.at)})` : '';
+      return fail(['phases', i, 'output'], `${p.output} is read by this pipeline${where}; an output must be a file that only cf writes`, `name a new file for the merged output, e.g. out/${p.name}.json`);
+    }
+  }
+  // Files the pipeline names must exist: checked now, before anything is built or touched.
+  for (const m of inputs) {
+    if (!m.required) continue;
     const st = await stat(path.resolve(dir, m.rel)).catch(() => null);
     if (!st?.isFile()) {
       return fail(m.at, `${m.what} ${m.rel} ${st ? 'is not a file' : 'does not exist'}`, `paths are relative to ${shown}'s directory`);

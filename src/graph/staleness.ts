@@ -16,6 +16,8 @@ export type StaleReason =
   /** items: independent: of a stale batch, the items without a cached output (only they run). */
   | { kind: 'stale-items'; of: number; stale: Array<{ id: string; why: ItemStaleness }> }
   | { kind: 'failed'; attempts: number; at: string }
+  /** Built with these very inputs, but the stored output (the blob in .cf/objects) is missing or damaged. */
+  | { kind: 'output-missing'; target: string; out: string }
   /** Runs whatever its upstream produces; the upstream batch runs first. */
   | { kind: 'after-upstream'; upstream: string };
 
@@ -117,6 +119,8 @@ export function formatStaleReason(r: StaleReason): string {
       return `failed after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} at ${r.at}`;
     case 'after-upstream':
       return `runs after ${r.upstream}`;
+    case 'output-missing':
+      return `the stored output of ${r.target} (${r.out}) is missing from .cf/objects or damaged`;
     default:
       return unreachable(r);
   }

@@ -303,13 +303,25 @@ export class State {
   }
 }
 
-/** The log file: opened for append; a torn last line (kill -9 mid-write) is terminated before appending. */
+/**
+ * The log file: opened for append; a torn last line (kill -9 mid-write) is terminated before appending.
+ * `readOnly` (cf status, explain, build -n): the same files are read, the history included, so a read-only
+ * command finds every key a build would find; writing is a bug and throws.
+ */
 export class FileSink implements RecordSink {
   private fd: number | null = null;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly opts: { readOnly?: boolean } = {},
+  ) {}
+
+  private writable(): void {
+    if (this.opts.readOnly) throw new Error(`internal: ${this.file} was opened read-only`);
+  }
 
   private open(): number {
+    this.writable();
     if (this.fd !== null) return this.fd;
     const fd = openSync(this.file, 'a+');
     const size = fstatSync(fd).size;
@@ -335,6 +347,7 @@ export class FileSink implements RecordSink {
   }
 
   async rewrite(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void> {
+    this.writable();
     this.close();
     // History first: a crash between the two leaves old records in both files, never in neither.
     await writeAtomicStream(this.historyFile, bytes(history), undefined, { durable: true });
@@ -343,6 +356,7 @@ export class FileSink implements RecordSink {
   }
 
   async moveToHistory(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void> {
+    this.writable();
     this.close();
     // History first (as in rewrite): a crash before the log is replaced leaves records in both, which is harmless.
     await appendDurable(this.historyFile, bytes(history));
@@ -483,11 +497,15 @@ export function statePaths(dir: string) {
   };
 }
 
+/**
+ * The recorded state of a pipeline directory. Read-only or not, keys are looked up the same way (the log,
+ * then the history when the log lacks a key): status, explain and --dry-run agree with cf build.
+ */
 export async function openState(dir: string, opts: { readOnly: boolean }): Promise<State> {
   const p = statePaths(dir);
   const text = readTextOrNullSync(p.log);
   if (!opts.readOnly) await mkdir(p.root, { recursive: true });
-  const state = new State(opts.readOnly ? null : new FileSink(p.log));
+  const state = new State(new FileSink(p.log, { readOnly: opts.readOnly }));
   if (text) state.load(text);
   return state;
 }

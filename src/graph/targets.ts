@@ -1,3 +1,4 @@
+import { count } from '../util/plural.js';
 import path from 'node:path';
 import type { UserError } from '../util/errors.js';
 import { suggestion } from '../util/didYouMean.js';
@@ -109,7 +110,7 @@ export function resolveTargets(graph: BuildGraph, names: string[]): Result<Reque
         return err({
           kind: 'usage',
           message: `${name}: phase ${b.phase} has batches 1 to ${graph.batchCount}`,
-          hint: `${graph.seedCount} seeds in batches of ${graph.pipeline.batchSize}`,
+          hint: `${count(graph.seedCount, 'seed')} in batches of ${graph.pipeline.batchSize}`,
         });
       }
       requests.push({ phase: b.phase, batches: [b.batch], merge: false });

@@ -144,9 +144,43 @@ export function prepareFiles(dir: string, prompt: string, inputJson: string): At
   return files;
 }
 
-/** Runs a process of a batch in one of the build's -j slots (or, `direct`, at once). */
-export type Exclusive = <T>(run: () => Promise<T>) => Promise<T>;
-const direct: Exclusive = (run) => run();
+/** Who an attempt is for: what the CF_* variables of the agent protocol name. */
+export interface AttemptLabel {
+  phase: string;
+  batch: number;
+  batchCount: number;
+  /** 1, 2, …: an agent run; 0: a check of an output no agent wrote now (assembled, adopted, edited by hand). */
+  attempt: number;
+  target: string;
+}
+
+/** The CF_* variables an agent or a command validator gets (and the attempt's files, when on disk). */
+export function protocolEnv(a: AttemptLabel, files: AttemptFiles | null): Record<string, string> {
+  return {
+    CF_PHASE: a.phase,
+    CF_BATCH: String(a.batch),
+    CF_BATCH_COUNT: String(a.batchCount),
+    CF_ATTEMPT: String(a.attempt),
+    CF_TARGET: a.target,
+    ...(files ? { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output } : {}),
+  };
+}
+
+/**
+ * The files of a check of an output no agent wrote now (a batch assembled from cached items, an adopted
+ * file, a hand edit): in `dir`, a note for the prompt, the input items and the output, where a command
+ * validator reads them as after an agent run. Null in memory (no `dir`).
+ */
+export async function checkFiles(dir: string | null, note: string, inputItems: readonly unknown[], output: string): Promise<AttemptFiles | null> {
+  if (!dir) return null;
+  const files = prepareFiles(dir, `${note}\n`, itemsText(inputItems));
+  await writeFile(files.output, output);
+  return files;
+}
+
+/** Runs a process of a batch (its agent, or its validator) in one of the build's -j slots (or, `direct`, at once). */
+export type Exclusive = <T>(what: 'agent' | 'validator', run: () => Promise<T>) => Promise<T>;
+const direct: Exclusive = (_what, run) => run();
 
 export type CheckResult =
   | { kind: 'valid'; items: Item[]; warnings: ValidationError[] }
@@ -172,7 +206,7 @@ export async function checkOutput(o: {
   if (!built.ok) return { kind: 'invalid', errors: built.errors.map((e) => ({ source: 'output' as const, ...e })), fatal: false };
   if (!o.validator) return { kind: 'valid', items: built.items, warnings: [] };
   const validator = o.validator;
-  const v = await (o.exclusive ?? direct)(() =>
+  const v = await (o.exclusive ?? direct)('validator', () =>
     validator.validate({
       items: built.items,
       inputItems: o.inputItems,
@@ -204,13 +238,7 @@ export async function checkOutput(o: {
 export async function runAgentAttempt(job: AttemptJob, attempt: number, previous: ValidationError[]): Promise<AgentAttempt> {
   const inputJson = itemsText(job.inputItems);
   if (attempt === 1 && job.runDir) resetRunDir(job.runDir);
-  const env: Record<string, string> = {
-    CF_PHASE: job.phase.name,
-    CF_BATCH: String(job.batch),
-    CF_BATCH_COUNT: String(job.batchCount),
-    CF_ATTEMPT: String(attempt),
-    CF_TARGET: job.target,
-  };
+  const label: AttemptLabel = { phase: job.phase.name, batch: job.batch, batchCount: job.batchCount, attempt, target: job.target };
   const dir = job.runDir ? path.join(job.runDir, `attempt-${attempt}`) : null;
   const prompt = renderPrompt({
     intelligence: job.intelligence,
@@ -228,8 +256,8 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     ...(job.context ? { context: job.context.prompt } : {}),
   });
   const files = dir ? prepareFiles(dir, prompt.full, inputJson) : null;
-  if (files) Object.assign(env, { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output });
-  const result = await (job.exclusive ?? direct)(() => {
+  const env = protocolEnv(label, files);
+  const result = await (job.exclusive ?? direct)('agent', () => {
     job.onAttempt(attempt);
     return job.runner.run({
       target: job.target,

@@ -47,6 +47,11 @@ export function addUsage(t: UsageTotals, u: Usage, isRetry: boolean): void {
   }
 }
 
+/** Whether the runner reported anything for these attempts (tokens or dollars): local agents report nothing. */
+export function reported(t: UsageTotals): boolean {
+  return t.inputTokens + t.cacheWriteTokens + t.cacheReadTokens + t.outputTokens > 0 || t.costUsd > 0 || t.unpriced > 0;
+}
+
 /** Share of input tokens served from the prompt cache. */
 export function cacheShare(t: UsageTotals): number {
   const all = t.inputTokens + t.cacheWriteTokens + t.cacheReadTokens;

@@ -1,11 +1,46 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { processExists } from './pid.js';
 
 /** A temporary file's name beside `file`, unique to this process and call. */
 function tempBeside(file: string): string {
   return `${file}.cf-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A name tempBeside() made: what it is beside, and the pid of the cf that made it. */
+const TEMP_NAME = /^(.*)\.cf-tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporary files a cf that is gone left beside these files (killed while writing one: the
+ * rename never came), or, for a directory given as `{ dir }`, beside any file in it. A temporary of a cf
+ * that still runs is kept (it may be writing it now); so is one whose pid was reused, until that ends.
+ * Returns how many were removed.
+ */
+export async function removeStaleTemporaries(places: ReadonlyArray<string | { dir: string }>): Promise<number> {
+  const byDir = new Map<string, Set<string> | null>();
+  for (const p of places) {
+    if (typeof p === 'string') {
+      const dir = path.dirname(p);
+      const names = byDir.get(dir);
+      if (names !== null) byDir.set(dir, (names ?? new Set()).add(path.basename(p)));
+    } else {
+      byDir.set(p.dir, null);
+    }
+  }
+  let removed = 0;
+  for (const [dir, names] of byDir) {
+    for (const entry of await readdir(dir).catch(() => [] as string[])) {
+      const m = TEMP_NAME.exec(entry);
+      if (!m || (names && !names.has(m[1]!))) continue;
+      const pid = Number(m[2]);
+      if (pid === process.pid || processExists(pid)) continue;
+      await rm(path.join(dir, entry), { force: true });
+      removed++;
+    }
+  }
+  return removed;
 }
 
 /** Directories this process already made: a build writes thousands of files into a few hundred. */

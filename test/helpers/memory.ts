@@ -1,3 +1,5 @@
+import { adoptPhase, type AdoptReport } from '../../src/graph/adopt.js';
+import { Analysis } from '../../src/graph/analyze.js';
 import { Engine, type BuildSummary } from '../../src/graph/build.js';
 import { Decider } from '../../src/graph/decide.js';
 import type { BuildEvent } from '../../src/graph/events.js';
@@ -33,7 +35,8 @@ export const echoAgent: AgentFn = (req) => ({
 export class World {
   seeds: Item[];
   readonly intelligence = new Map<string, string>();
-  readonly state = new State(null);
+  /** The recorded state: in memory, unless a test opens one on disk (openState) instead. */
+  state = new State(null);
   readonly objects = new MemoryObjectStore();
   readonly outputs = new MemoryOutputStore();
   readonly runs: AgentRequest[] = [];
@@ -111,11 +114,7 @@ export class World {
         return this.agent(req);
       },
     };
-    const validators = new Map<string, Validator>();
-    for (const p of this.phases) {
-      const v = p.validate;
-      if (v) validators.set(p.name, { validate: async (req) => (v(req.items).length ? { kind: 'invalid', errors: v(req.items) } : { kind: 'valid' }) });
-    }
+    const validators = this.validators();
     const before = this.runs.length;
     const engine = new Engine({
       decider,
@@ -133,6 +132,36 @@ export class World {
     const summary = await engine.run(requests.value);
     const agentRuns = this.runs.slice(before).filter((r) => r.attempt === 1).map((r) => r.target).sort();
     return { ...summary, agentRuns };
+  }
+
+  /** Each phase's validator (`validate` of its MemPhase). */
+  validators(): Map<string, Validator> {
+    const validators = new Map<string, Validator>();
+    for (const p of this.phases) {
+      const v = p.validate;
+      if (v) validators.set(p.name, { validate: async (req) => (v(req.items).length ? { kind: 'invalid', errors: v(req.items) } : { kind: 'valid' }) });
+    }
+    return validators;
+  }
+
+  /** `cf adopt PHASE`: these items as the phase's batch outputs (as the CLI does, in memory). */
+  async adopt(phase: string, items: Item[]): Promise<AdoptReport> {
+    const decider = await this.decider();
+    return adoptPhase({
+      decider,
+      phase: decider.graph.phase(phase),
+      items,
+      source: 'adopted.json',
+      validator: this.validators().get(phase) ?? null,
+      runDir: () => null,
+      signal: new AbortController().signal,
+    });
+  }
+
+  /** What cf status, explain and --dry-run see: the batch statuses without running anything. */
+  async analysis(): Promise<{ analysis: Analysis; decider: Decider }> {
+    const decider = await this.decider();
+    return { analysis: new Analysis(decider), decider };
   }
 
   output(phase: string): Item[] {

@@ -1,3 +1,4 @@
+import { count } from '../../util/plural.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adoptPhase } from '../../graph/adopt.js';
@@ -55,9 +56,9 @@ export async function adoptCommand(opts: GlobalOptions, args: string[], from: st
     } else {
       const total = inputs.graph.batchCount;
       const lines = [
-        `cf adopt: ${report.adopted.length} of ${total} batches of ${phase.name} adopted from ${from}${report.alreadyFresh.length ? ` (${report.alreadyFresh.length} already fresh)` : ''}`,
+        `cf adopt: ${report.adopted.length} of ${count(total, 'batch', 'batches')} of ${phase.name} adopted from ${from}${report.alreadyFresh.length ? ` (${report.alreadyFresh.length} already fresh)` : ''}`,
       ];
-      if (report.unknownIds.length) lines.push(`  ${report.unknownIds.length} items in ${from} match no seed and were ignored (${report.unknownIds.slice(0, 5).join(', ')}${report.unknownIds.length > 5 ? ', …' : ''})`);
+      if (report.unknownIds.length) lines.push(`  ${count(report.unknownIds.length, 'item')} in ${from} ${report.unknownIds.length === 1 ? 'matches' : 'match'} no seed and ${report.unknownIds.length === 1 ? 'was' : 'were'} ignored (${report.unknownIds.slice(0, 5).join(', ')}${report.unknownIds.length > 5 ? ', …' : ''})`);
       for (const r of report.rejected) {
         lines.push(`  not adopted: ${r.target}: ${r.reason}`);
         if (r.errors.length) lines.push(formatErrors(r.errors, '      '));

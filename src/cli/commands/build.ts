@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -10,6 +11,7 @@ import type { Decider } from '../../graph/decide.js';
 import { takeHandEdits } from '../../graph/handEdits.js';
 import { fail, type UserError } from '../../util/errors.js';
 import { emptySeedsError } from '../../graph/emptySeeds.js';
+import { unstartableCommand } from '../../graph/commandCheck.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock } from '../../graph/lock.js';
 import { DiskObjectStore } from '../../graph/objects.js';
@@ -28,7 +30,7 @@ import type { GlobalOptions } from '../main.js';
 import { STATE_FORMAT } from '../../version.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { outputStore, readIntelligence, readState, requireInputs, watchedFiles, type Inputs } from '../session.js';
+import { outputStore, readIntelligence, readState, removeStaleTemporariesOf, requireInputs, watchedFiles, type Inputs } from '../session.js';
 
 export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
@@ -72,6 +74,11 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
         await lock.release();
       }
     }
+  } catch (e) {
+    // A config error found once the state was read (an agent that cannot start): no summary, exit 2.
+    reporter.close();
+    await clearNoopStamp(opts.dir);
+    throw e;
   } finally {
     interrupt.dispose();
   }
@@ -89,7 +96,11 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
       if (out) return out.size === stat.size && out.mtimeNs === stat.mtimeNs && out.ino === stat.ino ? out.hash : null;
       return inputs.cache.knownHash(path.resolve(opts.dir, file), stat) ?? null;
     };
-    await writeNoopStamp(opts.dir, names, STATE_FORMAT, files, [path.relative(opts.dir, statePaths(opts.dir).log)], [...s.ran, ...s.fresh].sort(), hashOf);
+    // cf's own files: the state log, and the stored outputs' directories (a stored output deleted makes its
+    // batch stale: that must not be answered from the stamp).
+    const paths = statePaths(opts.dir);
+    const own = [paths.log, ...(await readdir(paths.objects).catch(() => [] as string[])).map((d) => path.join(paths.objects, d))];
+    await writeNoopStamp(opts.dir, names, STATE_FORMAT, files, own.map((f) => path.relative(opts.dir, f)), [...s.ran, ...s.fresh].sort(), hashOf);
   } else {
     await clearNoopStamp(opts.dir);
   }
@@ -205,6 +216,7 @@ async function runBuild(
   signal: AbortSignal,
   outputs?: Map<string, FileStamp>,
 ): Promise<BuildSummary> {
+  await removeStaleTemporariesOf(inputs.pipeline);
   const state = await readState(opts.dir, false);
   mark('state read');
   const engine = createEngine({ opts, inputs, state, emit, signal });
@@ -212,6 +224,10 @@ async function runBuild(
     await takeEdits(inputs, engine.decider, emit, signal);
     engine.plan(requests);
     mark('planned');
+    // An agent or validator that cannot start is a config error before anything runs, not a batch that
+    // fails each of its attempts.
+    const unstartable = unstartableCommand(inputs.pipeline, engine.phasesToRun);
+    if (unstartable) fail(unstartable);
     const collect = leanHeapFor(engine.planned);
     if (collect) engine.onBatchDone = collect;
     // Many agent runs to start: the spawner (a helper process) forks them, not cf. A few are forked directly,
@@ -236,6 +252,7 @@ export async function takeEdits(inputs: Inputs, decider: Decider, emit: (e: Buil
     outputs: outputs ?? outputStore(inputs.pipeline.dir),
     phases: inputs.graph.phases,
     validatorFor: (phase) => createValidator(phase, inputs.pipeline),
+    runDir: (phase, batch) => path.join(statePaths(inputs.pipeline.dir).runs, phase.name, String(batch), 'edit'),
     signal,
   });
   for (const r of reports) {

@@ -1,3 +1,4 @@
+import { count } from '../../util/plural.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -139,7 +140,7 @@ export async function checkCommand(opts: GlobalOptions, args: string[], o: Check
     );
     return errors.length ? 1 : 0;
   }
-  const out: string[] = [`${shownFile}: ${kind}, ${r.items.length + r.bad.length} seeds, language ${language}${used.length ? `; also read ${used.join(', ')}` : ''}`];
+  const out: string[] = [`${shownFile}: ${kind}, ${count(r.items.length + r.bad.length, 'seed')}, language ${language}${used.length ? `; also read ${used.join(', ')}` : ''}`];
   for (const w of r.warnings) out.push(`  note: ${w}`);
   const width = Math.max(4, ...Object.keys(report.rules).map((k) => k.length));
   out.push('', `${'rule'.padEnd(width)}  checked   failed   warned`);

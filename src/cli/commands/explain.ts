@@ -1,3 +1,4 @@
+import { count } from '../../util/plural.js';
 import { Analysis } from '../../graph/analyze.js';
 import { refsCount } from '../../graph/fingerprint.js';
 import { formatStaleReason } from '../../graph/staleness.js';
@@ -26,7 +27,7 @@ export async function explainCommand(opts: GlobalOptions, names: string[]): Prom
       const statuses = inputs.graph.batches().map((b) => analysis.batch(phase, b));
       const counts = { fresh: 0, stale: 0, pending: 0 };
       for (const s of statuses) counts[s.kind]++;
-      lines.push(`${phase.output} (phase ${phase.name}, ${statuses.length} batches): ${m.kind === 'fresh' ? 'up to date' : `out of date: ${m.reason}`}`);
+      lines.push(`${phase.output} (phase ${phase.name}, ${count(statuses.length, 'batch', 'batches')}): ${m.kind === 'fresh' ? 'up to date' : `out of date: ${m.reason}`}`);
       lines.push(`  batches: ${counts.fresh} fresh, ${counts.stale} will run, ${counts.pending} run only if upstream output changes`);
       for (const s of statuses.filter((x) => x.kind !== 'fresh')) lines.push(`  ${s.target}: ${describeStatus(s)}`);
       docs.push({
@@ -51,7 +52,7 @@ export async function explainCommand(opts: GlobalOptions, names: string[]): Prom
       else lines.push(`  ${describeStatus(s)}`);
       if (last) {
         const how = last.adopted ? `adopted from ${last.adopted}` : `${last.attempts} attempt${last.attempts === 1 ? '' : 's'}, ${formatDuration(last.ms)}`;
-        lines.push(`  last built ${last.at}: ${refsCount(last.items)} items, ${how}, key ${last.key}`);
+        lines.push(`  last built ${last.at}: ${count(refsCount(last.items), 'item')}, ${how}, key ${last.key}`);
         if (last.usage?.length) {
           const t = emptyTotals();
           for (const u of last.usage) addUsage(t, u, u.attempt > 1);
@@ -60,7 +61,7 @@ export async function explainCommand(opts: GlobalOptions, names: string[]): Prom
         if (last.warnings?.length) lines.push(`  warnings:`, formatErrors(last.warnings, '    '));
       }
       if (failure && s.kind !== 'fresh') {
-        lines.push(`  last failure ${failure.at} (${failure.attempts} attempts):`, formatErrors(failure.errors.filter((e) => e.attempt === failure.attempts), '    '));
+        lines.push(`  last failure ${failure.at} (${count(failure.attempts, 'attempt')}):`, formatErrors(failure.errors.filter((e) => e.attempt === failure.attempts), '    '));
       }
       docs.push({
         target,

@@ -1,3 +1,4 @@
+import { count } from '../../util/plural.js';
 import { Analysis, type BatchStatus, type MergeStatus } from '../../graph/analyze.js';
 import type { FailureRecord } from '../../graph/records.js';
 import { batchTarget } from '../../graph/targets.js';
@@ -39,11 +40,10 @@ export async function statusCommand(opts: GlobalOptions, args: string[]): Promis
       const f = s.kind !== 'fresh' ? state.failure(batchTarget(phase.name, b)) : undefined;
       const built = s.kind === 'fresh' ? s.record : state.lastSuccess(batchTarget(phase.name, b));
       for (const u of [...(built?.usage ?? []), ...(f?.usage ?? [])]) addUsage(row.usage, u, u.attempt > 1);
-      if (f) {
-        row.failed++;
-        failures.push(f);
-      }
+      if (f) failures.push(f);
+      // Each batch counts once: fresh, failed (with these very inputs), stale (will run), or waiting.
       if (s.kind === 'fresh') row.fresh++;
+      else if (s.kind === 'stale' && s.failure) row.failed++;
       else if (s.kind === 'stale') row.stale++;
       else row.waiting++;
       if (s.kind !== 'fresh') notFresh.push(s);
@@ -63,7 +63,7 @@ export async function statusCommand(opts: GlobalOptions, args: string[]): Promis
     return 0;
   }
   const out: string[] = [];
-  out.push(`seeds: ${p.seeds}: ${inputs.graph.seedCount} seeds in ${inputs.graph.batchCount} batches of ${p.batching === 'stable' ? 'about ' : ''}${p.batchSize}`);
+  out.push(`seeds: ${p.seeds}: ${count(inputs.graph.seedCount, 'seed')} in ${count(inputs.graph.batchCount, 'batch', 'batches')} of ${p.batching === 'stable' ? 'about ' : ''}${p.batchSize}`);
   out.push('');
   const w = Math.max(5, ...rows.map((r) => r.phase.length));
   out.push(`${'phase'.padEnd(w)}  fresh     stale  waiting  failed  output`);

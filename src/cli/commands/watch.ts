@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Budget } from '../../graph/budget.js';
 import type { Engine, BuildSummary } from '../../graph/build.js';
 import { notReadySeeds } from '../../graph/emptySeeds.js';
+import { unstartableCommand } from '../../graph/commandCheck.js';
 import type { BuildEvent } from '../../graph/events.js';
 import { acquireLock, describeLockWait } from '../../graph/lock.js';
 import { loadPipeline, PIPELINE_FILE, type Pipeline } from '../../graph/pipeline.js';
@@ -16,7 +17,7 @@ import { onInterrupt } from '../interrupt.js';
 import type { GlobalOptions } from '../main.js';
 import { OwnWrites } from '../ownWrites.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { loadInputs, outputStore, readState, watchedFiles, type Inputs } from '../session.js';
+import { loadInputs, outputStore, readState, removeStaleTemporariesOf, watchedFiles, type Inputs } from '../session.js';
 import { WatchedFiles } from '../watchFiles.js';
 import { WatchReporter } from '../watchReporter.js';
 import { createEngine, finishBuild, takeEdits, unpricedRunner } from './build.js';
@@ -146,6 +147,7 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
       emit(e);
     };
     try {
+      await removeStaleTemporariesOf(good.pipeline);
       const reuse = lastState !== null && lastState.logSize === lastLogSize;
       const state = reuse ? lastState! : await readState(opts.dir, false);
       const drain = new AbortController();
@@ -156,6 +158,8 @@ export async function watchCommand(opts: GlobalOptions, names: string[]): Promis
       try {
         await takeEdits(good, engine.decider, count, interrupt.signal, outputs);
         engine.plan(requests);
+        const unstartable = unstartableCommand(good.pipeline, engine.phasesToRun);
+        if (unstartable) return refuse(unstartable);
         summary = await engine.run(requests);
       } catch (e) {
         // A hand edit is checked against the seeds, read then: a save caught half-written is not ready.

@@ -1,0 +1,9 @@
+/** Whether a process with this pid exists (one of another user's counts: EPERM). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
