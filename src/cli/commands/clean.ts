@@ -7,7 +7,7 @@ import { DiskObjectStore } from '../../graph/objects.js';
 import type { ForgetRecord } from '../../graph/records.js';
 import { statePaths, type State } from '../../graph/state.js';
 import { batchTarget, phaseTarget, type Request, type TargetId } from '../../graph/targets.js';
-import type { GlobalOptions } from '../main.js';
+import type { CleanOptions } from '../main.js';
 import { requireInputs, readState, type Inputs } from '../session.js';
 
 /** Batch targets named in a dry run's line for one phase; the rest are counted. */
@@ -68,7 +68,7 @@ const runDirectories = (n: number): string => `${n} run ${n === 1 ? 'directory' 
  * Deletes merged outputs and forgets batch records: the named targets, or everything. Kept: hand-edited
  * outputs cf replaced earlier (.cf/replaced/). With -n, lists what it would delete and changes nothing.
  */
-export async function cleanCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+export async function cleanCommand(opts: CleanOptions, names: string[]): Promise<number> {
   const { inputs, requests } = await requireInputs(opts.dir, names);
   if (opts.dryRun) return dryRun(opts.dir, inputs, requests);
   const paths = statePaths(opts.dir);
