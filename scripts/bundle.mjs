@@ -20,7 +20,23 @@ function sourceHash(dir) {
 // Chunk names carry content hashes: without a clean outdir, every rebuild leaves the old ones behind.
 rmSync('dist/bundle', { recursive: true, force: true });
 
+/**
+ * commander requires node:child_process at load, only to run executable subcommands (cf has none). Loading
+ * it costs every cf command, the no-op build included, a few ms: commander gets it when it first uses it.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) => (/[\\/]commander[\\/]/.test(args.importer) ? { path: 'lazy', namespace: 'lazy-child-process' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: "let m; module.exports = new Proxy({}, { get: (_, k) => (m ??= require('node:child_process'))[k] });",
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
+  plugins: [lazyChildProcess],
   entryPoints: { main: 'src/cli/main.ts', spawner: 'src/runners/spawnerChild.ts' },
   bundle: true,
   splitting: true,

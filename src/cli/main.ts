@@ -1,61 +1,15 @@
-import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatUserError, UserErrorException } from '../util/errors.js';
 import { unreachable } from '../util/result.js';
 import { CF_VERSION, STATE_FORMAT } from '../version.js';
+import { parseCommandLine, type BuildOptions } from './args.js';
 import { quietOnBrokenPipe } from './pipe.js';
 
 export const VERSION = CF_VERSION;
 
-const USAGE = `cf ${VERSION}: a content-addressed build tool for LLM-agent pipelines
-
-usage: cf [-C DIR] COMMAND [options] [TARGET...]
-
-commands:
-  build [TARGET...]     build targets (default: every phase's output); runs only stale batches
-  watch [TARGET...]     build, then rebuild what each saved change affects (Ctrl-C to stop)
-  status                per phase: batches fresh, stale, failed; merged outputs; recorded failures
-  explain TARGET...     why a target is stale or fresh, naming what changed
-  clean [TARGET...]     delete merged outputs and forget batch records (default: everything)
-  check FILE            run an SSi rule set on an existing file: per-rule counts and every failure
-                        [--as seed_pairs|lego_pairs|lego_baskets] [--rules r1,r2] [--lang spa]
-                        [--seeds canonical.json] [--seed-pairs F] [--lego-pairs F] (default: F beside FILE)
-  adopt PHASE --from F  take an existing merged output as PHASE's batches, fresh for the current inputs
-
-targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
-         a phase name (pairs), or one batch (pairs#3)
-
-options:
-  -C DIR                run as if started in DIR (like make -C)
-  -j, --jobs N          agent runs at once (default: pipeline.yaml "jobs", else 4)
-  -n, --dry-run         build: list what would run and why; run nothing
-  --json                NDJSON events (build) or one JSON document (status, explain) on stdout
-  -q, --quiet           build: print only failures and the summary
-  -v, --verbose         build: also print fresh targets and why each batch runs
-  --max-cost USD        build: start no agent run that would take the build's spending past USD
-                        (watch: the whole session's spending)
-  --allow-empty-seeds   build, watch: build from a seeds file that holds no seeds (rewriting the
-                        outputs empty); without it cf build refuses when outputs hold items (exit 2)
-  -h, --help            this help
-  --version             print the version
-
-exit codes: 0 done, 1 a target failed or was not built, 2 bad usage or config, 130 interrupted`;
-
-export interface GlobalOptions {
-  dir: string;
-  /** --max-cost USD */
-  maxCost: number | null;
-  jobs: number | null;
-  json: boolean;
-  dryRun: boolean;
-  quiet: boolean;
-  verbose: boolean;
-  /** --allow-empty-seeds: a seeds file with no seeds is meant (not a save caught half-written). */
-  allowEmptySeeds: boolean;
-}
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CleanOptions, ExplainOptions, GlobalOptions, StatusOptions, WatchOptions } from './args.js';
 
 /** The answer of the no-op fast path: the same summary a full no-op build prints. */
-function reportNoop(opts: GlobalOptions, fresh: string[], ms: number): number {
+function reportNoop(opts: BuildOptions, fresh: string[], ms: number): number {
   if (opts.json) {
     const summary = { event: 'summary', ok: true, exitCode: 0, ms, ran: [], fresh, failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {}, ts: new Date().toISOString() };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -67,115 +21,46 @@ function reportNoop(opts: GlobalOptions, fresh: string[], ms: number): number {
   return 0;
 }
 
-function usageError(message: string, hint?: string): never {
-  throw new UserErrorException({ kind: 'usage', message, hint: hint ?? 'cf --help' });
-}
-
 export async function main(argv: string[]): Promise<number> {
   quietOnBrokenPipe(process.stdout);
   quietOnBrokenPipe(process.stderr);
-  let parsed;
+  const parsed = parseCommandLine(argv);
+  switch (parsed.kind) {
+    case 'print':
+      process.stdout.write(parsed.text);
+      return parsed.exitCode;
+    case 'error':
+      process.stderr.write(`${formatUserError(parsed.error)}\n`);
+      return 2;
+    case 'run':
+      break;
+  }
+  const run = parsed.run;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        C: { type: 'string', short: 'C' },
-        jobs: { type: 'string', short: 'j' },
-        json: { type: 'boolean' },
-        'dry-run': { type: 'boolean', short: 'n' },
-        quiet: { type: 'boolean', short: 'q' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-        // cf check / cf adopt
-        as: { type: 'string' },
-        rules: { type: 'string' },
-        seeds: { type: 'string' },
-        'seed-pairs': { type: 'string' },
-        'lego-pairs': { type: 'string' },
-        lang: { type: 'string' },
-        'target-name': { type: 'string' },
-        from: { type: 'string' },
-        'max-cost': { type: 'string' },
-        'allow-empty-seeds': { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`${formatUserError({ kind: 'usage', message: (e as Error).message, hint: 'cf --help' })}\n`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.version) {
-    process.stdout.write(`cf ${VERSION}\n`);
-    return 0;
-  }
-  const [command, ...rest] = positionals;
-  if (values.help || !command) {
-    process.stdout.write(`${USAGE}\n`);
-    return command || values.help ? 0 : 2;
-  }
-  try {
-    let jobs: number | null = null;
-    if (values.jobs !== undefined) {
-      jobs = Number(values.jobs);
-      if (!Number.isInteger(jobs) || jobs < 1) usageError(`-j wants a whole number ≥ 1, not "${values.jobs}"`);
-    }
-    let maxCost: number | null = null;
-    if (values['max-cost'] !== undefined) {
-      maxCost = Number(values['max-cost'].replace(/^\$/, ''));
-      if (!Number.isFinite(maxCost) || maxCost < 0) usageError(`--max-cost wants dollars (e.g. 5 or 0.50), not "${values['max-cost']}"`);
-    }
-    const opts: GlobalOptions = {
-      maxCost,
-      dir: path.resolve(values.C ?? '.'),
-      jobs,
-      json: values.json ?? false,
-      dryRun: values['dry-run'] ?? false,
-      quiet: values.quiet ?? false,
-      verbose: values.verbose ?? false,
-      allowEmptySeeds: values['allow-empty-seeds'] ?? false,
-    };
-    const cmd = command as 'build' | 'watch' | 'status' | 'explain' | 'clean' | 'check' | 'adopt';
-    switch (cmd) {
+    switch (run.command) {
       // Commands load their modules on demand: `cf --help` does not pay for the engine.
       case 'build': {
-        if (!opts.dryRun) {
+        if (!run.opts.dryRun) {
           const started = Date.now();
-          const fresh = await (await import('./noop.js')).noopFastPath(opts.dir, rest, STATE_FORMAT);
-          if (fresh) return reportNoop(opts, fresh, Date.now() - started);
+          const fresh = await (await import('./noop.js')).noopFastPath(run.opts.dir, run.args, STATE_FORMAT);
+          if (fresh) return reportNoop(run.opts, fresh, Date.now() - started);
         }
-        return await (await import('./commands/build.js')).buildCommand(opts, rest);
+        return await (await import('./commands/build.js')).buildCommand(run.opts, run.args);
       }
       case 'watch':
-        return await (await import('./commands/watch.js')).watchCommand(opts, rest);
+        return await (await import('./commands/watch.js')).watchCommand(run.opts, run.args);
       case 'status':
-        return await (await import('./commands/status.js')).statusCommand(opts, rest);
+        return await (await import('./commands/status.js')).statusCommand(run.opts, run.args);
       case 'explain':
-        return await (await import('./commands/explain.js')).explainCommand(opts, rest);
+        return await (await import('./commands/explain.js')).explainCommand(run.opts, run.args);
       case 'clean':
-        return await (await import('./commands/clean.js')).cleanCommand(opts, rest);
+        return await (await import('./commands/clean.js')).cleanCommand(run.opts, run.args);
       case 'check':
-        return await (await import('./commands/check.js')).checkCommand(opts, rest, {
-          as: values.as,
-          rules: values.rules,
-          seeds: values.seeds,
-          seedPairs: values['seed-pairs'],
-          legoPairs: values['lego-pairs'],
-          lang: values.lang,
-          targetName: values['target-name'],
-        });
+        return await (await import('./commands/check.js')).checkCommand(run.opts, run.args, run.check);
       case 'adopt':
-        return await (await import('./commands/adopt.js')).adoptCommand(opts, rest, values.from);
-      default: {
-        const known = ['build', 'watch', 'status', 'explain', 'clean', 'check', 'adopt'];
-        if (!known.includes(cmd)) {
-          const { suggestion } = await import('../util/didYouMean.js');
-          usageError(`unknown command "${command}"${suggestion(command, known)}`);
-        }
-        return unreachable(cmd);
-      }
+        return await (await import('./commands/adopt.js')).adoptCommand(run.opts, run.args, run.from);
+      default:
+        return unreachable(run);
     }
   } catch (e) {
     if (e instanceof UserErrorException) {

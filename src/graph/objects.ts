@@ -68,17 +68,21 @@ export class DiskObjectStore implements ObjectStore {
   }
 
   async retain(keep: ReadonlySet<Hash>): Promise<number> {
-    let n = 0;
+    const files = await this.unreferenced(keep);
+    for (const f of files) await rm(f, { force: true });
+    return files.length;
+  }
+
+  /** The files of the blobs not in `keep`: what retain(keep) deletes (`cf clean -n` counts them; nothing is deleted). */
+  async unreferenced(keep: ReadonlySet<Hash>): Promise<string[]> {
+    const files: string[] = [];
     const shards = await readdir(this.dir).catch(() => [] as string[]);
     for (const shard of shards) {
       for (const f of await readdir(path.join(this.dir, shard)).catch(() => [] as string[])) {
         const h = `${shard}${f.replace(/\.json$/, '')}` as Hash;
-        if (!keep.has(h)) {
-          await rm(path.join(this.dir, shard, f), { force: true });
-          n++;
-        }
+        if (!keep.has(h)) files.push(path.join(this.dir, shard, f));
       }
     }
-    return n;
+    return files;
   }
 }

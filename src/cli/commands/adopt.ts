@@ -8,12 +8,12 @@ import { statePaths } from '../../graph/state.js';
 import { createValidator } from '../../rules/phaseValidator.js';
 import { detectKind, readDocument } from '../../rules/ssi/formats.js';
 import { fail } from '../../util/errors.js';
-import type { GlobalOptions } from '../main.js';
+import type { AdoptOptions } from '../main.js';
 import { formatErrors } from '../reporters.js';
 import { readState, requireInputs } from '../session.js';
 
 /** `cf adopt PHASE --from FILE`: an existing merged output becomes the phase's batches, fresh for the current inputs. */
-export async function adoptCommand(opts: GlobalOptions, args: string[], from: string | undefined): Promise<number> {
+export async function adoptCommand(opts: AdoptOptions, args: string[], from: string | undefined): Promise<number> {
   if (args.length !== 1 || !from) fail({ kind: 'usage', message: 'usage: cf adopt PHASE --from FILE', hint: 'e.g. cf adopt lego_pairs --from old/lego_pairs.json' });
   const { inputs } = await requireInputs(opts.dir, []);
   const phase = inputs.graph.phases.find((p) => p.name === args[0] || p.output === path.normalize(args[0]!));

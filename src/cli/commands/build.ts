@@ -127,7 +127,7 @@ export function unpricedRunner(inputs: Inputs, requests: Request[]): UserError |
  * attempts' files under .cf/runs, the budget told what earlier batches cost. (cf build and cf watch.)
  */
 export function createEngine(o: {
-  opts: GlobalOptions;
+  opts: Pick<GlobalOptions, 'dir' | 'jobs' | 'maxCost'>;
   inputs: Inputs;
   state: State;
   emit: (e: BuildEvent) => void;

@@ -9,7 +9,7 @@ import { checkBaskets, checkLegoPairs, checkSeedPairs, RULES } from '../../rules
 import { suggestion } from '../../util/didYouMean.js';
 import { fail } from '../../util/errors.js';
 import { initHashing } from '../../util/hash.js';
-import type { GlobalOptions } from '../main.js';
+import type { CheckCommandOptions } from '../main.js';
 
 export interface CheckOptions {
   as?: string;
@@ -62,7 +62,7 @@ function languageOf(doc: unknown, lang: string | undefined): string {
 }
 
 /** `cf check FILE`: runs an SSi rule set on an existing file and reports per-rule counts and every failure. */
-export async function checkCommand(opts: GlobalOptions, args: string[], o: CheckOptions): Promise<number> {
+export async function checkCommand(opts: CheckCommandOptions, args: string[], o: CheckOptions): Promise<number> {
   if (args.length !== 1) fail({ kind: 'usage', message: 'cf check takes one FILE', hint: 'cf check lego_pairs.json [--as lego_pairs] [--json]' });
   await initHashing();
   const file = path.resolve(opts.dir, args[0]!);

@@ -4,14 +4,14 @@ import { refsCount } from '../../graph/fingerprint.js';
 import { formatStaleReason } from '../../graph/staleness.js';
 import { batchTarget } from '../../graph/targets.js';
 import { formatDuration } from '../../util/duration.js';
-import type { GlobalOptions } from '../main.js';
+import type { ExplainOptions } from '../main.js';
 import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
 import { requireInputs, outputStore, readState } from '../session.js';
 import { describeStatus } from './build.js';
 import { addUsage, emptyTotals, formatTotals } from '../../runners/usage.js';
 
-export async function explainCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+export async function explainCommand(opts: ExplainOptions, names: string[]): Promise<number> {
   if (!names.length) fail({ kind: 'usage', message: 'cf explain needs a target', hint: 'cf explain pairs#3, cf explain out/pairs.json; cf status lists everything' });
   const { inputs, requests } = await requireInputs(opts.dir, names);
   const state = await readState(opts.dir, true);

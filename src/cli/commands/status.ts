@@ -2,7 +2,7 @@ import { count } from '../../util/plural.js';
 import { Analysis, type BatchStatus, type MergeStatus } from '../../graph/analyze.js';
 import type { FailureRecord } from '../../graph/records.js';
 import { batchTarget } from '../../graph/targets.js';
-import type { GlobalOptions } from '../main.js';
+import type { StatusOptions } from '../main.js';
 import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
 import { requireInputs, outputStore, readState } from '../session.js';
@@ -23,7 +23,7 @@ interface PhaseRow {
   usage: UsageTotals;
 }
 
-export async function statusCommand(opts: GlobalOptions, args: string[]): Promise<number> {
+export async function statusCommand(opts: StatusOptions, args: string[]): Promise<number> {
   if (args.length) fail({ kind: 'usage', message: 'cf status takes no targets', hint: 'cf explain TARGET' });
   const { inputs } = await requireInputs(opts.dir, []);
   const state = await readState(opts.dir, true);

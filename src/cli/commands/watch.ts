@@ -14,7 +14,7 @@ import { resolveTargets, type Request } from '../../graph/targets.js';
 import { fail, type UserError } from '../../util/errors.js';
 import type { Result } from '../../util/result.js';
 import { onInterrupt } from '../interrupt.js';
-import type { GlobalOptions } from '../main.js';
+import type { WatchOptions } from '../main.js';
 import { OwnWrites } from '../ownWrites.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { loadInputs, outputStore, readState, removeStaleTemporariesOf, watchedFiles, type Inputs } from '../session.js';
@@ -47,7 +47,7 @@ interface Outcome {
  * cannot build from (a broken pipeline.yaml or seeds file, a save caught half-written, a target gone) is
  * reported and the watch goes on; --max-cost spans the whole session.
  */
-export async function watchCommand(opts: GlobalOptions, names: string[]): Promise<number> {
+export async function watchCommand(opts: WatchOptions, names: string[]): Promise<number> {
   const first = await loadInputs(opts.dir);
   if (!first.ok) fail(first.error);
   let good: Inputs = first.value;

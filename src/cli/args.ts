@@ -1,0 +1,403 @@
+import path from 'node:path';
+import { Command, CommanderError, Help, Option } from 'commander';
+import { suggestion } from '../util/didYouMean.js';
+import type { UserError } from '../util/errors.js';
+import { CF_VERSION } from '../version.js';
+import type { CheckOptions } from './commands/check.js';
+
+/**
+ * The command line: the commands, the options each one takes (commander), and argv parsed into the command
+ * to run, the text to print (help, version) or a usage error. Nothing here reads a file or writes output:
+ * parsing is a function of argv, tested in memory (test/args.test.ts).
+ *
+ * Each command declares only its own options, so an option a command would ignore is an error there
+ * (`cf watch -n`, `cf status -j 2`: exit 2), not silently accepted. -C, --help and --version are global.
+ */
+
+/** Every option some command takes, validated. Each command gets the part it declares (the types below). */
+export interface GlobalOptions {
+  dir: string;
+  /** --max-cost USD */
+  maxCost: number | null;
+  jobs: number | null;
+  json: boolean;
+  dryRun: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  /** --allow-empty-seeds: a seeds file with no seeds is meant (not a save caught half-written). */
+  allowEmptySeeds: boolean;
+}
+export type BuildOptions = GlobalOptions;
+export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds'>;
+export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+export type ExplainOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+export type CleanOptions = Pick<GlobalOptions, 'dir' | 'dryRun'>;
+export type CheckCommandOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+export type AdoptOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+
+/** A command to run, with its options and its positional arguments (each command checks their number). */
+export type Invocation =
+  | { command: 'build'; opts: BuildOptions; args: string[] }
+  | { command: 'watch'; opts: WatchOptions; args: string[] }
+  | { command: 'status'; opts: StatusOptions; args: string[] }
+  | { command: 'explain'; opts: ExplainOptions; args: string[] }
+  | { command: 'clean'; opts: CleanOptions; args: string[] }
+  | { command: 'check'; opts: CheckCommandOptions; args: string[]; check: CheckOptions }
+  | { command: 'adopt'; opts: AdoptOptions; args: string[]; from: string | undefined };
+
+export type CommandName = Invocation['command'];
+
+export type Parsed =
+  | { kind: 'run'; run: Invocation }
+  /** Help or the version on stdout; exit 2 when no command was given. */
+  | { kind: 'print'; text: string; exitCode: 0 | 2 }
+  | { kind: 'error'; error: UserError };
+
+const TARGETS_HELP = `
+targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
+         a phase name (pairs), or one batch (pairs#3)`;
+
+export const USAGE = `cf ${CF_VERSION}: a content-addressed build tool for LLM-agent pipelines
+
+usage: cf [-C DIR] COMMAND [options] [TARGET...]
+
+commands:
+  build [TARGET...]     build targets (default: every phase's output); runs only stale batches
+  watch [TARGET...]     build, then rebuild what each saved change affects (Ctrl-C to stop)
+  status                per phase: batches fresh, stale, failed; merged outputs; recorded failures
+  explain TARGET...     why a target is stale or fresh, naming what changed
+  clean [TARGET...]     delete merged outputs and forget batch records (default: everything)
+  check FILE            run an SSi rule set on an existing file: per-rule counts and every failure
+                        [--as seed_pairs|lego_pairs|lego_baskets] [--rules r1,r2] [--lang spa]
+                        [--seeds canonical.json [--target-name NAME]] [--seed-pairs F] [--lego-pairs F]
+                        (companion files default to those beside FILE) [--json]
+  adopt PHASE --from F  take an existing merged output as PHASE's batches, fresh for the current inputs
+  help COMMAND          a command's options (also: cf COMMAND --help)
+${TARGETS_HELP}
+
+options (each command takes only its own; cf help COMMAND lists them):
+  -C DIR                run as if started in DIR (like make -C); before or after the command
+  -j, --jobs N          build, watch: agent runs at once (default: pipeline.yaml "jobs", else 4)
+  -n, --dry-run         build: list what would run and why; run nothing
+                        clean: list what would be deleted; delete nothing
+  --json                NDJSON events (build, watch) or one JSON document (status, explain, check, adopt)
+                        on stdout
+  -q, --quiet           build: print only failures and the summary
+  -v, --verbose         build: also print fresh targets and why each batch runs (watch: every batch)
+  --max-cost USD        build: start no agent run that would take the build's spending past USD
+                        (watch: the whole session's spending)
+  --allow-empty-seeds   build, watch: build from a seeds file that holds no seeds (rewriting the
+                        outputs empty); without it cf build refuses when outputs hold items (exit 2)
+  -h, --help            this help
+  --version             print the version
+
+exit codes: 0 done, 1 a target failed or was not built, 2 bad usage or config, 130 interrupted`;
+
+/** The options commands share, with the wording of their help (flags in commander's syntax: <VALUE>). */
+const jobs = (): Option => new Option('-j, --jobs <N>', 'agent runs at once (default: pipeline.yaml "jobs", else 4)');
+const ndjson = (): Option => new Option('--json', 'NDJSON events on stdout');
+const jsonDocument = (): Option => new Option('--json', 'one JSON document on stdout');
+const allowEmptySeeds = (): Option =>
+  new Option(
+    '--allow-empty-seeds',
+    'build from a seeds file that holds no seeds (rewriting the outputs empty); without it cf build refuses when outputs hold items (exit 2)',
+  );
+
+/** A command's option values as commander hands them to its action (keys in camelCase: dryRun, maxCost). */
+type Values = Record<string, string | boolean | undefined>;
+
+/** Each command: its summary, usage, options, and how its commander values become its options. */
+interface Spec {
+  summary: string;
+  usage: string;
+  /** Printed after the options in the command's help. */
+  after?: string;
+  options: () => Option[];
+  make: (v: Values, dir: string, args: string[]) => Invocation;
+}
+
+const SPECS: { [C in CommandName]: Spec } = {
+  build: {
+    summary: "build targets (default: every phase's output); runs only stale batches",
+    usage: '[options] [TARGET...]',
+    after: TARGETS_HELP,
+    options: () => [
+      jobs(),
+      new Option('-n, --dry-run', 'list what would run and why; run nothing'),
+      ndjson(),
+      new Option('-q, --quiet', 'print only failures and the summary'),
+      new Option('-v, --verbose', 'also print fresh targets and why each batch runs'),
+      new Option('--max-cost <USD>', "start no agent run that would take the build's spending past USD"),
+      allowEmptySeeds(),
+    ],
+    make: (v, dir, args) => ({
+      command: 'build',
+      opts: {
+        dir,
+        jobs: jobsOf(v.jobs),
+        maxCost: maxCostOf(v.maxCost),
+        json: v.json === true,
+        dryRun: v.dryRun === true,
+        quiet: v.quiet === true,
+        verbose: v.verbose === true,
+        allowEmptySeeds: v.allowEmptySeeds === true,
+      },
+      args,
+    }),
+  },
+  watch: {
+    summary: 'build, then rebuild what each saved change affects (Ctrl-C to stop)',
+    usage: '[options] [TARGET...]',
+    after: `${TARGETS_HELP}\n\ncf watch has no dry run: cf build -n shows what would run.`,
+    options: () => [
+      jobs(),
+      ndjson(),
+      new Option('-v, --verbose', 'print every batch, fresh targets and why each batch runs'),
+      new Option('--max-cost <USD>', "start no agent run that would take the whole session's spending past USD"),
+      allowEmptySeeds(),
+    ],
+    make: (v, dir, args) => ({
+      command: 'watch',
+      opts: { dir, jobs: jobsOf(v.jobs), maxCost: maxCostOf(v.maxCost), json: v.json === true, verbose: v.verbose === true, allowEmptySeeds: v.allowEmptySeeds === true },
+      args,
+    }),
+  },
+  status: {
+    summary: 'per phase: batches fresh, stale, failed; merged outputs; recorded failures',
+    usage: '[options]',
+    options: () => [jsonDocument()],
+    make: (v, dir, args) => ({ command: 'status', opts: { dir, json: v.json === true }, args }),
+  },
+  explain: {
+    summary: 'why a target is stale or fresh, naming what changed',
+    usage: '[options] TARGET...',
+    after: TARGETS_HELP,
+    options: () => [jsonDocument()],
+    make: (v, dir, args) => ({ command: 'explain', opts: { dir, json: v.json === true }, args }),
+  },
+  clean: {
+    summary: 'delete merged outputs and forget batch records (default: everything)',
+    usage: '[options] [TARGET...]',
+    after: TARGETS_HELP,
+    options: () => [new Option('-n, --dry-run', 'list what would be deleted; delete nothing')],
+    make: (v, dir, args) => ({ command: 'clean', opts: { dir, dryRun: v.dryRun === true }, args }),
+  },
+  check: {
+    summary: 'run an SSi rule set on an existing file: per-rule counts and every failure',
+    usage: '[options] FILE',
+    options: () => [
+      new Option('--as <KIND>', 'the kind of FILE: seed_pairs|lego_pairs|lego_baskets (default: told from its content)'),
+      new Option('--rules <r1,r2>', 'only these rules'),
+      new Option('--lang <CODE>', "the target language, e.g. spa (default: the file's)"),
+      new Option('--seeds <FILE>', 'the canonical seeds, to check seed pairs against'),
+      new Option('--target-name <NAME>', 'what {target} stands for in the canonical seeds (default: the language name)'),
+      new Option('--seed-pairs <F>', 'the seed pairs of a lego_pairs FILE (default: seed_pairs.json beside FILE)'),
+      new Option('--lego-pairs <F>', 'the LEGO pairs of a lego_baskets FILE (default: lego_pairs.json beside FILE)'),
+      jsonDocument(),
+    ],
+    make: (v, dir, args) => ({
+      command: 'check',
+      opts: { dir, json: v.json === true },
+      args,
+      check: {
+        as: str(v.as),
+        rules: str(v.rules),
+        seeds: str(v.seeds),
+        seedPairs: str(v.seedPairs),
+        legoPairs: str(v.legoPairs),
+        lang: str(v.lang),
+        targetName: str(v.targetName),
+      },
+    }),
+  },
+  adopt: {
+    summary: "take an existing merged output as PHASE's batches, fresh for the current inputs",
+    usage: '[options] PHASE --from FILE',
+    options: () => [new Option('--from <FILE>', "the merged output to adopt (e.g. old/lego_pairs.json)"), jsonDocument()],
+    make: (v, dir, args) => ({ command: 'adopt', opts: { dir, json: v.json === true }, args, from: str(v.from) }),
+  },
+};
+
+const COMMANDS = Object.keys(SPECS) as CommandName[];
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A usage error found while making a command's options (a bad value): carried out of commander's action. */
+class BadValue extends Error {
+  constructor(readonly error: UserError) {
+    super(error.message);
+  }
+}
+
+function jobsOf(v: string | boolean | undefined): number | null {
+  if (typeof v !== 'string') return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new BadValue({ kind: 'usage', message: `-j wants a whole number ≥ 1, not "${v}"`, hint: 'cf --help' });
+  return n;
+}
+
+function maxCostOf(v: string | boolean | undefined): number | null {
+  if (typeof v !== 'string') return null;
+  const n = Number(v.replace(/^\$/, ''));
+  if (!Number.isFinite(n) || n < 0) throw new BadValue({ kind: 'usage', message: `--max-cost wants dollars (e.g. 5 or 0.50), not "${v}"`, hint: 'cf --help' });
+  return n;
+}
+
+/** A commander error, with the command it came from (null: the program, before any command). */
+class ParseError extends Error {
+  constructor(
+    readonly command: CommandName | null,
+    readonly error: CommanderError,
+  ) {
+    super(error.message);
+  }
+}
+
+/** The flags (-j, --jobs) of a command's declared options. */
+function flagsOf(options: Option[]): string[] {
+  return options.flatMap((o) => [o.short, o.long].filter((f): f is string => Boolean(f)));
+}
+
+/** The commands other than `except` that declare this flag. */
+function commandsTaking(flag: string, except: CommandName | null): CommandName[] {
+  return COMMANDS.filter((c) => c !== except && flagsOf(SPECS[c].options()).includes(flag));
+}
+
+function list(names: string[]): string {
+  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/** An option the command does not declare: said in cf's words, with where it belongs or what was meant. */
+function unknownOption(command: CommandName | null, arg: string, globals: string[], argv: string[]): UserError {
+  const flag = arg.startsWith('--') ? arg.replace(/=.*$/, '') : arg;
+  if (command === 'watch' && (flag === '-n' || flag === '--dry-run')) {
+    return { kind: 'usage', message: `cf watch has no dry run (${flag}): it builds on every change`, hint: 'cf build -n shows what would run' };
+  }
+  const takers = commandsTaking(flag, command);
+  const elsewhere = takers.map((c) => `cf ${c}`);
+  if (command === null) {
+    if (!takers.length) return { kind: 'usage', message: `unknown option "${flag}"${longSuggestion(flag, globals)}`, hint: 'cf --help' };
+    // A command's option given before the command: the same words with the command first, when it takes it.
+    const at = argv.findIndex((a) => takers.includes(a as CommandName));
+    const fixed = at >= 0 ? `cf ${[argv[at], ...argv.slice(0, at), ...argv.slice(at + 1)].join(' ')}` : `${elsewhere[0]} ${flag} …`;
+    return { kind: 'usage', message: `${flag} goes after the command name (${list(elsewhere)} take${takers.length === 1 ? 's' : ''} it)`, hint: fixed };
+  }
+  if (elsewhere.length) {
+    return { kind: 'usage', message: `cf ${command} takes no ${flag} option (${list(elsewhere)} ${elsewhere.length === 1 ? 'does' : 'do'})`, hint: `cf help ${command} lists its options` };
+  }
+  const own = [...flagsOf(SPECS[command].options()), ...globals];
+  return { kind: 'usage', message: `unknown option "${flag}" for cf ${command}${longSuggestion(flag, own)}`, hint: `cf help ${command} lists its options` };
+}
+
+function unknownCommand(word: string): UserError {
+  return { kind: 'usage', message: `unknown command "${word}"${suggestion(word, COMMANDS)}`, hint: 'cf --help' };
+}
+
+/** Did-you-mean for a long option (a one-letter option is too short to guess from). */
+function longSuggestion(flag: string, candidates: string[]): string {
+  return flag.startsWith('--') ? suggestion(flag, candidates.filter((c) => c.startsWith('--'))) : '';
+}
+
+/**
+ * The program: the commands and the global options. Commander writes nothing itself (help and the version
+ * are collected into `out`) and never exits the process: every error comes back as a ParseError.
+ */
+function program(out: string[], ran: (i: Invocation) => void): Command {
+  const cf = new Command('cf')
+    .usage('[-C DIR] COMMAND [options] [TARGET...]')
+    .option('-C <DIR>', 'run as if started in DIR (like make -C)')
+    .version(`cf ${CF_VERSION}`, '--version', 'print the version')
+    .helpOption('-h, --help', 'this help')
+    .helpCommand(false)
+    .configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => out.push(s), outputError: () => {} })
+    .configureHelp({
+      helpWidth: 110,
+      showGlobalOptions: true,
+      // -j N, as cf's usage writes it, not -j <N>.
+      optionTerm: (o: Option) => o.flags.replace(/[<>]/g, ''),
+      // The program's own help is cf's usage (commands, targets, options by command, exit codes).
+      formatHelp: (cmd: Command, helper: Help) => (cmd.parent ? Help.prototype.formatHelp.call(helper, cmd, helper) : `${USAGE}\n`),
+    })
+    .exitOverride((e) => {
+      throw new ParseError(null, e);
+    })
+    // A word that names no command (or none at all): cf's usage, or the command meant.
+    .allowExcessArguments()
+    .action(() => {
+      throw new ParseError(null, new CommanderError(2, 'cf.noCommand', cf.args[0] ?? ''));
+    });
+  for (const name of COMMANDS) {
+    const spec = SPECS[name];
+    const sub = cf
+      .command(name)
+      .description(spec.summary)
+      .usage(spec.usage)
+      .allowExcessArguments()
+      .exitOverride((e) => {
+        throw new ParseError(name, e);
+      })
+      .action((values: Values, self: Command) => {
+        ran(spec.make(values, path.resolve(String(cf.opts().C ?? '.')), self.args));
+      });
+    for (const o of spec.options()) sub.addOption(o);
+    if (spec.after) sub.addHelpText('after', spec.after);
+  }
+  // `cf help COMMAND`: that command's help (as `cf COMMAND --help`).
+  cf.command('help')
+    .description("a command's options (also: cf COMMAND --help)")
+    .usage('[COMMAND]')
+    .allowExcessArguments()
+    .exitOverride((e) => {
+      throw new ParseError(null, e);
+    })
+    .action((_values: Values, self: Command) => {
+      const [name] = self.args;
+      if (!name) out.push(`${USAGE}\n`);
+      else if (COMMANDS.includes(name as CommandName)) cf.commands.find((c) => c.name() === name)!.outputHelp();
+      else throw new ParseError(null, new CommanderError(2, 'cf.unknownHelp', name));
+    });
+  return cf;
+}
+
+export function parseCommandLine(argv: string[]): Parsed {
+  const out: string[] = [];
+  let run: Invocation | null = null;
+  const cf = program(out, (i) => (run = i));
+  const globals = flagsOf(cf.options as Option[]).concat(['-h', '--help']);
+  try {
+    cf.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof BadValue) return { kind: 'error', error: e.error };
+    if (!(e instanceof ParseError)) throw e;
+    const { command, error: cause } = e;
+    switch (cause.code) {
+      case 'commander.helpDisplayed':
+      case 'commander.version':
+        return { kind: 'print', text: out.join(''), exitCode: 0 };
+      case 'cf.noCommand':
+        if (!cause.message) return { kind: 'print', text: `${USAGE}\n`, exitCode: 2 };
+        return { kind: 'error', error: unknownCommand(cause.message) };
+      case 'cf.unknownHelp':
+        return { kind: 'error', error: { kind: 'usage', message: `cf help: unknown command "${cause.message}"${suggestion(cause.message, COMMANDS)}`, hint: `commands: ${COMMANDS.join(', ')}` } };
+      case 'commander.unknownOption': {
+        // `cf biuld --json`: the word that names no command is the mistake, not the option after it.
+        const word = cf.args[0];
+        if (command === null && word && !word.startsWith('-')) return { kind: 'error', error: unknownCommand(word) };
+        const arg = /unknown option '(.*)'/.exec(cause.message)?.[1] ?? cause.message;
+        return { kind: 'error', error: unknownOption(command, arg, globals, argv) };
+      }
+      case 'commander.optionMissingArgument': {
+        const flags = /option '(.*)' argument missing/.exec(cause.message)?.[1];
+        const message = flags ? `${flags.replace(/[<>]/g, '')} wants a value` : cause.message.replace(/^error: /, '');
+        return { kind: 'error', error: { kind: 'usage', message, hint: command ? `cf help ${command} lists its options` : 'cf --help' } };
+      }
+      default:
+        return { kind: 'error', error: { kind: 'usage', message: cause.message.replace(/^error: /, ''), hint: command ? `cf help ${command}` : 'cf --help' } };
+    }
+  }
+  if (run) return { kind: 'run', run };
+  // `cf help [COMMAND]` printed.
+  return { kind: 'print', text: out.join(''), exitCode: 0 };
+}
