@@ -18,7 +18,8 @@ export async function adoptCommand(opts: AdoptOptions, args: string[], from: str
   const { inputs } = await requireInputs(opts.dir, []);
   const phase = inputs.graph.phases.find((p) => p.name === args[0] || p.output === path.normalize(args[0]!));
   if (!phase) fail({ kind: 'usage', message: `unknown phase "${args[0]}"`, hint: `phases: ${inputs.graph.phases.map((p) => p.name).join(', ')}` });
-  const file = path.resolve(process.cwd(), from);
+  // Relative to where cf runs (-C DIR: that directory, as make -C).
+  const file = path.resolve(opts.dir, from);
   let doc: unknown;
   try {
     doc = JSON.parse(await readFile(file, 'utf8'));

@@ -42,8 +42,8 @@ async function readItems<T>(file: string, kind: SsiKind, what: string): Promise<
 }
 
 /** A companion file: the one named by an option, else the same-named sibling of the checked file if it exists. */
-function companion(explicit: string | undefined, file: string, name: string, used: string[]): string | null {
-  if (explicit) return explicit;
+function companion(explicit: string | undefined, file: string, name: string, used: string[], dir: string): string | null {
+  if (explicit) return path.resolve(dir, explicit);
   const sibling = path.join(path.dirname(file), name);
   if (path.resolve(sibling) !== path.resolve(file) && existsSync(sibling)) {
     used.push(`${path.relative(process.cwd(), sibling) || sibling} (beside it)`);
@@ -91,7 +91,7 @@ export async function checkCommand(opts: CheckCommandOptions, args: string[], o:
       let canonical: Map<string, string> | undefined;
       if (o.seeds) {
         const name = o.targetName ?? languageName(language);
-        const seeds = (await readJson(o.seeds, 'seeds')) as Array<{ seed_id?: string; source?: string }>;
+        const seeds = (await readJson(path.resolve(opts.dir, o.seeds), 'seeds')) as Array<{ seed_id?: string; source?: string }>;
         if (!Array.isArray(seeds)) fail({ kind: 'usage', message: `${o.seeds}: expected the canonical seeds array` });
         canonical = new Map(seeds.map((s) => [String(s.seed_id), String(s.source ?? '').replaceAll('{target}', name)]));
         used.push(`${o.seeds} ({target} = ${name})`);
@@ -101,18 +101,18 @@ export async function checkCommand(opts: CheckCommandOptions, args: string[], o:
       break;
     }
     case 'lego_pairs': {
-      const sp = companion(o.seedPairs, file, 'seed_pairs.json', used);
+      const sp = companion(o.seedPairs, file, 'seed_pairs.json', used, opts.dir);
       let seedPairs: Map<string, Pair> | undefined;
       if (sp) {
-        if (o.seedPairs) used.push(sp);
+        if (o.seedPairs) used.push(o.seedPairs);
         seedPairs = new Map((await readItems<SeedPairItem>(sp, 'seed_pairs', 'seed pairs')).map((x) => [x.seed_id, { known: x.known, target: x.target }]));
       }
       report = checkLegoPairs(r.items as LegoPairsItem[], { ...ruleOpts, ...(seedPairs ? { seedPairs } : {}) });
       break;
     }
     case 'lego_baskets': {
-      const lp = companion(o.legoPairs, file, 'lego_pairs.json', used);
-      if (lp && o.legoPairs) used.push(lp);
+      const lp = companion(o.legoPairs, file, 'lego_pairs.json', used, opts.dir);
+      if (lp && o.legoPairs) used.push(o.legoPairs);
       const legoPairs = lp ? await readItems<LegoPairsItem>(lp, 'lego_pairs', 'LEGO pairs') : undefined;
       report = checkBaskets(r.items as BasketsItem[], { ...ruleOpts, ...(legoPairs ? { legoPairs } : {}) });
       break;

@@ -8,6 +8,7 @@ import type { ForgetRecord } from '../../graph/records.js';
 import { statePaths, type State } from '../../graph/state.js';
 import { batchTarget, phaseTarget, type Request, type TargetId } from '../../graph/targets.js';
 import type { CleanOptions } from '../main.js';
+import { count } from '../../util/plural.js';
 import { requireInputs, readState, type Inputs } from '../session.js';
 
 /** Batch targets named in a dry run's line for one phase; the rest are counted. */
@@ -61,8 +62,7 @@ function plan(dir: string, inputs: Inputs, requests: Request[], state: State): P
 }
 
 const batchRecords = (p: Plan): TargetId[] => p.forget.map((r) => r.target).filter((t) => t.includes('#'));
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-const runDirectories = (n: number): string => `${n} run ${n === 1 ? 'directory' : 'directories'}`;
+const runDirectories = (n: number): string => count(n, 'run directory', 'run directories');
 
 /**
  * Deletes merged outputs and forgets batch records: the named targets, or everything. Kept: hand-edited
@@ -90,8 +90,8 @@ export async function cleanCommand(opts: CleanOptions, names: string[]): Promise
     const gone = await new DiskObjectStore(paths.objects).retain(state.liveObjects());
     state.close();
     const batches = batchRecords(p).length;
-    const parts = [removed.length ? `removed ${removed.join(', ')}` : 'no outputs to remove', `forgot ${plural(batches, 'batch record')}`];
-    if (gone) parts.push(`deleted ${plural(gone, 'stored output')}`);
+    const parts = [removed.length ? `removed ${removed.join(', ')}` : 'no outputs to remove', `forgot ${count(batches, 'batch record')}`];
+    if (gone) parts.push(`deleted ${count(gone, 'stored output')}`);
     process.stdout.write(`cf: ${parts.join('; ')}\n`);
     return 0;
   } finally {
@@ -106,8 +106,7 @@ export async function cleanCommand(opts: CleanOptions, names: string[]): Promise
  */
 async function dryRun(dir: string, inputs: Inputs, requests: Request[]): Promise<number> {
   const paths = statePaths(dir);
-  // Not read-only: a read-only state never reads the history. Nothing is appended to it (load is in memory).
-  const state = await readState(dir, !existsSync(paths.root));
+  const state = await readState(dir, true);
   const p = plan(dir, inputs, requests, state);
   state.load(p.forget.map((r) => JSON.stringify(r)).join('\n'));
   const gone = await new DiskObjectStore(paths.objects).unreferenced(state.liveObjects());
@@ -126,12 +125,12 @@ async function dryRun(dir: string, inputs: Inputs, requests: Request[]): Promise
   for (const [phase, unsorted] of byPhase) {
     const ts = unsorted.sort((a, b) => batchNumber(a) - batchNumber(b));
     const shown = ts.slice(0, LIST_MAX).join(', ');
-    out.push(`would forget ${plural(ts.length, 'batch record')} of ${phase}: ${shown}${ts.length > LIST_MAX ? ` and ${ts.length - LIST_MAX} more` : ''}`);
+    out.push(`would forget ${count(ts.length, 'batch record')} of ${phase}: ${shown}${ts.length > LIST_MAX ? ` and ${ts.length - LIST_MAX} more` : ''}`);
   }
   if (runDirs.length) out.push(`would delete ${runDirectories(runDirs.length)} under ${path.relative(dir, paths.runs)}`);
-  if (gone.length) out.push(`would delete ${plural(gone.length, 'stored output')} under ${path.relative(dir, paths.objects)}`);
+  if (gone.length) out.push(`would delete ${count(gone.length, 'stored output')} under ${path.relative(dir, paths.objects)}`);
   out.push(
-    `cf: dry run: would remove ${plural(outputs.length, 'output')}, forget ${plural(batches.length, 'batch record')}, delete ${runDirectories(runDirs.length)} and ${plural(gone.length, 'stored output')}; nothing was deleted`,
+    `cf: dry run: would remove ${count(outputs.length, 'output')}, forget ${count(batches.length, 'batch record')}, delete ${runDirectories(runDirs.length)} and ${count(gone.length, 'stored output')}; nothing was deleted`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
