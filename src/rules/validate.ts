@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../graph/pipeline.js';
 import type { Item } from '../graph/seeds.js';
 import { spawnTree } from '../runners/processes.js';
+import { stderrDetail } from '../runners/stderrSummary.js';
 import type { AttemptFiles } from '../runners/types.js';
 
 /** One problem with an attempt's output: `item` when it is about one item, `lego`/`rule` when a rule set says so. */
@@ -211,11 +212,13 @@ export class CommandValidator implements Validator {
         if (r.code === 0) return { kind: 'valid' };
         const errors = parseErrorLines(r.stdout, ids);
         if (errors.length > 0) return { kind: 'invalid', errors };
-        const detail = r.stderr.trim().split('\n').slice(-5).join(' / ');
+        const detail = stderrDetail(r.stderr);
         return { kind: 'broken', message: `validator exited with code ${r.code} without printing an error${detail ? `: ${detail}` : ''}` };
       }
-      case 'signalled':
-        return { kind: 'broken', message: `validator was killed by ${r.signal}` };
+      case 'signalled': {
+        const detail = stderrDetail(r.stderr);
+        return { kind: 'broken', message: `validator was killed by ${r.signal}${detail ? `: ${detail}` : ''}` };
+      }
       case 'timeout':
         return { kind: 'broken', message: `validator timed out after ${Math.round(this.timeoutMs / 1000)} s` };
       case 'cancelled':

@@ -4,21 +4,16 @@ import type { CommandRunnerConfig, CommandSpec } from '../graph/pipeline.js';
 import { spawnTree } from './processes.js';
 import { extractJson, parseClaudeCodeEnvelope } from './extract.js';
 import { RateLimiter } from './limits.js';
+import { stderrFileDetail } from './stderrSummary.js';
 import type { AgentRequest, AgentResult, AgentRunner, AttemptFiles } from './types.js';
 import type { Usage } from './usage.js';
-
-async function tail(file: string, bytes = 1500): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const t = text.trim();
-  return t.length > bytes ? `…${t.slice(-bytes)}` : t;
-}
 
 /**
  * Runs a local command per attempt: argv without a shell or a string through /bin/sh, cwd = the pipeline
  * directory (or the attempt's directory), the prompt on stdin and in CF_PROMPT_FILE, stdout and stderr
  * kept beside the attempt's files. An agent that prints its answer instead of writing CF_OUTPUT_FILE is
  * read from stdout (the whole of it, or its last ```json block); Claude Code's JSON envelope also gives
- * the run's tokens and cost.
+ * the run's tokens and cost. A failure is told by its stderr's error line (stderrSummary.ts).
  */
 export class CommandRunner implements AgentRunner {
   readonly delivery = 'file' as const;
@@ -57,11 +52,11 @@ export class CommandRunner implements AgentRunner {
       case 'exited': {
         const answer = await this.answer(files);
         if (r.code === 0 && !answer.isError) return { ok: true, ...(answer.output !== undefined ? { output: answer.output } : {}), ...(answer.usage ? { usage: answer.usage } : {}) };
-        const detail = answer.isError ? answer.output ?? '' : await tail(files.stderr);
+        const detail = answer.isError ? answer.output ?? '' : stderrFileDetail(files.stderr);
         return { ok: false, failure: { kind: 'exit', code: r.code, detail }, ...(answer.usage ? { usage: answer.usage } : {}) };
       }
       case 'signalled':
-        return { ok: false, failure: { kind: 'signal', signal: r.signal, detail: await tail(files.stderr) } };
+        return { ok: false, failure: { kind: 'signal', signal: r.signal, detail: stderrFileDetail(files.stderr) } };
       case 'timeout':
         return { ok: false, failure: { kind: 'timeout', ms: this.config.timeoutMs } };
       case 'cancelled':
