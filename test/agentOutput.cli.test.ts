@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAKE_AGENT, Project } from './helpers/project.js';
+import { events, FAKE_AGENT, Project } from './helpers/project.js';
 
 /*
- * What agents and validators hand back, through the real CLI: errors they die with.
+ * What agents and validators hand back, through the real CLI: errors they die with, bytes that are not
+ * UTF-8 and answers over max_output.
  */
 
 let p: Project | undefined;
@@ -37,5 +38,45 @@ phases:
     // The end of stderr stays with the attempt's errors.
     const errors = await p.read('.cf/runs/pairs/1/attempt-1/errors.txt');
     expect(errors).toContain('code: \'MODULE_NOT_FOUND\'');
+  });
+});
+
+// Attempt 1 of batch 1 writes Latin-1 (not UTF-8); attempt 1 of batch 2 prints an answer over max_output
+// on stdout. Attempt 2 answers well.
+const SLOPPY_AGENT = `import { readFileSync, writeFileSync } from 'node:fs';
+const { CF_ATTEMPT, CF_BATCH, CF_INPUT_FILE, CF_OUTPUT_FILE } = process.env;
+const input = JSON.parse(readFileSync(CF_INPUT_FILE, 'utf8'));
+const answer = JSON.stringify(input.map((it) => ({ id: it.id, text: it.text + ' café' })));
+if (CF_ATTEMPT === '1' && CF_BATCH === '1') writeFileSync(CF_OUTPUT_FILE, Buffer.from(answer, 'latin1'));
+else if (CF_ATTEMPT === '1') process.stdout.write(answer + ' '.repeat(2000));
+else writeFileSync(CF_OUTPUT_FILE, answer);
+`;
+
+describe('answers that are not UTF-8 or over max_output', () => {
+  it('are invalid outputs, retried, in batch and independent phases', async () => {
+    p = await Project.create({
+      seeds: 4,
+      pipeline: `seeds: seeds.json
+batch_size: 2
+runners:
+  sloppy: {command: [node, agent.mjs]}
+phases:
+  - {name: pairs, intelligence: prompts/pairs.md, runner: sloppy, output: out/pairs.json, max_output: 1kB}
+  - {name: legos, from: seeds, intelligence: prompts/legos.md, runner: sloppy, output: out/legos.json, max_output: 1kB, items: independent}
+`,
+      files: { 'agent.mjs': SLOPPY_AGENT },
+    });
+    const r = await p.cf(['build', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    for (const phase of ['pairs', 'legos']) {
+      const retried = events(r.stdout).filter((e) => e.event === 'retried' && e.phase === phase);
+      const messages = retried.flatMap((e) => (e.errors as Array<{ message: string; source: string }>).map((x) => `${x.source}: ${x.message}`)).sort();
+      expect(messages, phase).toEqual([
+        expect.stringMatching(new RegExp(`^output: the output \\(on stdout\\) is 2,\\d{3} bytes, over max_output 1 kB for phase ${phase}$`)),
+        expect.stringMatching(/^output: the output is not valid UTF-8 at byte \d+ \(line 1\): 0xe9; write the output as UTF-8$/),
+      ]);
+      const out = JSON.parse(await p.read(`out/${phase}.json`)) as Array<{ text: string }>;
+      expect(out.map((it) => it.text), phase).toEqual([1, 2, 3, 4].map((i) => `seed number ${i} café`));
+    }
   });
 });

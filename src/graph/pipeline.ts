@@ -11,6 +11,9 @@ import { STATE_FORMAT } from '../version.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 
+/** Bumped when the parsed Pipeline's shape changes: a .cf/pipeline.json of another shape is parsed again. */
+const PARSED_FORMAT = 2;
+
 /** How a process is started: an argv run without a shell, or a string run by /bin/sh. */
 export type CommandSpec = { argv: string[] } | { shell: string };
 
@@ -101,6 +104,8 @@ export interface PhaseConfig {
   runner: string;
   output: string;
   attempts: number;
+  /** Bytes: a larger answer is an invalid output, refused before it is read (not part of any key). */
+  maxOutput: number;
   validate: ValidateConfig | null;
   merge: MergeConfig;
   deps: string[];
@@ -156,7 +161,7 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
   const shown = path.relative(process.cwd(), file) || file;
   await initHashing();
   const cacheFile = path.join(dir, '.cf', 'pipeline.json');
-  const key = `${STATE_FORMAT}\u0000${dir}\u0000${hashString(text)}`;
+  const key = `${STATE_FORMAT}\u0000${PARSED_FORMAT}\u0000${dir}\u0000${hashString(text)}`;
   const cached = await readFile(cacheFile, 'utf8').then(
     (t) => JSON.parse(t) as { key: string; pipeline: Omit<Pipeline, 'runners'> & { runners: Array<[string, RunnerConfig]> } },
     () => null,
