@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { prepareFiles, runAgentAttempt, type AttemptJob } from '../src/rules/attempts.js';
 import { renderPrompt } from '../src/rules/prompt.js';
 import { CommandRunner } from '../src/runners/command.js';
@@ -10,9 +10,16 @@ import { decodeUtf8, firstInvalidUtf8 } from '../src/runners/answerText.js';
 import { stderrDetail, summarizeStderr } from '../src/runners/stderrSummary.js';
 import type { AgentRunner } from '../src/runners/types.js';
 import { hashString } from '../src/util/hash.js';
+import { resetSecrets } from '../src/util/secrets.js';
 import { formatSize, parseSize } from '../src/util/size.js';
 import { World } from './helpers/memory.js';
 import { withTempDir } from './helpers/tempDir.js';
+
+const KEY = 'sk-test-0123456789abcdef';
+afterEach(() => {
+  delete process.env.CF_TEST_API_KEY;
+  resetSecrets();
+});
 
 describe('an answer that is not UTF-8 is an error naming the byte', () => {
   it('finds the first ill-formed sequence as the standard decoder does', () => {
@@ -60,18 +67,27 @@ describe('max_output', () => {
 });
 
 describe('answers that come back as text (the API runners)', () => {
-  it('over max_output: an invalid output, retried', async () => {
+  it('over max_output: an invalid output, retried; a key in an error or in an answer is scrubbed before anything keeps it', async () => {
+    process.env.CF_TEST_API_KEY = KEY;
+    resetSecrets();
     for (const items of ['batch', 'independent'] as const) {
       const w = await World.create([{ name: 'pairs', items, maxOutput: 500 }], 3);
       w.agent = (req) => {
         const answer = (text: string) => JSON.stringify(req.inputItems.map((it) => ({ id: it.id, text })));
-        return { ok: true, output: answer(req.attempt === 1 ? 'x'.repeat(300) : 'short') };
+        if (req.attempt === 1) return { ok: true, output: answer('x'.repeat(300)) };
+        if (req.attempt === 2) return { ok: false, failure: { kind: 'api', message: `HTTP 500: upstream rejected key ${KEY}`, fatal: false } };
+        return { ok: true, output: answer(`the key is ${KEY}`) };
       };
       const s = await w.build();
       expect(s.failed, items).toEqual([]);
       const retried = w.events.flatMap((e) => (e.event === 'retried' ? e.errors.map((x) => x.message) : []));
-      expect(retried, items).toEqual([expect.stringMatching(/^the output is 9\d\d bytes, over max_output 500 bytes for phase pairs$/)]);
-      expect(w.output('pairs').map((it) => it.text), items).toEqual(Array(3).fill('short'));
+      expect(retried, items).toEqual([
+        expect.stringMatching(/^the output is 9\d\d bytes, over max_output 500 bytes for phase pairs$/),
+        'the API call failed: HTTP 500: upstream rejected key [secret $CF_TEST_API_KEY]',
+      ]);
+      expect(w.output('pairs').map((it) => it.text), items).toEqual(Array(3).fill('the key is [secret $CF_TEST_API_KEY]'));
+      expect(JSON.stringify([...w.objects.blobs.values()]), items).not.toContain(KEY);
+      expect(JSON.stringify(w.events), items).not.toContain(KEY);
     }
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { UserError } from '../util/errors.js';
 import { hashString, initHashing } from '../util/hash.js';
 import { err, ok, type Result } from '../util/result.js';
+import { declareSecretNames } from '../util/secrets.js';
 import type { RuleOptions, Severity, SsiKind } from '../rules/ssi/types.js';
 import type { Batching } from './batching.js';
 import type { Limits } from '../runners/limits.js';
@@ -169,15 +170,22 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
   if (cached?.key === key) {
     const pipeline: Pipeline = { ...cached.pipeline, file: shown, runners: new Map(cached.pipeline.runners) };
     // A named file that went missing is reported by the full parse, with its line.
-    if (await namedFilesExist(pipeline)) return ok(pipeline);
+    if (await namedFilesExist(pipeline)) return ok(declareKeys(pipeline));
   }
   const { parsePipeline } = await import('./pipelineParse.js');
   const r = await parsePipeline(dir, file, text);
   if (r.ok) {
     const { writeAtomic } = await import('../util/fsx.js');
     await writeAtomic(cacheFile, JSON.stringify({ key, pipeline: { ...r.value, runners: [...r.value.runners] } })).catch(() => undefined);
+    declareKeys(r.value);
   }
   return r;
+}
+
+/** The variables the pipeline names as holding API keys are secrets whatever their names (util/secrets.ts). */
+function declareKeys(p: Pipeline): Pipeline {
+  declareSecretNames([...p.runners.values()].flatMap((r) => (r.kind === 'anthropic' || r.kind === 'openai' ? [r.apiKeyEnv] : [])));
+  return p;
 }
 
 /** The files a pipeline names (seeds, intelligence, deps, recordings). */

@@ -5,6 +5,7 @@ import type { PhaseConfig } from '../graph/pipeline.js';
 import type { Item } from '../graph/seeds.js';
 import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/result.js';
+import { scrubSecrets } from '../util/secrets.js';
 import { overMaxOutput, readAnswerFile } from '../runners/answerText.js';
 import type { AgentFailure, AgentRunner, AttemptFiles } from '../runners/types.js';
 import type { Usage } from '../runners/usage.js';
@@ -251,25 +252,28 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     usage = { attempt, ...result.usage };
     job.onUsage?.(usage);
   }
-  const invalid = (message: string): AgentAttempt => ({ kind: 'failed', error: { attempt, source: 'output', message }, fatal: false, files, usage });
+  // Text from outside (an answer, a failure's detail, an API's error message) is scrubbed of secrets here,
+  // before anything is recorded, written or shown.
+  const invalid = (message: string): AgentAttempt => ({ kind: 'failed', error: { attempt, source: 'output', message: scrubSecrets(message) }, fatal: false, files, usage });
   if (!result.ok) {
     const f = result.failure;
     if (f.kind === 'cancelled') return { kind: 'cancelled' };
     if (f.kind === 'budget') return { kind: 'stopped', reason: f.message };
     if (f.kind === 'output') return invalid(f.message);
-    return { kind: 'failed', error: { attempt, source: 'agent', message: agentFailureMessage(f) }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
+    return { kind: 'failed', error: { attempt, source: 'agent', message: scrubSecrets(agentFailureMessage(f)) }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
   }
   let text: string | null;
   if (result.output !== undefined) {
     // A runner that answers in memory still leaves its answer on disk, for validators and for people.
     const over = overMaxOutput(Buffer.byteLength(result.output), job.phase.maxOutput, job.phase.name);
     if (over) return invalid(over);
-    text = result.output;
+    text = scrubSecrets(result.output);
     if (files) await writeFile(files.output, text);
   } else {
     const read = files ? readAnswerFile(files.output, job.phase.maxOutput, job.phase.name) : null;
     if (read && !read.ok) return invalid(read.message);
-    text = read ? read.text : null;
+    text = read ? scrubSecrets(read.text) : null;
+    if (read && files && text !== read.text) await writeFile(files.output, text!);
   }
   return { kind: 'answered', text, env, files, usage };
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { CommandRunnerConfig, CommandSpec } from '../graph/pipeline.js';
+import { scrubFile } from '../util/secrets.js';
 import { decodeUtf8, overMaxOutput, readAnswerFile, readBoundedFile } from './answerText.js';
 import { spawnTree } from './processes.js';
 import { extractJson, parseClaudeCodeEnvelope } from './extract.js';
@@ -25,7 +26,8 @@ const envelopeLimit = (maxOutput: number): number => 2 * maxOutput + 64 * 1024;
  * directory (or the attempt's directory), the prompt on stdin and in CF_PROMPT_FILE, stdout and stderr
  * kept beside the attempt's files. An agent that prints its answer instead of writing CF_OUTPUT_FILE is
  * read from stdout (the whole of it, or its last ```json block); Claude Code's JSON envelope also gives
- * the run's tokens and cost. A failure is told by its stderr's error line (stderrSummary.ts).
+ * the run's tokens and cost. Once the agent has exited, its files are scrubbed of secrets (it runs with
+ * cf's environment and may print a key); a failure is told by its stderr's error line (stderrSummary.ts).
  */
 export class CommandRunner implements AgentRunner {
   readonly delivery = 'file' as const;
@@ -60,6 +62,7 @@ export class CommandRunner implements AgentRunner {
       timeoutMs: this.config.timeoutMs,
       signal: req.signal,
     }).finally(() => ticket?.release());
+    for (const f of [files.stdout, files.stderr, files.output]) await scrubFile(f);
     switch (r.kind) {
       case 'exited': {
         const answer = this.answer(files, req);
