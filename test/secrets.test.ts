@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scrubProcessOutput } from '../src/cli/scrubOutput.js';
 import { FileSink } from '../src/graph/state.js';
-import { isSecretName, resetSecrets, Scrubber, scrubberFrom, scrubFile } from '../src/util/secrets.js';
+import { scrubFile } from '../src/util/scrubFile.js';
+import { isSecretName, resetSecrets, Scrubber, scrubberFrom } from '../src/util/secrets.js';
 import { withTempDir } from './helpers/tempDir.js';
 
 const KEY = 'sk-test-0123456789abcdef';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { CommandRunnerConfig, CommandSpec } from '../graph/pipeline.js';
-import { scrubFile } from '../util/secrets.js';
+import { scrubFile } from '../util/scrubFile.js';
 import { decodeUtf8, overMaxOutput, readAnswerFile, readBoundedFile } from './answerText.js';
 import { spawnTree } from './processes.js';
 import { extractJson, parseClaudeCodeEnvelope } from './extract.js';
