@@ -200,7 +200,7 @@ describe('kind: anthropic, against a local fake of the API (real SDK client)', (
     api.enqueue('messages', { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: `bad key ${KEY}` } } });
     const r = await p.cf(['build', '--json'], { ANTHROPIC_API_KEY: KEY });
     expect(r.stdout + r.stderr).not.toContain(KEY);
-    expect(r.stdout).toContain('bad key ***');
+    expect(r.stdout).toContain('bad key [secret $ANTHROPIC_API_KEY]');
     await p.cf(['build'], { ANTHROPIC_API_KEY: KEY });
     for (const f of await everyFile(p.dir)) expect(await readFile(f, 'utf8'), f).not.toContain(KEY);
   });

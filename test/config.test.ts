@@ -32,6 +32,15 @@ describe('pipeline.yaml errors name the file, the line, the key path and a fix',
     expect(await configError(TWO_PHASES().replace('batch_size: 20', 'batch_size: twenty'))).toMatch(/pipeline.yaml:2:13: batch_size: .*expected number/);
     expect(await configError(TWO_PHASES().replace('    output: out/legos.json\n', ''))).toMatch(/pipeline.yaml:\d+:\d+: phases\[1\]\.output: this key is required/);
     expect(await configError(TWO_PHASES().replace('timeout: 20s', 'timeout: soon'))).toContain('runners.fake.timeout: expected a duration');
+    expect(await configError(TWO_PHASES().replace('    output: out/legos.json', '    output: out/legos.json\n    max_output: 20 parsecs'))).toContain(
+      'pipeline.yaml:18:17: phases[1].max_output: expected a size such as 20MB, 500kB, 1MiB or a number of bytes',
+    );
+  });
+
+  it('max_output: a size, 20 MB by default', async () => {
+    await p.write('pipeline.yaml', TWO_PHASES().replace('    output: out/legos.json', '    output: out/legos.json\n    max_output: 500kB'));
+    const r = await loadPipeline(p.dir);
+    expect(r.ok && r.value.phases.map((x) => x.maxOutput)).toEqual([20_000_000, 500_000]);
   });
 
   it('references: unknown runner, a later or unknown phase, missing files', async () => {

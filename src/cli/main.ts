@@ -3,6 +3,7 @@ import { unreachable } from '../util/result.js';
 import { CF_VERSION, STATE_FORMAT } from '../version.js';
 import { parseCommandLine, type BuildOptions } from './args.js';
 import { quietOnBrokenPipe } from './pipe.js';
+import { scrubProcessOutput } from './scrubOutput.js';
 
 export const VERSION = CF_VERSION;
 
@@ -22,6 +23,8 @@ function reportNoop(opts: BuildOptions, fresh: string[], ms: number): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Everything cf prints is scrubbed of the secrets it can know (util/secrets.ts), whoever prints it.
+  scrubProcessOutput();
   quietOnBrokenPipe(process.stdout);
   quietOnBrokenPipe(process.stderr);
   const parsed = parseCommandLine(argv);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { UserError } from '../util/errors.js';
 import { hashString, initHashing } from '../util/hash.js';
 import { err, ok, type Result } from '../util/result.js';
+import { declareSecretNames } from '../util/secrets.js';
 import type { RuleOptions, Severity, SsiKind } from '../rules/ssi/types.js';
 import type { Batching } from './batching.js';
 import type { Limits } from '../runners/limits.js';
@@ -101,6 +102,8 @@ export interface PhaseConfig {
   runner: string;
   output: string;
   attempts: number;
+  /** Bytes: a larger answer is an invalid output, refused before it is read (not part of any key). */
+  maxOutput: number;
   validate: ValidateConfig | null;
   merge: MergeConfig;
   deps: string[];
@@ -168,7 +171,7 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
     const parsed = JSON.parse(cached.pipeline) as Omit<Pipeline, 'runners'> & { runners: Array<[string, RunnerConfig]> };
     const pipeline: Pipeline = { ...parsed, file: shown, runners: new Map(parsed.runners) };
     // A named file that went missing is reported by the full parse, with its line.
-    if (await namedFilesExist(pipeline)) return ok(pipeline);
+    if (await namedFilesExist(pipeline)) return ok(declareKeys(pipeline));
   }
   const { parsePipeline } = await import('./pipelineParse.js');
   const r = await parsePipeline(dir, file, text);
@@ -176,8 +179,15 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
     const { writeAtomic } = await import('../util/fsx.js');
     const json = JSON.stringify({ ...r.value, runners: [...r.value.runners] });
     await writeAtomic(cacheFile, JSON.stringify({ key, sum: hashString(json), pipeline: json })).catch(() => undefined);
+    declareKeys(r.value);
   }
   return r;
+}
+
+/** The variables the pipeline names as holding API keys are secrets whatever their names (util/secrets.ts). */
+function declareKeys(p: Pipeline): Pipeline {
+  declareSecretNames([...p.runners.values()].flatMap((r) => (r.kind === 'anthropic' || r.kind === 'openai' ? [r.apiKeyEnv] : [])));
+  return p;
 }
 
 /**

@@ -4,6 +4,7 @@ import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } fr
 import { z } from 'zod';
 import { suggestion } from '../util/didYouMean.js';
 import { parseDuration } from '../util/duration.js';
+import { parseSize } from '../util/size.js';
 import type { UserError } from '../util/errors.js';
 import { err, ok, type Result } from '../util/result.js';
 import { SSI_KINDS, type SsiKind } from '../rules/ssi/types.js';
@@ -30,10 +31,15 @@ import {
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 const DEFAULT_VALIDATE_TIMEOUT_MS = 5 * 60_000;
+/** Generous: the largest real phase answer seen is a few MB; a runaway agent's is refused before cf reads it. */
+const DEFAULT_MAX_OUTPUT = 20_000_000;
 
 const durationSchema = z
   .union([z.string(), z.number()])
   .refine((v) => parseDuration(v) !== null, { message: 'expected a duration such as 90s, 5m, 1h or 500ms' });
+const sizeSchema = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseSize(v) !== null, { message: 'expected a size such as 20MB, 500kB, 1MiB or a number of bytes' });
 const commandSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
   error: 'expected a command: a list of arguments ([node, agent.js]) or a shell string',
 });
@@ -118,6 +124,7 @@ const phaseSchema = z.strictObject({
   attempts: z.number().int().min(1).max(50).optional(),
   validate: validateSchema.optional(),
   validate_timeout: durationSchema.optional(),
+  max_output: sizeSchema.optional(),
   merge: mergeSchema.optional(),
   deps: pathList.optional(),
   description: z.string().optional(),
@@ -452,6 +459,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
       runner: p.runner,
       output,
       attempts: p.attempts ?? 3,
+      maxOutput: p.max_output !== undefined ? parseSize(p.max_output)! : DEFAULT_MAX_OUTPUT,
       validate: toValidate(p.validate, p.validate_timeout),
       merge: toMerge(p.merge),
       deps: p.deps ?? [],

@@ -3,6 +3,7 @@ import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { readTextOrNullSync, writeAtomic, writeAtomicStream } from '../util/fsx.js';
 import type { Hash } from '../util/hash.js';
+import { scrubSecrets } from '../util/secrets.js';
 import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord, StateRecord } from './records.js';
 import type { TargetId } from './targets.js';
 
@@ -306,7 +307,8 @@ export class State {
 /**
  * The log file: opened for append; a torn last line (kill -9 mid-write) is terminated before appending.
  * `readOnly` (cf status, explain, build -n): the same files are read, the history included, so a read-only
- * command finds every key a build would find; writing is a bug and throws.
+ * command finds every key a build would find; writing is a bug and throws. Lines are scrubbed of secrets
+ * as they are written: the last defence (text from agents is scrubbed where it enters cf, util/secrets.ts).
  */
 export class FileSink implements RecordSink {
   private fd: number | null = null;
@@ -335,7 +337,7 @@ export class FileSink implements RecordSink {
   }
 
   append(line: string): void {
-    writeSync(this.open(), line);
+    writeSync(this.open(), scrubSecrets(line));
   }
 
   get size(): number | null {
@@ -398,7 +400,7 @@ export class FileSink implements RecordSink {
 }
 
 function* bytes(lines: Iterable<string>): Generator<Uint8Array> {
-  for (const l of lines) yield Buffer.from(l);
+  for (const l of lines) yield Buffer.from(scrubSecrets(l));
 }
 
 /** Appends to a file and makes it durable (fsync) before returning. */

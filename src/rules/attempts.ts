@@ -1,10 +1,12 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PhaseConfig } from '../graph/pipeline.js';
 import type { Item } from '../graph/seeds.js';
 import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/result.js';
+import { scrubSecrets } from '../util/secrets.js';
+import { overMaxOutput, readAnswerFile } from '../runners/answerText.js';
 import type { AgentFailure, AgentRunner, AttemptFiles } from '../runners/types.js';
 import type { Usage } from '../runners/usage.js';
 import { renderPrompt } from './prompt.js';
@@ -71,7 +73,7 @@ export type BatchOutcome =
   | { kind: 'stopped'; reason: string; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
   | { kind: 'cancelled' };
 
-function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' }>): string {
+function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' | 'output' }>): string {
   switch (f.kind) {
     case 'exit':
       return `the agent exited with code ${f.code}${f.detail ? `: ${f.detail}` : ''}`;
@@ -269,6 +271,7 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
       inputItems: job.inputItems,
       env,
       files,
+      maxOutput: job.phase.maxOutput,
       signal: job.signal,
     });
   });
@@ -277,24 +280,30 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     usage = { attempt, ...result.usage };
     job.onUsage?.(usage);
   }
+  // Text from outside (an answer, a failure's detail, an API's error message) is scrubbed of secrets here,
+  // before anything is recorded, written or shown.
+  const invalid = (message: string): AgentAttempt => ({ kind: 'failed', error: { attempt, source: 'output', message: scrubSecrets(message) }, fatal: false, files, usage });
   if (!result.ok) {
     const f = result.failure;
     if (f.kind === 'cancelled') return { kind: 'cancelled' };
     if (f.kind === 'budget') return { kind: 'stopped', reason: f.message };
-    return { kind: 'failed', error: { attempt, source: 'agent', message: agentFailureMessage(f) }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
+    if (f.kind === 'output') return invalid(f.message);
+    return { kind: 'failed', error: { attempt, source: 'agent', message: scrubSecrets(agentFailureMessage(f)) }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
   }
-  // A runner that answers in memory still leaves its answer on disk, for validators and for people.
-  if (result.output !== undefined && files) await writeFile(files.output, result.output);
-  const text = result.output ?? (files ? readOrNull(files.output) : null);
+  let text: string | null;
+  if (result.output !== undefined) {
+    // A runner that answers in memory still leaves its answer on disk, for validators and for people.
+    const over = overMaxOutput(Buffer.byteLength(result.output), job.phase.maxOutput, job.phase.name);
+    if (over) return invalid(over);
+    text = scrubSecrets(result.output);
+    if (files) await writeFile(files.output, text);
+  } else {
+    const read = files ? readAnswerFile(files.output, job.phase.maxOutput, job.phase.name) : null;
+    if (read && !read.ok) return invalid(read.message);
+    text = read ? scrubSecrets(read.text) : null;
+    if (read && files && text !== read.text) await writeFile(files.output, text!);
+  }
   return { kind: 'answered', text, env, files, usage };
-}
-
-function readOrNull(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
 }
 
 /** Keeps an attempt's errors beside its files (.cf/runs/…/attempt-N/errors.txt). */

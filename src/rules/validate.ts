@@ -1,7 +1,9 @@
 import type { CommandSpec } from '../graph/pipeline.js';
 import type { Item } from '../graph/seeds.js';
 import { spawnTree } from '../runners/processes.js';
+import { stderrDetail } from '../runners/stderrSummary.js';
 import type { AttemptFiles } from '../runners/types.js';
+import { scrubSecrets } from '../util/secrets.js';
 
 /** One problem with an attempt's output: `item` when it is about one item, `lego`/`rule` when a rule set says so. */
 export interface ValidationError {
@@ -209,13 +211,16 @@ export class CommandValidator implements Validator {
     switch (r.kind) {
       case 'exited': {
         if (r.code === 0) return { kind: 'valid' };
-        const errors = parseErrorLines(r.stdout, ids);
+        // What the validator printed is text from outside: scrubbed of secrets before it is recorded or shown.
+        const errors = parseErrorLines(scrubSecrets(r.stdout), ids);
         if (errors.length > 0) return { kind: 'invalid', errors };
-        const detail = r.stderr.trim().split('\n').slice(-5).join(' / ');
+        const detail = stderrDetail(scrubSecrets(r.stderr));
         return { kind: 'broken', message: `validator exited with code ${r.code} without printing an error${detail ? `: ${detail}` : ''}` };
       }
-      case 'signalled':
-        return { kind: 'broken', message: `validator was killed by ${r.signal}` };
+      case 'signalled': {
+        const detail = stderrDetail(scrubSecrets(r.stderr));
+        return { kind: 'broken', message: `validator was killed by ${r.signal}${detail ? `: ${detail}` : ''}` };
+      }
       case 'timeout':
         return { kind: 'broken', message: `validator timed out after ${Math.round(this.timeoutMs / 1000)} s` };
       case 'cancelled':

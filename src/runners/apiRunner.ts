@@ -1,7 +1,8 @@
 import { effectiveModel, type ApiRunnerConfig, type PhaseConfig, type Pipeline } from '../graph/pipeline.js';
 import { RateLimiter, type Ticket } from './limits.js';
 import { priceFor, type Price } from './pricing.js';
-import { isFatalStatus, scrub, statusOf } from './transport.js';
+import { declareSecretNames, scrubSecrets } from '../util/secrets.js';
+import { isFatalStatus, statusOf } from './transport.js';
 import type { AgentRequest, AgentResult } from './types.js';
 
 /** Rough token count of text (4 characters a token) for limits and estimates; the API reports the truth. */
@@ -33,6 +34,7 @@ export abstract class ApiRunner {
     protected readonly prices: Record<string, Price> = pipeline.prices,
   ) {
     this.phases = new Map(pipeline.phases.map((p) => [p.name, p]));
+    declareSecretNames([config.apiKeyEnv]);
     this.priced = pipeline.phases.filter((p) => p.runner === config.name).every((p) => priceFor(this.settings(p.name).model, prices) !== null);
     this.limiter = new RateLimiter(config.limits);
   }
@@ -65,7 +67,7 @@ export abstract class ApiRunner {
   protected failure(e: unknown, retries = 0): AgentResult {
     if (e instanceof Error && (e.name === 'APIUserAbortError' || e.name === 'AbortError')) return { ok: false, failure: { kind: 'cancelled' } };
     const status = statusOf(e);
-    const message = scrub(`${status ? `HTTP ${status}: ` : ''}${e instanceof Error ? e.message : String(e)}${retries ? ` (after ${retries} transport retries)` : ''}`, this.apiKey);
+    const message = scrubSecrets(`${status ? `HTTP ${status}: ` : ''}${e instanceof Error ? e.message : String(e)}${retries ? ` (after ${retries} transport retries)` : ''}`);
     return { ok: false, failure: { kind: 'api', message, fatal: isFatalStatus(status) } };
   }
 }

@@ -22,11 +22,6 @@ export async function withRequestCount<T>(fn: () => Promise<T>): Promise<{ value
   }
 }
 
-/** Removes a secret from text that may be shown or recorded (error messages echo requests now and then). */
-export function scrub(text: string, secret: string | undefined): string {
-  return secret && secret.length >= 6 ? text.split(secret).join('***') : text;
-}
-
 /** An API error's status, when it has one. */
 export function statusOf(e: unknown): number | undefined {
   const s = (e as { status?: unknown } | null)?.status;

@@ -23,6 +23,8 @@ export interface AgentRequest {
   /** The CF_* variables of the agent protocol. */
   env: Record<string, string>;
   files: AttemptFiles | null;
+  /** The phase's max_output: an answer larger than this many bytes is refused before it is read. */
+  maxOutput: number;
   signal: AbortSignal;
 }
 
@@ -34,6 +36,8 @@ export type AgentFailure =
   | { kind: 'spawn'; message: string }
   /** The API refused or failed after its transport retries (not an invalid answer). */
   | { kind: 'api'; message: string; fatal: boolean }
+  /** The answer cannot be taken (over max_output, not UTF-8): an invalid output, retried as one. */
+  | { kind: 'output'; message: string }
   /** The build's budget (--max-cost) would be exceeded by this attempt: it was not started. */
   | { kind: 'budget'; message: string }
   | { kind: 'cancelled' };

@@ -20,6 +20,7 @@ export interface MemPhase {
   items?: 'batch' | 'independent';
   context?: { vocabulary: string };
   attempts?: number;
+  maxOutput?: number;
   validate?: (items: Item[]) => ValidationError[];
 }
 
@@ -69,6 +70,7 @@ export class World {
       runner: 'fake',
       output: `out/${p.name}.json`,
       attempts: p.attempts ?? 3,
+      maxOutput: p.maxOutput ?? 20_000_000,
       validate: p.validate ? { rules: null, command: { argv: ['validate'] }, timeoutMs: 1000, severity: {}, lists: {} } : null,
       merge: { format: 'json', version: null },
       deps: [],
