@@ -168,3 +168,14 @@ export function isRunning(pid: number): boolean {
     return false;
   }
 }
+
+/** Kills what a failing test left running (on code without the fix), so that no test leaves processes behind. */
+export function killLeftovers(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone, as it should be.
+    }
+  }
+}
