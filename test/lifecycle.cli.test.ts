@@ -1,14 +1,37 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRunning, killLeftovers, REPO } from './helpers/project.js';
+import { isRunning, killLeftovers, Project, readySignal, REPO, stillRunningAfter } from './helpers/project.js';
 
+// The hanging agent of these tests does what a real one does when cf is gone: it stays, and its
+// grandchild has left its process group (FAKE_HANG_STAYS).
+let p: Project | undefined;
 const cleanups: Array<() => void> = [];
-afterEach(() => {
+afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
+  await p?.remove();
+  p = undefined;
 });
 
+/** A build of one batch whose agent hangs (a small build: cf starts its processes itself), and its pids once it hangs. */
+async function hangingBuild(): Promise<{ cf: ReturnType<Project['spawn']>; agent: number; grandchild: number }> {
+  p = await Project.create({ seeds: 20 });
+  const ready = await readySignal(p.dir);
+  cleanups.push(() => ready.close());
+  const cf = p.spawn(['build', '--json', 'pairs'], { FAKE_HANG_IDS: 'S0001', FAKE_HANG_STAYS: '1', FAKE_READY_SOCKET: ready.path });
+  const { agent, grandchild } = await ready.next();
+  cleanups.push(() => killLeftovers([agent, grandchild]));
+  return { cf, agent, grandchild };
+}
+
 describe('process lifecycle', () => {
+  it('after kill -9 of cf, its agents die with it, and what they started outside their process group', async () => {
+    const { cf, agent, grandchild } = await hangingBuild();
+    cf.kill('SIGKILL');
+    await cf;
+    expect(await stillRunningAfter([agent, grandchild])).toEqual([]);
+  });
+
   describe('the spawner (the helper that starts the processes of large builds), when cf goes', () => {
     const spawner = path.join(REPO, 'dist', 'bundle', 'spawner.js');
     /** Its exit code and what it wrote on stderr. */
