@@ -1,7 +1,8 @@
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRunning, killLeftovers, Project, readySignal, REPO, stillRunningAfter } from './helpers/project.js';
+import { CF_BIN, childrenOf, events, isRunning, killLeftovers, Project, readySignal, REPO, stillRunningAfter } from './helpers/project.js';
 
 // The hanging agent of these tests does what a real one does when cf is gone: it stays, and its
 // grandchild has left its process group (FAKE_HANG_STAYS).
@@ -25,6 +26,41 @@ async function hangingBuild(): Promise<{ cf: ReturnType<Project['spawn']>; agent
 }
 
 describe('process lifecycle', () => {
+  it('SIGHUP (a closed terminal or ssh session) ends a build as Ctrl-C does: agents killed, nothing half-done recorded, exit 130', async () => {
+    const { cf, agent, grandchild } = await hangingBuild();
+    cf.kill('SIGHUP');
+    const r = await cf;
+    expect(r.exitCode).toBe(130);
+    // cf waited for them: no polling.
+    expect(isRunning(agent)).toBe(false);
+    expect(isRunning(grandchild)).toBe(false);
+    expect(events(r.stdout).at(-1)).toMatchObject({ event: 'summary', exitCode: 130, ran: [] });
+    expect(await p!.read('.cf/records.log').catch(() => '')).not.toContain('pairs#1');
+  });
+
+  // script(1) (util-linux) runs cf on a terminal of its own, which closes when script is killed: a real hangup.
+  it.skipIf(spawnSync('script', ['-V']).status !== 0)('a terminal that closes under a build: agents killed, nothing recorded, no crash writing to it or exiting', async () => {
+    p = await Project.create({ seeds: 20 });
+    const ready = await readySignal(p.dir);
+    cleanups.push(() => ready.close());
+    // cf is the terminal's session leader (exec): the hangup's SIGHUP is its. Its stderr is a file, to read.
+    const term = execa('script', ['-qfc', `exec node ${JSON.stringify(CF_BIN)} build pairs 2>cf.stderr`, '/dev/null'], {
+      cwd: p.dir,
+      reject: false,
+      env: { CI: '', FAKE_HANG_IDS: 'S0001', FAKE_HANG_STAYS: '1', FAKE_READY_SOCKET: ready.path },
+    });
+    const { agent, grandchild } = await ready.next();
+    const cf = childrenOf(term.pid!).map((c) => c.pid);
+    cleanups.push(() => killLeftovers([...cf, agent, grandchild]));
+    expect(cf).toHaveLength(1);
+    term.kill('SIGKILL');
+    await term;
+    expect(await stillRunningAfter([...cf, agent, grandchild])).toEqual([]);
+    // Node 20 aborts at exit on a terminal that hung up (a native stack trace), and writes to it fail (EIO).
+    expect(await p.read('cf.stderr')).toBe('');
+    expect(await p.read('.cf/records.log').catch(() => '')).not.toContain('pairs#1');
+  });
+
   it('after kill -9 of cf, its agents die with it, and what they started outside their process group', async () => {
     const { cf, agent, grandchild } = await hangingBuild();
     cf.kill('SIGKILL');
