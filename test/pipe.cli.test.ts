@@ -1,5 +1,7 @@
+import { EventEmitter } from 'node:events';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quietOnBrokenPipe } from '../src/cli/pipe.js';
 import { CF_BIN, Project, TWO_PHASES } from './helpers/project.js';
 
 let p: Project;
@@ -31,5 +33,23 @@ describe('stdout closed early by its reader (| head)', () => {
     expect(r.line).toMatch(/^out\/pairs\.json \(phase pairs, 3000 batches\): out of date/);
     expect(r.stderr).toBe('');
     expect(r.status).toBe('status 0');
+  });
+});
+
+describe('a terminal that hung up (SIGHUP: the window or the ssh session closed)', () => {
+  /** A stream that fails as a write fails: an 'error' event. */
+  const failing = (isTTY: boolean, code: string): { stream: NodeJS.WriteStream; fail(): void } => {
+    const stream = Object.assign(new EventEmitter(), { isTTY }) as unknown as NodeJS.WriteStream;
+    return { stream, fail: () => stream.emit('error', Object.assign(new Error(`write ${code}`), { code })) };
+  };
+
+  it('a write to it that fails with EIO is dropped quietly, as one to a closed pipe is (cf is stopping its build)', () => {
+    const tty = failing(true, 'EIO');
+    quietOnBrokenPipe(tty.stream);
+    expect(() => tty.fail()).not.toThrow();
+    // EIO from a file is a real error.
+    const file = failing(false, 'EIO');
+    quietOnBrokenPipe(file.stream);
+    expect(() => file.fail()).toThrow('write EIO');
   });
 });

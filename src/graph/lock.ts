@@ -1,6 +1,8 @@
+import { processExists } from '../util/pid.js';
 import { hostname } from 'node:os';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { killMarkedAndWait, sessionId } from '../runners/sessionMark.js';
 import { statePaths } from './state.js';
 
 /**
@@ -14,17 +16,10 @@ export interface LockOwner {
   host: string;
   command: string;
   since: string;
+  /** The holder's session id: the mark its agents and validators carry (sessionMark.ts). */
+  session?: string;
   /** Set when the holder ran on this host and its process no longer exists: the lock is taken over once stale. */
   gone?: boolean;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The line a waiting cf prints (build, clean, adopt and watch alike). */
@@ -37,6 +32,26 @@ export function describeLockWait(owner: Pick<LockOwner, 'pid' | 'command' | 'gon
 
 export interface HeldLock {
   release(): Promise<void>;
+}
+
+function readOwner(ownerFile: string): Promise<LockOwner | null> {
+  return readFile(ownerFile, 'utf8')
+    .then((t) => JSON.parse(t) as LockOwner)
+    .catch(() => null);
+}
+
+/**
+ * A holder that released the lock removed its owner file: one still there is that of a holder that died,
+ * its agents maybe still running if its watchdog could not kill them (it was killed too: the OOM killer,
+ * a pkill). They would write into the run directories this cf is about to reuse: they are killed first,
+ * by the mark they carry, and waited for.
+ */
+async function stopLeftovers(previous: LockOwner | null): Promise<void> {
+  if (!previous?.session || previous.host !== hostname() || processExists(previous.pid)) return;
+  const { killed, left } = await killMarkedAndWait({ session: previous.session });
+  const who = `the cf that died holding this directory's lock (pid ${previous.pid}, cf ${previous.command})`;
+  if (killed) process.stderr.write(`cf: stopped ${killed} process${killed === 1 ? '' : 'es'} left running by ${who}\n`);
+  if (left.length) process.stderr.write(`cf: warning: processes left running by ${who} do not die: pid ${left.join(', ')}\n`);
 }
 
 /**
@@ -64,10 +79,13 @@ export async function acquireLock(
         retries: 0,
         onCompromised: (e) => process.stderr.write(`cf: warning: the state lock was lost (${e.message}); another cf may run now\n`),
       });
-      const owner: LockOwner = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
+      await stopLeftovers(await readOwner(ownerFile));
+      const owner: LockOwner = { pid: process.pid, host: hostname(), command, since: new Date().toISOString(), session: sessionId() };
       await writeFile(ownerFile, JSON.stringify(owner));
       return {
         release: async () => {
+          // Removed first: an owner file without its lock would be taken for a dead holder's.
+          await rm(ownerFile, { force: true });
           await release().catch(() => undefined);
         },
       };
@@ -75,11 +93,8 @@ export async function acquireLock(
       if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
       if (!waited) {
         waited = true;
-        const owner = await readFile(ownerFile, 'utf8')
-          .then((t) => JSON.parse(t) as LockOwner)
-          .then((o) => (o.host === hostname() && !processExists(o.pid) ? { ...o, gone: true } : o))
-          .catch(() => null);
-        onWait(owner);
+        const o = await readOwner(ownerFile);
+        onWait(o && o.host === hostname() && !processExists(o.pid) ? { ...o, gone: true } : o);
       }
       await sleep(delay, undefined, { signal });
       delay = Math.min(delay * 2, 500);

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { parseSimpleCommand } from './shellWords.js';
 import type { CommandSpec } from '../graph/pipeline.js';
+import { killMarked, MARK_VAR, newMark } from './sessionMark.js';
 import { spawner, type SpawnHandlers, type SpawnRequest, type StdioSpec } from './spawner.js';
 import { startProcess } from './startProcess.js';
+import { watchdog } from './watchdog.js';
 
 /**
  * Child processes run in their own process group, so a timeout or Ctrl-C kills the whole tree an agent
@@ -13,6 +15,10 @@ import { startProcess } from './startProcess.js';
  * machinery measured 11.4 ms against 5.8 ms per spawn on the reference machine. After the first few, a
  * build's processes are started by the spawner (spawner.ts), a small helper whose forks are cheap and
  * whose waits for exec do not hold cf's main thread; timeouts and Ctrl-C still kill their groups from here.
+ *
+ * Should cf die without cleaning up (kill -9, a crash), nothing here runs: the watchdog (watchdog.ts),
+ * started with cf's first process, then kills them. Every process carries cf's mark (sessionMark.ts),
+ * which also finds what left an agent's process group.
  */
 const live = new Set<number>();
 let exitHookInstalled = false;
@@ -78,9 +84,12 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
     simple?.stderr ? { path: at(simple.stderr.file), flags: simple.stderr.append ? 'a' : 'w' } : o.stderr === 'capture' ? 'pipe' : { path: o.stderr.file, flags: 'w' },
   ];
   const argv = 'argv' in o.command ? o.command.argv : simple ? simple.argv : ['/bin/sh', '-c', o.command.shell];
-  const req: SpawnRequest = { file: argv[0]!, args: argv.slice(1), cwd: o.cwd, env: o.env, stdio, maxCapture: o.maxCapture ?? 16 * 1024 * 1024 };
+  const mark = newMark(o.env[MARK_VAR]);
+  const env = { ...o.env, [MARK_VAR]: mark.value };
+  const req: SpawnRequest = { file: argv[0]!, args: argv.slice(1), cwd: o.cwd, env, stdio, maxCapture: o.maxCapture ?? 16 * 1024 * 1024 };
 
   let pid: number | undefined;
+  let direct = false;
   let ended: 'timeout' | 'cancelled' | null = null;
   const stop = (why: 'timeout' | 'cancelled'): void => {
     if (ended) return;
@@ -93,6 +102,8 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
   const started = (p: number): void => {
     pid = p;
     live.add(p);
+    // The spawner kills its own children if cf dies; those cf started itself, the watchdog does.
+    if (direct) watchdog.watch(p);
     if (ended) {
       killGroup(p, 'SIGTERM');
       setTimeout(() => killGroup(p, 'SIGKILL'), o.graceMs ?? 3000).unref();
@@ -108,7 +119,11 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
         exit: (code, signal, stdout, stderr) => resolve({ code, signal, stdout, stderr }),
         error: (message) => resolve({ error: message }),
       };
-      if (!spawner.spawn(req, handlers)) startProcess(req, handlers);
+      if (!spawner.spawn(req, handlers)) {
+        direct = true;
+        startProcess(req, handlers);
+      }
+      watchdog.startSoon();
     });
     if (ended) return { kind: ended };
     if ('error' in r) return { kind: 'spawn-error', message: r.error };
@@ -121,6 +136,10 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
       // Whatever the agent left running in its group goes with it.
       killGroup(pid, 'SIGKILL');
       live.delete(pid);
+      if (direct) watchdog.ended(pid);
+      // Stopped before its end, it may have left processes outside its group too (setsid, a daemon): found
+      // by its mark. Reading /proc costs a few ms: after a timeout or Ctrl-C, not after every run.
+      if (ended) killMarked({ token: mark.token });
     }
   }
 }

@@ -8,29 +8,61 @@
  * where spec is 'ignore' | 'pipe' | {path, flags}; out {t:'spawned', id, pid} then
  * {t:'exit', id, code, signal, stdout, stderr}, or {t:'error', id, message}.
  * Children are process-group leaders (detached): cf kills a tree by its group id, directly.
+ *
+ * When cf goes (an exit, a crash, kill -9: the IPC channel closes with it), possibly before this process
+ * has even loaded, it kills the process groups of its children still running and exits, quietly: cf's
+ * going is no error. (cf's watchdog, watchdog.ts, kills whatever else cf's processes left.)
  */
 import type { SpawnRequest } from './spawner.js';
 import { startProcess } from './startProcess.js';
 
 type SpawnMessage = SpawnRequest & { t: 'spawn'; id: number };
 
+/** The process groups of this process's children still running. */
+const groups = new Set<number>();
+
+const ignore = (): void => undefined;
+// cf may be gone, or go at any moment: a message that cannot be sent is dropped, not an error.
 const send = (m: object): void => {
-  process.send?.(m);
+  if (process.connected) process.send?.(m, undefined, undefined, ignore);
 };
 
 function start(m: SpawnMessage): void {
+  let pid: number | undefined;
   startProcess(m, {
-    spawned: (pid) => send({ t: 'spawned', id: m.id, pid }),
-    exit: (code, signal, stdout, stderr) => send({ t: 'exit', id: m.id, code, signal, stdout, stderr }),
+    spawned: (p) => {
+      pid = p;
+      groups.add(p);
+      send({ t: 'spawned', id: m.id, pid: p });
+    },
+    exit: (code, signal, stdout, stderr) => {
+      if (pid !== undefined) groups.delete(pid);
+      send({ t: 'exit', id: m.id, code, signal, stdout, stderr });
+    },
     error: (message) => send({ t: 'error', id: m.id, message }),
   });
 }
 
-// Ctrl-C at a terminal reaches cf's whole process group, this process included: cf decides what stops.
-process.on('SIGINT', () => undefined);
-process.on('SIGTERM', () => undefined);
-process.on('disconnect', () => process.exit(0));
+function cfGone(): never {
+  for (const g of groups) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  process.exit(0);
+}
+
+// Ctrl-C at a terminal, or the terminal closing, reaches cf's whole process group, this process included:
+// cf decides what stops.
+process.on('SIGINT', ignore);
+process.on('SIGTERM', ignore);
+process.on('SIGHUP', ignore);
+process.on('disconnect', cfGone);
 process.on('message', (m: SpawnMessage) => {
   if (m?.t === 'spawn') start(m);
 });
+// cf may have gone before this process was ready to hear it.
+if (!process.connected) cfGone();
 send({ t: 'ready' });

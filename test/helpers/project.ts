@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 
@@ -166,5 +167,46 @@ export function isRunning(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/** The processes whose parent is `pid`, with their command lines (from /proc). */
+export function childrenOf(pid: number): Array<{ pid: number; args: string }> {
+  const out: Array<{ pid: number; args: string }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(name), args: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ') });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/**
+ * Those of `pids` still running after at most `ms`: for processes another process kills (cf's watchdog),
+ * which the test cannot wait for as it waits for its own children. Polls only to see them gone.
+ */
+export async function stillRunningAfter(pids: number[], ms = 5000): Promise<number[]> {
+  const until = Date.now() + ms;
+  let left = pids.filter(isRunning);
+  while (left.length && Date.now() < until) {
+    await sleep(20);
+    left = left.filter(isRunning);
+  }
+  return left;
+}
+
+/** Kills what a failing test left running (on code without the fix), so that no test leaves processes behind. */
+export function killLeftovers(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone, as it should be.
+    }
   }
 }
