@@ -222,6 +222,7 @@ async function runBuild(
   const engine = createEngine({ opts, inputs, state, emit, signal });
   try {
     await takeEdits(inputs, engine.decider, emit, signal);
+    mark('edits taken');
     engine.plan(requests);
     mark('planned');
     // An agent or validator that cannot start is a config error before anything runs, not a batch that
