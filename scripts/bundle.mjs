@@ -37,7 +37,7 @@ const lazyChildProcess = {
 
 await build({
   plugins: [lazyChildProcess],
-  entryPoints: { main: 'src/cli/main.ts', spawner: 'src/runners/spawnerChild.ts' },
+  entryPoints: { main: 'src/cli/main.ts', spawner: 'src/exec/processes/spawnerChild.ts' },
   bundle: true,
   splitting: true,
   format: 'esm',

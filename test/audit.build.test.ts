@@ -1,8 +1,8 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadPipeline, type Pipeline } from '../src/graph/pipeline.js';
-import type { Item } from '../src/graph/seeds.js';
+import { loadPipeline, type Pipeline } from '../src/config/pipeline.js';
+import type { Item } from '../src/config/seeds.js';
 import { formatUserError } from '../src/util/errors.js';
 import { Project, TWO_PHASES } from './helpers/project.js';
 import { World, type MemPhase } from './helpers/memory.js';
@@ -142,7 +142,7 @@ describe('16, 17. config errors before anything runs', () => {
     const check = async (yaml: string): Promise<string | null> => {
       const pipeline = await load(yaml);
       if (typeof pipeline === 'string') throw new Error(pipeline);
-      const { unstartableCommand } = await import('../src/graph/commandCheck.js');
+      const { unstartableCommand } = await import('../src/config/commandCheck.js');
       const e = unstartableCommand(pipeline, pipeline.phases);
       return e ? formatUserError(e) : null;
     };

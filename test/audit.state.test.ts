@@ -1,12 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type BatchStatus } from '../src/graph/analyze.js';
-import { takeHandEdits } from '../src/graph/handEdits.js';
-import { loadPipeline } from '../src/graph/pipeline.js';
-import { openState } from '../src/graph/state.js';
-import { formatStaleReason } from '../src/graph/staleness.js';
-import { CommandValidator } from '../src/rules/validate.js';
+import { type BatchStatus } from '../src/engine/analyze.js';
+import { takeHandEdits } from '../src/engine/handEdits.js';
+import { loadPipeline } from '../src/config/pipeline.js';
+import { openState } from '../src/store/state.js';
+import { formatStaleReason } from '../src/engine/staleness.js';
+import { CommandValidator } from '../src/exec/validate.js';
 import { hashString } from '../src/util/hash.js';
 import { Project, TWO_PHASES } from './helpers/project.js';
 import { withTempDir } from './helpers/tempDir.js';

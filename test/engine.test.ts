@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { refsCount } from '../src/graph/fingerprint.js';
-import { State } from '../src/graph/state.js';
+import { refsCount } from '../src/engine/fingerprint.js';
+import { State } from '../src/store/state.js';
 import { World } from './helpers/memory.js';
 
 const THREE = [{ name: 'pairs' }, { name: 'legos' }, { name: 'baskets' }];
@@ -205,7 +205,7 @@ describe('state compaction and history', () => {
     const { mkdtemp, readFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const path = await import('node:path');
-    const { FileSink } = await import('../src/graph/state.js');
+    const { FileSink } = await import('../src/store/state.js');
     const dir = await mkdtemp(path.join(tmpdir(), 'cf-state-'));
     try {
       const w = await World.create([{ name: 'pairs' }], 20);

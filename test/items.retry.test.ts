@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../src/graph/build.js';
-import type { BuildEvent } from '../src/graph/events.js';
-import type { Item } from '../src/graph/seeds.js';
-import type { ValidationError } from '../src/rules/validate.js';
-import type { AgentRequest } from '../src/runners/types.js';
+import type { Engine } from '../src/engine/engine.js';
+import type { BuildEvent } from '../src/events/types.js';
+import type { Item } from '../src/config/seeds.js';
+import type { ValidationError } from '../src/exec/validate.js';
+import type { AgentRequest } from '../src/exec/runners/types.js';
 import { hashCanonical } from '../src/util/hash.js';
 import { World, type AgentFn } from './helpers/memory.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Item } from '../src/graph/seeds.js';
+import type { Item } from '../src/config/seeds.js';
 import { World, type AgentFn } from './helpers/memory.js';
 
 const THREE = [
@@ -81,8 +81,8 @@ describe('items: independent, packing and explanations', () => {
     const w = await World.create([{ name: 'pairs', items: 'independent' }], 60);
     await w.build();
     w.editSeed('S0045', 'edited');
-    const { Analysis } = await import('../src/graph/analyze.js');
-    const { formatStaleReason } = await import('../src/graph/staleness.js');
+    const { Analysis } = await import('../src/engine/analyze.js');
+    const { formatStaleReason } = await import('../src/engine/staleness.js');
     const a = new Analysis(await w.decider());
     const s = a.batch((await w.decider()).graph.phase('pairs'), 3);
     expect(s.kind).toBe('stale');

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RateLimiter } from '../src/runners/limits.js';
-import { extractJson, parseClaudeCodeEnvelope } from '../src/runners/extract.js';
-import { costOf, DEFAULT_PRICES, priceFor } from '../src/runners/pricing.js';
-import { Budget } from '../src/graph/budget.js';
+import { RateLimiter } from '../src/exec/runners/limits.js';
+import { extractJson, parseClaudeCodeEnvelope } from '../src/exec/runners/extract.js';
+import { costOf, DEFAULT_PRICES, priceFor } from '../src/exec/runners/pricing.js';
+import { Budget } from '../src/engine/budget.js';
 
 describe('rate limits', () => {
   beforeEach(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeJsonArray, packSpans, unpackSpans, type Spans } from '../src/rules/merge.js';
+import { mergeJsonArray, packSpans, unpackSpans, type Spans } from '../src/engine/merge.js';
 
 /** The merge's chunks joined, and its items and spans. */
 async function run(...args: Parameters<typeof mergeJsonArray>): Promise<{ bytes: Buffer; items: number; spans: Spans }> {

@@ -1,7 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resetRunDir } from '../src/rules/attempts.js';
+import { resetRunDir } from '../src/exec/attempts.js';
 import { withTempDir } from './helpers/tempDir.js';
 
 describe('a batch run directory reused by a new run', () => {

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadSeeds } from '../src/graph/seeds.js';
-import { StatCache } from '../src/graph/statCache.js';
+import { loadSeeds } from '../src/config/seeds.js';
+import { StatCache } from '../src/config/statCache.js';
 import { initHashing } from '../src/util/hash.js';
 
 // An edited seeds file is read incrementally (the lines outside the edit keep their ids and hashes):

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSimpleCommand } from '../src/runners/shellWords.js';
+import { parseSimpleCommand } from '../src/exec/processes/shellWords.js';
 
 const env = { CF_OUTPUT_FILE: '/tmp/out dir/o.json', CF_PHASE: 'p1', EMPTY: '' };
 

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { detectKind, readCanonical, readDocument, writeDocument } from '../src/rules/ssi/formats.js';
-import type { BasketsItem, CourseInfo, Lego, LegoPairsItem, SeedPairItem } from '../src/rules/ssi/types.js';
+import { detectKind, readCanonical, readDocument, writeDocument } from '../src/domains/ssi/formats.js';
+import type { BasketsItem, CourseInfo, Lego, LegoPairsItem, SeedPairItem } from '../src/domains/ssi/types.js';
 import { SHARED_SSI, sharedData } from './helpers/sharedData.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

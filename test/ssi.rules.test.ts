@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCanonical, readDocument } from '../src/rules/ssi/formats.js';
-import { defaultWordLists, wordSeverities } from '../src/rules/ssi/languages.js';
-import { containsRun, tile, tokenKey, tokens, words } from '../src/rules/ssi/text.js';
-import type { BasketsItem, Lego, LegoPairsItem, Pair, RuleReport, SeedPairItem, SsiKind } from '../src/rules/ssi/types.js';
-import { RULES, checkBaskets, checkLegoPairs, checkSeedPairs, vocabulary } from '../src/rules/ssi/validators.js';
+import { readCanonical, readDocument } from '../src/domains/ssi/formats.js';
+import { defaultWordLists, wordSeverities } from '../src/domains/ssi/languages.js';
+import { containsRun, tile, tokenKey, tokens, words } from '../src/domains/ssi/text.js';
+import type { BasketsItem, Lego, LegoPairsItem, Pair, RuleReport, SeedPairItem, SsiKind } from '../src/domains/ssi/types.js';
+import { RULES, checkBaskets, checkLegoPairs, checkSeedPairs, vocabulary } from '../src/domains/ssi/validators.js';
 import { SHARED_SSI, sharedData } from './helpers/sharedData.js';
 
 const dataDir = SHARED_SSI;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { forEachLineOfFile, State, type RecordSink } from '../src/graph/state.js';
+import { forEachLineOfFile, State, type RecordSink } from '../src/store/state.js';
 import { withTempDir } from './helpers/tempDir.js';
 
 describe('cf clean PHASE#k forgets the batch\'s items (State)', () => {

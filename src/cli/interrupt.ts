@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { killAllChildren } from '../runners/processes.js';
+import { killAllChildren } from '../exec/processes/processes.js';
 
 /**
  * Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal or the ssh session closed): the first aborts (running

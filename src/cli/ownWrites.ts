@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hashOf, type OutputStore } from '../graph/outputs.js';
+import { hashOf, type OutputStore } from '../store/outputs.js';
 import { hashString, type Hash } from '../util/hash.js';
 
 /**

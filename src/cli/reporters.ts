@@ -1,8 +1,8 @@
-import type { BuildEvent } from '../graph/events.js';
-import { describeLockWait } from '../graph/lock.js';
-import { describeError, type ValidationError } from '../rules/validate.js';
+import type { BuildEvent } from '../events/types.js';
+import { describeLockWait } from '../store/lock.js';
+import { describeError, type ValidationError } from '../exec/validate.js';
 import { formatDuration } from '../util/duration.js';
-import { emptyTotals, formatTotals, formatUsd, reported } from '../runners/usage.js';
+import { emptyTotals, formatTotals, formatUsd, reported } from '../exec/runners/usage.js';
 import { count } from '../util/plural.js';
 import { unreachable } from '../util/result.js';
 import { formatUserError } from '../util/errors.js';

@@ -1,6 +1,6 @@
-import type { BuildEvent } from '../graph/events.js';
+import type { BuildEvent } from '../events/types.js';
 import { formatDuration } from '../util/duration.js';
-import { formatUsd } from '../runners/usage.js';
+import { formatUsd } from '../exec/runners/usage.js';
 import { formatErrorEvent, formatErrors, type Reporter } from './reporters.js';
 
 /**

@@ -1,17 +1,17 @@
-import { adoptPhase, type AdoptReport } from '../../src/graph/adopt.js';
-import { Analysis } from '../../src/graph/analyze.js';
-import { Engine, type BuildSummary } from '../../src/graph/build.js';
-import { Decider } from '../../src/graph/decide.js';
-import type { BuildEvent } from '../../src/graph/events.js';
-import { phaseParts, type PhaseParts } from '../../src/graph/fingerprint.js';
-import { MemoryObjectStore } from '../../src/graph/objects.js';
-import { MemoryOutputStore } from '../../src/graph/outputs.js';
-import type { PhaseConfig, Pipeline, RunnerConfig } from '../../src/graph/pipeline.js';
-import type { Item, SeedSet } from '../../src/graph/seeds.js';
-import { State } from '../../src/graph/state.js';
-import { BuildGraph, resolveTargets } from '../../src/graph/targets.js';
-import type { ValidationError, Validator } from '../../src/rules/validate.js';
-import type { AgentRequest, AgentResult, AgentRunner } from '../../src/runners/types.js';
+import { adoptPhase, type AdoptReport } from '../../src/engine/adopt.js';
+import { Analysis } from '../../src/engine/analyze.js';
+import { Engine, type BuildSummary } from '../../src/engine/engine.js';
+import { Decider } from '../../src/engine/decide.js';
+import type { BuildEvent } from '../../src/events/types.js';
+import { phaseParts, type PhaseParts } from '../../src/engine/fingerprint.js';
+import { MemoryObjectStore } from '../../src/store/blobs.js';
+import { MemoryOutputStore } from '../../src/store/outputs.js';
+import type { PhaseConfig, Pipeline, RunnerConfig } from '../../src/config/pipeline.js';
+import type { Item, SeedSet } from '../../src/config/seeds.js';
+import { State } from '../../src/store/state.js';
+import { BuildGraph, resolveTargets } from '../../src/engine/targets.js';
+import type { ValidationError, Validator } from '../../src/exec/validate.js';
+import type { AgentRequest, AgentResult, AgentRunner } from '../../src/exec/runners/types.js';
 import { hashCanonical, hashString, initHashing, type Hash } from '../../src/util/hash.js';
 
 export interface MemPhase {

@@ -1,16 +1,16 @@
 import { count } from '../../util/plural.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { adoptPhase } from '../../graph/adopt.js';
-import { acquireLock, describeLockWait } from '../../graph/lock.js';
-import type { Item } from '../../graph/seeds.js';
-import { statePaths } from '../../graph/state.js';
-import { createValidator } from '../../rules/phaseValidator.js';
-import { detectKind, readDocument } from '../../rules/ssi/formats.js';
+import { adoptPhase } from '../../engine/adopt.js';
+import { acquireLock, describeLockWait } from '../../store/lock.js';
+import type { Item } from '../../config/seeds.js';
+import { statePaths } from '../../store/state.js';
+import { createValidator } from '../../exec/validators.js';
+import { detectKind, readDocument } from '../../domains/ssi/formats.js';
 import { fail } from '../../util/errors.js';
 import type { AdoptOptions } from '../main.js';
 import { formatErrors } from '../reporters.js';
-import { readState, requireInputs } from '../session.js';
+import { readState, requireInputs } from '../../app/session.js';
 
 /** `cf adopt PHASE --from FILE`: an existing merged output becomes the phase's batches, fresh for the current inputs. */
 export async function adoptCommand(opts: AdoptOptions, args: string[], from: string | undefined): Promise<number> {

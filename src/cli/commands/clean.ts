@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { acquireLock, describeLockWait } from '../../graph/lock.js';
-import { decodeRefs } from '../../graph/fingerprint.js';
-import { DiskObjectStore } from '../../graph/objects.js';
-import type { ForgetRecord } from '../../graph/records.js';
-import { statePaths, type State } from '../../graph/state.js';
-import { batchTarget, phaseTarget, type Request, type TargetId } from '../../graph/targets.js';
+import { acquireLock, describeLockWait } from '../../store/lock.js';
+import { decodeRefs } from '../../engine/fingerprint.js';
+import { DiskObjectStore } from '../../store/blobs.js';
+import type { ForgetRecord } from '../../store/records.js';
+import { statePaths, type State } from '../../store/state.js';
+import { batchTarget, phaseTarget, type Request, type TargetId } from '../../engine/targets.js';
 import type { CleanOptions } from '../main.js';
 import { count } from '../../util/plural.js';
-import { requireInputs, readState, type Inputs } from '../session.js';
+import { requireInputs, readState, type Inputs } from '../../app/session.js';
 
 /** Batch targets named in a dry run's line for one phase; the rest are counted. */
 const LIST_MAX = 12;

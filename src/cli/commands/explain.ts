@@ -1,15 +1,15 @@
 import { count } from '../../util/plural.js';
-import { Analysis } from '../../graph/analyze.js';
-import { refsCount } from '../../graph/fingerprint.js';
-import { formatStaleReason } from '../../graph/staleness.js';
-import { batchTarget } from '../../graph/targets.js';
+import { Analysis } from '../../engine/analyze.js';
+import { refsCount } from '../../engine/fingerprint.js';
+import { formatStaleReason } from '../../engine/staleness.js';
+import { batchTarget } from '../../engine/targets.js';
 import { formatDuration } from '../../util/duration.js';
 import type { ExplainOptions } from '../main.js';
 import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
-import { requireInputs, outputStore, readState } from '../session.js';
+import { requireInputs, outputStore, readState } from '../../app/session.js';
 import { describeStatus } from './build.js';
-import { addUsage, emptyTotals, formatTotals } from '../../runners/usage.js';
+import { addUsage, emptyTotals, formatTotals } from '../../exec/runners/usage.js';
 
 export async function explainCommand(opts: ExplainOptions, names: string[]): Promise<number> {
   if (!names.length) fail({ kind: 'usage', message: 'cf explain needs a target', hint: 'cf explain pairs#3, cf explain out/pairs.json; cf status lists everything' });

@@ -1,13 +1,13 @@
 import { count } from '../../util/plural.js';
-import { Analysis, type BatchStatus, type MergeStatus } from '../../graph/analyze.js';
-import type { FailureRecord } from '../../graph/records.js';
-import { batchTarget } from '../../graph/targets.js';
+import { Analysis, type BatchStatus, type MergeStatus } from '../../engine/analyze.js';
+import type { FailureRecord } from '../../store/records.js';
+import { batchTarget } from '../../engine/targets.js';
 import type { StatusOptions } from '../main.js';
 import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
-import { requireInputs, outputStore, readState } from '../session.js';
+import { requireInputs, outputStore, readState } from '../../app/session.js';
 import { describeStatus } from './build.js';
-import { addUsage, emptyTotals, formatTotals, type UsageTotals } from '../../runners/usage.js';
+import { addUsage, emptyTotals, formatTotals, type UsageTotals } from '../../exec/runners/usage.js';
 
 const LIST_MAX = 12;
 

@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises';
+import { mark } from '../util/timing.js';
+import path from 'node:path';
+import { Decider } from '../engine/decide.js';
+import { phaseParts, statCacheHasher, type PhaseParts } from '../engine/fingerprint.js';
+import { DiskObjectStore } from '../store/blobs.js';
+import { DiskOutputStore } from '../store/outputs.js';
+import { loadPipeline, pipelineInputs, PIPELINE_FILE, type Pipeline } from '../config/pipeline.js';
+import { loadSeeds } from '../config/seeds.js';
+import { openState, statePaths, type State } from '../store/state.js';
+import { StatCache } from '../config/statCache.js';
+import { BuildGraph, resolveTargets, type Request } from '../engine/targets.js';
+import { fail, type UserError } from '../util/errors.js';
+import { removeStaleTemporaries } from '../util/fsx.js';
+import { initHashing } from '../util/hash.js';
+import { err, ok, type Result } from '../util/result.js';
+
+/** The inputs of a pipeline, read and hashed: everything but the recorded state. */
+export interface Inputs {
+  pipeline: Pipeline;
+  graph: BuildGraph;
+  cache: StatCache;
+  decider(state: State): Decider;
+}
+
+/**
+ * Reads and checks pipeline.yaml and every file it names. Touches nothing: bad input stops here (exit 2).
+ * `pipeline`: use this already-loaded pipeline (cf watch keeps the last good one while pipeline.yaml is broken).
+ */
+export async function loadInputs(dir: string, given?: Pipeline, statCache?: StatCache): Promise<Result<Inputs, UserError>> {
+  mark('modules loaded');
+  await initHashing();
+  let pipeline: Pipeline;
+  if (given) pipeline = given;
+  else {
+    const p = await loadPipeline(dir);
+    if (!p.ok) return p;
+    pipeline = p.value;
+  }
+  mark('pipeline loaded');
+  const paths = statePaths(dir);
+  const cache = statCache ?? (await StatCache.load(paths.statCache));
+  const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, pipeline.course?.targetName ?? null);
+  mark('seeds loaded');
+  if (!seeds.ok) return seeds;
+  const parts = new Map<string, PhaseParts>();
+  const hasher = statCacheHasher(dir, cache);
+  for (const phase of pipeline.phases) {
+    try {
+      parts.set(phase.name, await phaseParts(pipeline, phase, hasher));
+    } catch (e) {
+      return err({ kind: 'config', file: pipeline.file, message: `phase ${phase.name}: ${(e as Error).message}` });
+    }
+  }
+  mark('phase inputs hashed');
+  const graph = new BuildGraph(pipeline, seeds.value.ids);
+  const objects = new DiskObjectStore(paths.objects);
+  return ok({
+    pipeline,
+    graph,
+    cache,
+    decider: (state) => new Decider(graph, seeds.value, parts, state, objects),
+  });
+}
+
+export async function readState(dir: string, readOnly: boolean): Promise<State> {
+  return openState(dir, { readOnly });
+}
+
+export function outputStore(dir: string): DiskOutputStore {
+  return new DiskOutputStore(dir, statePaths(dir).replaced);
+}
+
+export function readIntelligence(pipeline: Pipeline, rel: string): Promise<string> {
+  return readFile(path.resolve(pipeline.dir, rel), 'utf8');
+}
+
+/** Inputs and resolved targets, or exit 2 with the error. */
+export async function requireInputs(dir: string, names: string[]): Promise<{ inputs: Inputs; requests: Request[] }> {
+  const loaded = await loadInputs(dir);
+  if (!loaded.ok) fail(loaded.error);
+  const requests = resolveTargets(loaded.value.graph, names);
+  if (!requests.ok) fail(requests.error);
+  return { inputs: loaded.value, requests: requests.value };
+}
+
+/** Every file a target reads (and the merged outputs, whose hand edits feed downstream). */
+export function watchedFiles(p: Pipeline): string[] {
+  const files = new Set<string>([PIPELINE_FILE, ...pipelineInputs(p).map((f) => f.rel)]);
+  for (const phase of p.phases) files.add(phase.output);
+  return [...files].map((f) => path.resolve(p.dir, f));
+}
+
+/**
+ * The temporary files a cf killed mid-write left beside the merged outputs and in .cf/ (a kill -9 during a
+ * merge leaves a whole output's worth): removed before a build, under the lock.
+ */
+export function removeStaleTemporariesOf(p: Pipeline): Promise<number> {
+  return removeStaleTemporaries([...p.phases.map((phase) => path.resolve(p.dir, phase.output)), { dir: statePaths(p.dir).root }]);
+}

@@ -1,0 +1,256 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { UserError } from '../util/errors.js';
+import { hashString, initHashing } from '../util/hash.js';
+import { err, ok, type Result } from '../util/result.js';
+import { declareSecretNames } from '../util/secrets.js';
+import type { RuleOptions, Severity, SsiKind } from '../domains/ssi/types.js';
+import type { Batching } from '../engine/batching.js';
+import type { Limits } from '../exec/runners/limits.js';
+import type { Price } from '../exec/runners/pricing.js';
+import { CF_BUILD, STATE_FORMAT } from '../version.js';
+
+export const PIPELINE_FILE = 'pipeline.yaml';
+
+/** How a process is started: an argv run without a shell, or a string run by /bin/sh. */
+export type CommandSpec = { argv: string[] } | { shell: string };
+
+interface RunnerBase {
+  name: string;
+  timeoutMs: number;
+  env: Record<string, string>;
+  /** Extra files whose content is part of every key that uses this runner (e.g. data the agent reads). */
+  deps: string[];
+}
+
+/** Model settings: on an API runner, and overridable per phase (they shape the answer: part of the key). */
+export interface ModelSettings {
+  model?: string;
+  maxTokens?: number;
+  temperature?: number;
+}
+
+/** A local process per attempt. */
+export interface CommandRunnerConfig extends RunnerBase {
+  kind: 'command';
+  command: CommandSpec;
+  /** claude-code: Claude Code headless; its JSON envelope gives the answer, tokens and cost. */
+  preset: 'claude-code' | null;
+  /** Working directory of each run: the pipeline directory, or the attempt's own directory. */
+  cwd: 'pipeline' | 'run';
+  model: ModelSettings;
+  limits: Limits;
+}
+
+/** A model behind an HTTP API, through its official client. */
+export interface ApiRunnerConfig extends RunnerBase {
+  kind: 'anthropic' | 'openai';
+  model: ModelSettings & { model: string; maxTokens: number };
+  /** The environment variable holding the API key (never the key itself). */
+  apiKeyEnv: string;
+  /** null: the client's own default (which honours ANTHROPIC_BASE_URL / OPENAI_BASE_URL). */
+  baseUrl: string | null;
+  /** messages: one request per attempt; batch: a phase's stale batches go out as one Message Batch (anthropic). */
+  mode: 'messages' | 'batch';
+  pollIntervalMs: number;
+  /** Transport retries (429, 529, 5xx, resets) per request, with backoff honouring Retry-After. */
+  maxRetries: number;
+  limits: Limits;
+}
+
+/** Answers each batch from a recorded output file, by item id (offline rebuilds, tests). */
+export interface ReplayRunnerConfig extends RunnerBase {
+  kind: 'replay';
+  recording: string;
+  /** The recording's format; detected from its content when null. */
+  as: SsiKind | null;
+}
+
+export type RunnerConfig = CommandRunnerConfig | ReplayRunnerConfig | ApiRunnerConfig;
+
+export const RUNNER_KINDS = ['command', 'replay', 'anthropic', 'openai'] as const;
+
+/** A phase's validation after the built-in checks: a rule set, a command, or both (rules first). */
+export interface ValidateConfig {
+  rules: SsiKind | null;
+  command: CommandSpec | null;
+  timeoutMs: number;
+  severity: Record<string, Severity | 'off'>;
+  lists: RuleOptions['lists'];
+}
+
+/** How a phase's merged output is written: a JSON array of items, or an SSi document. */
+export interface MergeConfig {
+  format: 'json' | SsiKind;
+  version: string | null;
+}
+
+export interface CourseConfig {
+  code: string;
+  targetLanguage: string;
+  knownLanguage: string;
+  /** Substituted for {target} in every seed. */
+  targetName: string | null;
+}
+
+export interface PhaseConfig {
+  name: string;
+  index: number;
+  /** "seeds" or an earlier phase's name. */
+  from: string;
+  intelligence: string;
+  runner: string;
+  output: string;
+  attempts: number;
+  /** Bytes: a larger answer is an invalid output, refused before it is read (not part of any key). */
+  maxOutput: number;
+  validate: ValidateConfig | null;
+  merge: MergeConfig;
+  deps: string[];
+  /** Overrides of the runner's model settings for this phase. */
+  model: ModelSettings;
+  /** batch: a batch's key covers all its items; independent: every item is cached on its own. */
+  items: 'batch' | 'independent';
+  /** Data derived from earlier seeds that this phase reads (see context.ts). */
+  context: ContextConfig | null;
+}
+
+/** vocabulary: the words of the LEGO targets of the named phase, over every seed before the item. */
+export interface ContextConfig {
+  vocabulary: string;
+}
+
+export interface Pipeline {
+  /** Absolute directory holding pipeline.yaml; every relative path is relative to it. */
+  dir: string;
+  file: string;
+  seeds: string;
+  idField: string;
+  batchSize: number;
+  /** How seeds are cut into batches (batching.ts). */
+  batching: Batching;
+  jobs: number;
+  course: CourseConfig | null;
+  runners: Map<string, RunnerConfig>;
+  phases: PhaseConfig[];
+  /** Model-id prefix → USD per million tokens (defaults for current Claude models, extended here). */
+  prices: Record<string, Price>;
+  /** Where pipeline.yaml sets the commands (key path → line, column), for errors found when they are run. */
+  locations?: Record<string, { line?: number; column?: number }>;
+}
+
+
+/**
+ * Reads pipeline.yaml. The parsed result is kept in .cf/pipeline.json under the hash of the file's text:
+ * an unchanged pipeline.yaml is not parsed again (YAML and the schema library are not even loaded).
+ * The files it names are checked every time.
+ */
+export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserError>> {
+  const file = path.join(dir, PIPELINE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return err({
+      kind: 'config',
+      file,
+      message: `no ${PIPELINE_FILE} here`,
+      hint: 'run cf in the directory that holds pipeline.yaml, or pass -C DIR',
+    });
+  }
+  const shown = path.relative(process.cwd(), file) || file;
+  await initHashing();
+  const cacheFile = path.join(dir, '.cf', 'pipeline.json');
+  const key = `${STATE_FORMAT}\u0000${CF_BUILD}\u0000${dir}\u0000${hashString(text)}`;
+  const cached = await readFile(cacheFile, 'utf8').then(
+    (t) => JSON.parse(t) as { key: string; sum: string; pipeline: string },
+    () => null,
+  );
+  // Trusted only when it is this very pipeline.yaml parsed by this very cf, and intact (its sum).
+  if (cached?.key === key && typeof cached.pipeline === 'string' && hashString(cached.pipeline) === cached.sum) {
+    const parsed = JSON.parse(cached.pipeline) as Omit<Pipeline, 'runners'> & { runners: Array<[string, RunnerConfig]> };
+    const pipeline: Pipeline = { ...parsed, file: shown, runners: new Map(parsed.runners) };
+    // A named file that went missing is reported by the full parse, with its line.
+    if (await namedFilesExist(pipeline)) return ok(declareKeys(pipeline));
+  }
+  const { parsePipeline } = await import('./parse.js');
+  const r = await parsePipeline(dir, file, text);
+  if (r.ok) {
+    const { writeAtomic } = await import('../util/fsx.js');
+    const json = JSON.stringify({ ...r.value, runners: [...r.value.runners] });
+    await writeAtomic(cacheFile, JSON.stringify({ key, sum: hashString(json), pipeline: json })).catch(() => undefined);
+    declareKeys(r.value);
+  }
+  return r;
+}
+
+/** The variables the pipeline names as holding API keys are secrets whatever their names (util/secrets.ts). */
+function declareKeys(p: Pipeline): Pipeline {
+  declareSecretNames([...p.runners.values()].flatMap((r) => (r.kind === 'anthropic' || r.kind === 'openai' ? [r.apiKeyEnv] : [])));
+  return p;
+}
+
+/**
+ * A file a pipeline reads, where pipeline.yaml names it (`at`: its key path) and what it is. `required`:
+ * it must exist (the files a command names are guessed from its words: see commandFiles).
+ */
+export interface NamedFile {
+  rel: string;
+  at: PropertyKey[];
+  what: string;
+  required: boolean;
+}
+
+/**
+ * Every file a pipeline reads: seeds, intelligence, deps, recordings and the files its commands name (runners'
+ * and validators'), in that order. The one list behind the checks that they exist, that no output
+ * overwrites one, and what cf watch watches.
+ */
+export function pipelineInputs(p: Pipeline): NamedFile[] {
+  const files: NamedFile[] = [{ rel: p.seeds, at: ['seeds'], what: 'seeds file', required: true }];
+  for (const [i, phase] of p.phases.entries()) {
+    files.push({ rel: phase.intelligence, at: ['phases', i, 'intelligence'], what: 'intelligence file', required: true });
+    phase.deps.forEach((d, j) => files.push({ rel: d, at: ['phases', i, 'deps', j], what: 'dependency', required: true }));
+  }
+  for (const r of p.runners.values()) {
+    if (r.kind === 'replay') files.push({ rel: r.recording, at: ['runners', r.name, 'recording'], what: 'recording', required: true });
+    r.deps.forEach((d, j) => {
+      if (r.kind !== 'replay' || d !== r.recording) files.push({ rel: d, at: ['runners', r.name, 'deps', j], what: 'dependency', required: true });
+    });
+    if (r.kind === 'command') {
+      for (const f of commandFiles(r.command)) files.push({ rel: f, at: ['runners', r.name, 'command'], what: 'file its command names', required: false });
+    }
+  }
+  for (const [i, phase] of p.phases.entries()) {
+    if (!phase.validate?.command) continue;
+    for (const f of commandFiles(phase.validate.command)) files.push({ rel: f, at: ['phases', i, 'validate'], what: 'file its validator names', required: false });
+  }
+  return files;
+}
+
+/** Arguments of a command that name files inside the pipeline directory: their content is part of the key. */
+export function commandFiles(cmd: CommandSpec): string[] {
+  const words = 'argv' in cmd ? cmd.argv : cmd.shell.split(/\s+/);
+  const out: string[] = [];
+  for (const w of words) {
+    if (!w || w.startsWith('-') || /[$`|&;<>*?]/.test(w)) continue;
+    const rel = path.normalize(w);
+    if (path.isAbsolute(rel) || rel.startsWith('..')) continue;
+    out.push(rel);
+  }
+  return out;
+}
+
+async function namedFilesExist(p: Pipeline): Promise<boolean> {
+  for (const f of pipelineInputs(p)) {
+    if (!f.required) continue;
+    const st = await stat(path.resolve(p.dir, f.rel)).catch(() => null);
+    if (!st?.isFile()) return false;
+  }
+  return true;
+}
+
+/** The model settings a phase runs with: its runner's, overridden by the phase's own. */
+export function effectiveModel(runner: RunnerConfig, phase: PhaseConfig): ModelSettings {
+  return runner.kind === 'replay' ? {} : { ...runner.model, ...phase.model };
+}

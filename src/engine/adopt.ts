@@ -1,0 +1,105 @@
+import { count } from '../util/plural.js';
+import { checkFiles, checkOutput, protocolEnv, type AttemptError } from '../exec/attempts.js';
+import type { Validator } from '../exec/validate.js';
+import { Analysis, type BatchStatus } from './analyze.js';
+import type { Decider } from './decide.js';
+import { decodeRefs } from './fingerprint.js';
+import type { PhaseConfig } from '../config/pipeline.js';
+import type { Item } from '../config/seeds.js';
+import { batchTarget, type TargetId } from './targets.js';
+
+export interface AdoptReport {
+  adopted: TargetId[];
+  alreadyFresh: TargetId[];
+  rejected: Array<{ target: TargetId; reason: string; errors: AttemptError[] }>;
+  /** Items of the file that belong to no current seed (ignored). */
+  unknownIds: string[];
+}
+
+/**
+ * Takes an existing merged output as a phase's batch outputs: each batch whose items are all present and
+ * pass the phase's validation is recorded as built for the current inputs, intelligence and runner, so
+ * moving a course into cf does not pay to regenerate it. Nothing is adopted silently: a batch with a
+ * missing or invalid item is rejected with the reasons, and will be built by the next `cf build`.
+ */
+export async function adoptPhase(o: {
+  decider: Decider;
+  phase: PhaseConfig;
+  items: Item[];
+  source: string;
+  validator: Validator | null;
+  /** Where the batch's files go for command validators (null in memory). */
+  runDir(batch: number): string | null;
+  signal: AbortSignal;
+  now?: () => Date;
+}): Promise<AdoptReport> {
+  const d = o.decider;
+  const idField = d.graph.pipeline.idField;
+  const byId = new Map(o.items.map((it) => [String(it[idField]), it]));
+  const known = new Set(d.seeds.ids);
+  const report: AdoptReport = { adopted: [], alreadyFresh: [], rejected: [], unknownIds: [...byId.keys()].filter((id) => !known.has(id)) };
+  const analysis = new Analysis(d);
+  const up = d.graph.upstream(o.phase);
+  for (const batch of d.graph.batches()) {
+    const target = batchTarget(o.phase.name, batch);
+    const reject = (reason: string, errors: AttemptError[] = []): void => {
+      report.rejected.push({ target, reason, errors });
+    };
+    // What the batch reads, decided as a build decides it (the same inputs, context and key).
+    const inputs = analysis.inputs(o.phase, batch);
+    if ('waiting' in inputs) {
+      const of = inputs.waiting.split('#')[0]!;
+      reject(`${of === up?.name ? 'upstream' : 'context'} ${inputs.waiting} is not built; build or adopt ${of} first`);
+      continue;
+    }
+    const decision = d.decide(o.phase, batch, inputs.items, inputs.context);
+    if (decision.kind === 'fresh') {
+      report.alreadyFresh.push(target);
+      continue;
+    }
+    let inputItems: Item[];
+    if (up) {
+      const u = analysis.batch(up, batch) as Extract<BatchStatus, { kind: 'fresh' }>;
+      const text = await d.objects.get(u.record.out);
+      if (text === null) {
+        reject(`the stored output of ${u.record.target} is missing; cf build builds it again`);
+        continue;
+      }
+      inputItems = d.asInput(o.phase, JSON.parse(text) as Item[], analysis.contexts);
+    } else {
+      inputItems = (await d.seeds.items()).slice(...d.graph.batchRange(batch));
+    }
+    const refs = decodeRefs(inputs.items);
+    const ids = refs.map(([id]) => id);
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length) {
+      reject(`${missing.length} of ${count(ids.length, 'item')} ${missing.length === 1 ? 'is' : 'are'} not in ${o.source}`, missing.map((id) => ({ attempt: 0, source: 'output', item: id, message: `${id} is not in ${o.source}` })));
+      continue;
+    }
+    const text = JSON.stringify(ids.map((id) => byId.get(id)!), null, 2);
+    const files = await checkFiles(o.runDir(batch), `(adopted from ${o.source})`, inputItems, text);
+    const env = protocolEnv({ phase: o.phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target }, files);
+    const context = d.validatorContext(o.phase, analysis.contexts);
+    const checked = await checkOutput({ text, inputItems, inputIds: ids, idField, validator: o.validator, env, files, signal: o.signal, ...(context ? { context } : {}) });
+    if (checked.kind === 'cancelled') break;
+    if (checked.kind === 'invalid') {
+      const bad = new Set(checked.errors.map((e) => e.item).filter(Boolean));
+      reject(`${bad.size || 'some'} item${bad.size === 1 ? '' : 's'} failed validation`, checked.errors.map((e) => ({ attempt: 0, ...e })));
+      continue;
+    }
+    // items: independent: every item is cached under its own key too, as a build would have cached it, so
+    // that a later edit of one seed regenerates that item only.
+    const [start] = d.graph.batchRange(batch);
+    const cache = o.phase.items === 'independent' ? refs.map(([id, h], i) => d.itemKey(o.phase, start + i, id, h, analysis.contexts)) : [];
+    await d.recordOutput(
+      o.phase,
+      target,
+      decision,
+      checked.items,
+      { attempts: 0, ms: 0, at: (o.now?.() ?? new Date()).toISOString(), adopted: o.source, warnings: checked.warnings },
+      cache,
+    );
+    report.adopted.push(target);
+  }
+  return report;
+}

@@ -1,0 +1,150 @@
+import { count } from '../util/plural.js';
+import { hashCanonical, hashBytes, type Hash } from '../util/hash.js';
+import { ContextSource, type Decider } from './decide.js';
+import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
+import type { OutputStore } from '../store/outputs.js';
+import { sameStamp } from '../store/outputs.js';
+import type { CourseConfig, PhaseConfig } from '../config/pipeline.js';
+import type { BatchRecord, FailureRecord } from '../store/records.js';
+import type { FreshReason, ItemStaleness, StaleReason } from './staleness.js';
+import { batchTarget, type TargetId } from './targets.js';
+
+/** A batch's state as seen without running anything (status, explain, --dry-run). */
+export type BatchStatus =
+  | { kind: 'fresh'; target: TargetId; record: BatchRecord; reason: FreshReason }
+  /**
+   * Will run. `failure`: the last attempt with these very inputs failed. `reassemble`: items: independent,
+   * every item's output is cached: the batch is assembled from them and validated, with no agent run.
+   */
+  | { kind: 'stale'; target: TargetId; reasons: StaleReason[]; failure?: FailureRecord; reassemble?: true }
+  /** Runs only if its upstream batch (which will run) produces a different output. */
+  | { kind: 'pending'; target: TargetId; upstream: string };
+
+export type MergeStatus = { kind: 'fresh'; phase: string; output: string } | { kind: 'stale'; phase: string; output: string; reason: string };
+
+/** The merged file's key: which batch outputs it holds, in order. */
+export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, records: BatchRecord[]): Hash {
+  return hashCanonical({
+    phase: phase.name,
+    output: phase.output,
+    merge: phase.merge,
+    course: phase.merge.format === 'json' ? null : course,
+    // An SSi document carries a `generated` time (the newest batch's), so there the times count too.
+    batches: records.map((r) => (phase.merge.format === 'json' ? [r.target, r.out] : [r.target, r.out, r.at])),
+  });
+}
+
+/** What a batch reads, as a build would see it now: its input items and context, or what it waits for. */
+export type BatchInputs = { items: RefsText; context?: ContextValue } | { waiting: string };
+
+export class Analysis {
+  private readonly memo = new Map<TargetId, BatchStatus>();
+  /** Contexts from what is recorded: the context phase's fresh batches. */
+  readonly contexts: ContextSource;
+
+  constructor(private readonly decider: Decider) {
+    this.contexts = new ContextSource((name, j) => {
+      const s = this.batch(decider.graph.phase(name), j);
+      return s.kind === 'fresh' ? s.record : undefined;
+    });
+  }
+
+  /** A batch's status if it was computed already. */
+  known(target: TargetId): BatchStatus | undefined {
+    return this.memo.get(target);
+  }
+
+  batch(phase: PhaseConfig, batch: number): BatchStatus {
+    const target = batchTarget(phase.name, batch);
+    const known = this.memo.get(target);
+    if (known) return known;
+    const status = this.compute(phase, batch, target);
+    this.memo.set(target, status);
+    return status;
+  }
+
+  /**
+   * The batch's input items (the seeds', or its fresh upstream batch's output) and context, as the engine
+   * computes them: what adopt and hand edits decide with, so that they record what a build finds fresh.
+   */
+  inputs(phase: PhaseConfig, batch: number): BatchInputs {
+    const d = this.decider;
+    const up = d.graph.upstream(phase);
+    let items: RefsText;
+    if (!up) {
+      items = d.seedRefs(batch);
+    } else {
+      const u = this.batch(up, batch);
+      if (u.kind !== 'fresh') return { waiting: batchTarget(up.name, batch) };
+      items = u.record.items;
+    }
+    const context = d.batchContext(phase, batch, this.contexts);
+    if (context && 'missing' in context) return { waiting: context.missing };
+    return { items, ...(context ? { context } : {}) };
+  }
+
+  private compute(phase: PhaseConfig, batch: number, target: TargetId): BatchStatus {
+    const d = this.decider;
+    const inputs = this.inputs(phase, batch);
+    if ('waiting' in inputs) return this.waiting(phase, batch, target, inputs.waiting);
+    const { items, context } = inputs;
+    const decision = d.decide(phase, batch, items, context);
+    if (decision.kind === 'fresh') return { kind: 'fresh', target, record: decision.record, reason: decision.reason };
+    const itemReasons = phase.items === 'independent' ? this.staleItems(phase, batch, items) : [];
+    const reasons = decision.failure
+      ? [{ kind: 'failed', attempts: decision.failure.attempts, at: decision.failure.at } as const, ...itemReasons, ...decision.reasons]
+      : [...itemReasons, ...decision.reasons];
+    const reassemble = !decision.failure && itemReasons.some((r) => r.kind === 'stale-items' && r.stale.length === 0);
+    return { kind: 'stale', target, reasons, ...(decision.failure ? { failure: decision.failure } : {}), ...(reassemble ? { reassemble: true as const } : {}) };
+  }
+
+  /** A batch whose upstream (or context) batch will run first. */
+  private waiting(phase: PhaseConfig, batch: number, target: TargetId, upstream: string): BatchStatus {
+    const own = this.decider.reasonsBesidesUpstream(phase, batch);
+    if (own.length === 0) return { kind: 'pending', target, upstream };
+    return { kind: 'stale', target, reasons: [...own, { kind: 'after-upstream', upstream }] };
+  }
+
+  /** For items: independent: which items of a stale batch have no cached output, and why. */
+  private staleItems(phase: PhaseConfig, batch: number, text: RefsText): StaleReason[] {
+    const items = decodeRefs(text);
+    const d = this.decider;
+    const [start] = d.graph.batchRange(batch);
+    const stale: Array<{ id: string; why: ItemStaleness }> = [];
+    items.forEach(([id, h], i) => {
+      const context = d.contextAt(phase, start + i, this.contexts);
+      if (context && 'missing' in context) {
+        stale.push({ id, why: 'context' });
+        return;
+      }
+      const hit = d.state.itemWithKey(d.keyFor(phase, encodeRefs([[id, h]]), context));
+      if (hit && d.objects.has(hit.out)) return;
+      const last = d.state.lastItem(phase.name, id);
+      const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context?.vocabulary.hash ?? null) ? 'context' : 'settings';
+      stale.push({ id, why });
+    });
+    return [{ kind: 'stale-items', of: items.length, stale }];
+  }
+
+  async merge(phase: PhaseConfig, outputs: OutputStore): Promise<MergeStatus> {
+    const base = { phase: phase.name, output: phase.output };
+    const statuses = this.decider.graph.batches().map((b) => this.batch(phase, b));
+    const notFresh = statuses.filter((s) => s.kind !== 'fresh');
+    const stamp = await outputs.stamp(phase.output);
+    if (notFresh.length) {
+      const first = notFresh.slice(0, 3).map((s) => s.target).join(', ');
+      const more = notFresh.length > 3 ? ` and ${notFresh.length - 3} more` : '';
+      const missing = stamp ? '' : 'not built yet; ';
+      return { kind: 'stale', ...base, reason: `${missing}${notFresh.length} of ${count(statuses.length, 'batch', 'batches')} to build first (${first}${more})` };
+    }
+    const records = statuses.map((s) => (s as Extract<BatchStatus, { kind: 'fresh' }>).record);
+    const rec = this.decider.state.merge(phase.name);
+    if (!stamp) return { kind: 'stale', ...base, reason: `${phase.output} does not exist` };
+    if (!rec || rec.key !== mergeKey(phase, this.decider.graph.pipeline.course, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };
+    if (!sameStamp(stamp, rec.file)) {
+      const bytes = await outputs.readBytes(phase.output);
+      if (bytes === null || hashBytes(bytes) !== rec.file.hash) return { kind: 'stale', ...base, reason: `${phase.output} was modified on disk` };
+    }
+    return { kind: 'fresh', ...base };
+  }
+}

@@ -1,0 +1,276 @@
+import type { Hash } from '../util/hash.js';
+import { contextExtras, CumulativeVocabulary } from '../domains/ssi/vocabulary.js';
+import { hashCanonical, hashString } from '../util/hash.js';
+import type { Item } from '../config/seeds.js';
+import type { ValidatorContext } from '../exec/validate.js';
+import {
+  encodeRefs,
+  type FingerprintText,
+  fingerprintHead,
+  fingerprintText,
+  keyFromHead,
+  makeFingerprint,
+  parseFingerprint,
+  type ContextValue,
+  type Fingerprint,
+  type PhaseParts,
+  type RefsText,
+} from './fingerprint.js';
+import type { ObjectStore } from '../store/blobs.js';
+import type { PhaseConfig } from '../config/pipeline.js';
+import type { BatchRecord, FailureRecord } from '../store/records.js';
+import type { SeedSet } from '../config/seeds.js';
+import type { State } from '../store/state.js';
+import { diffFingerprints, type FreshReason, type StaleReason } from './staleness.js';
+import { batchTarget, type BuildGraph, type TargetId } from './targets.js';
+
+/** The outcome of one stale/fresh decision, with its reason: ninja's "explain", recorded every time. */
+export type Decision =
+  | { kind: 'fresh'; key: Hash; record: BatchRecord; reason: FreshReason }
+  | { kind: 'stale'; key: Hash; fp: Fingerprint; reasons: StaleReason[]; failure?: FailureRecord };
+
+/**
+ * Where contexts come from: the context phase's batch records as the caller sees them (recorded ones for
+ * status and --dry-run, this build's results for the engine), and the vocabulary built from them so far.
+ */
+export class ContextSource {
+  private readonly built = new Map<string, CumulativeVocabulary>();
+
+  constructor(readonly record: (phase: string, batch: number) => BatchRecord | undefined) {}
+
+  vocabulary(phase: string): CumulativeVocabulary {
+    let v = this.built.get(phase);
+    if (!v) this.built.set(phase, (v = new CumulativeVocabulary()));
+    return v;
+  }
+}
+
+/** One item of an `items: independent` phase: its input's hash, its own cache key, and its context. */
+export interface ItemKey {
+  id: string;
+  inputHash: Hash;
+  key: Hash;
+  context?: ContextValue;
+}
+
+/** Warnings kept with a record (the first few). */
+const MAX_WARNINGS_KEPT = 20;
+
+/** Everything a decision reads: the graph, the seeds, the per-phase key parts, what was recorded. */
+export class Decider {
+  private readonly heads = new Map<string, string>();
+  private readonly keys = new Map<string, Map<string, Hash>>();
+  private readonly seedTexts: RefsText[] = [];
+
+  constructor(
+    readonly graph: BuildGraph,
+    readonly seeds: SeedSet,
+    readonly parts: ReadonlyMap<string, PhaseParts>,
+    readonly state: State,
+    readonly objects: ObjectStore,
+  ) {}
+
+  private positions: Map<string, number> | undefined;
+
+  /** A seed's position in the seeds file (0 for an id it does not hold). */
+  positionOf(id: string): number {
+    this.positions ??= new Map(this.seeds.ids.map((x, i) => [x, i]));
+    return this.positions.get(id) ?? 0;
+  }
+
+  /**
+   * What this phase's validator may know beyond the batch: the vocabulary taught before each item (from
+   * `source`, grown through the batch: see batchContext). Undefined for a phase without a context.
+   */
+  validatorContext(phase: PhaseConfig, source: ContextSource): ValidatorContext | undefined {
+    if (!phase.context) return undefined;
+    const v = source.vocabulary(phase.context.vocabulary).vocab;
+    return { vocabularyBefore: (id) => v.wordsBefore(this.positionOf(id)) };
+  }
+
+  /**
+   * A batch's input items as its phase sees them. A phase that reads a lego_pairs-like phase with the
+   * vocabulary context gets each LEGO's `new` set as the merge sets it (first taught by this seed, in seed
+   * order), not as the upstream agent guessed it; the flags are part of the item's context, hence its key.
+   */
+  asInput(phase: PhaseConfig, items: Item[], source: ContextSource): Item[] {
+    const from = phase.from;
+    if (phase.context?.vocabulary !== from) return items;
+    const v = source.vocabulary(from).vocab;
+    const idField = this.graph.pipeline.idField;
+    return items.map((it) => {
+      if (!Array.isArray(it.legos)) return it;
+      const flags = v.newFlags(this.positionOf(String(it[idField])));
+      let k = 0;
+      const legos = (it.legos as unknown[]).map((l) => {
+        const lego = l as { lego?: { known?: unknown; target?: unknown } } | null;
+        if (typeof lego?.lego?.known !== 'string' || typeof lego.lego.target !== 'string') return l;
+        return { ...(l as object), new: flags[k++] !== '0' };
+      });
+      return { ...it, legos };
+    });
+  }
+
+  /** "seeds" or the upstream batch target, e.g. "pairs#3". */
+  source(phase: PhaseConfig, batch: number): string {
+    return phase.from === 'seeds' ? 'seeds' : batchTarget(phase.from, batch);
+  }
+
+  seedRefs(batch: number): RefsText {
+    let out = this.seedTexts[batch];
+    if (out !== undefined) return out;
+    const [start, end] = this.graph.batchRange(batch);
+    let text = '';
+    for (let i = start; i < end; i++) text += i > start ? `\n${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}` : `${this.seeds.ids[i]!}\t${this.seeds.hashes[i]!}`;
+    out = text as RefsText;
+    this.seedTexts[batch] = out;
+    return out;
+  }
+
+  fingerprint(phase: PhaseConfig, items: RefsText, context?: ContextValue): Fingerprint {
+    return makeFingerprint(this.parts.get(phase.name)!, phase.from, items, context);
+  }
+
+  /**
+   * The vocabulary context of a batch (items before its first seed) or of one item (seeds before it), from
+   * the context phase's records; `missing` names the context batch that is not available yet.
+   */
+  contextAt(
+    phase: PhaseConfig,
+    position: number,
+    source: ContextSource,
+  ): ContextValue | { missing: string } | undefined {
+    const c = phase.context;
+    if (!c) return undefined;
+    const cumulative = source.vocabulary(c.vocabulary);
+    const need = position === 0 ? 0 : this.graph.batchOf(position - 1);
+    const missing = cumulative.extend(need, (j) => source.record(c.vocabulary, j));
+    if (missing) return { missing: batchTarget(c.vocabulary, missing) };
+    return { vocabulary: { phase: c.vocabulary, ...cumulative.vocab.before(position, phase.from === c.vocabulary) } };
+  }
+
+  /**
+   * The context of a whole batch: the vocabulary before each of its positions (an item inside the batch
+   * may see words its neighbours teach in the context phase, which need not be this phase's upstream).
+   */
+  batchContext(phase: PhaseConfig, batch: number, source: ContextSource): ContextValue | { missing: string } | undefined {
+    const [start, end] = this.graph.batchRange(batch);
+    const through = this.contextAt(phase, end, source);
+    if (!through || 'missing' in through) return through;
+    const first = this.contextAt(phase, start, source) as ContextValue;
+    const v = source.vocabulary(phase.context!.vocabulary).vocab;
+    let text = '';
+    for (let p = start; p < end; p++) text += v.before(p, phase.from === phase.context!.vocabulary).hash;
+    return { vocabulary: { ...first.vocabulary, hash: hashString(text) } };
+  }
+
+
+
+  /** The key of a batch (or, for one item, of that item) of this phase with these input items. */
+  keyFor(phase: PhaseConfig, items: RefsText, context?: ContextValue): Hash {
+    // Keys are asked for twice per batch (planning, then building): remember them by their items text.
+    let memo = this.keys.get(phase.name);
+    if (!memo) this.keys.set(phase.name, (memo = new Map()));
+    const memoKey = context ? `${items}\n@${context.vocabulary.hash}` : items;
+    const known = memo.get(memoKey);
+    if (known) return known;
+    let head = this.heads.get(phase.name);
+    if (head === undefined) this.heads.set(phase.name, (head = fingerprintHead(this.parts.get(phase.name)!, phase.from)));
+    const key = keyFromHead(head, items, context);
+    memo.set(memoKey, key);
+    return key;
+  }
+
+  /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
+  decide(phase: PhaseConfig, batch: number, items: RefsText, context?: ContextValue): Decision {
+    const target = batchTarget(phase.name, batch);
+    const key = this.keyFor(phase, items, context);
+    const hit = this.state.withKey(key);
+    // A record is fresh only with its stored output: a stat per fresh batch (a no-op build never gets here:
+    // its fast path answers first). One found damaged when read is built again by the engine (build.ts).
+    const stored = hit !== undefined && this.objects.has(hit.out);
+    if (hit && stored) {
+      const reason: FreshReason = hit.target === target ? { kind: 'recorded', at: hit.at } : { kind: 'cached', at: hit.at, target: hit.target };
+      return { kind: 'fresh', key, record: hit, reason };
+    }
+    const fp = this.fingerprint(phase, items, context);
+    const reasons: StaleReason[] = hit ? [{ kind: 'output-missing', target: hit.target, out: hit.out }] : this.reasons(target, fp, this.source(phase, batch));
+    const failure = this.state.failure(target);
+    return { kind: 'stale', key, fp, reasons, ...(failure?.key === key ? { failure } : {}) };
+  }
+
+  /**
+   * The cache key of one item of an `items: independent` phase at a seed position: its input item and the
+   * context before it (from `source`: the engine's contexts in a build, the recorded ones elsewhere).
+   */
+  itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash, source: ContextSource): ItemKey {
+    const context = phase.context ? (this.contextAt(phase, position, source) as ContextValue | undefined) : undefined;
+    return { id, inputHash, key: this.keyFor(phase, encodeRefs([[id, inputHash]]), context), ...(context ? { context } : {}) };
+  }
+
+  /**
+   * Records a validated output for a stale decision: the blob stored, the items listed with their hashes,
+   * what phases reading this one as context need, then the record appended. The one way a batch becomes
+   * built (agent runs, item assembly, adoption, hand edits). `cache`: items of an `items: independent`
+   * phase to cache under their own keys, with the batch they validated in (appended first: a crash in
+   * between leaves a batch that reassembles from its cached items without an agent run).
+   */
+  async recordOutput(
+    phase: PhaseConfig,
+    target: TargetId,
+    decision: Pick<BatchRecord, 'key'> & { fp: Fingerprint | FingerprintText },
+    items: Item[],
+    run: Pick<BatchRecord, 'attempts' | 'ms' | 'at'> & Partial<Pick<BatchRecord, 'warnings' | 'usage' | 'adopted' | 'edited'>>,
+    cache: readonly ItemKey[] = [],
+  ): Promise<BatchRecord> {
+    const idField = this.graph.pipeline.idField;
+    const out = await this.objects.put(JSON.stringify(items));
+    if (cache.length) {
+      const byId = new Map(items.map((it) => [String(it[idField]), it]));
+      for (const e of cache) {
+        const it = byId.get(e.id);
+        if (!it) continue;
+        this.state.append({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context.vocabulary.hash } : {}), at: run.at });
+      }
+    }
+    const record: BatchRecord = {
+      t: 'batch',
+      target,
+      key: decision.key,
+      fp: typeof decision.fp === 'string' ? decision.fp : fingerprintText(decision.fp),
+      out,
+      items: encodeRefs(items.map((it) => [String(it[idField]), hashCanonical(it)])),
+      attempts: run.attempts,
+      ms: run.ms,
+      at: run.at,
+      ...(run.warnings?.length ? { warnings: run.warnings.slice(0, MAX_WARNINGS_KEPT) } : {}),
+      ...(run.usage?.length ? { usage: run.usage } : {}),
+      ...(run.adopted ? { adopted: run.adopted } : {}),
+      ...(run.edited ? { edited: run.edited } : {}),
+      ...contextExtras(this.graph.phases, phase.name, items, idField),
+    };
+    this.state.append(record);
+    return record;
+  }
+
+  /** Why `fp` differs from what the target was last built with. */
+  reasons(target: TargetId, fp: Fingerprint, source: string): StaleReason[] {
+    const before = this.state.lastSuccess(target);
+    if (!before) return [{ kind: 'never-built' }];
+    const r = diffFingerprints(parseFingerprint(before.fp), fp, source);
+    return r.length ? r : [{ kind: 'phase-config' }];
+  }
+
+  /**
+   * For a batch whose upstream is not fresh: the reasons it will run whatever the upstream produces
+   * (empty when it runs only if the upstream's output changes).
+   */
+  reasonsBesidesUpstream(phase: PhaseConfig, batch: number): StaleReason[] {
+    const target = batchTarget(phase.name, batch);
+    const before = this.state.lastSuccess(target);
+    if (!before) return [{ kind: 'never-built' }];
+    const was = parseFingerprint(before.fp);
+    const fp = this.fingerprint(phase, was.items, was.context);
+    return diffFingerprints(was, fp, this.source(phase, batch));
+  }
+}

@@ -1,0 +1,303 @@
+import path from 'node:path';
+import {
+  checkFiles,
+  checkOutput,
+  protocolEnv,
+  runAgentAttempt,
+  writeErrors,
+  type AttemptError,
+  type AttemptUsage,
+  type CheckResult,
+} from '../exec/attempts.js';
+import { describeError, partitionOutput, type ValidationError, type Validator, type ValidatorContext } from '../exec/validate.js';
+import type { AgentRunner } from '../exec/runners/types.js';
+import type { Usage } from '../exec/runners/usage.js';
+import type { Hash } from '../util/hash.js';
+import type { Decider, Decision, ItemKey } from './decide.js';
+import type { BuildEvent } from '../events/types.js';
+import { decodeRefs, type RefsText } from './fingerprint.js';
+import { InputChanged } from './inputChanged.js';
+import { Packer, type PackEntry, type PackOutcome, type RunError, type Submission } from './packer.js';
+import type { PhaseConfig } from '../config/pipeline.js';
+import type { BatchRecord } from '../store/records.js';
+import type { RunningRun } from './running.js';
+import type { Item } from '../config/seeds.js';
+import type { TargetId } from './targets.js';
+
+/** What the engine lends the batches of items: independent phases. */
+export interface ItemsHost {
+  readonly decider: Decider;
+  /** The build's stop (Ctrl-C): running agents are killed. */
+  readonly signal: AbortSignal;
+  /** True once the build is stopped or draining (cf watch): no batch starts. */
+  stopping(): boolean;
+  emit(e: BuildEvent): void;
+  now(): string;
+  runner(phase: PhaseConfig): AgentRunner;
+  validator(phase: PhaseConfig): Validator | null;
+  runDir(phase: PhaseConfig, batch: number): string | null;
+  /** The phase's intelligence (throws InputChanged when it changed since its keys were computed). */
+  intelligence(phase: PhaseConfig): Promise<string>;
+  /** The batch's input items (throws InputChanged likewise). */
+  inputItems(phase: PhaseConfig, batch: number, text: RefsText): Promise<Item[]>;
+  itemContent(out: Hash, id: string): Promise<Item | undefined>;
+  /** One item's cache key at this seed position (with the vocabulary context before it, for phases with one). */
+  itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash): ItemKey;
+  contextFor(phase: PhaseConfig, ids: string[]): { prompt: string; validator: ValidatorContext };
+  /** Runs a process (`label`: the batch or run it is for) in the build's pool (at once for runners that pool themselves). */
+  slot<T>(phase: PhaseConfig, batch: number, label: string, what: 'agent' | 'validator', task: () => Promise<T>): Promise<T>;
+  /** Registers a running agent run: returns its release, or null when its inputs already changed (cf watch). */
+  register(run: RunningRun): (() => void) | null;
+  /** The parsed items of a blob just stored. */
+  remember(out: Hash, items: Item[]): void;
+}
+
+export type ItemsResult =
+  /** `attempts` 0: every item was cached, and the batch assembled from them validated (no agent run). */
+  | { kind: 'built'; record: BatchRecord; regenerated: number; attempts: number; warnings: number }
+  | { kind: 'failed'; attempts: number; errors: AttemptError[] }
+  | { kind: 'stopped'; reason: string }
+  | { kind: 'cancelled' };
+
+const strip = ({ item, lego, rule, message }: ValidationError): ValidationError => ({
+  ...(item !== undefined ? { item } : {}),
+  ...(lego !== undefined ? { lego } : {}),
+  ...(rule !== undefined ? { rule } : {}),
+  message,
+});
+
+/** A run's usage, before it is counted as one batch's attempt. */
+function withoutAttempt(u: AttemptUsage | null): Usage | null {
+  if (!u) return null;
+  const { attempt: _attempt, ...rest } = u;
+  return rest;
+}
+
+/** The same error once (an error of a whole run is every item's). */
+function unique<E extends ValidationError & { source?: string }>(errors: E[]): E[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const k = `${e.source ?? ''}\u0000${describeError(e)}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * The batches of `items: independent` phases. A stale batch reuses every item whose own key is cached and
+ * sends the others to an agent, packed with other batches' stale items (packer.ts); it is then assembled
+ * from cached and new items and validated as a whole. Whatever is rejected, in the run (an item missing or
+ * malformed) or in the assembled batch (the errors name items; an error naming none is the whole batch's),
+ * goes back to an agent with its errors, up to `attempts` agent runs for the batch. Only a batch that
+ * validated is recorded, and its new items with it: a rejected item is never a cache hit.
+ */
+export class ItemBatches {
+  private readonly packers = new Map<string, Packer>();
+
+  constructor(private readonly host: ItemsHost) {}
+
+  async build(phase: PhaseConfig, batch: number, target: TargetId, text: RefsText, decision: Extract<Decision, { kind: 'stale' }>): Promise<ItemsResult> {
+    const h = this.host;
+    const d = h.decider;
+    const started = Date.now();
+    const refs = decodeRefs(text);
+    const ids = refs.map(([id]) => id);
+    const [start] = d.graph.batchRange(batch);
+    const max = phase.attempts;
+    let inputItems: Item[];
+    try {
+      inputItems = await h.inputItems(phase, batch, text);
+    } catch (e) {
+      if (!(e instanceof InputChanged)) throw e;
+      return { kind: 'failed', attempts: 0, errors: [{ attempt: 0, source: 'agent', message: e.message }] };
+    }
+
+    const entries = new Map<string, PackEntry>();
+    /** Each item's output as it stands: cached, or made in this build. */
+    const outputs = new Map<string, Item>();
+    /** The items made in this build: cached under their keys once the batch validates. */
+    const made = new Set<string>();
+    let toRun: string[] = [];
+    for (const [i, [id, inputHash]] of refs.entries()) {
+      const entry: PackEntry = { ...h.itemKey(phase, start + i, id, inputHash), position: start + i, input: inputItems[i]! };
+      entries.set(id, entry);
+      const hit = d.state.itemWithKey(entry.key);
+      const content = hit && d.objects.has(hit.out) ? await h.itemContent(hit.out, id) : undefined;
+      if (content) outputs.set(id, content);
+      else toRun.push(id);
+    }
+
+    let attempt = 0;
+    /** Once a round (an agent run, or the assembled batch's check) is done, the batch is under way. */
+    let underWay = false;
+    const errors: AttemptError[] = [];
+    const usage: AttemptUsage[] = [];
+    let previous = new Map<string, ValidationError[]>();
+    const failed = (): ItemsResult => {
+      d.state.append({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}) });
+      return { kind: 'failed', attempts: attempt, errors };
+    };
+    const retry = (round: AttemptError[]): void =>
+      h.emit({ event: 'retried', target, phase: phase.name, batch, batchCount: d.graph.batchCount, attempt: attempt + 1, of: max, errors: round });
+
+    for (;;) {
+      if (toRun.length) {
+        // A batch not yet under way does not start once the build drains; a later round of one that is, does.
+        if (underWay ? h.signal.aborted : h.stopping()) return { kind: 'cancelled' };
+        attempt++;
+        const share = await this.packer(phase).submit({ target, batch, attempt, retry: underWay, entries: toRun.map((id) => entries.get(id)!), previous });
+        underWay = true;
+        if (share.kind === 'cancelled') return share;
+        if (share.kind === 'stopped') {
+          attempt--;
+          // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
+          if (attempt > 0) d.state.append({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}), stopped: share.reason });
+          return { kind: 'stopped', reason: share.reason };
+        }
+        if (share.usage) usage.push({ ...share.usage, attempt });
+        for (const [id, it] of share.items) {
+          outputs.set(id, it);
+          made.add(id);
+        }
+        if (share.failed.size) {
+          const round = unique([...share.failed.values()].flat()).map((e) => ({ attempt, ...e }));
+          errors.push(...round);
+          if (share.fatal || attempt >= max) return failed();
+          toRun = [...share.failed.keys()];
+          previous = new Map([...share.failed].map(([id, es]) => [id, es.map(strip)]));
+          retry(round);
+          continue;
+        }
+        toRun = [];
+      }
+
+      const checked = await this.check(phase, batch, target, ids, inputItems, outputs);
+      underWay = true;
+      if (checked.kind === 'cancelled') return checked;
+      if (checked.kind === 'valid') {
+        // The new items become cache hits now, with the batch they validated in.
+        const fresh = [...made].map((id) => entries.get(id)!);
+        const record = await d.recordOutput(phase, target, decision, checked.items, { attempts: attempt, ms: Date.now() - started, at: h.now(), warnings: checked.warnings, usage }, fresh);
+        h.remember(record.out, checked.items);
+        return { kind: 'built', record, regenerated: made.size, attempts: attempt, warnings: checked.warnings.length };
+      }
+      const round = checked.errors.map((e) => ({ attempt, ...e }));
+      errors.push(...round);
+      if (checked.fatal || attempt >= max || ids.length === 0) return failed();
+      // The items the errors name go back to the agent; errors that name none are the whole batch's.
+      const inBatch = new Set(ids);
+      const named = [...new Set(checked.errors.flatMap((e) => (e.item !== undefined && inBatch.has(e.item) ? [e.item] : [])))];
+      const general = checked.errors.filter((e) => e.item === undefined || !inBatch.has(e.item)).map(strip);
+      toRun = named.length ? named : ids;
+      previous = new Map(toRun.map((id) => [id, [...checked.errors.filter((e) => e.item === id).map(strip), ...general]]));
+      retry(round);
+    }
+  }
+
+  /** The batch as merged (cached and new items, in order), through the built-in checks and the phase's validator. */
+  private async check(phase: PhaseConfig, batch: number, target: TargetId, ids: string[], inputItems: Item[], outputs: Map<string, Item>): Promise<CheckResult> {
+    const h = this.host;
+    const d = h.decider;
+    const output = JSON.stringify(ids.map((id) => outputs.get(id)!));
+    const dir = h.runDir(phase, batch);
+    const files = await checkFiles(dir && path.join(dir, 'assembled'), '(assembled from cached and new items)', inputItems, output);
+    const checked = await checkOutput({
+      text: output,
+      inputItems,
+      inputIds: ids,
+      idField: d.graph.pipeline.idField,
+      validator: h.validator(phase),
+      env: protocolEnv({ phase: phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target }, files),
+      files,
+      signal: h.signal,
+      // Its validator holds a -j slot as any process of the build does.
+      exclusive: (what, run) => h.slot(phase, batch, target, what, run),
+      ...(phase.context ? { context: h.contextFor(phase, ids).validator } : {}),
+    });
+    if (checked.kind === 'invalid') await writeErrors(files, checked.errors);
+    return checked;
+  }
+
+  private packer(phase: PhaseConfig): Packer {
+    let p = this.packers.get(phase.name);
+    if (!p) this.packers.set(phase.name, (p = new Packer(this.host.decider.graph.pipeline.batchSize, (subs) => this.runPack(phase, subs))));
+    return p;
+  }
+
+  /**
+   * One agent run over the stale items of one or more batches. The answer is checked item by item (the
+   * built-in checks); each batch then validates its own items with the rest of the batch. The run is
+   * registered as running, so that a change to any of its items' inputs (cf watch) cancels it.
+   */
+  private runPack(phase: PhaseConfig, subs: Submission[]): Promise<PackOutcome> {
+    const h = this.host;
+    const d = h.decider;
+    const first = subs[0]!;
+    const entries = subs.flatMap((s) => s.entries);
+    const ids = entries.map((e) => e.id);
+    const label = subs.length === 1 ? first.target : `${phase.name}#${subs.map((s) => s.batch).join('+')}`;
+    const attempt = Math.max(...subs.map((s) => s.attempt));
+    const everyItem = (e: RunError): Map<string, RunError[]> => new Map(ids.map((id) => [id, [e]]));
+    return h.slot(phase, first.batch, label, 'agent', async (): Promise<PackOutcome> => {
+      if (h.signal.aborted || (h.stopping() && !subs.some((s) => s.retry))) return { kind: 'cancelled' };
+      const own = new AbortController();
+      const release = h.register({
+        target: label,
+        phase,
+        inputs: entries.map((e) => ({ kind: 'item', id: e.id, input: e.inputHash, key: e.key, ...(e.context ? { context: e.context } : {}) })),
+        abort: () => own.abort(),
+      });
+      if (!release) return { kind: 'cancelled' };
+      try {
+        let intelligence: string;
+        try {
+          intelligence = await h.intelligence(phase);
+        } catch (e) {
+          if (!(e instanceof InputChanged)) throw e;
+          return { kind: 'ran', items: new Map(), failed: everyItem({ source: 'agent', message: e.message }), fatal: true, usage: null };
+        }
+        const batchCount = d.graph.batchCount;
+        const why = `${ids.length} stale item${ids.length === 1 ? '' : 's'}: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}`;
+        h.emit({ event: 'started', target: label, phase: phase.name, batch: first.batch, batchCount, items: ids.length, reasons: [attempt > 1 ? `${why} (retry)` : why], ...(subs.length > 1 ? { packed: subs.map((s) => s.target) } : {}) });
+        const dir = h.runDir(phase, first.batch);
+        const run = await runAgentAttempt(
+          {
+            target: label,
+            phase,
+            batch: first.batch,
+            batchCount,
+            idField: d.graph.pipeline.idField,
+            intelligence,
+            inputItems: entries.map((e) => e.input),
+            inputIds: ids,
+            runner: h.runner(phase),
+            runDir: dir && (subs.length === 1 ? dir : `${dir}+${subs.slice(1).map((s) => s.batch).join('+')}`),
+            signal: AbortSignal.any([h.signal, own.signal]),
+            ...(phase.context ? { context: h.contextFor(phase, ids) } : {}),
+            onAttempt: (a) => h.emit({ event: 'attempt', target: label, attempt: a, of: phase.attempts }),
+          },
+          attempt,
+          unique(subs.flatMap((s) => s.entries.flatMap((e) => s.previous.get(e.id) ?? []))),
+        );
+        const usage = run.kind === 'answered' || run.kind === 'failed' ? withoutAttempt(run.usage) : null;
+        switch (run.kind) {
+          case 'cancelled':
+          case 'stopped':
+            return run;
+          case 'failed':
+            await writeErrors(run.files, [run.error]);
+            return { kind: 'ran', items: new Map(), failed: everyItem({ source: run.error.source, message: run.error.message }), fatal: run.fatal, usage };
+          case 'answered': {
+            const p = partitionOutput(run.text, ids, d.graph.pipeline.idField);
+            const failed = new Map([...p.failed].map(([id, es]) => [id, es.map((e): RunError => ({ source: 'output', ...e }))]));
+            await writeErrors(run.files, unique([...failed.values()].flat()));
+            return { kind: 'ran', items: p.items, failed, fatal: false, usage };
+          }
+        }
+      } finally {
+        release();
+      }
+    });
+  }
+}

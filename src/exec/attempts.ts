@@ -1,0 +1,359 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { PhaseConfig } from '../config/pipeline.js';
+import type { Item } from '../config/seeds.js';
+import { formatDuration } from '../util/duration.js';
+import { unreachable } from '../util/result.js';
+import { scrubSecrets } from '../util/secrets.js';
+import { overMaxOutput, readAnswerFile } from './runners/answerText.js';
+import type { AgentFailure, AgentRunner, AttemptFiles } from './runners/types.js';
+import type { Usage } from './runners/usage.js';
+import { renderPrompt } from './prompt.js';
+import { builtinValidate, describeError, type ValidationError, type Validator, type ValidatorContext } from './validate.js';
+
+/** One error of one attempt, as recorded and shown by `cf status`. */
+export interface AttemptError extends ValidationError {
+  attempt: number;
+  /** agent: the run itself failed; output: the built-in checks; validator: the phase's validator. */
+  source: 'agent' | 'output' | 'validator';
+}
+
+/** What one attempt consumed, as recorded with its batch. */
+export interface AttemptUsage extends Usage {
+  attempt: number;
+}
+
+/** One agent run: what it is given and where its files go (no validation: see BatchJob). */
+export interface AttemptJob {
+  target: string;
+  phase: PhaseConfig;
+  batch: number;
+  batchCount: number;
+  idField: string;
+  intelligence: string;
+  inputItems: Item[];
+  inputIds: string[];
+  runner: AgentRunner;
+  /** .cf/runs/PHASE/BATCH: where each attempt's prompt, input, output and logs are kept; null in memory. */
+  runDir: string | null;
+  /** The phase's context, for the prompt (rendered) and the validator. */
+  context?: { prompt: string; validator: ValidatorContext };
+  signal: AbortSignal;
+  /**
+   * Runs a process of this batch (its agent, its validator) in one of the build's -j slots. Without it the
+   * caller already holds a slot for the whole attempt. Preparing files and recording the output happen
+   * outside the slot, so the next agent can start while this batch does its bookkeeping.
+   */
+  exclusive?: Exclusive;
+  onAttempt(attempt: number): void;
+  /** Every attempt's usage, as soon as it is known (for budgets and live totals). */
+  onUsage?(usage: AttemptUsage): void;
+}
+
+export interface BatchJob extends AttemptJob {
+  validator: Validator | null;
+  onRetry(attempt: number, errors: AttemptError[]): void;
+}
+
+/** What one agent run gave, before any validation. */
+export type AgentAttempt =
+  /** The agent finished: its answer (null when it wrote none), with the environment and files a validator reads. */
+  | { kind: 'answered'; text: string | null; env: Record<string, string>; files: AttemptFiles | null; usage: AttemptUsage | null }
+  /** The run failed; `fatal`: no retry can help (the agent cannot start, the API refuses). */
+  | { kind: 'failed'; error: AttemptError; fatal: boolean; files: AttemptFiles | null; usage: AttemptUsage | null }
+  /** Not started because of the budget. */
+  | { kind: 'stopped'; reason: string }
+  | { kind: 'cancelled' };
+
+export type BatchOutcome =
+  | { kind: 'valid'; items: Item[]; attempts: number; warnings: ValidationError[]; usage: AttemptUsage[] }
+  | { kind: 'failed'; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
+  /** Not started (or not continued) because of the budget; earlier attempts' errors and usage kept. */
+  | { kind: 'stopped'; reason: string; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
+  | { kind: 'cancelled' };
+
+function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' | 'output' }>): string {
+  switch (f.kind) {
+    case 'exit':
+      return `the agent exited with code ${f.code}${f.detail ? `: ${f.detail}` : ''}`;
+    case 'signal':
+      return `the agent was killed by ${f.signal}${f.detail ? `: ${f.detail}` : ''}`;
+    case 'timeout':
+      return `the agent timed out after ${formatDuration(f.ms)}; its process tree was killed`;
+    case 'spawn':
+      return `the agent could not be started: ${f.message}`;
+    case 'api':
+      return `the API call failed: ${f.message}`;
+    case 'budget':
+      return f.message;
+    default:
+      return unreachable(f);
+  }
+}
+
+/**
+ * Items as a JSON array with one item a line: compact for prompts (tokens cost money), easy on line-based
+ * tools, still readable.
+ */
+export function itemsText(items: readonly unknown[]): string {
+  return items.length ? `[\n${items.map((it) => JSON.stringify(it)).join(',\n')}\n]` : '[]';
+}
+
+/** The files every attempt writes again (truncating them): kept when a run directory is reused. */
+const REWRITTEN = new Set(['prompt.md', 'input.json', 'stdout.log', 'stderr.log']);
+
+/**
+ * Empties a batch's run directory for a new run: every earlier attempt's files go, except the first
+ * attempt's own files that the new run writes again anyway. Overwriting a file costs the filesystem far
+ * less than deleting it and creating another (a rebuild after an intelligence edit reruns every batch).
+ */
+export function resetRunDir(dir: string): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return; // not there: nothing to reset
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.name === 'attempt-1' && e.isDirectory()) {
+      for (const f of readdirSync(p, { withFileTypes: true })) {
+        if (!(REWRITTEN.has(f.name) && f.isFile())) rmSync(path.join(p, f.name), { recursive: true, force: true });
+      }
+    } else {
+      rmSync(p, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * The attempt's directory and its prompt and input files. Synchronous on purpose: small writes between one
+ * agent run and the next; through the thread pool each waited its turn behind the running agents.
+ */
+export function prepareFiles(dir: string, prompt: string, inputJson: string): AttemptFiles {
+  mkdirSync(dir, { recursive: true });
+  const files: AttemptFiles = {
+    dir,
+    prompt: path.join(dir, 'prompt.md'),
+    input: path.join(dir, 'input.json'),
+    output: path.join(dir, 'output.json'),
+    stdout: path.join(dir, 'stdout.log'),
+    stderr: path.join(dir, 'stderr.log'),
+  };
+  writeFileSync(files.prompt, prompt);
+  writeFileSync(files.input, inputJson);
+  return files;
+}
+
+/** Who an attempt is for: what the CF_* variables of the agent protocol name. */
+export interface AttemptLabel {
+  phase: string;
+  batch: number;
+  batchCount: number;
+  /** 1, 2, …: an agent run; 0: a check of an output no agent wrote now (assembled, adopted, edited by hand). */
+  attempt: number;
+  target: string;
+}
+
+/** The CF_* variables an agent or a command validator gets (and the attempt's files, when on disk). */
+export function protocolEnv(a: AttemptLabel, files: AttemptFiles | null): Record<string, string> {
+  return {
+    CF_PHASE: a.phase,
+    CF_BATCH: String(a.batch),
+    CF_BATCH_COUNT: String(a.batchCount),
+    CF_ATTEMPT: String(a.attempt),
+    CF_TARGET: a.target,
+    ...(files ? { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output } : {}),
+  };
+}
+
+/**
+ * The files of a check of an output no agent wrote now (a batch assembled from cached items, an adopted
+ * file, a hand edit): in `dir`, a note for the prompt, the input items and the output, where a command
+ * validator reads them as after an agent run. Null in memory (no `dir`).
+ */
+export async function checkFiles(dir: string | null, note: string, inputItems: readonly unknown[], output: string): Promise<AttemptFiles | null> {
+  if (!dir) return null;
+  const files = prepareFiles(dir, `${note}\n`, itemsText(inputItems));
+  await writeFile(files.output, output);
+  return files;
+}
+
+/** Runs a process of a batch (its agent, or its validator) in one of the build's -j slots (or, `direct`, at once). */
+export type Exclusive = <T>(what: 'agent' | 'validator', run: () => Promise<T>) => Promise<T>;
+const direct: Exclusive = (_what, run) => run();
+
+export type CheckResult =
+  | { kind: 'valid'; items: Item[]; warnings: ValidationError[] }
+  /** `fatal`: the validator itself is broken; another attempt cannot help. */
+  | { kind: 'invalid'; errors: Array<ValidationError & { source: 'output' | 'validator' }>; fatal: boolean }
+  | { kind: 'cancelled' };
+
+/** Judges one output: the built-in checks (ids), then the phase's validator. Used by attempts and by adopt. */
+export async function checkOutput(o: {
+  text: string | null;
+  inputItems: Item[];
+  inputIds: string[];
+  idField: string;
+  validator: Validator | null;
+  env: Record<string, string>;
+  files: AttemptFiles | null;
+  signal: AbortSignal;
+  context?: ValidatorContext;
+  /** Runs the validator in a -j slot (see AttemptJob.exclusive). */
+  exclusive?: Exclusive;
+}): Promise<CheckResult> {
+  const built = builtinValidate(o.text, o.inputIds, o.idField);
+  if (!built.ok) return { kind: 'invalid', errors: built.errors.map((e) => ({ source: 'output' as const, ...e })), fatal: false };
+  if (!o.validator) return { kind: 'valid', items: built.items, warnings: [] };
+  const validator = o.validator;
+  const v = await (o.exclusive ?? direct)('validator', () =>
+    validator.validate({
+      items: built.items,
+      inputItems: o.inputItems,
+      itemIds: o.inputIds,
+      env: o.env,
+      files: o.files,
+      signal: o.signal,
+      ...(o.context ? { context: o.context } : {}),
+    }),
+  );
+  switch (v.kind) {
+    case 'valid':
+      return { kind: 'valid', items: built.items, warnings: v.warnings ?? [] };
+    case 'invalid':
+      return { kind: 'invalid', errors: v.errors.map((e) => ({ source: 'validator' as const, ...e })), fatal: false };
+    case 'broken':
+      return { kind: 'invalid', errors: [{ source: 'validator', message: v.message }], fatal: true };
+    case 'cancelled':
+      return v;
+    default:
+      return unreachable(v);
+  }
+}
+
+/**
+ * One agent run: its prompt (with the previous errors, on a retry) and files prepared, the agent run, its
+ * answer read. `attempt` 1 starts the run directory afresh.
+ */
+export async function runAgentAttempt(job: AttemptJob, attempt: number, previous: ValidationError[]): Promise<AgentAttempt> {
+  const inputJson = itemsText(job.inputItems);
+  if (attempt === 1 && job.runDir) resetRunDir(job.runDir);
+  const label: AttemptLabel = { phase: job.phase.name, batch: job.batch, batchCount: job.batchCount, attempt, target: job.target };
+  const dir = job.runDir ? path.join(job.runDir, `attempt-${attempt}`) : null;
+  const prompt = renderPrompt({
+    intelligence: job.intelligence,
+    phase: job.phase.name,
+    batch: job.batch,
+    batchCount: job.batchCount,
+    attempt,
+    attempts: job.phase.attempts,
+    idField: job.idField,
+    delivery: job.runner.delivery,
+    itemIds: job.inputIds,
+    inputJson,
+    outputFile: dir ? path.join(dir, 'output.json') : '$CF_OUTPUT_FILE',
+    previousErrors: previous,
+    ...(job.context ? { context: job.context.prompt } : {}),
+  });
+  const files = dir ? prepareFiles(dir, prompt.full, inputJson) : null;
+  const env = protocolEnv(label, files);
+  const result = await (job.exclusive ?? direct)('agent', () => {
+    job.onAttempt(attempt);
+    return job.runner.run({
+      target: job.target,
+      phase: job.phase.name,
+      batch: job.batch,
+      batchCount: job.batchCount,
+      attempt,
+      prompt,
+      inputItems: job.inputItems,
+      env,
+      files,
+      maxOutput: job.phase.maxOutput,
+      signal: job.signal,
+    });
+  });
+  let usage: AttemptUsage | null = null;
+  if (result.usage) {
+    usage = { attempt, ...result.usage };
+    job.onUsage?.(usage);
+  }
+  // Text from outside (an answer, a failure's detail, an API's error message) is scrubbed of secrets here,
+  // before anything is recorded, written or shown.
+  const invalid = (message: string): AgentAttempt => ({ kind: 'failed', error: { attempt, source: 'output', message: scrubSecrets(message) }, fatal: false, files, usage });
+  if (!result.ok) {
+    const f = result.failure;
+    if (f.kind === 'cancelled') return { kind: 'cancelled' };
+    if (f.kind === 'budget') return { kind: 'stopped', reason: f.message };
+    if (f.kind === 'output') return invalid(f.message);
+    return { kind: 'failed', error: { attempt, source: 'agent', message: scrubSecrets(agentFailureMessage(f)) }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
+  }
+  let text: string | null;
+  if (result.output !== undefined) {
+    // A runner that answers in memory still leaves its answer on disk, for validators and for people.
+    const over = overMaxOutput(Buffer.byteLength(result.output), job.phase.maxOutput, job.phase.name);
+    if (over) return invalid(over);
+    text = scrubSecrets(result.output);
+    if (files) await writeFile(files.output, text);
+  } else {
+    const read = files ? readAnswerFile(files.output, job.phase.maxOutput, job.phase.name) : null;
+    if (read && !read.ok) return invalid(read.message);
+    text = read ? scrubSecrets(read.text) : null;
+    if (read && files && text !== read.text) await writeFile(files.output, text!);
+  }
+  return { kind: 'answered', text, env, files, usage };
+}
+
+/** Keeps an attempt's errors beside its files (.cf/runs/…/attempt-N/errors.txt). */
+export async function writeErrors(files: AttemptFiles | null, errors: ValidationError[]): Promise<void> {
+  if (files && errors.length) await writeFile(path.join(files.dir, 'errors.txt'), `${errors.map(describeError).join('\n')}\n`);
+}
+
+/**
+ * Runs one batch: up to `attempts` fresh agent runs, each validated (built-in checks, then the phase's
+ * validator); a retry's prompt carries the previous attempt's errors. Failures that no retry can fix
+ * (the agent or the validator cannot start) end the batch at once.
+ */
+export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
+  const all: AttemptError[] = [];
+  const usage: AttemptUsage[] = [];
+  let previous: ValidationError[] = [];
+  const max = job.phase.attempts;
+  for (let attempt = 1; attempt <= max; attempt++) {
+    const run = await runAgentAttempt(job, attempt, previous);
+    if (run.kind === 'cancelled') return run;
+    if (run.kind === 'stopped') return { kind: 'stopped', reason: run.reason, attempts: attempt - 1, errors: all, usage };
+    if (run.usage) usage.push(run.usage);
+    let errors: AttemptError[];
+    let fatal: boolean;
+    if (run.kind === 'failed') {
+      errors = [run.error];
+      fatal = run.fatal;
+    } else {
+      const checked = await checkOutput({
+        text: run.text,
+        inputItems: job.inputItems,
+        inputIds: job.inputIds,
+        idField: job.idField,
+        validator: job.validator,
+        env: run.env,
+        files: run.files,
+        signal: job.signal,
+        ...(job.context ? { context: job.context.validator } : {}),
+        ...(job.exclusive ? { exclusive: job.exclusive } : {}),
+      });
+      if (checked.kind === 'cancelled') return checked;
+      if (checked.kind === 'valid') return { kind: 'valid', items: checked.items, attempts: attempt, warnings: checked.warnings, usage };
+      errors = checked.errors.map((e) => ({ attempt, ...e }));
+      fatal = checked.fatal;
+    }
+    all.push(...errors);
+    await writeErrors(run.files, errors);
+    if (fatal || attempt === max) return { kind: 'failed', attempts: attempt, errors: all, usage };
+    previous = errors.map(({ attempt: _a, source: _s, ...e }) => e);
+    job.onRetry(attempt + 1, errors);
+  }
+  return { kind: 'failed', attempts: max, errors: all, usage };
+}

@@ -1,0 +1,147 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { ApiRunnerConfig, Pipeline } from '../../config/pipeline.js';
+import { ApiRunner, approxTokens, upperTokens } from './apiRunner.js';
+import { extractJson } from './extract.js';
+import { BatchJournal } from './batchJournal.js';
+import { MessageBatcher } from './messageBatches.js';
+import { costOf, priceFor } from './pricing.js';
+import { countingFetch, withRequestCount } from './transport.js';
+import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
+import type { Usage } from './usage.js';
+
+type Message = Anthropic.Messages.Message;
+
+const cacheKeyOf = (model: string, intelligence: string): string => `${model}\u0000${intelligence}`;
+type Params = Anthropic.Messages.MessageCreateParamsNonStreaming;
+
+/**
+ * The Anthropic Messages API through @anthropic-ai/sdk. The intelligence goes in a system block marked
+ * cache_control, so batches 2..N of a phase read it from the prompt cache; the batch's task is the user
+ * message. Transport failures are retried by the client (backoff honouring Retry-After) and are not
+ * validation attempts. mode: batch sends a phase's stale batches as one Message Batch at half price.
+ */
+export class AnthropicRunner extends ApiRunner implements AgentRunner {
+  readonly pooled: boolean;
+  private client: Promise<Anthropic> | undefined;
+  private batcher: MessageBatcher | undefined;
+  /** Per model and intelligence: the first request, which writes the prompt cache the others then read. */
+  private readonly warming = new Map<string, Promise<unknown>>();
+  /** Per model and intelligence: set once an answer reported the prompt cache written or read. */
+  private readonly warm = new Set<string>();
+
+  private readonly pipelineDir: string;
+
+  constructor(config: ApiRunnerConfig, pipeline: Pipeline) {
+    super(config, pipeline);
+    this.pooled = config.mode !== 'batch';
+    this.pipelineDir = pipeline.dir;
+  }
+
+  private getClient(): Promise<Anthropic> {
+    this.client ??= import('@anthropic-ai/sdk').then(
+      ({ default: Client }) =>
+        new Client({
+          apiKey: this.apiKey ?? null,
+          ...(this.config.baseUrl ? { baseURL: this.config.baseUrl } : {}),
+          maxRetries: this.config.maxRetries,
+          timeout: this.config.timeoutMs,
+          fetch: countingFetch,
+        }),
+    );
+    return this.client;
+  }
+
+  /**
+   * An upper bound: the task at full price, max_tokens of output, and the intelligence as a cache write, or
+   * as a cache read once an answer of this build reported the cache warm.
+   */
+  estimateCost(req: AgentRequest): number | null {
+    const s = this.settings(req.phase);
+    const cached = this.warm.has(cacheKeyOf(s.model, req.prompt.intelligence));
+    const intelligence = upperTokens(req.prompt.intelligence);
+    const tokens = {
+      inputTokens: upperTokens(req.prompt.task),
+      cacheWriteTokens: cached ? 0 : intelligence,
+      cacheReadTokens: cached ? intelligence : 0,
+      outputTokens: s.maxTokens,
+      ...(this.config.mode === 'batch' ? { batch: true } : {}),
+    };
+    return costOf(tokens, priceFor(s.model, this.prices));
+  }
+
+  params(req: AgentRequest): Params {
+    const s = this.settings(req.phase);
+    return {
+      model: s.model,
+      max_tokens: s.maxTokens,
+      ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
+      system: [{ type: 'text', text: req.prompt.intelligence, cache_control: { type: 'ephemeral' } }],
+      messages: [{ role: 'user', content: req.prompt.task }],
+    };
+  }
+
+  usageOf(message: Message, batch: boolean, retries: number): Usage {
+    const u = message.usage;
+    const tokens = {
+      model: message.model,
+      inputTokens: u.input_tokens,
+      cacheWriteTokens: u.cache_creation_input_tokens ?? 0,
+      cacheReadTokens: u.cache_read_input_tokens ?? 0,
+      outputTokens: u.output_tokens,
+      ...(batch ? { batch: true } : {}),
+      ...(retries ? { transportRetries: retries } : {}),
+    };
+    return { ...tokens, costUsd: costOf(tokens, priceFor(message.model, this.prices) ?? priceFor(this.settings('').model, this.prices)) };
+  }
+
+  /** The answer of a finished message: its JSON, or why there is none. */
+  answer(message: Message, usage: Usage): AgentResult {
+    const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+    if (message.stop_reason === 'max_tokens') {
+      return {
+        ok: false,
+        failure: { kind: 'api', message: `the answer was cut off at max_tokens (${message.usage.output_tokens} tokens); raise max_tokens for this phase`, fatal: false },
+        usage,
+      };
+    }
+    return { ok: true, output: extractJson(text), usage };
+  }
+
+  async run(req: AgentRequest): Promise<AgentResult> {
+    const noKey = this.missingKey();
+    if (noKey) return noKey;
+    if (this.config.mode === 'batch') {
+      this.batcher ??= new MessageBatcher(this.getClient(), this.config.pollIntervalMs, BatchJournal.forPipeline(this.pipelineDir));
+      return this.batcher.submit(req, this.params(req), (m) => this.answer(m, this.usageOf(m, true, 0)), (e) => this.failure(e));
+    }
+    const params = this.params(req);
+    // The first request of a phase goes alone: it writes the cache; the others wait and read it instead of
+    // each paying to write it (1.25x) when -j starts them together.
+    const cacheKey = cacheKeyOf(params.model, req.prompt.intelligence);
+    const warm = this.warming.get(cacheKey);
+    let done: (() => void) | undefined;
+    if (warm) await warm;
+    else this.warming.set(cacheKey, new Promise<void>((r) => (done = r)));
+    try {
+      const r = await this.send(req, params);
+      if (r.usage && r.usage.cacheWriteTokens + r.usage.cacheReadTokens > 0) this.warm.add(cacheKey);
+      return r;
+    } finally {
+      done?.();
+    }
+  }
+
+  private async send(req: AgentRequest, params: Params): Promise<AgentResult> {
+    const ticket = await this.place(approxTokens(req.prompt.full) + params.max_tokens, req);
+    if (!ticket) return { ok: false, failure: { kind: 'cancelled' } };
+    const client = await this.getClient();
+    const r = await withRequestCount(() => client.messages.create(params, { signal: req.signal }));
+    if (r.error !== undefined || !r.value) {
+      ticket.release();
+      return this.failure(r.error, r.retries);
+    }
+    const usage = this.usageOf(r.value, false, r.retries);
+    ticket.release(usage.inputTokens + usage.cacheWriteTokens + usage.cacheReadTokens + usage.outputTokens);
+    return this.answer(r.value, usage);
+  }
+}

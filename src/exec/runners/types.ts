@@ -1,0 +1,64 @@
+import type { Item } from '../../config/seeds.js';
+import type { Prompt } from '../prompt.js';
+import type { Usage } from './usage.js';
+
+/** Files of one attempt, under .cf/runs/PHASE/BATCH/attempt-N/ (absent for in-memory runs). */
+export interface AttemptFiles {
+  dir: string;
+  prompt: string;
+  input: string;
+  output: string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface AgentRequest {
+  target: string;
+  phase: string;
+  batch: number;
+  batchCount: number;
+  attempt: number;
+  prompt: Prompt;
+  inputItems: Item[];
+  /** The CF_* variables of the agent protocol. */
+  env: Record<string, string>;
+  files: AttemptFiles | null;
+  /** The phase's max_output: an answer larger than this many bytes is refused before it is read. */
+  maxOutput: number;
+  signal: AbortSignal;
+}
+
+export type AgentFailure =
+  | { kind: 'exit'; code: number; detail: string }
+  | { kind: 'signal'; signal: string; detail: string }
+  | { kind: 'timeout'; ms: number }
+  /** The agent could not be started at all (no such command): retrying cannot help. */
+  | { kind: 'spawn'; message: string }
+  /** The API refused or failed after its transport retries (not an invalid answer). */
+  | { kind: 'api'; message: string; fatal: boolean }
+  /** The answer cannot be taken (over max_output, not UTF-8): an invalid output, retried as one. */
+  | { kind: 'output'; message: string }
+  /** The build's budget (--max-cost) would be exceeded by this attempt: it was not started. */
+  | { kind: 'budget'; message: string }
+  | { kind: 'cancelled' };
+
+/**
+ * On success the output is in files.output, or given here as text by runners that do not use files.
+ * `usage`: what the attempt consumed (tokens, dollars), when the runner knows; failures can cost too.
+ */
+export type AgentResult =
+  | { ok: true; output?: string; usage?: Usage; note?: string }
+  | { ok: false; failure: AgentFailure; usage?: Usage };
+
+/** A way to run an agent: one fresh run per attempt. */
+export interface AgentRunner {
+  /** file: the agent writes CF_OUTPUT_FILE; reply: the answer comes back in the result. */
+  readonly delivery: 'file' | 'reply';
+  /** False for runners that only wait (e.g. a Message Batch): they do not take a -j slot. */
+  readonly pooled?: boolean;
+  /** True when its results carry a cost (so --max-cost can be enforced). */
+  readonly priced?: boolean;
+  /** An upper estimate of one attempt's cost in dollars, for the budget; null when unknown. */
+  estimateCost?(req: AgentRequest): number | null;
+  run(req: AgentRequest): Promise<AgentResult>;
+}

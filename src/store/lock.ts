@@ -1,0 +1,103 @@
+import { processExists } from '../util/pid.js';
+import { hostname } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { killMarkedAndWait, sessionId } from '../exec/processes/sessionMark.js';
+import { statePaths } from './state.js';
+
+/**
+ * The holder refreshes the lock every STALE_MS/2; a lock not refreshed for STALE_MS (its holder died) is
+ * taken over. CF_LOCK_STALE_MS overrides it (at least 2000).
+ */
+const STALE_MS = Math.max(2000, Number(process.env.CF_LOCK_STALE_MS) || 5000);
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  command: string;
+  since: string;
+  /** The holder's session id: the mark its agents and validators carry (sessionMark.ts). */
+  session?: string;
+  /** Set when the holder ran on this host and its process no longer exists: the lock is taken over once stale. */
+  gone?: boolean;
+}
+
+/** The line a waiting cf prints (build, clean, adopt and watch alike). */
+export function describeLockWait(owner: Pick<LockOwner, 'pid' | 'command' | 'gone'> | null): string {
+  const who = owner ? ` (pid ${owner.pid}, cf ${owner.command})` : '';
+  return owner?.gone
+    ? `the cf that held this directory's lock${who} is gone; taking the lock over within ${Math.ceil(STALE_MS / 1000)} s…`
+    : `waiting for another cf in this directory${who} to finish…`;
+}
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+function readOwner(ownerFile: string): Promise<LockOwner | null> {
+  return readFile(ownerFile, 'utf8')
+    .then((t) => JSON.parse(t) as LockOwner)
+    .catch(() => null);
+}
+
+/**
+ * A holder that released the lock removed its owner file: one still there is that of a holder that died,
+ * its agents maybe still running if its watchdog could not kill them (it was killed too: the OOM killer,
+ * a pkill). They would write into the run directories this cf is about to reuse: they are killed first,
+ * by the mark they carry, and waited for.
+ */
+async function stopLeftovers(previous: LockOwner | null): Promise<void> {
+  if (!previous?.session || previous.host !== hostname() || processExists(previous.pid)) return;
+  const { killed, left } = await killMarkedAndWait({ session: previous.session });
+  const who = `the cf that died holding this directory's lock (pid ${previous.pid}, cf ${previous.command})`;
+  if (killed) process.stderr.write(`cf: stopped ${killed} process${killed === 1 ? '' : 'es'} left running by ${who}\n`);
+  if (left.length) process.stderr.write(`cf: warning: processes left running by ${who} do not die: pid ${left.join(', ')}\n`);
+}
+
+/**
+ * One cf at a time may change a pipeline's state: a second `cf build` waits for the first (saying so), then
+ * finds the work done. Uses proper-lockfile (an atomic mkdir, refreshed while held, stale after STALE_MS).
+ */
+export async function acquireLock(
+  dir: string,
+  command: string,
+  onWait: (owner: LockOwner | null) => void,
+  signal?: AbortSignal,
+): Promise<HeldLock> {
+  const lockfile = (await import('proper-lockfile')).default;
+  const p = statePaths(dir);
+  await mkdir(p.root, { recursive: true });
+  const ownerFile = `${p.lock}.owner`;
+  let waited = false;
+  let delay = 50;
+  for (;;) {
+    try {
+      const release = await lockfile.lock(p.root, {
+        lockfilePath: p.lock,
+        realpath: false,
+        stale: STALE_MS,
+        retries: 0,
+        onCompromised: (e) => process.stderr.write(`cf: warning: the state lock was lost (${e.message}); another cf may run now\n`),
+      });
+      await stopLeftovers(await readOwner(ownerFile));
+      const owner: LockOwner = { pid: process.pid, host: hostname(), command, since: new Date().toISOString(), session: sessionId() };
+      await writeFile(ownerFile, JSON.stringify(owner));
+      return {
+        release: async () => {
+          // Removed first: an owner file without its lock would be taken for a dead holder's.
+          await rm(ownerFile, { force: true });
+          await release().catch(() => undefined);
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      if (!waited) {
+        waited = true;
+        const o = await readOwner(ownerFile);
+        onWait(o && o.host === hostname() && !processExists(o.pid) ? { ...o, gone: true } : o);
+      }
+      await sleep(delay, undefined, { signal });
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+}
