@@ -80,7 +80,7 @@ describe('15. counts agree with each other', () => {
     const r = await w.build();
     expect(r.usage.pairs!.attempts).toBe(2 + 3);
     const { analysis, decider } = await w.analysis();
-    const s = analysis.batch(decider.graph.phase('pairs'), 2);
+    const s = await analysis.batch(decider.graph.phase('pairs'), 2);
     expect(s.kind === 'stale' && s.failure?.attempts).toBe(3);
   });
 

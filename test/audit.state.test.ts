@@ -18,7 +18,7 @@ const THREE = [{ name: 'pairs' }, { name: 'legos' }, { name: 'baskets' }];
 async function statuses(w: World): Promise<Map<string, BatchStatus>> {
   const { analysis, decider } = await w.analysis();
   const out = new Map<string, BatchStatus>();
-  for (const phase of decider.graph.phases) for (const b of decider.graph.batches()) out.set(`${phase.name}#${b}`, analysis.batch(phase, b));
+  for (const phase of decider.graph.phases) for (const b of decider.graph.batches()) out.set(`${phase.name}#${b}`, await analysis.batch(phase, b));
   return out;
 }
 

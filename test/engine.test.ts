@@ -205,7 +205,7 @@ describe('state compaction and history', () => {
     const { mkdtemp, readFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const path = await import('node:path');
-    const { FileSink } = await import('../src/store/state.js');
+    const { FileSink } = await import('../src/store/fileSink.js');
     const dir = await mkdtemp(path.join(tmpdir(), 'cf-state-'));
     try {
       const w = await World.create([{ name: 'pairs' }], 20);

@@ -84,7 +84,7 @@ describe('items: independent, packing and explanations', () => {
     const { Analysis } = await import('../src/engine/analyze.js');
     const { formatStaleReason } = await import('../src/engine/staleness.js');
     const a = new Analysis(await w.decider());
-    const s = a.batch((await w.decider()).graph.phase('pairs'), 3);
+    const s = await a.batch((await w.decider()).graph.phase('pairs'), 3);
     expect(s.kind).toBe('stale');
     expect(s.kind === 'stale' && s.reasons.map(formatStaleReason)[0]).toBe('1 of 20 items stale: S0045 (input changed)');
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scrubProcessOutput } from '../src/cli/scrubOutput.js';
-import { FileSink } from '../src/store/state.js';
+import { FileSink } from '../src/store/fileSink.js';
 import { scrubFile } from '../src/util/scrubFile.js';
 import { isSecretName, resetSecrets, Scrubber, scrubberFrom } from '../src/util/secrets.js';
 import { withTempDir } from './helpers/tempDir.js';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { forEachLineOfFile, State, type RecordSink } from '../src/store/state.js';
+import { State } from '../src/store/state.js';
+import type { RecordSink } from '../src/store/fileSink.js';
+import { forEachLineOfFile } from '../src/store/lines.js';
 import { withTempDir } from './helpers/tempDir.js';
 
 describe('cf clean PHASE#k forgets the batch\'s items (State)', () => {

@@ -1,13 +1,14 @@
+import { storeLayout } from '../store/layout.js';
 import { readFile } from 'node:fs/promises';
 import { mark } from '../util/timing.js';
 import path from 'node:path';
 import { Decider } from '../engine/decide.js';
 import { phaseParts, statCacheHasher, type PhaseParts } from '../engine/fingerprint.js';
-import { DiskObjectStore } from '../store/blobs.js';
 import { DiskOutputStore } from '../store/outputs.js';
 import { loadPipeline, pipelineInputs, PIPELINE_FILE, type Pipeline } from '../config/pipeline.js';
 import { loadSeeds } from '../config/seeds.js';
-import { openState, statePaths, type State } from '../store/state.js';
+import type { BuildStore } from '../store/buildStore.js';
+import { LocalStore } from '../store/localStore.js';
 import { StatCache } from '../config/statCache.js';
 import { BuildGraph, resolveTargets, type Request } from '../engine/targets.js';
 import { fail, type UserError } from '../util/errors.js';
@@ -20,7 +21,7 @@ export interface Inputs {
   pipeline: Pipeline;
   graph: BuildGraph;
   cache: StatCache;
-  decider(state: State): Decider;
+  decider(store: BuildStore): Decider;
 }
 
 /**
@@ -38,7 +39,7 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
     pipeline = p.value;
   }
   mark('pipeline loaded');
-  const paths = statePaths(dir);
+  const paths = storeLayout(dir);
   const cache = statCache ?? (await StatCache.load(paths.statCache));
   const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, pipeline.course?.targetName ?? null);
   mark('seeds loaded');
@@ -54,21 +55,21 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
   }
   mark('phase inputs hashed');
   const graph = new BuildGraph(pipeline, seeds.value.ids);
-  const objects = new DiskObjectStore(paths.objects);
   return ok({
     pipeline,
     graph,
     cache,
-    decider: (state) => new Decider(graph, seeds.value, parts, state, objects),
+    decider: (store) => new Decider(graph, seeds.value, parts, store),
   });
 }
 
-export async function readState(dir: string, readOnly: boolean): Promise<State> {
-  return openState(dir, { readOnly });
+/** The directory's store (`readOnly`: status, explain, dry runs). */
+export function openStore(dir: string, readOnly: boolean): Promise<LocalStore> {
+  return LocalStore.open(dir, { readOnly });
 }
 
 export function outputStore(dir: string): DiskOutputStore {
-  return new DiskOutputStore(dir, statePaths(dir).replaced);
+  return new DiskOutputStore(dir, storeLayout(dir).replaced);
 }
 
 export function readIntelligence(pipeline: Pipeline, rel: string): Promise<string> {
@@ -96,5 +97,5 @@ export function watchedFiles(p: Pipeline): string[] {
  * merge leaves a whole output's worth): removed before a build, under the lock.
  */
 export function removeStaleTemporariesOf(p: Pipeline): Promise<number> {
-  return removeStaleTemporaries([...p.phases.map((phase) => path.resolve(p.dir, phase.output)), { dir: statePaths(p.dir).root }]);
+  return removeStaleTemporaries([...p.phases.map((phase) => path.resolve(p.dir, phase.output)), { dir: storeLayout(p.dir).root }]);
 }

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { storeLayout } from '../store/layout.js';
 import { writeAtomic } from '../util/fsx.js';
 
 /**
@@ -23,7 +24,6 @@ const RACY_MS = 2000;
  */
 const RACY_FINE_MS = 100;
 const VERSION = 3;
-const STAMP = path.join('.cf', 'noop.json');
 
 /** [file, size, mtimeNs, ino, content hash when known] or [file, null] when it does not exist. */
 type FileStat = [string, number, string, number, string?] | [string, null];
@@ -56,7 +56,7 @@ function racy(mtimeNs: string, now: number): boolean {
 export async function noopFastPath(dir: string, targets: string[], cf: string): Promise<string[] | null> {
   let stamp: Stamp;
   try {
-    stamp = JSON.parse(readFileSync(path.join(dir, STAMP), 'utf8')) as Stamp;
+    stamp = JSON.parse(readFileSync(storeLayout(dir).noopStamp, 'utf8')) as Stamp;
   } catch {
     return null;
   }
@@ -74,7 +74,7 @@ export async function noopFastPath(dir: string, targets: string[], cf: string): 
     }
   }
   // What was hashed is stamped with its new stat, so the next build does not hash it again.
-  if (restamp) await writeAtomic(path.join(dir, STAMP), JSON.stringify(stamp)).catch(() => undefined);
+  if (restamp) await writeAtomic(storeLayout(dir).noopStamp, JSON.stringify(stamp)).catch(() => undefined);
   return stamp.fresh;
 }
 
@@ -117,10 +117,10 @@ export async function writeNoopStamp(
   // cf's own files (the state log): any write changes their size or inode; no racy window to fear.
   stats.push(...own.map(stat));
   const stamp: Stamp = { v: VERSION, cf, targets, files: stats, fresh };
-  await writeAtomic(path.join(dir, STAMP), JSON.stringify(stamp));
+  await writeAtomic(storeLayout(dir).noopStamp, JSON.stringify(stamp));
 }
 
 export async function clearNoopStamp(dir: string): Promise<void> {
   const { rm } = await import('node:fs/promises');
-  await rm(path.join(dir, STAMP), { force: true });
+  await rm(storeLayout(dir).noopStamp, { force: true });
 }

@@ -9,6 +9,7 @@ import type { Batching } from '../engine/batching.js';
 import type { Limits } from '../exec/runners/limits.js';
 import type { Price } from '../exec/runners/pricing.js';
 import { CF_BUILD, STATE_FORMAT } from '../version.js';
+import { storeLayout } from '../store/layout.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 
@@ -160,7 +161,7 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
   }
   const shown = path.relative(process.cwd(), file) || file;
   await initHashing();
-  const cacheFile = path.join(dir, '.cf', 'pipeline.json');
+  const cacheFile = storeLayout(dir).pipelineCache;
   const key = `${STATE_FORMAT}\u0000${CF_BUILD}\u0000${dir}\u0000${hashString(text)}`;
   const cached = await readFile(cacheFile, 'utf8').then(
     (t) => JSON.parse(t) as { key: string; sum: string; pipeline: string },

@@ -46,21 +46,21 @@ export async function adoptPhase(o: {
       report.rejected.push({ target, reason, errors });
     };
     // What the batch reads, decided as a build decides it (the same inputs, context and key).
-    const inputs = analysis.inputs(o.phase, batch);
+    const inputs = await analysis.inputs(o.phase, batch);
     if ('waiting' in inputs) {
       const of = inputs.waiting.split('#')[0]!;
       reject(`${of === up?.name ? 'upstream' : 'context'} ${inputs.waiting} is not built; build or adopt ${of} first`);
       continue;
     }
-    const decision = d.decide(o.phase, batch, inputs.items, inputs.context);
+    const decision = await d.decide(o.phase, batch, inputs.items, inputs.context);
     if (decision.kind === 'fresh') {
       report.alreadyFresh.push(target);
       continue;
     }
     let inputItems: Item[];
     if (up) {
-      const u = analysis.batch(up, batch) as Extract<BatchStatus, { kind: 'fresh' }>;
-      const text = await d.objects.get(u.record.out);
+      const u = (await analysis.batch(up, batch)) as Extract<BatchStatus, { kind: 'fresh' }>;
+      const text = await d.store.blobs.get(u.record.out);
       if (text === null) {
         reject(`the stored output of ${u.record.target} is missing; cf build builds it again`);
         continue;
@@ -90,7 +90,7 @@ export async function adoptPhase(o: {
     // items: independent: every item is cached under its own key too, as a build would have cached it, so
     // that a later edit of one seed regenerates that item only.
     const [start] = d.graph.batchRange(batch);
-    const cache = o.phase.items === 'independent' ? refs.map(([id, h], i) => d.itemKey(o.phase, start + i, id, h, analysis.contexts)) : [];
+    const cache = o.phase.items === 'independent' ? await Promise.all(refs.map(([id, h], i) => d.itemKey(o.phase, start + i, id, h, analysis.contexts))) : [];
     await d.recordOutput(
       o.phase,
       target,

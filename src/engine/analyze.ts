@@ -38,28 +38,33 @@ export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, record
 export type BatchInputs = { items: RefsText; context?: ContextValue } | { waiting: string };
 
 export class Analysis {
-  private readonly memo = new Map<TargetId, BatchStatus>();
+  private readonly memo = new Map<TargetId, Promise<BatchStatus>>();
+  private readonly settled = new Map<TargetId, BatchStatus>();
   /** Contexts from what is recorded: the context phase's fresh batches. */
   readonly contexts: ContextSource;
 
   constructor(private readonly decider: Decider) {
-    this.contexts = new ContextSource((name, j) => {
-      const s = this.batch(decider.graph.phase(name), j);
+    this.contexts = new ContextSource(async (name, j) => {
+      const s = await this.batch(decider.graph.phase(name), j);
       return s.kind === 'fresh' ? s.record : undefined;
     });
   }
 
   /** A batch's status if it was computed already. */
   known(target: TargetId): BatchStatus | undefined {
-    return this.memo.get(target);
+    return this.settled.get(target);
   }
 
-  batch(phase: PhaseConfig, batch: number): BatchStatus {
+  batch(phase: PhaseConfig, batch: number): Promise<BatchStatus> {
     const target = batchTarget(phase.name, batch);
-    const known = this.memo.get(target);
-    if (known) return known;
-    const status = this.compute(phase, batch, target);
-    this.memo.set(target, status);
+    let status = this.memo.get(target);
+    if (!status) {
+      status = this.compute(phase, batch, target).then((s) => {
+        this.settled.set(target, s);
+        return s;
+      });
+      this.memo.set(target, status);
+    }
     return status;
   }
 
@@ -67,30 +72,30 @@ export class Analysis {
    * The batch's input items (the seeds', or its fresh upstream batch's output) and context, as the engine
    * computes them: what adopt and hand edits decide with, so that they record what a build finds fresh.
    */
-  inputs(phase: PhaseConfig, batch: number): BatchInputs {
+  async inputs(phase: PhaseConfig, batch: number): Promise<BatchInputs> {
     const d = this.decider;
     const up = d.graph.upstream(phase);
     let items: RefsText;
     if (!up) {
       items = d.seedRefs(batch);
     } else {
-      const u = this.batch(up, batch);
+      const u = await this.batch(up, batch);
       if (u.kind !== 'fresh') return { waiting: batchTarget(up.name, batch) };
       items = u.record.items;
     }
-    const context = d.batchContext(phase, batch, this.contexts);
+    const context = await d.batchContext(phase, batch, this.contexts);
     if (context && 'missing' in context) return { waiting: context.missing };
     return { items, ...(context ? { context } : {}) };
   }
 
-  private compute(phase: PhaseConfig, batch: number, target: TargetId): BatchStatus {
+  private async compute(phase: PhaseConfig, batch: number, target: TargetId): Promise<BatchStatus> {
     const d = this.decider;
-    const inputs = this.inputs(phase, batch);
+    const inputs = await this.inputs(phase, batch);
     if ('waiting' in inputs) return this.waiting(phase, batch, target, inputs.waiting);
     const { items, context } = inputs;
-    const decision = d.decide(phase, batch, items, context);
+    const decision = await d.decide(phase, batch, items, context);
     if (decision.kind === 'fresh') return { kind: 'fresh', target, record: decision.record, reason: decision.reason };
-    const itemReasons = phase.items === 'independent' ? this.staleItems(phase, batch, items) : [];
+    const itemReasons = phase.items === 'independent' ? await this.staleItems(phase, batch, items) : [];
     const reasons = decision.failure
       ? [{ kind: 'failed', attempts: decision.failure.attempts, at: decision.failure.at } as const, ...itemReasons, ...decision.reasons]
       : [...itemReasons, ...decision.reasons];
@@ -106,29 +111,34 @@ export class Analysis {
   }
 
   /** For items: independent: which items of a stale batch have no cached output, and why. */
-  private staleItems(phase: PhaseConfig, batch: number, text: RefsText): StaleReason[] {
+  private async staleItems(phase: PhaseConfig, batch: number, text: RefsText): Promise<StaleReason[]> {
     const items = decodeRefs(text);
     const d = this.decider;
     const [start] = d.graph.batchRange(batch);
     const stale: Array<{ id: string; why: ItemStaleness }> = [];
-    items.forEach(([id, h], i) => {
-      const context = d.contextAt(phase, start + i, this.contexts);
+    for (const [i, [id, h]] of items.entries()) {
+      const context = await d.contextAt(phase, start + i, this.contexts);
       if (context && 'missing' in context) {
         stale.push({ id, why: 'context' });
-        return;
+        continue;
       }
-      const hit = d.state.itemWithKey(d.keyFor(phase, encodeRefs([[id, h]]), context));
-      if (hit && d.objects.has(hit.out)) return;
-      const last = d.state.lastItem(phase.name, id);
+      const hit = await d.store.findItem(d.keyFor(phase, encodeRefs([[id, h]]), context));
+      if (hit && (await d.store.blobs.has(hit.out))) continue;
+      const last = d.store.lastItem(phase.name, id);
       const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context?.vocabulary.hash ?? null) ? 'context' : 'settings';
       stale.push({ id, why });
-    });
+    }
     return [{ kind: 'stale-items', of: items.length, stale }];
+  }
+
+  /** Every batch of a phase, in order. */
+  phase(phase: PhaseConfig): Promise<BatchStatus[]> {
+    return Promise.all(this.decider.graph.batches().map((b) => this.batch(phase, b)));
   }
 
   async merge(phase: PhaseConfig, outputs: OutputStore): Promise<MergeStatus> {
     const base = { phase: phase.name, output: phase.output };
-    const statuses = this.decider.graph.batches().map((b) => this.batch(phase, b));
+    const statuses = await this.phase(phase);
     const notFresh = statuses.filter((s) => s.kind !== 'fresh');
     const stamp = await outputs.stamp(phase.output);
     if (notFresh.length) {
@@ -138,7 +148,7 @@ export class Analysis {
       return { kind: 'stale', ...base, reason: `${missing}${notFresh.length} of ${count(statuses.length, 'batch', 'batches')} to build first (${first}${more})` };
     }
     const records = statuses.map((s) => (s as Extract<BatchStatus, { kind: 'fresh' }>).record);
-    const rec = this.decider.state.merge(phase.name);
+    const rec = this.decider.store.merge(phase.name);
     if (!stamp) return { kind: 'stale', ...base, reason: `${phase.output} does not exist` };
     if (!rec || rec.key !== mergeKey(phase, this.decider.graph.pipeline.course, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };
     if (!sameStamp(stamp, rec.file)) {

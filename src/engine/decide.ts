@@ -16,11 +16,10 @@ import {
   type PhaseParts,
   type RefsText,
 } from './fingerprint.js';
-import type { ObjectStore } from '../store/blobs.js';
 import type { PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord, FailureRecord } from '../store/records.js';
 import type { SeedSet } from '../config/seeds.js';
-import type { State } from '../store/state.js';
+import type { BuildStore } from '../store/buildStore.js';
 import { diffFingerprints, type FreshReason, type StaleReason } from './staleness.js';
 import { batchTarget, type BuildGraph, type TargetId } from './targets.js';
 
@@ -36,7 +35,7 @@ export type Decision =
 export class ContextSource {
   private readonly built = new Map<string, CumulativeVocabulary>();
 
-  constructor(readonly record: (phase: string, batch: number) => BatchRecord | undefined) {}
+  constructor(readonly record: (phase: string, batch: number) => Promise<BatchRecord | undefined> | BatchRecord | undefined) {}
 
   vocabulary(phase: string): CumulativeVocabulary {
     let v = this.built.get(phase);
@@ -66,8 +65,7 @@ export class Decider {
     readonly graph: BuildGraph,
     readonly seeds: SeedSet,
     readonly parts: ReadonlyMap<string, PhaseParts>,
-    readonly state: State,
-    readonly objects: ObjectStore,
+    readonly store: BuildStore,
   ) {}
 
   private positions: Map<string, number> | undefined;
@@ -135,16 +133,16 @@ export class Decider {
    * The vocabulary context of a batch (items before its first seed) or of one item (seeds before it), from
    * the context phase's records; `missing` names the context batch that is not available yet.
    */
-  contextAt(
+  async contextAt(
     phase: PhaseConfig,
     position: number,
     source: ContextSource,
-  ): ContextValue | { missing: string } | undefined {
+  ): Promise<ContextValue | { missing: string } | undefined> {
     const c = phase.context;
     if (!c) return undefined;
     const cumulative = source.vocabulary(c.vocabulary);
     const need = position === 0 ? 0 : this.graph.batchOf(position - 1);
-    const missing = cumulative.extend(need, (j) => source.record(c.vocabulary, j));
+    const missing = await cumulative.extend(need, (j) => source.record(c.vocabulary, j));
     if (missing) return { missing: batchTarget(c.vocabulary, missing) };
     return { vocabulary: { phase: c.vocabulary, ...cumulative.vocab.before(position, phase.from === c.vocabulary) } };
   }
@@ -153,11 +151,11 @@ export class Decider {
    * The context of a whole batch: the vocabulary before each of its positions (an item inside the batch
    * may see words its neighbours teach in the context phase, which need not be this phase's upstream).
    */
-  batchContext(phase: PhaseConfig, batch: number, source: ContextSource): ContextValue | { missing: string } | undefined {
+  async batchContext(phase: PhaseConfig, batch: number, source: ContextSource): Promise<ContextValue | { missing: string } | undefined> {
     const [start, end] = this.graph.batchRange(batch);
-    const through = this.contextAt(phase, end, source);
+    const through = await this.contextAt(phase, end, source);
     if (!through || 'missing' in through) return through;
-    const first = this.contextAt(phase, start, source) as ContextValue;
+    const first = (await this.contextAt(phase, start, source)) as ContextValue;
     const v = source.vocabulary(phase.context!.vocabulary).vocab;
     let text = '';
     for (let p = start; p < end; p++) text += v.before(p, phase.from === phase.context!.vocabulary).hash;
@@ -182,20 +180,20 @@ export class Decider {
   }
 
   /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
-  decide(phase: PhaseConfig, batch: number, items: RefsText, context?: ContextValue): Decision {
+  async decide(phase: PhaseConfig, batch: number, items: RefsText, context?: ContextValue): Promise<Decision> {
     const target = batchTarget(phase.name, batch);
     const key = this.keyFor(phase, items, context);
-    const hit = this.state.withKey(key);
-    // A record is fresh only with its stored output: a stat per fresh batch (a no-op build never gets here:
-    // its fast path answers first). One found damaged when read is built again by the engine (build.ts).
-    const stored = hit !== undefined && this.objects.has(hit.out);
+    const hit = await this.store.findBatch(key);
+    // A record is fresh only with its stored output (a no-op build never gets here: its fast path answers
+    // first). One found damaged when read is built again by the engine (engine.ts, repair).
+    const stored = hit !== undefined && (await this.store.blobs.has(hit.out));
     if (hit && stored) {
       const reason: FreshReason = hit.target === target ? { kind: 'recorded', at: hit.at } : { kind: 'cached', at: hit.at, target: hit.target };
       return { kind: 'fresh', key, record: hit, reason };
     }
     const fp = this.fingerprint(phase, items, context);
     const reasons: StaleReason[] = hit ? [{ kind: 'output-missing', target: hit.target, out: hit.out }] : this.reasons(target, fp, this.source(phase, batch));
-    const failure = this.state.failure(target);
+    const failure = this.store.failure(target);
     return { kind: 'stale', key, fp, reasons, ...(failure?.key === key ? { failure } : {}) };
   }
 
@@ -203,8 +201,8 @@ export class Decider {
    * The cache key of one item of an `items: independent` phase at a seed position: its input item and the
    * context before it (from `source`: the engine's contexts in a build, the recorded ones elsewhere).
    */
-  itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash, source: ContextSource): ItemKey {
-    const context = phase.context ? (this.contextAt(phase, position, source) as ContextValue | undefined) : undefined;
+  async itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash, source: ContextSource): Promise<ItemKey> {
+    const context = phase.context ? ((await this.contextAt(phase, position, source)) as ContextValue | undefined) : undefined;
     return { id, inputHash, key: this.keyFor(phase, encodeRefs([[id, inputHash]]), context), ...(context ? { context } : {}) };
   }
 
@@ -224,13 +222,13 @@ export class Decider {
     cache: readonly ItemKey[] = [],
   ): Promise<BatchRecord> {
     const idField = this.graph.pipeline.idField;
-    const out = await this.objects.put(JSON.stringify(items));
+    const out = await this.store.blobs.put(JSON.stringify(items));
     if (cache.length) {
       const byId = new Map(items.map((it) => [String(it[idField]), it]));
       for (const e of cache) {
         const it = byId.get(e.id);
         if (!it) continue;
-        this.state.append({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context.vocabulary.hash } : {}), at: run.at });
+        this.store.recordItem({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context.vocabulary.hash } : {}), at: run.at });
       }
     }
     const record: BatchRecord = {
@@ -249,13 +247,13 @@ export class Decider {
       ...(run.edited ? { edited: run.edited } : {}),
       ...contextExtras(this.graph.phases, phase.name, items, idField),
     };
-    this.state.append(record);
+    this.store.recordBatch(record);
     return record;
   }
 
   /** Why `fp` differs from what the target was last built with. */
   reasons(target: TargetId, fp: Fingerprint, source: string): StaleReason[] {
-    const before = this.state.lastSuccess(target);
+    const before = this.store.lastSuccess(target);
     if (!before) return [{ kind: 'never-built' }];
     const r = diffFingerprints(parseFingerprint(before.fp), fp, source);
     return r.length ? r : [{ kind: 'phase-config' }];
@@ -267,7 +265,7 @@ export class Decider {
    */
   reasonsBesidesUpstream(phase: PhaseConfig, batch: number): StaleReason[] {
     const target = batchTarget(phase.name, batch);
-    const before = this.state.lastSuccess(target);
+    const before = this.store.lastSuccess(target);
     if (!before) return [{ kind: 'never-built' }];
     const was = parseFingerprint(before.fp);
     const fp = this.fingerprint(phase, was.items, was.context);

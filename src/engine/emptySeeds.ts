@@ -1,6 +1,6 @@
 import { count } from '../util/plural.js';
 import type { UserError } from '../util/errors.js';
-import type { State } from '../store/state.js';
+import type { BuildStore } from '../store/buildStore.js';
 import type { BuildGraph, Request } from './targets.js';
 
 /**
@@ -9,7 +9,7 @@ import type { BuildGraph, Request } from './targets.js';
  * would rewrite every merged output as empty. cf build refuses (exit 2, nothing touched) when an output
  * it would rewrite holds items; `--allow-empty-seeds` says it is meant. (cf watch waits for the next save.)
  */
-export function emptySeedsError(graph: BuildGraph, state: State, requests: Request[]): UserError | null {
+export function emptySeedsError(graph: BuildGraph, state: Pick<BuildStore, 'merge'>, requests: Request[]): UserError | null {
   if (graph.seedCount > 0) return null;
   const held: string[] = [];
   for (const r of requests) {

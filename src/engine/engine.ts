@@ -243,22 +243,22 @@ export class Engine {
   private readonly runReads = new Map<string, number>();
 
   /** Announces what is fresh and what will run, before anything runs. */
-  plan(requests: Request[]): void {
+  async plan(requests: Request[]): Promise<void> {
     const analysis = new Analysis(this.d);
     this.analysis = analysis;
     const seen = new Set<TargetId>();
     const counts = { fresh: 0, stale: 0, pending: 0, failedBefore: 0 };
-    const visit = (phase: PhaseConfig, batch: number): void => {
+    const visit = async (phase: PhaseConfig, batch: number): Promise<void> => {
       const t = batchTarget(phase.name, batch);
       if (seen.has(t)) return;
       seen.add(t);
-      for (const [p, b] of this.reads(phase, batch, this.planReads)) visit(p, b);
-      const s = analysis.batch(phase, batch);
+      for (const [p, b] of this.reads(phase, batch, this.planReads)) await visit(p, b);
+      const s = await analysis.batch(phase, batch);
       counts[s.kind]++;
       if (s.kind !== 'fresh') this.phasesToRun.add(phase);
       if (s.kind === 'stale' && s.failure) counts.failedBefore++;
     };
-    for (const r of requests) for (const b of r.batches) visit(this.d.graph.phase(r.phase), b);
+    for (const r of requests) for (const b of r.batches) await visit(this.d.graph.phase(r.phase), b);
     this.planned = counts.stale + counts.pending;
     this.o.emit({
       event: 'planned',
@@ -313,11 +313,11 @@ export class Engine {
     if (record.target !== target) {
       // Same inputs were built under another batch number (seeds moved): reuse, record it here too.
       record = { ...record, target, at: this.now() };
-      this.d.state.append(record);
-    } else if (this.d.state.lastSuccess(target) !== record) {
+      this.d.store.recordBatch(record);
+    } else if (this.d.store.lastSuccess(target) !== record) {
       // An earlier run found again (an edit reverted): it is the target's output now, so it becomes the
       // newest record (what explanations compare with, and what compaction keeps in the log).
-      this.d.state.append(record);
+      this.d.store.recordBatch(record);
     }
     this.summary.fresh.push(target);
     this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: formatFreshReason(reason) });
@@ -350,12 +350,12 @@ export class Engine {
     if (phase.context) {
       const blocked = await this.awaitContext(phase, batch, target);
       if (blocked) return blocked;
-      const c = d.batchContext(phase, batch, this.contexts);
+      const c = await d.batchContext(phase, batch, this.contexts);
       if (!c || 'missing' in c) throw new Error(`context of ${target} not available after its batches were built`);
       context = c;
     }
 
-    const decision = d.decide(phase, batch, items, context);
+    const decision = await d.decide(phase, batch, items, context);
     if (decision.kind === 'fresh') return this.fresh(phase, batch, target, decision.record, decision.reason);
     if (this.stopping) return this.cancelled(target);
     if (phase.items === 'independent') {
@@ -473,13 +473,13 @@ export class Engine {
       case 'stopped':
         // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
         if (outcome.attempts > 0) {
-          d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.reason });
+          d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.reason });
         }
         this.summary.stopped.push(target);
         this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason: outcome.reason });
         return { kind: 'stopped' };
       case 'failed':
-        d.state.append({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), ...(outcome.usage.length ? { usage: outcome.usage } : {}) });
+        d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), ...(outcome.usage.length ? { usage: outcome.usage } : {}) });
         this.summary.failed.push(target);
         this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount, attempts: outcome.attempts, errors: outcome.errors });
         return { kind: 'failed' };
@@ -529,7 +529,7 @@ export class Engine {
             throw e;
           }
           const indexed: BatchRecord = { ...r.record, vocab: itemWords(items, this.d.graph.pipeline.idField) };
-          this.d.state.append(indexed);
+          this.d.store.recordBatch(indexed);
           this.done.set(indexed.target, indexed);
         }
         continue;
@@ -545,7 +545,7 @@ export class Engine {
       return { kind: 'skipped', because };
     }
     // Grow the vocabulary through this batch (items inside it see the ones before them).
-    this.d.contextAt(phase, this.d.graph.batchRange(batch)[1], this.contexts);
+    await this.d.contextAt(phase, this.d.graph.batchRange(batch)[1], this.contexts);
     return null;
   }
 
@@ -605,7 +605,7 @@ export class Engine {
   private async itemContent(out: Hash, id: string): Promise<Item | undefined> {
     let items = this.parsedBlobs.get(out);
     if (!items) {
-      const text = await this.d.objects.get(out);
+      const text = await this.d.store.blobs.get(out);
       if (text === null) return undefined;
       items = JSON.parse(text) as Item[];
       this.parsedBlobs.set(out, items);
@@ -647,7 +647,7 @@ export class Engine {
   private async blobItems(record: BatchRecord, o: { keep?: boolean; onRepair?: 'compare' | 'restart' } = {}): Promise<Item[]> {
     const cached = this.parsedBlobs.get(record.out);
     if (cached) return cached;
-    const text = await this.d.objects.get(record.out);
+    const text = await this.d.store.blobs.get(record.out);
     if (text === null) {
       if (this.repairs.get(record.target)?.record === record) {
         throw new InputChanged(`the output of ${record.target}, built again in this build, cannot be read back from .cf/objects`);
@@ -677,7 +677,7 @@ export class Engine {
     const phase = this.d.graph.phase(name!);
     const batch = Number(n);
     const entry: { record: BatchRecord | undefined; result: Promise<BatchResult> } = { record: undefined, result: Promise.resolve({ kind: 'cancelled' }) };
-    entry.result = this.d.objects.remove(record.out).then(async () => {
+    entry.result = this.d.store.blobs.remove(record.out).then(async () => {
       // It was counted fresh: it runs now.
       const i = this.summary.fresh.indexOf(record.target);
       if (i >= 0) this.summary.fresh.splice(i, 1);
@@ -728,7 +728,7 @@ export class Engine {
     }
     const records = results.map((r) => (r as { kind: 'ok'; record: BatchRecord }).record);
     const key = mergeKey(phase, this.d.graph.pipeline.course, records);
-    const rec = this.d.state.merge(phase.name);
+    const rec = this.d.store.merge(phase.name);
     const stamp = await this.o.outputs.stamp(output);
     let reason = 'batch outputs changed';
     let replaced: string | undefined;
@@ -737,7 +737,7 @@ export class Engine {
     if (!stamp) reason = rec ? `${output} was missing` : 'first merge';
     else if (ours && rec.key === key) {
       // Touched or rewritten identically: nothing to do but remember the new stamp.
-      if (!sameStamp(stamp, rec.file)) this.d.state.append({ ...rec, file: { hash: rec.file.hash, ...stamp }, at: this.now() });
+      if (!sameStamp(stamp, rec.file)) this.d.store.recordMerge({ ...rec, file: { hash: rec.file.hash, ...stamp }, at: this.now() });
       this.o.emit({ event: 'merge-fresh', phase: phase.name, output });
       return;
     } else if (!ours) {
@@ -781,7 +781,7 @@ export class Engine {
       return;
     }
     mark(`merged ${output}`);
-    this.d.state.append({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { byteSpans: packSpans(merged.spans) } : {}) });
+    this.d.store.recordMerge({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: this.now(), ...(merged.spans ? { byteSpans: packSpans(merged.spans) } : {}) });
     this.summary.merged.push(output);
     this.o.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });
   }

@@ -44,7 +44,7 @@ export async function takeHandEdits(o: {
   const reports: HandEditReport[] = [];
   const analysis = new Analysis(d);
   for (const phase of o.phases) {
-    const rec = d.state.merge(phase.name);
+    const rec = d.store.merge(phase.name);
     if (!rec) continue;
     const stamp = await o.outputs.stamp(phase.output);
     if (!stamp || sameStamp(stamp, rec.file)) continue;
@@ -71,7 +71,7 @@ export async function takeHandEdits(o: {
     const byId = new Map(items.map((it) => [String(it[idField]), it]));
     const upstream = d.graph.upstream(phase);
     for (const batch of d.graph.batches()) {
-      const status = analysis.batch(phase, batch);
+      const status = await analysis.batch(phase, batch);
       if (status.kind !== 'fresh') continue; // it runs anyway, from its inputs
       const record = status.record;
       const refs = decodeRefs(record.items);
@@ -83,8 +83,8 @@ export async function takeHandEdits(o: {
       // then the phase's whole validator (rules, command, the vocabulary context), with the files it reads.
       let inputItems: Item[];
       if (upstream) {
-        const up = analysis.batch(upstream, batch) as Extract<BatchStatus, { kind: 'fresh' }>;
-        const stored = await d.objects.get(up.record.out);
+        const up = (await analysis.batch(upstream, batch)) as Extract<BatchStatus, { kind: 'fresh' }>;
+        const stored = await d.store.blobs.get(up.record.out);
         if (stored === null) {
           report.rejected.push({ target: record.target, errors: [{ attempt: 0, source: 'output', message: `the stored output of ${up.record.target} is missing or damaged; cf build builds it again` }] });
           continue;
@@ -118,7 +118,7 @@ export async function takeHandEdits(o: {
       const [start] = d.graph.batchRange(batch);
       const cache =
         phase.items === 'independent'
-          ? refs.flatMap(([id, h], i) => (changed.includes(id) ? [d.itemKey(phase, start + i, id, h, analysis.contexts)] : []))
+          ? await Promise.all(refs.flatMap(([id, h], i) => (changed.includes(id) ? [d.itemKey(phase, start + i, id, h, analysis.contexts)] : [])))
           : [];
       await d.recordOutput(
         phase,

@@ -42,7 +42,7 @@ export interface ItemsHost {
   inputItems(phase: PhaseConfig, batch: number, text: RefsText): Promise<Item[]>;
   itemContent(out: Hash, id: string): Promise<Item | undefined>;
   /** One item's cache key at this seed position (with the vocabulary context before it, for phases with one). */
-  itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash): ItemKey;
+  itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash): Promise<ItemKey>;
   contextFor(phase: PhaseConfig, ids: string[]): { prompt: string; validator: ValidatorContext };
   /** Runs a process (`label`: the batch or run it is for) in the build's pool (at once for runners that pool themselves). */
   slot<T>(phase: PhaseConfig, batch: number, label: string, what: 'agent' | 'validator', task: () => Promise<T>): Promise<T>;
@@ -120,10 +120,10 @@ export class ItemBatches {
     const made = new Set<string>();
     let toRun: string[] = [];
     for (const [i, [id, inputHash]] of refs.entries()) {
-      const entry: PackEntry = { ...h.itemKey(phase, start + i, id, inputHash), position: start + i, input: inputItems[i]! };
+      const entry: PackEntry = { ...(await h.itemKey(phase, start + i, id, inputHash)), position: start + i, input: inputItems[i]! };
       entries.set(id, entry);
-      const hit = d.state.itemWithKey(entry.key);
-      const content = hit && d.objects.has(hit.out) ? await h.itemContent(hit.out, id) : undefined;
+      const hit = await d.store.findItem(entry.key);
+      const content = hit && (await d.store.blobs.has(hit.out)) ? await h.itemContent(hit.out, id) : undefined;
       if (content) outputs.set(id, content);
       else toRun.push(id);
     }
@@ -135,7 +135,7 @@ export class ItemBatches {
     const usage: AttemptUsage[] = [];
     let previous = new Map<string, ValidationError[]>();
     const failed = (): ItemsResult => {
-      d.state.append({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}) });
+      d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}) });
       return { kind: 'failed', attempts: attempt, errors };
     };
     const retry = (round: AttemptError[]): void =>
@@ -152,7 +152,7 @@ export class ItemBatches {
         if (share.kind === 'stopped') {
           attempt--;
           // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
-          if (attempt > 0) d.state.append({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}), stopped: share.reason });
+          if (attempt > 0) d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}), stopped: share.reason });
           return { kind: 'stopped', reason: share.reason };
         }
         if (share.usage) usage.push({ ...share.usage, attempt });

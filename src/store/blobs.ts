@@ -4,26 +4,35 @@ import path from 'node:path';
 import { writeAtomicSync } from '../util/fsx.js';
 import { hashString, type Hash } from '../util/hash.js';
 
-/** Content-addressed blobs: batch outputs, stored once by the hash of their text. */
-export interface ObjectStore {
+/**
+ * Content-addressed blobs (batch outputs): stored once by the hash of their text, verified by it on read.
+ * Asynchronous throughout: a blob store may live elsewhere (a shared cache).
+ */
+export interface BlobStore {
   put(text: string): Promise<Hash>;
-  has(hash: Hash): boolean;
+  has(hash: Hash): Promise<boolean>;
   /** The blob's text, or null when it is missing or damaged (its content no longer matches its hash). */
   get(hash: Hash): Promise<string | null>;
-  /** Deletes every blob not in `keep`; returns how many were deleted. */
-  retain(keep: ReadonlySet<Hash>): Promise<number>;
   /** Deletes one blob (found damaged: it must not be taken for a stored output again). */
   remove(hash: Hash): Promise<void>;
 }
 
-export class MemoryObjectStore implements ObjectStore {
+/** A blob store this checkout owns: it may delete what no record refers to (never a shared one). */
+export interface OwnBlobStore extends BlobStore {
+  /** Deletes every blob not in `keep`; returns how many were deleted. */
+  retain(keep: ReadonlySet<Hash>): Promise<number>;
+  /** What retain(keep) would delete (`cf clean -n` counts them; nothing is deleted). */
+  unreferenced(keep: ReadonlySet<Hash>): Promise<string[]>;
+}
+
+export class MemoryBlobStore implements OwnBlobStore {
   readonly blobs = new Map<Hash, string>();
   async put(text: string): Promise<Hash> {
     const h = hashString(text);
     this.blobs.set(h, text);
     return h;
   }
-  has(hash: Hash): boolean {
+  async has(hash: Hash): Promise<boolean> {
     return this.blobs.has(hash);
   }
   async get(hash: Hash): Promise<string | null> {
@@ -35,12 +44,15 @@ export class MemoryObjectStore implements ObjectStore {
     for (const h of [...this.blobs.keys()]) if (!keep.has(h) && this.blobs.delete(h)) n++;
     return n;
   }
+  async unreferenced(keep: ReadonlySet<Hash>): Promise<string[]> {
+    return [...this.blobs.keys()].filter((h) => !keep.has(h));
+  }
   async remove(hash: Hash): Promise<void> {
     this.blobs.delete(hash);
   }
 }
 
-export class DiskObjectStore implements ObjectStore {
+export class DiskBlobStore implements OwnBlobStore {
   /**
    * The blobs on disk, listed once (a directory read per shard) when has() is first asked, then kept up to
    * date by this store's own writes and deletes: planning asks for every fresh batch's blob, and a stat each
@@ -77,7 +89,7 @@ export class DiskObjectStore implements ObjectStore {
     return h;
   }
 
-  has(hash: Hash): boolean {
+  async has(hash: Hash): Promise<boolean> {
     return this.listing().has(hash);
   }
 

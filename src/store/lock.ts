@@ -1,9 +1,9 @@
+import { storeLayout } from './layout.js';
 import { processExists } from '../util/pid.js';
 import { hostname } from 'node:os';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killMarkedAndWait, sessionId } from '../exec/processes/sessionMark.js';
-import { statePaths } from './state.js';
 
 /**
  * The holder refreshes the lock every STALE_MS/2; a lock not refreshed for STALE_MS (its holder died) is
@@ -65,9 +65,9 @@ export async function acquireLock(
   signal?: AbortSignal,
 ): Promise<HeldLock> {
   const lockfile = (await import('proper-lockfile')).default;
-  const p = statePaths(dir);
+  const p = storeLayout(dir);
   await mkdir(p.root, { recursive: true });
-  const ownerFile = `${p.lock}.owner`;
+  const ownerFile = p.lockOwner;
   let waited = false;
   let delay = 50;
   for (;;) {

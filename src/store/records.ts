@@ -7,11 +7,18 @@ import type { FingerprintText, RefsText } from '../engine/fingerprint.js';
 import type { TargetId } from '../engine/targets.js';
 
 /**
+ * The records' format: written with every record (`v`); a record of a newer format (a newer cf wrote it) is
+ * not read. Records without `v` are of format 1, which this one reads as it is.
+ */
+export const RECORD_FORMAT = 2;
+
+/**
  * What cf remembers, one JSON object per line of .cf/records.log (append-only, compacted now and then).
  * Records are keyed by content: a batch record says "inputs with key K produced output O (these items)";
  * items carry their own hashes so a later per-item cache or a remote store can address them one by one.
  */
 export interface BatchRecord {
+  v?: number;
   t: 'batch';
   target: TargetId;
   key: Hash;
@@ -38,6 +45,7 @@ export interface BatchRecord {
 
 /** One output item of an `items: independent` phase, cached under its own key. */
 export interface ItemRecord {
+  v?: number;
   t: 'item';
   phase: string;
   id: string;
@@ -52,6 +60,7 @@ export interface ItemRecord {
 }
 
 export interface FailureRecord {
+  v?: number;
   t: 'fail';
   target: TargetId;
   key: Hash;
@@ -65,6 +74,7 @@ export interface FailureRecord {
 
 /** The merged output file as last written: its key (the batch outputs it holds) and its stamp on disk. */
 export interface MergeRecord {
+  v?: number;
   t: 'merge';
   phase: string;
   path: string;
@@ -78,6 +88,7 @@ export interface MergeRecord {
 
 /** Written by `cf clean`: the target's records no longer count. */
 export interface ForgetRecord {
+  v?: number;
   t: 'forget';
   target: TargetId;
   at: string;

@@ -1,10 +1,10 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
-import path from 'node:path';
-import { readTextOrNullSync, writeAtomic, writeAtomicStream } from '../util/fsx.js';
+import { mkdir } from 'node:fs/promises';
+import { readTextOrNullSync } from '../util/fsx.js';
 import type { Hash } from '../util/hash.js';
-import { scrubSecrets } from '../util/secrets.js';
-import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord, StateRecord } from './records.js';
+import { FileSink, type RecordSink } from './fileSink.js';
+import { storeLayout } from './layout.js';
+import { forEachRecord } from './lines.js';
+import { RECORD_FORMAT, type BatchRecord, type FailureRecord, type ForgetRecord, type ItemRecord, type MergeRecord, type StateRecord } from './records.js';
 import type { TargetId } from '../engine/targets.js';
 
 /** Older successful runs kept per target, so reverting an edit finds its output again without an agent run. */
@@ -21,22 +21,6 @@ function* lines(records: Iterable<StateRecord>): Generator<string> {
   for (const r of records) yield `${JSON.stringify(r)}\n`;
 }
 
-/** Where records go: a file (append-only log) or nowhere (in-memory engine tests). */
-export interface RecordSink {
-  append(line: string): void;
-  readonly size: number | null;
-  /** Replaces the whole log with these lines, and the history with those (and its keys), atomically. */
-  rewrite(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void>;
-  /** Appends these lines to the history (and keys), then replaces the log with `lines`: the history is not read. */
-  moveToHistory(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void>;
-  /** The history file's size in bytes (0 when there is none; null in memory). */
-  readonly historySize: number | null;
-  /** Calls `fn` with each record of the history (superseded runs kept for reverts), oldest first. */
-  eachHistoryRecord(fn: (r: StateRecord) => void): void;
-  /** The keys the history holds (a small file): asked first, so a miss does not read the history. */
-  readHistoryKeys(): string | null;
-  close(): void;
-}
 
 /**
  * The build's memory, indexed from an append-only record log. The newest record for a target wins;
@@ -75,6 +59,7 @@ export class State {
     this.clear();
     let older = 0;
     this.sink.eachHistoryRecord((r) => {
+      if ((r.v ?? 1) > RECORD_FORMAT) return;
       older++;
       this.apply(r);
     });
@@ -170,11 +155,15 @@ export class State {
   }
 
   load(text: string): void {
-    forEachRecord(text, (r, bytes) => this.apply(r, bytes));
+    forEachRecord(text, (r, bytes) => {
+      // A record of a newer format (a newer cf wrote it) is not understood here: as if absent.
+      if ((r.v ?? 1) <= RECORD_FORMAT) this.apply(r, bytes);
+    });
   }
 
+  /** Appends a record (written with its format version). */
   append(r: StateRecord): void {
-    const line = `${JSON.stringify(r)}\n`;
+    const line = `${JSON.stringify(r.v === RECORD_FORMAT ? r : { v: RECORD_FORMAT, ...r })}\n`;
     this.sink?.append(line);
     this.apply(r, line.length);
   }
@@ -305,209 +294,14 @@ export class State {
 }
 
 /**
- * The log file: opened for append; a torn last line (kill -9 mid-write) is terminated before appending.
- * `readOnly` (cf status, explain, build -n): the same files are read, the history included, so a read-only
- * command finds every key a build would find; writing is a bug and throws. Lines are scrubbed of secrets
- * as they are written: the last defence (text from agents is scrubbed where it enters cf, util/secrets.ts).
- */
-export class FileSink implements RecordSink {
-  private fd: number | null = null;
-
-  constructor(
-    private readonly file: string,
-    private readonly opts: { readOnly?: boolean } = {},
-  ) {}
-
-  private writable(): void {
-    if (this.opts.readOnly) throw new Error(`internal: ${this.file} was opened read-only`);
-  }
-
-  private open(): number {
-    this.writable();
-    if (this.fd !== null) return this.fd;
-    const fd = openSync(this.file, 'a+');
-    const size = fstatSync(fd).size;
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 10) writeSync(fd, '\n');
-    }
-    this.fd = fd;
-    return fd;
-  }
-
-  append(line: string): void {
-    writeSync(this.open(), scrubSecrets(line));
-  }
-
-  get size(): number | null {
-    try {
-      return statSync(this.file).size;
-    } catch {
-      return null;
-    }
-  }
-
-  async rewrite(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void> {
-    this.writable();
-    this.close();
-    // History first: a crash between the two leaves old records in both files, never in neither.
-    await writeAtomicStream(this.historyFile, bytes(history), undefined, { durable: true });
-    await writeAtomic(`${this.historyFile}.keys`, historyKeys.join('\n'), { durable: true });
-    await writeAtomicStream(this.file, bytes(lines), undefined, { durable: true });
-  }
-
-  async moveToHistory(lines: Iterable<string>, history: Iterable<string>, historyKeys: string[]): Promise<void> {
-    this.writable();
-    this.close();
-    // History first (as in rewrite): a crash before the log is replaced leaves records in both, which is harmless.
-    await appendDurable(this.historyFile, bytes(history));
-    if (historyKeys.length) await appendDurable(`${this.historyFile}.keys`, [Buffer.from(`\n${historyKeys.join('\n')}`)]);
-    await writeAtomicStream(this.file, bytes(lines), undefined, { durable: true });
-  }
-
-  get historySize(): number {
-    try {
-      return statSync(this.historyFile).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  readHistoryKeys(): string | null {
-    try {
-      return readFileSync(`${this.historyFile}.keys`, 'utf8');
-    } catch {
-      return null;
-    }
-  }
-
-  eachHistoryRecord(fn: (r: StateRecord) => void): void {
-    forEachLineOfFile(this.historyFile, (line) => {
-      const r = parseRecord(line);
-      if (r) fn(r);
-    });
-  }
-
-  private get historyFile(): string {
-    return this.file.replace(/records\.log$/, 'history.log');
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-}
-
-function* bytes(lines: Iterable<string>): Generator<Uint8Array> {
-  for (const l of lines) yield Buffer.from(scrubSecrets(l));
-}
-
-/** Appends to a file and makes it durable (fsync) before returning. */
-async function appendDurable(file: string, chunks: Iterable<Uint8Array>): Promise<void> {
-  const fh = await open(file, 'a');
-  try {
-    let pending: Uint8Array[] = [];
-    let size = 0;
-    for (const c of chunks) {
-      pending.push(c);
-      size += c.length;
-      if (size >= 1 << 20) {
-        await fh.write(Buffer.concat(pending));
-        pending = [];
-        size = 0;
-      }
-    }
-    if (pending.length) await fh.write(Buffer.concat(pending));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * Calls `fn` with each non-empty line of a file, read `chunk` bytes at a time (a line is decoded from its
- * own bytes: a UTF-8 sequence never holds a newline byte). Nothing when the file does not exist.
- */
-export function forEachLineOfFile(file: string, fn: (line: string) => void, chunk = 4 << 20): void {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return;
-  }
-  try {
-    const buf = Buffer.allocUnsafe(chunk);
-    let carry: Buffer | null = null;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      const data: Buffer = carry ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
-      carry = null;
-      let start = 0;
-      for (;;) {
-        const nl = data.indexOf(10, start);
-        if (nl === -1) {
-          // The next read reuses buf: keep a copy of the unfinished line.
-          if (start < data.length) carry = Buffer.from(data.subarray(start));
-          break;
-        }
-        if (nl > start) fn(data.toString('utf8', start, nl));
-        start = nl + 1;
-      }
-    }
-    if (carry?.length) fn(carry.toString('utf8'));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** One log line's record; null for a line torn by a crash mid-write (that record never completed). */
-function parseRecord(line: string): StateRecord | null {
-  try {
-    return JSON.parse(line) as StateRecord;
-  } catch {
-    return null;
-  }
-}
-
-/** Calls `fn` with each record of a log's text; a line torn by a crash mid-write is skipped. */
-function forEachRecord(text: string, fn: (r: StateRecord, bytes: number) => void): void {
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const line = text.slice(start, end);
-    start = end + 1;
-    const r = line ? parseRecord(line) : null;
-    if (r) fn(r, line.length + 1);
-  }
-}
-
-export const STATE_DIR = '.cf';
-
-export function statePaths(dir: string) {
-  const root = path.join(dir, STATE_DIR);
-  return {
-    root,
-    log: path.join(root, 'records.log'),
-    objects: path.join(root, 'objects'),
-    runs: path.join(root, 'runs'),
-    statCache: path.join(root, 'stat-cache.json'),
-    lock: path.join(root, 'lock'),
-    replaced: path.join(root, 'replaced'),
-  };
-}
-
-/**
  * The recorded state of a pipeline directory. Read-only or not, keys are looked up the same way (the log,
  * then the history when the log lacks a key): status, explain and --dry-run agree with cf build.
  */
 export async function openState(dir: string, opts: { readOnly: boolean }): Promise<State> {
-  const p = statePaths(dir);
+  const p = storeLayout(dir);
   const text = readTextOrNullSync(p.log);
   if (!opts.readOnly) await mkdir(p.root, { recursive: true });
-  const state = new State(new FileSink(p.log, { readOnly: opts.readOnly }));
+  const state = new State(new FileSink(p, { readOnly: opts.readOnly }));
   if (text) state.load(text);
   return state;
 }

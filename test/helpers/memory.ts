@@ -4,7 +4,8 @@ import { Engine, type BuildSummary } from '../../src/engine/engine.js';
 import { Decider } from '../../src/engine/decide.js';
 import type { BuildEvent } from '../../src/events/types.js';
 import { phaseParts, type PhaseParts } from '../../src/engine/fingerprint.js';
-import { MemoryObjectStore } from '../../src/store/blobs.js';
+import { MemoryBlobStore } from '../../src/store/blobs.js';
+import { LocalStore } from '../../src/store/localStore.js';
 import { MemoryOutputStore } from '../../src/store/outputs.js';
 import type { PhaseConfig, Pipeline, RunnerConfig } from '../../src/config/pipeline.js';
 import type { Item, SeedSet } from '../../src/config/seeds.js';
@@ -38,7 +39,7 @@ export class World {
   readonly intelligence = new Map<string, string>();
   /** The recorded state: in memory, unless a test opens one on disk (openState) instead. */
   state = new State(null);
-  readonly objects = new MemoryObjectStore();
+  readonly objects = new MemoryBlobStore();
   readonly outputs = new MemoryOutputStore();
   readonly runs: AgentRequest[] = [];
   readonly events: BuildEvent[] = [];
@@ -101,7 +102,7 @@ export class World {
     };
     for (const p of pipeline.phases) parts.set(p.name, await phaseParts(pipeline, p, hasher));
     const seeds = this.seedSet();
-    return new Decider(new BuildGraph(pipeline, seeds.ids), seeds, parts, this.state, this.objects);
+    return new Decider(new BuildGraph(pipeline, seeds.ids), seeds, parts, new LocalStore(this.state, this.objects));
   }
 
   /** Builds `targets` (default: everything); returns the summary and the targets whose agents ran. */
@@ -130,7 +131,7 @@ export class World {
       signal,
     });
     onEngine?.(engine);
-    engine.plan(requests.value);
+    await engine.plan(requests.value);
     const summary = await engine.run(requests.value);
     const agentRuns = this.runs.slice(before).filter((r) => r.attempt === 1).map((r) => r.target).sort();
     return { ...summary, agentRuns };

@@ -1,16 +1,16 @@
+import { storeLayout } from '../../store/layout.js';
 import { count } from '../../util/plural.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adoptPhase } from '../../engine/adopt.js';
 import { acquireLock, describeLockWait } from '../../store/lock.js';
 import type { Item } from '../../config/seeds.js';
-import { statePaths } from '../../store/state.js';
 import { createValidator } from '../../exec/validators.js';
 import { detectKind, readDocument } from '../../domains/ssi/formats.js';
 import { fail } from '../../util/errors.js';
 import type { AdoptOptions } from '../main.js';
 import { formatErrors } from '../reporters.js';
-import { readState, requireInputs } from '../../app/session.js';
+import { openStore, requireInputs } from '../../app/session.js';
 
 /** `cf adopt PHASE --from FILE`: an existing merged output becomes the phase's batches, fresh for the current inputs. */
 export async function adoptCommand(opts: AdoptOptions, args: string[], from: string | undefined): Promise<number> {
@@ -37,12 +37,12 @@ export async function adoptCommand(opts: AdoptOptions, args: string[], from: str
   } else {
     fail({ kind: 'usage', message: `${from}: expected a JSON array of items or an SSi document` });
   }
-  const paths = statePaths(opts.dir);
+  const paths = storeLayout(opts.dir);
   const lock = await acquireLock(opts.dir, 'adopt', (o) => process.stderr.write(`cf: ${describeLockWait(o)}\n`));
   try {
-    const state = await readState(opts.dir, false);
+    const store = await openStore(opts.dir, false);
     const report = await adoptPhase({
-      decider: inputs.decider(state),
+      decider: inputs.decider(store),
       phase,
       items,
       source: from,
@@ -51,7 +51,7 @@ export async function adoptCommand(opts: AdoptOptions, args: string[], from: str
       signal: new AbortController().signal,
     });
     await inputs.cache.save();
-    state.close();
+    store.close();
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({ phase: phase.name, from, ...report })}\n`);
     } else {

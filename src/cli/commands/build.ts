@@ -1,3 +1,4 @@
+import { storeLayout } from '../../store/layout.js';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -14,11 +15,10 @@ import { emptySeedsError } from '../../engine/emptySeeds.js';
 import { unstartableCommand } from '../../config/commandCheck.js';
 import type { BuildEvent } from '../../events/types.js';
 import { acquireLock } from '../../store/lock.js';
-import { DiskObjectStore } from '../../store/blobs.js';
 import type { OutputStore } from '../../store/outputs.js';
 import type { PhaseConfig } from '../../config/pipeline.js';
 import type { FileStamp } from '../../store/records.js';
-import { statePaths, type State } from '../../store/state.js';
+import type { LocalStore } from '../../store/localStore.js';
 import { formatFreshReason, formatStaleReason } from '../../engine/staleness.js';
 import type { Request } from '../../engine/targets.js';
 import { createValidator } from '../../exec/validators.js';
@@ -30,7 +30,7 @@ import type { GlobalOptions } from '../main.js';
 import { STATE_FORMAT } from '../../version.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { outputStore, readIntelligence, readState, removeStaleTemporariesOf, requireInputs, watchedFiles, type Inputs } from '../../app/session.js';
+import { openStore, outputStore, readIntelligence, removeStaleTemporariesOf, requireInputs, watchedFiles, type Inputs } from '../../app/session.js';
 
 export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
@@ -45,7 +45,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   const unpriced = opts.maxCost !== null ? unpricedRunner(inputs, requests) : null;
   if (unpriced) fail(unpriced);
   if (inputs.graph.seedCount === 0 && !opts.allowEmptySeeds) {
-    const empty = emptySeedsError(inputs.graph, await readState(opts.dir, true), requests);
+    const empty = emptySeedsError(inputs.graph, await openStore(opts.dir, true), requests);
     if (empty) fail(empty);
   }
 
@@ -98,7 +98,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     };
     // cf's own files: the state log, and the stored outputs' directories (a stored output deleted makes its
     // batch stale: that must not be answered from the stamp).
-    const paths = statePaths(opts.dir);
+    const paths = storeLayout(opts.dir);
     const own = [paths.log, ...(await readdir(paths.objects).catch(() => [] as string[])).map((d) => path.join(paths.objects, d))];
     await writeNoopStamp(opts.dir, names, STATE_FORMAT, files, own.map((f) => path.relative(opts.dir, f)), [...s.ran, ...s.fresh].sort(), hashOf);
   } else {
@@ -129,7 +129,7 @@ export function unpricedRunner(inputs: Inputs, requests: Request[]): UserError |
 export function createEngine(o: {
   opts: Pick<GlobalOptions, 'dir' | 'jobs' | 'maxCost'>;
   inputs: Inputs;
-  state: State;
+  state: LocalStore;
   emit: (e: BuildEvent) => void;
   signal: AbortSignal;
   drain?: AbortSignal;
@@ -139,7 +139,7 @@ export function createEngine(o: {
   budget?: Budget;
 }): Engine {
   const { pipeline } = o.inputs;
-  const paths = statePaths(o.opts.dir);
+  const paths = storeLayout(o.opts.dir);
   const runners = new Map<string, AgentRunner>();
   const validators = new Map<string, Validator | null>();
   const budget = o.budget ?? new Budget(o.opts.maxCost);
@@ -198,13 +198,9 @@ function leanHeapFor(batches: number): (() => void) | null {
   };
 }
 
-export async function finishBuild(dir: string, inputs: Inputs, state: State): Promise<void> {
+export async function finishBuild(inputs: Inputs, state: LocalStore): Promise<void> {
   await inputs.cache.save();
-  if (state.needsCompaction()) {
-    // Usually appended to the history unread; when the history is rewritten, unreferenced outputs go too.
-    if ((await state.compact()) === 'rewritten') await new DiskObjectStore(statePaths(dir).objects).retain(state.liveObjects());
-    mark('state compacted');
-  }
+  await state.finish();
   state.close();
 }
 
@@ -217,13 +213,13 @@ async function runBuild(
   outputs?: Map<string, FileStamp>,
 ): Promise<BuildSummary> {
   await removeStaleTemporariesOf(inputs.pipeline);
-  const state = await readState(opts.dir, false);
+  const state = await openStore(opts.dir, false);
   mark('state read');
   const engine = createEngine({ opts, inputs, state, emit, signal });
   try {
     await takeEdits(inputs, engine.decider, emit, signal);
     mark('edits taken');
-    engine.plan(requests);
+    await engine.plan(requests);
     mark('planned');
     // An agent or validator that cannot start is a config error before anything runs, not a batch that
     // fails each of its attempts.
@@ -241,7 +237,7 @@ async function runBuild(
       const m = state.merge(phase.name);
       if (m) outputs?.set(m.path, m.file);
     }
-    await finishBuild(opts.dir, inputs, state);
+    await finishBuild(inputs, state);
     mark('state saved');
   }
 }
@@ -253,7 +249,7 @@ export async function takeEdits(inputs: Inputs, decider: Decider, emit: (e: Buil
     outputs: outputs ?? outputStore(inputs.pipeline.dir),
     phases: inputs.graph.phases,
     validatorFor: (phase) => createValidator(phase, inputs.pipeline),
-    runDir: (phase, batch) => path.join(statePaths(inputs.pipeline.dir).runs, phase.name, String(batch), 'edit'),
+    runDir: (phase, batch) => path.join(storeLayout(inputs.pipeline.dir).runs, phase.name, String(batch), 'edit'),
     signal,
   });
   for (const r of reports) {
@@ -292,10 +288,10 @@ export function describeStatus(s: BatchStatus): string {
 }
 
 async function dryRun(opts: GlobalOptions, inputs: Inputs, requests: Request[]): Promise<number> {
-  const state = await readState(opts.dir, true);
+  const state = await openStore(opts.dir, true);
   const analysis = new Analysis(inputs.decider(state));
   const outputs = outputStore(opts.dir);
-  const rows = closure(inputs, requests).map(({ phase, batch }) => analysis.batch(phase, batch));
+  const rows = await Promise.all(closure(inputs, requests).map(({ phase, batch }) => analysis.batch(phase, batch)));
   const merges = [];
   for (const r of requests) if (r.merge) merges.push(await analysis.merge(inputs.graph.phase(r.phase), outputs));
   const wouldRun = rows.filter((s) => s.kind === 'stale' && !s.reassemble);

@@ -1,15 +1,15 @@
+import { storeLayout } from '../../store/layout.js';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock, describeLockWait } from '../../store/lock.js';
 import { decodeRefs } from '../../engine/fingerprint.js';
-import { DiskObjectStore } from '../../store/blobs.js';
 import type { ForgetRecord } from '../../store/records.js';
-import { statePaths, type State } from '../../store/state.js';
+import type { LocalStore } from '../../store/localStore.js';
 import { batchTarget, phaseTarget, type Request, type TargetId } from '../../engine/targets.js';
 import type { CleanOptions } from '../main.js';
 import { count } from '../../util/plural.js';
-import { requireInputs, readState, type Inputs } from '../../app/session.js';
+import { openStore, requireInputs, type Inputs } from '../../app/session.js';
 
 /** Batch targets named in a dry run's line for one phase; the rest are counted. */
 const LIST_MAX = 12;
@@ -24,8 +24,8 @@ interface Plan {
   outputs: string[];
 }
 
-function plan(dir: string, inputs: Inputs, requests: Request[], state: State): Plan {
-  const paths = statePaths(dir);
+function plan(dir: string, inputs: Inputs, requests: Request[], state: LocalStore): Plan {
+  const paths = storeLayout(dir);
   const seedIds = inputs.decider(state).seeds.ids;
   const forget = new Set<TargetId>();
   /** items: independent: a batch's items (as the seeds cut them now, and as last built) are forgotten with it. */
@@ -71,10 +71,9 @@ const runDirectories = (n: number): string => count(n, 'run directory', 'run dir
 export async function cleanCommand(opts: CleanOptions, names: string[]): Promise<number> {
   const { inputs, requests } = await requireInputs(opts.dir, names);
   if (opts.dryRun) return dryRun(opts.dir, inputs, requests);
-  const paths = statePaths(opts.dir);
   const lock = await acquireLock(opts.dir, 'clean', (o) => process.stderr.write(`cf: ${describeLockWait(o)}\n`));
   try {
-    const state = await readState(opts.dir, false);
+    const state = await openStore(opts.dir, false);
     const p = plan(opts.dir, inputs, requests, state);
     for (const d of p.runDirs) await rm(d, { recursive: true, force: true });
     const removed: string[] = [];
@@ -85,9 +84,8 @@ export async function cleanCommand(opts: CleanOptions, names: string[]): Promise
       );
       if (existed) removed.push(output);
     }
-    for (const r of p.forget) state.append(r);
-    await state.compact({ full: true });
-    const gone = await new DiskObjectStore(paths.objects).retain(state.liveObjects());
+    for (const r of p.forget) state.forget(r);
+    const gone = await state.collect();
     state.close();
     const batches = batchRecords(p).length;
     const parts = [removed.length ? `removed ${removed.join(', ')}` : 'no outputs to remove', `forgot ${count(batches, 'batch record')}`];
@@ -105,11 +103,11 @@ export async function cleanCommand(opts: CleanOptions, names: string[]): Promise
  * state in memory only, and its history (older runs kept for reverts) is read, since what it refers to stays.
  */
 async function dryRun(dir: string, inputs: Inputs, requests: Request[]): Promise<number> {
-  const paths = statePaths(dir);
-  const state = await readState(dir, true);
+  const paths = storeLayout(dir);
+  const state = await openStore(dir, true);
   const p = plan(dir, inputs, requests, state);
-  state.load(p.forget.map((r) => JSON.stringify(r)).join('\n'));
-  const gone = await new DiskObjectStore(paths.objects).unreferenced(state.liveObjects());
+  state.state.load(p.forget.map((r) => JSON.stringify(r)).join('\n'));
+  const gone = await state.uncollected();
   state.close();
   const outputs = p.outputs.filter((o) => existsSync(path.resolve(dir, o)));
   const runDirs = p.runDirs.filter((d) => existsSync(d));

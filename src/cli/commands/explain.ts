@@ -7,15 +7,15 @@ import { formatDuration } from '../../util/duration.js';
 import type { ExplainOptions } from '../main.js';
 import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
-import { requireInputs, outputStore, readState } from '../../app/session.js';
+import { openStore, outputStore, requireInputs } from '../../app/session.js';
 import { describeStatus } from './build.js';
 import { addUsage, emptyTotals, formatTotals } from '../../exec/runners/usage.js';
 
 export async function explainCommand(opts: ExplainOptions, names: string[]): Promise<number> {
   if (!names.length) fail({ kind: 'usage', message: 'cf explain needs a target', hint: 'cf explain pairs#3, cf explain out/pairs.json; cf status lists everything' });
   const { inputs, requests } = await requireInputs(opts.dir, names);
-  const state = await readState(opts.dir, true);
-  const decider = inputs.decider(state);
+  const store = await openStore(opts.dir, true);
+  const decider = inputs.decider(store);
   const analysis = new Analysis(decider);
   const outputs = outputStore(opts.dir);
   const lines: string[] = [];
@@ -24,7 +24,7 @@ export async function explainCommand(opts: ExplainOptions, names: string[]): Pro
     const phase = inputs.graph.phase(r.phase);
     if (r.merge) {
       const m = await analysis.merge(phase, outputs);
-      const statuses = inputs.graph.batches().map((b) => analysis.batch(phase, b));
+      const statuses = await analysis.phase(phase);
       const counts = { fresh: 0, stale: 0, pending: 0 };
       for (const s of statuses) counts[s.kind]++;
       lines.push(`${phase.output} (phase ${phase.name}, ${count(statuses.length, 'batch', 'batches')}): ${m.kind === 'fresh' ? 'up to date' : `out of date: ${m.reason}`}`);
@@ -40,13 +40,13 @@ export async function explainCommand(opts: ExplainOptions, names: string[]): Pro
       continue;
     }
     for (const b of r.batches) {
-      const s = analysis.batch(phase, b);
+      const s = await analysis.batch(phase, b);
       const target = batchTarget(phase.name, b);
       const [start, end] = inputs.graph.batchRange(b);
       const ids = decider.seeds.ids;
       const span = end > start ? `seeds ${ids[start]}–${ids[end - 1]}` : 'no seeds';
-      const last = state.lastSuccess(target);
-      const failure = state.failure(target);
+      const last = store.lastSuccess(target);
+      const failure = store.failure(target);
       lines.push(`${target} (${span}): ${s.kind === 'fresh' ? 'fresh' : s.kind === 'stale' ? 'stale, will run' : 'may run'}`);
       if (s.kind === 'stale') for (const reason of s.reasons) lines.push(`  - ${formatStaleReason(reason)}`);
       else lines.push(`  ${describeStatus(s)}`);

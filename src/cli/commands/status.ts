@@ -5,7 +5,7 @@ import { batchTarget } from '../../engine/targets.js';
 import type { StatusOptions } from '../main.js';
 import { fail } from '../../util/errors.js';
 import { formatErrors } from '../reporters.js';
-import { requireInputs, outputStore, readState } from '../../app/session.js';
+import { openStore, outputStore, requireInputs } from '../../app/session.js';
 import { describeStatus } from './build.js';
 import { addUsage, emptyTotals, formatTotals, type UsageTotals } from '../../exec/runners/usage.js';
 
@@ -26,8 +26,8 @@ interface PhaseRow {
 export async function statusCommand(opts: StatusOptions, args: string[]): Promise<number> {
   if (args.length) fail({ kind: 'usage', message: 'cf status takes no targets', hint: 'cf explain TARGET' });
   const { inputs } = await requireInputs(opts.dir, []);
-  const state = await readState(opts.dir, true);
-  const decider = inputs.decider(state);
+  const store = await openStore(opts.dir, true);
+  const decider = inputs.decider(store);
   const analysis = new Analysis(decider);
   const outputs = outputStore(opts.dir);
   const rows: PhaseRow[] = [];
@@ -36,9 +36,9 @@ export async function statusCommand(opts: StatusOptions, args: string[]): Promis
   for (const phase of inputs.graph.phases) {
     const row: PhaseRow = { phase: phase.name, batches: inputs.graph.batchCount, fresh: 0, stale: 0, waiting: 0, failed: 0, output: await analysis.merge(phase, outputs), usage: emptyTotals() };
     for (const b of inputs.graph.batches()) {
-      const s = analysis.batch(phase, b);
-      const f = s.kind !== 'fresh' ? state.failure(batchTarget(phase.name, b)) : undefined;
-      const built = s.kind === 'fresh' ? s.record : state.lastSuccess(batchTarget(phase.name, b));
+      const s = await analysis.batch(phase, b);
+      const f = s.kind !== 'fresh' ? store.failure(batchTarget(phase.name, b)) : undefined;
+      const built = s.kind === 'fresh' ? s.record : store.lastSuccess(batchTarget(phase.name, b));
       for (const u of [...(built?.usage ?? []), ...(f?.usage ?? [])]) addUsage(row.usage, u, u.attempt > 1);
       if (f) failures.push(f);
       // Each batch counts once: fresh, failed (with these very inputs), stale (will run), or waiting.

@@ -9,7 +9,7 @@ import type { BuildEvent } from '../../events/types.js';
 import { acquireLock, describeLockWait } from '../../store/lock.js';
 import { loadPipeline, PIPELINE_FILE, type Pipeline } from '../../config/pipeline.js';
 import { SeedsChanged } from '../../config/seeds.js';
-import type { State } from '../../store/state.js';
+import type { LocalStore } from '../../store/localStore.js';
 import { resolveTargets, type Request } from '../../engine/targets.js';
 import { fail, type UserError } from '../../util/errors.js';
 import type { Result } from '../../util/result.js';
@@ -17,7 +17,7 @@ import { onInterrupt } from '../interrupt.js';
 import type { WatchOptions } from '../main.js';
 import { OwnWrites } from '../ownWrites.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { loadInputs, outputStore, readState, removeStaleTemporariesOf, watchedFiles, type Inputs } from '../../app/session.js';
+import { loadInputs, openStore, outputStore, removeStaleTemporariesOf, watchedFiles, type Inputs } from '../../app/session.js';
 import { WatchedFiles } from '../watchFiles.js';
 import { WatchReporter } from '../watchReporter.js';
 import { createEngine, finishBuild, takeEdits, unpricedRunner } from './build.js';
@@ -28,7 +28,7 @@ const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
 interface Current {
   engine: Engine;
   drain: AbortController;
-  state: State;
+  state: LocalStore;
 }
 
 /**
@@ -72,7 +72,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   let current: Current | null = null;
   let wake: (() => void) | null = null;
   /** The state and stat cache stay in memory between rebuilds (re-read when another cf changed the log). */
-  let lastState: State | null = null;
+  let lastState: LocalStore | null = null;
   let lastLogSize: number | null = null;
   const cache = good.cache;
 
@@ -149,7 +149,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
     try {
       await removeStaleTemporariesOf(good.pipeline);
       const reuse = lastState !== null && lastState.logSize === lastLogSize;
-      const state = reuse ? lastState! : await readState(opts.dir, false);
+      const state = reuse ? lastState! : await openStore(opts.dir, false);
       const drain = new AbortController();
       const engine = createEngine({ opts, inputs: good, state, emit: count, signal: interrupt.signal, drain: drain.signal, outputs, budget });
       current = { engine, drain, state };
@@ -157,7 +157,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
       if (pending.size && !timer) void stopAffected(current);
       try {
         await takeEdits(good, engine.decider, count, interrupt.signal, outputs);
-        engine.plan(requests);
+        await engine.plan(requests);
         const unstartable = unstartableCommand(good.pipeline, engine.phasesToRun);
         if (unstartable) return refuse(unstartable);
         summary = await engine.run(requests);
@@ -167,7 +167,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
         return refuse({ kind: 'seeds', file: good.pipeline.seeds, message: e.message });
       } finally {
         current = null;
-        await finishBuild(opts.dir, good, state);
+        await finishBuild(good, state);
         lastState = state;
         lastLogSize = state.logSize;
       }

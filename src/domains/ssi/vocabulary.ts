@@ -118,9 +118,18 @@ export class CumulativeVocabulary {
   readonly vocab = new Vocabulary();
   private batches = 0;
 
-  extend(upTo: number, recordOf: (batch: number) => { vocab?: ItemWords } | undefined): number {
+  /** extend() calls, one after another: two at once would add the same batch twice. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  extend(upTo: number, recordOf: (batch: number) => Promise<{ vocab?: ItemWords } | undefined> | { vocab?: ItemWords } | undefined): Promise<number> {
+    const run = this.queue.then(() => this.extendNow(upTo, recordOf));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async extendNow(upTo: number, recordOf: (batch: number) => Promise<{ vocab?: ItemWords } | undefined> | { vocab?: ItemWords } | undefined): Promise<number> {
     for (let j = this.batches + 1; j <= upTo; j++) {
-      const r = recordOf(j);
+      const r = await recordOf(j);
       if (!r?.vocab) return j;
       for (const [id, ws, keys] of r.vocab) this.vocab.push(id, ws, keys);
       this.batches = j;

@@ -1,5 +1,5 @@
+import { storeLayout } from '../../store/layout.js';
 import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { canonicalJson, hashString } from '../../util/hash.js';
 import { writeAtomic } from '../../util/fsx.js';
 
@@ -29,7 +29,7 @@ export class BatchJournal {
   constructor(private readonly file: string) {}
 
   static forPipeline(dir: string): BatchJournal {
-    return new BatchJournal(path.join(dir, '.cf', 'message-batches.json'));
+    return new BatchJournal(storeLayout(dir).messageBatches);
   }
 
   async load(): Promise<JournalEntry[]> {
