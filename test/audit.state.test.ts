@@ -122,7 +122,7 @@ process.exit(bad.length ? 1 : 0);
           decider: await w.decider(),
           outputs: w.outputs,
           phases: (await w.decider()).graph.phases,
-          validatorFor: () => new CommandValidator({ argv: ['node', 'check.mjs'] }, dir, 10_000),
+          executor: w.executor({ validatorFor: () => new CommandValidator({ argv: ['node', 'check.mjs'] }, dir, 10_000) }),
           runDir: (phase, batch) => path.join(dir, 'runs', phase.name, String(batch), 'edit'),
           signal: new AbortController().signal,
         });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RateLimiter } from '../src/exec/runners/limits.js';
 import { extractJson, parseClaudeCodeEnvelope } from '../src/exec/runners/extract.js';
 import { costOf, DEFAULT_PRICES, priceFor } from '../src/exec/runners/pricing.js';
-import { Budget } from '../src/engine/budget.js';
+import { Budget } from '../src/exec/budget.js';
 
 describe('rate limits', () => {
   beforeEach(() => {

@@ -15,6 +15,13 @@ import { fail, type UserError } from '../util/errors.js';
 import { removeStaleTemporaries } from '../util/fsx.js';
 import { initHashing } from '../util/hash.js';
 import { err, ok, type Result } from '../util/result.js';
+import type { Budget } from '../exec/budget.js';
+import { LocalExecutor } from '../exec/localExecutor.js';
+import { createRunner } from '../exec/runners/index.js';
+import type { AgentRunner } from '../exec/runners/types.js';
+import type { Validator } from '../exec/validate.js';
+import { createValidator } from '../exec/validators.js';
+import type { PhaseConfig } from '../config/pipeline.js';
 
 /** The inputs of a pipeline, read and hashed: everything but the recorded state. */
 export interface Inputs {
@@ -61,6 +68,32 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
     cache,
     decider: (store) => new Decider(graph, seeds.value, parts, store),
   });
+}
+
+/**
+ * The executor of this checkout: the phases' runners and validators, made once each, processes in -j
+ * slots, every attempt within `budget`.
+ */
+export function localExecutor(inputs: Inputs, o: { jobs: number; budget?: Budget }): { executor: LocalExecutor; runnerFor(phase: PhaseConfig): AgentRunner } {
+  const { pipeline } = inputs;
+  const runners = new Map<string, AgentRunner>();
+  const validators = new Map<string, Validator | null>();
+  const runnerFor = (phase: PhaseConfig): AgentRunner => {
+    let r = runners.get(phase.runner);
+    if (!r) runners.set(phase.runner, (r = createRunner(pipeline.runners.get(phase.runner)!, pipeline)));
+    return r;
+  };
+  const executor = new LocalExecutor({
+    phase: (name) => inputs.graph.phase(name),
+    jobs: o.jobs,
+    runnerFor,
+    validatorFor: (phase) => {
+      if (!validators.has(phase.name)) validators.set(phase.name, createValidator(phase, pipeline));
+      return validators.get(phase.name)!;
+    },
+    ...(o.budget ? { budget: o.budget } : {}),
+  });
+  return { executor, runnerFor };
 }
 
 /** The directory's store (`readOnly`: status, explain, dry runs). */

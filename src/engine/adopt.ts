@@ -1,6 +1,6 @@
 import { count } from '../util/plural.js';
-import { checkFiles, checkOutput, protocolEnv, type AttemptError } from '../exec/attempts.js';
-import type { Validator } from '../exec/validate.js';
+import type { AttemptError } from '../exec/attempts.js';
+import type { BatchExecutor } from '../exec/executor.js';
 import { Analysis, type BatchStatus } from './analyze.js';
 import type { Decider } from './decide.js';
 import { decodeRefs } from './fingerprint.js';
@@ -27,7 +27,8 @@ export async function adoptPhase(o: {
   phase: PhaseConfig;
   items: Item[];
   source: string;
-  validator: Validator | null;
+  /** Runs the check of each batch's items (the phase's whole validator, as after an agent run). */
+  executor: BatchExecutor;
   /** Where the batch's files go for command validators (null in memory). */
   runDir(batch: number): string | null;
   signal: AbortSignal;
@@ -76,11 +77,26 @@ export async function adoptPhase(o: {
       reject(`${missing.length} of ${count(ids.length, 'item')} ${missing.length === 1 ? 'is' : 'are'} not in ${o.source}`, missing.map((id) => ({ attempt: 0, source: 'output', item: id, message: `${id} is not in ${o.source}` })));
       continue;
     }
-    const text = JSON.stringify(ids.map((id) => byId.get(id)!), null, 2);
-    const files = await checkFiles(o.runDir(batch), `(adopted from ${o.source})`, inputItems, text);
-    const env = protocolEnv({ phase: o.phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target }, files);
-    const context = d.validatorContext(o.phase, analysis.contexts);
-    const checked = await checkOutput({ text, inputItems, inputIds: ids, idField, validator: o.validator, env, files, signal: o.signal, ...(context ? { context } : {}) });
+    const checked = await o.executor.execute(
+      {
+        v: 1,
+        kind: 'check',
+        target,
+        phase: o.phase.name,
+        batch,
+        batchCount: d.graph.batchCount,
+        priority: 0,
+        idField,
+        intelligence: '',
+        inputItems,
+        inputIds: ids,
+        output: ids.map((id) => byId.get(id)!),
+        note: `(adopted from ${o.source})`,
+        runDir: o.runDir(batch),
+        ...(o.phase.context ? { context: d.contextSpec(o.phase, ids, analysis.contexts) } : {}),
+      },
+      { signal: o.signal },
+    );
     if (checked.kind === 'cancelled') break;
     if (checked.kind === 'invalid') {
       const bad = new Set(checked.errors.map((e) => e.item).filter(Boolean));

@@ -2,6 +2,7 @@ import type { Hash } from '../util/hash.js';
 import { contextExtras, CumulativeVocabulary } from '../domains/ssi/vocabulary.js';
 import { hashCanonical, hashString } from '../util/hash.js';
 import type { Item } from '../config/seeds.js';
+import type { ContextSpec } from '../exec/executor.js';
 import type { ValidatorContext } from '../exec/validate.js';
 import {
   encodeRefs,
@@ -84,6 +85,26 @@ export class Decider {
     if (!phase.context) return undefined;
     const v = source.vocabulary(phase.context.vocabulary).vocab;
     return { vocabularyBefore: (id) => v.wordsBefore(this.positionOf(id)) };
+  }
+
+  /**
+   * The context of a job over these items, as data: a prompt section (the words taught before the first
+   * of them, and those taught later on), and the vocabulary a validator may use before each item.
+   */
+  contextSpec(phase: PhaseConfig, ids: string[], source: ContextSource): ContextSpec {
+    const name = phase.context!.vocabulary;
+    const v = source.vocabulary(name).vocab;
+    const pos = ids.map((id) => this.positionOf(id));
+    const first = Math.min(...pos);
+    const last = Math.max(...pos);
+    const before = [...v.wordsBefore(first)].sort();
+    const between = v.taughtBetween(first, last);
+    const seedIds = this.seeds.ids;
+    let prompt = `## Context: vocabulary (from ${name})\n\nWords taught before ${seedIds[first]} (${before.length}): ${before.join(', ')}\n`;
+    if (between.length) {
+      prompt += `\nWords taught later, usable from the seed named on (by it and every later item):\n${between.map(([id, ws]) => `- ${id}: ${ws.join(', ')}`).join('\n')}\n`;
+    }
+    return { prompt, vocabulary: { before, taught: v.taughtAt(first, last), positions: Object.fromEntries(ids.map((id, i) => [id, pos[i]!])) } };
   }
 
   /**

@@ -1,6 +1,6 @@
-import { checkFiles, checkOutput, protocolEnv, type AttemptError } from '../exec/attempts.js';
+import type { AttemptError } from '../exec/attempts.js';
+import type { BatchExecutor } from '../exec/executor.js';
 import { readDocument } from '../domains/ssi/formats.js';
-import type { Validator } from '../exec/validate.js';
 import { hashCanonical, hashBytes } from '../util/hash.js';
 import { Analysis, type BatchStatus } from './analyze.js';
 import { decodeRefs } from './fingerprint.js';
@@ -33,7 +33,8 @@ export async function takeHandEdits(o: {
   decider: Decider;
   outputs: OutputStore;
   phases: readonly PhaseConfig[];
-  validatorFor(phase: PhaseConfig): Validator | null;
+  /** Runs the check of each batch's edited items (the phase's whole validator, as after an agent run). */
+  executor: BatchExecutor;
   /** Where a batch's check of its edited items keeps its files, for a command validator (null in memory). */
   runDir(phase: PhaseConfig, batch: number): string | null;
   signal: AbortSignal;
@@ -93,21 +94,26 @@ export async function takeHandEdits(o: {
       } else {
         inputItems = (await d.seeds.items()).slice(...d.graph.batchRange(batch));
       }
-      const output = JSON.stringify(edited.filter((x) => x !== undefined));
-      const dir = o.runDir(phase, batch);
-      const files = await checkFiles(dir, `(edited by hand in ${phase.output})`, inputItems, output);
-      const context = d.validatorContext(phase, analysis.contexts);
-      const checked = await checkOutput({
-        text: output,
-        inputItems,
-        inputIds: ids,
-        idField,
-        validator: o.validatorFor(phase),
-        env: protocolEnv({ phase: phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target: record.target }, files),
-        files,
-        signal: o.signal,
-        ...(context ? { context } : {}),
-      });
+      const checked = await o.executor.execute(
+        {
+          v: 1,
+          kind: 'check',
+          target: record.target,
+          phase: phase.name,
+          batch,
+          batchCount: d.graph.batchCount,
+          priority: 0,
+          idField,
+          intelligence: '',
+          inputItems,
+          inputIds: ids,
+          output: edited.filter((x) => x !== undefined),
+          note: `(edited by hand in ${phase.output})`,
+          runDir: o.runDir(phase, batch),
+          ...(phase.context ? { context: d.contextSpec(phase, ids, analysis.contexts) } : {}),
+        },
+        { signal: o.signal },
+      );
       if (checked.kind === 'cancelled') return reports;
       if (checked.kind === 'invalid') {
         report.rejected.push({ target: record.target, errors: checked.errors.map((e) => ({ attempt: 0, ...e })) });

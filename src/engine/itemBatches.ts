@@ -1,22 +1,13 @@
-import path from 'node:path';
-import {
-  checkFiles,
-  checkOutput,
-  protocolEnv,
-  runAgentAttempt,
-  writeErrors,
-  type AttemptError,
-  type AttemptUsage,
-  type CheckResult,
-} from '../exec/attempts.js';
-import { describeError, partitionOutput, type ValidationError, type Validator, type ValidatorContext } from '../exec/validate.js';
-import type { AgentRunner } from '../exec/runners/types.js';
+import type { AttemptError, AttemptUsage, CheckResult } from '../exec/attempts.js';
+import type { BatchExecutor, ContextSpec, JobEvent } from '../exec/executor.js';
+import { describeError, type ValidationError } from '../exec/validate.js';
 import type { Usage } from '../exec/runners/usage.js';
 import type { Hash } from '../util/hash.js';
 import type { Decider, Decision, ItemKey } from './decide.js';
 import type { BuildEvent } from '../events/types.js';
 import { decodeRefs, type RefsText } from './fingerprint.js';
 import { InputChanged } from './inputChanged.js';
+import type { InputReader } from './inputReader.js';
 import { Packer, type PackEntry, type PackOutcome, type RunError, type Submission } from './packer.js';
 import type { PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord } from '../store/records.js';
@@ -27,29 +18,24 @@ import type { TargetId } from './targets.js';
 /** What the engine lends the batches of items: independent phases. */
 export interface ItemsHost {
   readonly decider: Decider;
+  readonly executor: BatchExecutor;
+  readonly inputs: InputReader;
   /** The build's stop (Ctrl-C): running agents are killed. */
   readonly signal: AbortSignal;
   /** True once the build is stopped or draining (cf watch): no batch starts. */
   stopping(): boolean;
   emit(e: BuildEvent): void;
   now(): string;
-  runner(phase: PhaseConfig): AgentRunner;
-  validator(phase: PhaseConfig): Validator | null;
   runDir(phase: PhaseConfig, batch: number): string | null;
-  /** The phase's intelligence (throws InputChanged when it changed since its keys were computed). */
-  intelligence(phase: PhaseConfig): Promise<string>;
-  /** The batch's input items (throws InputChanged likewise). */
-  inputItems(phase: PhaseConfig, batch: number, text: RefsText): Promise<Item[]>;
-  itemContent(out: Hash, id: string): Promise<Item | undefined>;
+  /** -j priority of a batch's jobs. */
+  priority(phase: PhaseConfig, batch: number): number;
   /** One item's cache key at this seed position (with the vocabulary context before it, for phases with one). */
   itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash): Promise<ItemKey>;
-  contextFor(phase: PhaseConfig, ids: string[]): { prompt: string; validator: ValidatorContext };
-  /** Runs a process (`label`: the batch or run it is for) in the build's pool (at once for runners that pool themselves). */
-  slot<T>(phase: PhaseConfig, batch: number, label: string, what: 'agent' | 'validator', task: () => Promise<T>): Promise<T>;
+  contextSpec(phase: PhaseConfig, ids: string[]): ContextSpec;
+  /** Turns a job's events into the build's: `started` once its first agent has a slot, usage counted. */
+  listen(o: { target: string; phase: PhaseConfig; batch: number; items: number; reasons: string[]; packed?: string[] }): (e: JobEvent) => void;
   /** Registers a running agent run: returns its release, or null when its inputs already changed (cf watch). */
   register(run: RunningRun): (() => void) | null;
-  /** The parsed items of a blob just stored. */
-  remember(out: Hash, items: Item[]): void;
 }
 
 export type ItemsResult =
@@ -107,7 +93,7 @@ export class ItemBatches {
     const max = phase.attempts;
     let inputItems: Item[];
     try {
-      inputItems = await h.inputItems(phase, batch, text);
+      inputItems = await h.inputs.items(phase, batch, text);
     } catch (e) {
       if (!(e instanceof InputChanged)) throw e;
       return { kind: 'failed', attempts: 0, errors: [{ attempt: 0, source: 'agent', message: e.message }] };
@@ -123,7 +109,7 @@ export class ItemBatches {
       const entry: PackEntry = { ...(await h.itemKey(phase, start + i, id, inputHash)), position: start + i, input: inputItems[i]! };
       entries.set(id, entry);
       const hit = await d.store.findItem(entry.key);
-      const content = hit && (await d.store.blobs.has(hit.out)) ? await h.itemContent(hit.out, id) : undefined;
+      const content = hit && (await d.store.blobs.has(hit.out)) ? await h.inputs.itemContent(hit.out, id) : undefined;
       if (content) outputs.set(id, content);
       else toRun.push(id);
     }
@@ -156,16 +142,17 @@ export class ItemBatches {
           return { kind: 'stopped', reason: share.reason };
         }
         if (share.usage) usage.push({ ...share.usage, attempt });
-        for (const [id, it] of share.items) {
+        for (const [id, it] of Object.entries(share.items)) {
           outputs.set(id, it);
           made.add(id);
         }
-        if (share.failed.size) {
-          const round = unique([...share.failed.values()].flat()).map((e) => ({ attempt, ...e }));
+        const failedItems = Object.entries(share.failed);
+        if (failedItems.length) {
+          const round = unique(failedItems.flatMap(([, es]) => es)).map((e) => ({ attempt, ...e }));
           errors.push(...round);
           if (share.fatal || attempt >= max) return failed();
-          toRun = [...share.failed.keys()];
-          previous = new Map([...share.failed].map(([id, es]) => [id, es.map(strip)]));
+          toRun = failedItems.map(([id]) => id);
+          previous = new Map(failedItems.map(([id, es]) => [id, es.map(strip)]));
           retry(round);
           continue;
         }
@@ -179,7 +166,7 @@ export class ItemBatches {
         // The new items become cache hits now, with the batch they validated in.
         const fresh = [...made].map((id) => entries.get(id)!);
         const record = await d.recordOutput(phase, target, decision, checked.items, { attempts: attempt, ms: Date.now() - started, at: h.now(), warnings: checked.warnings, usage }, fresh);
-        h.remember(record.out, checked.items);
+        h.inputs.remember(record.out, checked.items);
         return { kind: 'built', record, regenerated: made.size, attempts: attempt, warnings: checked.warnings.length };
       }
       const round = checked.errors.map((e) => ({ attempt, ...e }));
@@ -196,27 +183,30 @@ export class ItemBatches {
   }
 
   /** The batch as merged (cached and new items, in order), through the built-in checks and the phase's validator. */
-  private async check(phase: PhaseConfig, batch: number, target: TargetId, ids: string[], inputItems: Item[], outputs: Map<string, Item>): Promise<CheckResult> {
+  private check(phase: PhaseConfig, batch: number, target: TargetId, ids: string[], inputItems: Item[], outputs: Map<string, Item>): Promise<CheckResult> {
     const h = this.host;
     const d = h.decider;
-    const output = JSON.stringify(ids.map((id) => outputs.get(id)!));
     const dir = h.runDir(phase, batch);
-    const files = await checkFiles(dir && path.join(dir, 'assembled'), '(assembled from cached and new items)', inputItems, output);
-    const checked = await checkOutput({
-      text: output,
-      inputItems,
-      inputIds: ids,
-      idField: d.graph.pipeline.idField,
-      validator: h.validator(phase),
-      env: protocolEnv({ phase: phase.name, batch, batchCount: d.graph.batchCount, attempt: 0, target }, files),
-      files,
-      signal: h.signal,
-      // Its validator holds a -j slot as any process of the build does.
-      exclusive: (what, run) => h.slot(phase, batch, target, what, run),
-      ...(phase.context ? { context: h.contextFor(phase, ids).validator } : {}),
-    });
-    if (checked.kind === 'invalid') await writeErrors(files, checked.errors);
-    return checked;
+    return h.executor.execute(
+      {
+        v: 1,
+        kind: 'check',
+        target,
+        phase: phase.name,
+        batch,
+        batchCount: d.graph.batchCount,
+        priority: h.priority(phase, batch),
+        idField: d.graph.pipeline.idField,
+        intelligence: '',
+        inputItems,
+        inputIds: ids,
+        output: ids.map((id) => outputs.get(id)!),
+        note: '(assembled from cached and new items)',
+        runDir: dir && `${dir}/assembled`,
+        ...(phase.context ? { context: h.contextSpec(phase, ids) } : {}),
+      },
+      { signal: h.signal, onEvent: h.listen({ target, phase, batch, items: ids.length, reasons: [] }) },
+    );
   }
 
   private packer(phase: PhaseConfig): Packer {
@@ -226,11 +216,11 @@ export class ItemBatches {
   }
 
   /**
-   * One agent run over the stale items of one or more batches. The answer is checked item by item (the
-   * built-in checks); each batch then validates its own items with the rest of the batch. The run is
-   * registered as running, so that a change to any of its items' inputs (cf watch) cancels it.
+   * One agent run over the stale items of one or more batches (an `items` job). The answer is checked item
+   * by item (the built-in checks); each batch then validates its own items with the rest of the batch. The
+   * run is registered as running, so that a change to any of its items' inputs (cf watch) cancels it.
    */
-  private runPack(phase: PhaseConfig, subs: Submission[]): Promise<PackOutcome> {
+  private async runPack(phase: PhaseConfig, subs: Submission[]): Promise<PackOutcome> {
     const h = this.host;
     const d = h.decider;
     const first = subs[0]!;
@@ -238,66 +228,53 @@ export class ItemBatches {
     const ids = entries.map((e) => e.id);
     const label = subs.length === 1 ? first.target : `${phase.name}#${subs.map((s) => s.batch).join('+')}`;
     const attempt = Math.max(...subs.map((s) => s.attempt));
-    const everyItem = (e: RunError): Map<string, RunError[]> => new Map(ids.map((id) => [id, [e]]));
-    return h.slot(phase, first.batch, label, 'agent', async (): Promise<PackOutcome> => {
-      if (h.signal.aborted || (h.stopping() && !subs.some((s) => s.retry))) return { kind: 'cancelled' };
-      const own = new AbortController();
-      const release = h.register({
-        target: label,
-        phase,
-        inputs: entries.map((e) => ({ kind: 'item', id: e.id, input: e.inputHash, key: e.key, ...(e.context ? { context: e.context } : {}) })),
-        abort: () => own.abort(),
-      });
-      if (!release) return { kind: 'cancelled' };
-      try {
-        let intelligence: string;
-        try {
-          intelligence = await h.intelligence(phase);
-        } catch (e) {
-          if (!(e instanceof InputChanged)) throw e;
-          return { kind: 'ran', items: new Map(), failed: everyItem({ source: 'agent', message: e.message }), fatal: true, usage: null };
-        }
-        const batchCount = d.graph.batchCount;
-        const why = `${ids.length} stale item${ids.length === 1 ? '' : 's'}: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}`;
-        h.emit({ event: 'started', target: label, phase: phase.name, batch: first.batch, batchCount, items: ids.length, reasons: [attempt > 1 ? `${why} (retry)` : why], ...(subs.length > 1 ? { packed: subs.map((s) => s.target) } : {}) });
-        const dir = h.runDir(phase, first.batch);
-        const run = await runAgentAttempt(
-          {
-            target: label,
-            phase,
-            batch: first.batch,
-            batchCount,
-            idField: d.graph.pipeline.idField,
-            intelligence,
-            inputItems: entries.map((e) => e.input),
-            inputIds: ids,
-            runner: h.runner(phase),
-            runDir: dir && (subs.length === 1 ? dir : `${dir}+${subs.slice(1).map((s) => s.batch).join('+')}`),
-            signal: AbortSignal.any([h.signal, own.signal]),
-            ...(phase.context ? { context: h.contextFor(phase, ids) } : {}),
-            onAttempt: (a) => h.emit({ event: 'attempt', target: label, attempt: a, of: phase.attempts }),
-          },
-          attempt,
-          unique(subs.flatMap((s) => s.entries.flatMap((e) => s.previous.get(e.id) ?? []))),
-        );
-        const usage = run.kind === 'answered' || run.kind === 'failed' ? withoutAttempt(run.usage) : null;
-        switch (run.kind) {
-          case 'cancelled':
-          case 'stopped':
-            return run;
-          case 'failed':
-            await writeErrors(run.files, [run.error]);
-            return { kind: 'ran', items: new Map(), failed: everyItem({ source: run.error.source, message: run.error.message }), fatal: run.fatal, usage };
-          case 'answered': {
-            const p = partitionOutput(run.text, ids, d.graph.pipeline.idField);
-            const failed = new Map([...p.failed].map(([id, es]) => [id, es.map((e): RunError => ({ source: 'output', ...e }))]));
-            await writeErrors(run.files, unique([...failed.values()].flat()));
-            return { kind: 'ran', items: p.items, failed, fatal: false, usage };
-          }
-        }
-      } finally {
-        release();
-      }
+    const everyItem = (e: RunError): Record<string, RunError[]> => Object.fromEntries(ids.map((id) => [id, [e]]));
+    if (h.signal.aborted || (h.stopping() && !subs.some((s) => s.retry))) return { kind: 'cancelled' };
+    const own = new AbortController();
+    const release = h.register({
+      target: label,
+      phase,
+      inputs: entries.map((e) => ({ kind: 'item', id: e.id, input: e.inputHash, key: e.key, ...(e.context ? { context: e.context } : {}) })),
+      abort: () => own.abort(),
     });
+    if (!release) return { kind: 'cancelled' };
+    try {
+      let intelligence: string;
+      try {
+        intelligence = await h.inputs.intelligence(phase);
+      } catch (e) {
+        if (!(e instanceof InputChanged)) throw e;
+        return { kind: 'ran', items: {}, failed: everyItem({ source: 'agent', message: e.message }), fatal: true, usage: null };
+      }
+      const why = `${ids.length} stale item${ids.length === 1 ? '' : 's'}: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}`;
+      const dir = h.runDir(phase, first.batch);
+      const outcome = await h.executor.execute(
+        {
+          v: 1,
+          kind: 'items',
+          target: label,
+          phase: phase.name,
+          batch: first.batch,
+          batchCount: d.graph.batchCount,
+          priority: h.priority(phase, first.batch),
+          idField: d.graph.pipeline.idField,
+          intelligence,
+          inputItems: entries.map((e) => e.input),
+          inputIds: ids,
+          attempt,
+          previousErrors: unique(subs.flatMap((s) => s.entries.flatMap((e) => s.previous.get(e.id) ?? []))),
+          runDir: dir && (subs.length === 1 ? dir : `${dir}+${subs.slice(1).map((s) => s.batch).join('+')}`),
+          ...(phase.context ? { context: h.contextSpec(phase, ids) } : {}),
+        },
+        {
+          signal: AbortSignal.any([h.signal, own.signal]),
+          onEvent: h.listen({ target: label, phase, batch: first.batch, items: ids.length, reasons: [attempt > 1 ? `${why} (retry)` : why], ...(subs.length > 1 ? { packed: subs.map((s) => s.target) } : {}) }),
+        },
+      );
+      if (outcome.kind !== 'ran') return outcome;
+      return { ...outcome, usage: withoutAttempt(outcome.usage) };
+    } finally {
+      release();
+    }
   }
 }

@@ -31,7 +31,7 @@ export type PackOutcome =
    * The agent ran: the items that came back well formed, and the errors of each one that did not (every
    * item's, when the run itself failed). `fatal`: no retry can help (the agent cannot be started).
    */
-  | { kind: 'ran'; items: Map<string, Item>; failed: Map<string, RunError[]>; fatal: boolean; usage: Usage | null }
+  | { kind: 'ran'; items: Record<string, Item>; failed: Record<string, RunError[]>; fatal: boolean; usage: Usage | null }
   /** Not started (the budget); nothing was spent. */
   | { kind: 'stopped'; reason: string }
   | { kind: 'cancelled' };
@@ -101,7 +101,7 @@ export class Packer {
 function shareOf(outcome: PackOutcome, sub: Submission, share: number): PackOutcome {
   if (outcome.kind !== 'ran') return outcome;
   const ids = new Set(sub.entries.map((e) => e.id));
-  const mine = <V>(m: Map<string, V>): Map<string, V> => new Map([...m].filter(([id]) => ids.has(id)));
+  const mine = <V>(m: Record<string, V>): Record<string, V> => Object.fromEntries(Object.entries(m).filter(([id]) => ids.has(id)));
   return { kind: 'ran', items: mine(outcome.items), failed: mine(outcome.failed), fatal: outcome.fatal, usage: outcome.usage && scaleUsage(outcome.usage, share) };
 }
 

@@ -1,6 +1,25 @@
 import type { AttemptError } from '../exec/attempts.js';
 import type { UserError } from '../util/errors.js';
-import type { BuildSummary } from '../engine/engine.js';
+import type { UsageTotals } from '../exec/runners/usage.js';
+
+/** What a build did, target by target (the `summary` event; cf build's exit code is decided from it). */
+export interface BuildSummary {
+  ran: string[];
+  fresh: string[];
+  failed: string[];
+  skipped: string[];
+  merged: string[];
+  cancelled: string[];
+  /** Not started because of --max-cost. */
+  stopped: string[];
+  /** What this build's attempts consumed, per phase. */
+  usage: Record<string, UsageTotals>;
+}
+
+/** A summary with nothing in it yet. */
+export function emptySummary(): BuildSummary {
+  return { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
+}
 
 /**
  * Everything that happens in a build, as typed events. The human, quiet and NDJSON outputs are just

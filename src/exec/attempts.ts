@@ -47,8 +47,8 @@ export interface AttemptJob {
    */
   exclusive?: Exclusive;
   onAttempt(attempt: number): void;
-  /** Every attempt's usage, as soon as it is known (for budgets and live totals). */
-  onUsage?(usage: AttemptUsage): void;
+  /** After each attempt's agent run that started (not one cancelled or refused by the budget): what it consumed, when known, and where its files are. */
+  onAttemptDone?(attempt: number, usage: AttemptUsage | null, dir: string | null): void;
 }
 
 export interface BatchJob extends AttemptJob {
@@ -275,11 +275,8 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
       signal: job.signal,
     });
   });
-  let usage: AttemptUsage | null = null;
-  if (result.usage) {
-    usage = { attempt, ...result.usage };
-    job.onUsage?.(usage);
-  }
+  const usage: AttemptUsage | null = result.usage ? { attempt, ...result.usage } : null;
+  if (result.ok || (result.failure.kind !== 'cancelled' && result.failure.kind !== 'budget')) job.onAttemptDone?.(attempt, usage, dir);
   // Text from outside (an answer, a failure's detail, an API's error message) is scrubbed of secrets here,
   // before anything is recorded, written or shown.
   const invalid = (message: string): AgentAttempt => ({ kind: 'failed', error: { attempt, source: 'output', message: scrubSecrets(message) }, fatal: false, files, usage });

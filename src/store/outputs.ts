@@ -37,6 +37,20 @@ export function sameStamp(a: Omit<FileStamp, 'hash'>, b: Omit<FileStamp, 'hash'>
   return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino;
 }
 
+/**
+ * Whether the file at `rel` is the one cf last wrote (`written`: its stamp and hash then): `untouched` when
+ * its stamp is the same, else `ours` only when its content still has that hash (touched, or saved
+ * unchanged). A file that is neither was edited by hand, or was never written by cf. The one answer to
+ * "is this merged output as recorded?" (merges, status, hand edits).
+ */
+export async function asWritten(outputs: OutputStore, rel: string, written: FileStamp | undefined): Promise<{ stamp: Omit<FileStamp, 'hash'> | null; ours: boolean; untouched: boolean }> {
+  const stamp = await outputs.stamp(rel);
+  if (!stamp || !written) return { stamp, ours: false, untouched: false };
+  if (sameStamp(stamp, written)) return { stamp, ours: true, untouched: true };
+  const bytes = await outputs.readBytes(rel);
+  return { stamp, ours: bytes !== null && hashBytes(bytes) === written.hash, untouched: false };
+}
+
 export class DiskOutputStore implements OutputStore {
   constructor(
     private readonly dir: string,

@@ -1,6 +1,9 @@
 import { adoptPhase, type AdoptReport } from '../../src/engine/adopt.js';
 import { Analysis } from '../../src/engine/analyze.js';
-import { Engine, type BuildSummary } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { BuildSummary } from '../../src/events/types.js';
+import type { BatchExecutor } from '../../src/exec/executor.js';
+import { LocalExecutor } from '../../src/exec/localExecutor.js';
 import { Decider } from '../../src/engine/decide.js';
 import type { BuildEvent } from '../../src/events/types.js';
 import { phaseParts, type PhaseParts } from '../../src/engine/fingerprint.js';
@@ -110,20 +113,12 @@ export class World {
     const decider = await this.decider();
     const requests = resolveTargets(decider.graph, targets);
     if (!requests.ok) throw new Error(JSON.stringify(requests.error));
-    const runner: AgentRunner = {
-      delivery: 'reply',
-      run: async (req) => {
-        this.runs.push(req);
-        return this.agent(req);
-      },
-    };
-    const validators = this.validators();
     const before = this.runs.length;
+    const executor = this.executor();
     const engine = new Engine({
       decider,
+      executor,
       outputs: this.outputs,
-      runnerFor: () => runner,
-      validatorFor: (phase) => validators.get(phase.name) ?? null,
       intelligence: async (phase) => this.intelligence.get(phase.intelligence)!,
       runDir: () => null,
       jobs: this.jobs,
@@ -137,6 +132,9 @@ export class World {
     return { ...summary, agentRuns };
   }
 
+  /** The executor jobs go through (a test may wrap it: a queue, a JSON round trip). */
+  wrapExecutor: (e: BatchExecutor) => BatchExecutor = (e) => e;
+
   /** Each phase's validator (`validate` of its MemPhase). */
   validators(): Map<string, Validator> {
     const validators = new Map<string, Validator>();
@@ -147,6 +145,27 @@ export class World {
     return validators;
   }
 
+  /** An executor over the fake agent and the phases' validators (`validatorFor`: others), in memory. */
+  executor(o: { validatorFor?: (phase: PhaseConfig) => Validator | null } = {}): BatchExecutor {
+    const pipeline = this.pipeline();
+    const validators = this.validators();
+    const runner: AgentRunner = {
+      delivery: 'reply',
+      run: async (req) => {
+        this.runs.push(req);
+        return this.agent(req);
+      },
+    };
+    return this.wrapExecutor(
+      new LocalExecutor({
+        phase: (name) => pipeline.phases.find((p) => p.name === name)!,
+        jobs: this.jobs,
+        runnerFor: () => runner,
+        validatorFor: o.validatorFor ?? ((phase) => validators.get(phase.name) ?? null),
+      }),
+    );
+  }
+
   /** `cf adopt PHASE`: these items as the phase's batch outputs (as the CLI does, in memory). */
   async adopt(phase: string, items: Item[]): Promise<AdoptReport> {
     const decider = await this.decider();
@@ -155,7 +174,7 @@ export class World {
       phase: decider.graph.phase(phase),
       items,
       source: 'adopted.json',
-      validator: this.validators().get(phase) ?? null,
+      executor: this.executor(),
       runDir: () => null,
       signal: new AbortController().signal,
     });

@@ -5,12 +5,11 @@ import path from 'node:path';
 import { adoptPhase } from '../../engine/adopt.js';
 import { acquireLock, describeLockWait } from '../../store/lock.js';
 import type { Item } from '../../config/seeds.js';
-import { createValidator } from '../../exec/validators.js';
 import { detectKind, readDocument } from '../../domains/ssi/formats.js';
 import { fail } from '../../util/errors.js';
 import type { AdoptOptions } from '../main.js';
 import { formatErrors } from '../reporters.js';
-import { openStore, requireInputs } from '../../app/session.js';
+import { localExecutor, openStore, requireInputs } from '../../app/session.js';
 
 /** `cf adopt PHASE --from FILE`: an existing merged output becomes the phase's batches, fresh for the current inputs. */
 export async function adoptCommand(opts: AdoptOptions, args: string[], from: string | undefined): Promise<number> {
@@ -46,7 +45,7 @@ export async function adoptCommand(opts: AdoptOptions, args: string[], from: str
       phase,
       items,
       source: from,
-      validator: createValidator(phase, inputs.pipeline),
+      executor: localExecutor(inputs, { jobs: inputs.pipeline.jobs }).executor,
       runDir: (batch) => path.join(paths.runs, phase.name, String(batch), 'adopt'),
       signal: new AbortController().signal,
     });

@@ -6,8 +6,9 @@ import vm from 'node:vm';
 import { mark } from '../../util/timing.js';
 import { spawner } from '../../exec/processes/spawner.js';
 import { Analysis, type BatchStatus } from '../../engine/analyze.js';
-import { Budget } from '../../engine/budget.js';
-import { Engine, type BuildSummary } from '../../engine/engine.js';
+import { Budget } from '../../exec/budget.js';
+import { Engine } from '../../engine/engine.js';
+import type { BuildSummary } from '../../events/types.js';
 import type { Decider } from '../../engine/decide.js';
 import { takeHandEdits } from '../../engine/handEdits.js';
 import { fail, type UserError } from '../../util/errors.js';
@@ -21,16 +22,14 @@ import type { FileStamp } from '../../store/records.js';
 import type { LocalStore } from '../../store/localStore.js';
 import { formatFreshReason, formatStaleReason } from '../../engine/staleness.js';
 import type { Request } from '../../engine/targets.js';
-import { createValidator } from '../../exec/validators.js';
-import type { Validator } from '../../exec/validate.js';
 import { createRunner } from '../../exec/runners/index.js';
+import type { BatchExecutor } from '../../exec/executor.js';
 import { onInterrupt } from '../interrupt.js';
-import type { AgentRunner } from '../../exec/runners/types.js';
 import type { GlobalOptions } from '../main.js';
 import { STATE_FORMAT } from '../../version.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { openStore, outputStore, readIntelligence, removeStaleTemporariesOf, requireInputs, watchedFiles, type Inputs } from '../../app/session.js';
+import { localExecutor, openStore, outputStore, readIntelligence, removeStaleTemporariesOf, requireInputs, watchedFiles, type Inputs } from '../../app/session.js';
 
 export async function makeReporter(opts: GlobalOptions): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
@@ -140,29 +139,22 @@ export function createEngine(o: {
 }): Engine {
   const { pipeline } = o.inputs;
   const paths = storeLayout(o.opts.dir);
-  const runners = new Map<string, AgentRunner>();
-  const validators = new Map<string, Validator | null>();
   const budget = o.budget ?? new Budget(o.opts.maxCost);
   for (const t of o.state.targets()) {
     const phase = t.split('#')[0]!;
     for (const u of o.state.lastSuccess(t)?.usage ?? []) if (u.costUsd !== null) budget.learn(phase, u.costUsd);
   }
+  const jobs = o.opts.jobs ?? pipeline.jobs;
+  const { executor, runnerFor } = localExecutor(o.inputs, { jobs, budget });
   return new Engine({
-    budget,
     decider: o.inputs.decider(o.state),
+    executor,
     outputs: o.outputs ?? outputStore(o.opts.dir),
-    runnerFor: (phase) => {
-      let r = runners.get(phase.runner);
-      if (!r) runners.set(phase.runner, (r = createRunner(pipeline.runners.get(phase.runner)!, pipeline)));
-      return r;
-    },
-    validatorFor: (phase) => {
-      if (!validators.has(phase.name)) validators.set(phase.name, createValidator(phase, pipeline));
-      return validators.get(phase.name)!;
-    },
     intelligence: (phase: PhaseConfig) => readIntelligence(pipeline, phase.intelligence),
     runDir: (phase, batch) => path.join(paths.runs, phase.name, String(batch)),
-    jobs: o.opts.jobs ?? pipeline.jobs,
+    jobs,
+    // A runner that gathers its requests (a Message Batch) gets every stale batch at once.
+    unstaged: (phase) => runnerFor(phase).pooled === false,
     emit: o.emit,
     signal: o.signal,
     ...(o.drain ? { drain: o.drain } : {}),
@@ -217,7 +209,7 @@ async function runBuild(
   mark('state read');
   const engine = createEngine({ opts, inputs, state, emit, signal });
   try {
-    await takeEdits(inputs, engine.decider, emit, signal);
+    await takeEdits(inputs, engine.decider, engine.executor, emit, signal);
     mark('edits taken');
     await engine.plan(requests);
     mark('planned');
@@ -243,12 +235,12 @@ async function runBuild(
 }
 
 /** Hand edits of merged outputs become batch outputs before anything is decided (see handEdits.ts). */
-export async function takeEdits(inputs: Inputs, decider: Decider, emit: (e: BuildEvent) => void, signal: AbortSignal, outputs?: OutputStore): Promise<void> {
+export async function takeEdits(inputs: Inputs, decider: Decider, executor: BatchExecutor, emit: (e: BuildEvent) => void, signal: AbortSignal, outputs?: OutputStore): Promise<void> {
   const reports = await takeHandEdits({
     decider,
     outputs: outputs ?? outputStore(inputs.pipeline.dir),
     phases: inputs.graph.phases,
-    validatorFor: (phase) => createValidator(phase, inputs.pipeline),
+    executor,
     runDir: (phase, batch) => path.join(storeLayout(inputs.pipeline.dir).runs, phase.name, String(batch), 'edit'),
     signal,
   });

@@ -1,8 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { spawner } from '../../exec/processes/spawner.js';
 import path from 'node:path';
-import { Budget } from '../../engine/budget.js';
-import type { Engine, BuildSummary } from '../../engine/engine.js';
+import { Budget } from '../../exec/budget.js';
+import type { Engine } from '../../engine/engine.js';
+import type { BuildSummary } from '../../events/types.js';
 import { notReadySeeds } from '../../engine/emptySeeds.js';
 import { unstartableCommand } from '../../config/commandCheck.js';
 import type { BuildEvent } from '../../events/types.js';
@@ -156,7 +157,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
       // Changes seen while the inputs were being read: this build may already be out of date.
       if (pending.size && !timer) void stopAffected(current);
       try {
-        await takeEdits(good, engine.decider, count, interrupt.signal, outputs);
+        await takeEdits(good, engine.decider, engine.executor, count, interrupt.signal, outputs);
         await engine.plan(requests);
         const unstartable = unstartableCommand(good.pipeline, engine.phasesToRun);
         if (unstartable) return refuse(unstartable);

@@ -97,6 +97,13 @@ export class Vocabulary {
     return out;
   }
 
+  /** Words first taught at positions [from, to), by position. */
+  taughtAt(from: number, to: number): Array<[number, string[]]> {
+    const by = new Map<number, string[]>();
+    for (const [w, p] of this.first) if (p >= from && p < to) by.set(p, [...(by.get(p) ?? []), w]);
+    return [...by.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
   /** Words first taught at positions [from, to), by the seed that teaches them. */
   taughtBetween(from: number, to: number): Array<[string, string[]]> {
     const by = new Map<number, string[]>();

@@ -1,4 +1,4 @@
-import { formatUsd } from '../exec/runners/usage.js';
+import { formatUsd } from './runners/usage.js';
 
 /**
  * `--max-cost`: no attempt starts unless what was spent, plus what running attempts are expected to cost,
