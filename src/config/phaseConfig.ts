@@ -5,7 +5,7 @@ import { parseSize } from '../util/size.js';
 import type { UserError } from '../util/errors.js';
 import { ok, type Result } from '../util/result.js';
 import { SSI_KINDS, type SsiKind } from '../domains/ssi/types.js';
-import { RULES } from '../domains/ssi/validators.js';
+import { RULES } from '../domains/ssi/rules/report.js';
 import type { Fail } from './diagnostics.js';
 import type { MergeConfig, PhaseConfig, RunnerConfig, ValidateConfig } from './pipeline.js';
 import { toCommand } from './runnerConfig.js';
