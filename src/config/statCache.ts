@@ -137,7 +137,3 @@ export class StatCache {
     this.dirty = false;
   }
 }
-
-export function relTo(dir: string, abs: string): string {
-  return path.relative(dir, abs).split(path.sep).join('/');
-}
