@@ -14,7 +14,7 @@ import { pipelineSchema, type RawPrice } from './schema.js';
 /*
  * Reading pipeline.yaml: YAML with source positions, a zod schema (schema.ts), the runners and phases
  * normalised (runnerConfig.ts, phaseConfig.ts), then the checks on the files the whole pipeline names.
- * Loaded only when pipeline.yaml changed since cf last read it (pipeline.ts keeps the result).
+ * Loaded only when pipeline.yaml changed since cf last read it (loadPipeline.ts keeps the result).
  */
 
 function toPrices(p: Record<string, RawPrice>): Record<string, Price> {
