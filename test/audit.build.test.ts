@@ -1,7 +1,8 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadPipeline, type Pipeline } from '../src/config/pipeline.js';
+import { loadPipeline } from '../src/config/loadPipeline.js';
+import type { Pipeline } from '../src/config/pipeline.js';
 import type { Item } from '../src/config/seeds.js';
 import { formatUserError } from '../src/util/errors.js';
 import { Project, TWO_PHASES } from './helpers/project.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BatchStatus } from '../src/engine/analyze.js';
 import { takeHandEdits } from '../src/engine/handEdits.js';
-import { loadPipeline } from '../src/config/pipeline.js';
+import { loadPipeline } from '../src/config/loadPipeline.js';
 import { openState } from '../src/store/state.js';
 import { formatStaleReason } from '../src/engine/staleness.js';
 import { CommandValidator } from '../src/exec/validate.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadPipeline } from '../src/config/pipeline.js';
+import { loadPipeline } from '../src/config/loadPipeline.js';
 import { formatUserError } from '../src/util/errors.js';
 import { Project, TWO_PHASES } from './helpers/project.js';
 

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { storeLayout } from '../store/layout.js';
 import { writeAtomic } from '../util/fsx.js';
+import { isRacy } from '../util/racy.js';
 
 /**
  * The no-op fast path, as ninja stats its inputs and stops: after a build that ended with everything
@@ -11,18 +12,11 @@ import { writeAtomic } from '../util/fsx.js';
  * has nothing to do: it answers without loading the pipeline, the state or any hashing. A file whose stat
  * changed but whose size did not (touched, or saved unchanged) is hashed: the same content is still
  * nothing to do, as make and ninja cannot tell. A file modified less than a timestamp tick before the
- * stamp is never trusted (a second write in the same tick could hide; see RACY_MS), and any other
+ * stamp is never trusted (a second write in the same tick could hide; see util/racy.ts), and any other
  * difference takes the full path, which decides by content.
  *
  * Kept free of heavy imports: this module is loaded before anything else on `cf build`.
  */
-const RACY_MS = 2000;
-/**
- * A file whose mtime has a sub-second part lives on a filesystem that keeps fine timestamps (ext4, xfs,
- * btrfs, tmpfs: the kernel's clock tick, a few ms): a much shorter window is safe there. Whole-second mtimes
- * (FAT, some network filesystems, or a file written exactly on the second) keep the 2 s window.
- */
-const RACY_FINE_MS = 100;
 const VERSION = 3;
 
 /** [file, size, mtimeNs, ino, content hash when known] or [file, null] when it does not exist. */
@@ -45,13 +39,6 @@ function statOf(file: string): FileStat {
   }
 }
 
-/** Within the window where a second write could leave the same mtime. */
-function racy(mtimeNs: string, now: number): boolean {
-  const ns = BigInt(mtimeNs);
-  const window = ns % 1_000_000_000n === 0n ? RACY_MS : RACY_FINE_MS;
-  return now - Number(ns / 1_000_000n) < window;
-}
-
 /** The fresh targets, when nothing changed since the stamp; null to take the full path. */
 export async function noopFastPath(dir: string, targets: string[], cf: string): Promise<string[] | null> {
   let stamp: Stamp;
@@ -68,7 +55,7 @@ export async function noopFastPath(dir: string, targets: string[], cf: string): 
     if (now[1] === f[1] && (now[1] === null || (now[2] === f[2] && now[3] === f[3]))) continue;
     // Touched or saved unchanged: the same size, and the same content when hashed.
     if (now[1] === null || f[1] === null || now[1] !== f[1] || !f[4] || (await contentHash(abs)) !== f[4]) return null;
-    if (!racy(now[2], Date.now())) {
+    if (!isRacy(BigInt(now[2]), Date.now())) {
       f.splice(1, 3, now[1], now[2], now[3]);
       restamp = true;
     }
@@ -110,7 +97,7 @@ export async function writeNoopStamp(
   const now = Date.now();
   for (const s of stats) {
     if (s[1] === null) continue;
-    if (racy(s[2], now)) return clearNoopStamp(dir);
+    if (isRacy(BigInt(s[2]), now)) return clearNoopStamp(dir);
     const hash = hashOf(s[0], { size: s[1], mtimeNs: s[2], ino: s[3] });
     if (hash) s[4] = hash;
   }

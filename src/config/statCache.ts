@@ -3,11 +3,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFileContent, hashString, type Hash } from '../util/hash.js';
 import { readTextOrNullSync, writeAtomic } from '../util/fsx.js';
+import { isRacy } from '../util/racy.js';
 
 /**
  * (size, mtime, inode) → content hash, so a no-op build does not re-read its inputs.
- * A file modified within RACY_MS before it was hashed is not trusted next time (coarse timestamps could
- * hide a second write in the same tick); it is re-hashed until its mtime is old enough.
+ * A file modified too shortly before it was hashed is not trusted next time (a second write in the same
+ * timestamp tick could hide: util/racy.ts); it is re-hashed until its mtime is old enough.
  * `derived` holds data computed from the content (e.g. the seeds' ids and item hashes), valid with the hash.
  */
 interface Entry {
@@ -19,7 +20,6 @@ interface Entry {
   derived?: { kind: string; data: unknown };
 }
 
-const RACY_MS = 2000;
 const VERSION = 1;
 
 export interface FileContent {
@@ -69,13 +69,12 @@ export class StatCache {
     const bytes = readFileSync(abs);
     const text = bytes.toString('utf8');
     const hash = hashFileContent(bytes);
-    const mtimeMs = Number(st.mtimeNs / 1_000_000n);
     const entry: Entry = {
       size: Number(st.size),
       mtimeNs: String(st.mtimeNs),
       ino: Number(st.ino),
       hash,
-      trusted: Date.now() - mtimeMs > RACY_MS,
+      trusted: !isRacy(st.mtimeNs, Date.now()),
     };
     if (e?.hash === hash && e.derived) entry.derived = e.derived;
     else if (e?.derived) this.previous.set(abs, { derived: e.derived, hash: e.hash });
@@ -136,8 +135,4 @@ export class StatCache {
     await writeAtomic(this.file, JSON.stringify({ v: VERSION, entries }));
     this.dirty = false;
   }
-}
-
-export function relTo(dir: string, abs: string): string {
-  return path.relative(dir, abs).split(path.sep).join('/');
 }

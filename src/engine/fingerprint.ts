@@ -3,10 +3,7 @@ import { canonicalJson, hashCanonical, hashString, type Hash } from '../util/has
 import { commandFiles, effectiveModel, type PhaseConfig, type Pipeline, type RunnerConfig, type ValidateConfig } from '../config/pipeline.js';
 import type { StatCache } from '../config/statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../exec/prompt.js';
-
 import { FINGERPRINT_VERSION } from '../version.js';
-
-export { FINGERPRINT_VERSION };
 
 /** path → content hash, keys sorted. */
 export type FileHashes = Record<string, Hash>;
@@ -82,10 +79,6 @@ export function makeFingerprint(parts: PhaseParts, from: string, items: RefsText
 }
 
 /**
- * The key: the canonical JSON of everything but the items (the same for every batch of a phase, so the
- * Decider computes it once per phase), then one "id<TAB>hash" line per item. Equal fingerprints, equal keys.
- */
-/**
  * A fingerprint as records hold it: JSON text, parsed only when a stale target is explained (a build
  * where everything is fresh never parses one).
  */
@@ -98,11 +91,6 @@ export function fingerprintText(fp: Fingerprint): FingerprintText {
 export function parseFingerprint(text: FingerprintText): Fingerprint {
   // Records written before FingerprintText hold the object itself.
   return typeof text === 'string' ? (JSON.parse(text) as Fingerprint) : (text as unknown as Fingerprint);
-}
-
-export function keyOf(fp: Fingerprint): Hash {
-  const { items, context, ...rest } = fp;
-  return keyFromHead(canonicalJson(rest), items, context);
 }
 
 export function fingerprintHead(parts: PhaseParts, from: string): string {

@@ -62,5 +62,3 @@ export type BuildEvent =
   | { event: 'merge-fresh'; phase: string; output: string }
   | { event: 'merge-skipped'; phase: string; output: string; because: string }
   | ({ event: 'summary'; ok: boolean; exitCode: number; ms: number; maxCost?: number } & BuildSummary);
-
-export type EmitFn = (e: BuildEvent) => void;

@@ -161,7 +161,6 @@ export function createEngine(o: {
   });
 }
 
-/** After a build: the stat cache kept, the state log compacted when it pays (unused outputs deleted then). */
 /**
  * A build of thousands of batches makes garbage steadily for minutes, and V8 lets the heap grow well past
  * what is live before it collects (300 MB more at 100,000 seeds). From LEAN_AT batches on, V8 is told to

@@ -2,7 +2,7 @@ import { count } from '../../util/plural.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { detectKind, readDocument, readDocumentLenient } from '../../domains/ssi/formats.js';
+import { detectKind, readCanonical, readDocument, readDocumentLenient } from '../../domains/ssi/formats.js';
 import { languageName } from '../../domains/ssi/languageNames.js';
 import { SSI_KINDS, type LegoPairsItem, type Pair, type RuleOptions, type RuleReport, type SeedPairItem, type SsiKind, type BasketsItem } from '../../domains/ssi/types.js';
 import { checkBaskets, checkLegoPairs, checkSeedPairs, RULES } from '../../domains/ssi/validators.js';
@@ -91,9 +91,9 @@ export async function checkCommand(opts: CheckCommandOptions, args: string[], o:
       let canonical: Map<string, string> | undefined;
       if (o.seeds) {
         const name = o.targetName ?? languageName(language);
-        const seeds = (await readJson(path.resolve(opts.dir, o.seeds), 'seeds')) as Array<{ seed_id?: string; source?: string }>;
-        if (!Array.isArray(seeds)) fail({ kind: 'usage', message: `${o.seeds}: expected the canonical seeds array` });
-        canonical = new Map(seeds.map((s) => [String(s.seed_id), String(s.source ?? '').replaceAll('{target}', name)]));
+        const c = readCanonical(await readJson(path.resolve(opts.dir, o.seeds), 'seeds'), name);
+        if (!c.ok) fail({ kind: 'usage', message: `${o.seeds}: ${c.error}`, hint: 'the canonical seeds are an array of {"seed_id", "source"} objects' });
+        canonical = c.canonical;
         used.push(`${o.seeds} ({target} = ${name})`);
       }
       const known = typeof (doc as Record<string, unknown>).known_language === 'string' ? String((doc as Record<string, unknown>).known_language) : 'eng';

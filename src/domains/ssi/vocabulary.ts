@@ -112,11 +112,6 @@ export class Vocabulary {
   }
 }
 
-/** The names of the phases some phase reads as context: their records carry `vocab`. */
-export function contextSources(phases: ReadonlyArray<{ context: { vocabulary: string } | null }>): Set<string> {
-  return new Set(phases.flatMap((p) => (p.context ? [p.context.vocabulary] : [])));
-}
-
 /**
  * A Vocabulary grown batch by batch, in order, from a context phase's batch records (their `vocab`).
  * `extend` returns the first batch it could not add (no record, or a record without `vocab`), or 0.

@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { suggestion } from '../util/didYouMean.js';
+import { parseDuration } from '../util/duration.js';
+import { parseSize } from '../util/size.js';
+import type { UserError } from '../util/errors.js';
+import { ok, type Result } from '../util/result.js';
+import { SSI_KINDS, type SsiKind } from '../domains/ssi/types.js';
+import { RULES } from '../domains/ssi/rules/report.js';
+import type { Fail } from './diagnostics.js';
+import type { MergeConfig, PhaseConfig, RunnerConfig, ValidateConfig } from './pipeline.js';
+import { toCommand } from './runnerConfig.js';
+import type { RawMerge, RawPhase, RawValidate } from './schema.js';
+
+/*
+ * The phases of pipeline.yaml, normalised, with the checks that look across phases: names, what each
+ * reads (`from`, `context`), the runner it names, its output, and the rules its severities name.
+ */
+
+const DEFAULT_VALIDATE_TIMEOUT_MS = 5 * 60_000;
+/** Generous: the largest real phase answer seen is a few MB; a runaway agent's is refused before cf reads it. */
+const DEFAULT_MAX_OUTPUT = 20_000_000;
+
+const ssiOf = (ref: string): SsiKind => ref.slice('ssi:'.length) as SsiKind;
+
+function toValidate(v: RawValidate | undefined, timeout: string | number | undefined): ValidateConfig | null {
+  if (v === undefined) return null;
+  let timeoutMs = timeout !== undefined ? parseDuration(timeout)! : DEFAULT_VALIDATE_TIMEOUT_MS;
+  const base: ValidateConfig = { rules: null, command: null, timeoutMs, severity: {}, lists: {} };
+  if (typeof v === 'string' && v.startsWith('ssi:') && (SSI_KINDS as readonly string[]).includes(v.slice(4))) return { ...base, rules: ssiOf(v) };
+  if (typeof v === 'string' || Array.isArray(v)) return { ...base, command: toCommand(v) };
+  if (v.timeout !== undefined) timeoutMs = parseDuration(v.timeout)!;
+  return {
+    rules: v.rules ? ssiOf(v.rules) : null,
+    command: v.command !== undefined ? toCommand(v.command) : null,
+    timeoutMs,
+    severity: v.severity ?? {},
+    lists: v.lists ?? {},
+  };
+}
+
+function toMerge(m: RawMerge | undefined): MergeConfig {
+  if (m === undefined || m === 'json') return { format: 'json', version: null };
+  if (typeof m === 'string') return { format: ssiOf(m), version: null };
+  return { format: m.format === 'json' ? 'json' : ssiOf(m.format), version: m.version ?? null };
+}
+
+/** Every phase, in the file's order; the first phase that is wrong is reported. `hasCourse`: pipeline.yaml sets `course`. */
+export function phaseConfigs(raw: readonly RawPhase[], runners: ReadonlyMap<string, RunnerConfig>, hasCourse: boolean, fail: Fail): Result<PhaseConfig[], UserError> {
+  const phases: PhaseConfig[] = [];
+  const outputs = new Map<string, string>();
+  for (const [i, p] of raw.entries()) {
+    if (p.name === 'seeds') return fail(['phases', i, 'name'], '"seeds" is reserved for the seeds file; pick another name');
+    if (phases.some((q) => q.name === p.name)) return fail(['phases', i, 'name'], `phase "${p.name}" is defined twice`);
+    const from = p.from ?? (i === 0 ? 'seeds' : phases[i - 1]!.name);
+    if (from === p.name) {
+      return fail(['phases', i, 'from'], `phase "${p.name}" cannot read its own output`, `a phase reads one of: ${['seeds', ...phases.map((q) => q.name)].join(', ')}`);
+    }
+    if (from !== 'seeds' && !phases.some((q) => q.name === from)) {
+      const later = raw.slice(i).some((q) => q.name === from);
+      return fail(
+        ['phases', i, 'from'],
+        later
+          ? `"${from}" is a later phase; a phase can only read "seeds" or an earlier phase`
+          : `unknown phase "${from}"${suggestion(from, ['seeds', ...phases.map((q) => q.name)])}`,
+        later ? 'move this phase after the one it reads from' : `a phase reads one of: ${['seeds', ...phases.map((q) => q.name)].join(', ')}`,
+      );
+    }
+    if (!runners.has(p.runner)) {
+      return fail(
+        ['phases', i, 'runner'],
+        `unknown runner "${p.runner}"${suggestion(p.runner, runners.keys())}`,
+        runners.size > 0 ? `defined runners: ${[...runners.keys()].join(', ')}` : 'define it under runners:',
+      );
+    }
+    const rc = runners.get(p.runner)!;
+    if (rc.kind === 'command' || rc.kind === 'replay') {
+      // A command agent gets no max_tokens/temperature; only a preset passes a model (claude-code: --model).
+      const ignored = (['max_tokens', 'temperature', ...(rc.kind === 'command' && rc.preset ? [] : ['model' as const])] as const).find((k) => p[k] !== undefined);
+      if (ignored) return fail(['phases', i, ignored], `"${ignored}" does not apply to the ${rc.kind} runner "${p.runner}"`);
+    }
+    const output = path.normalize(p.output);
+    if (path.isAbsolute(output) || output.startsWith('..')) {
+      return fail(['phases', i, 'output'], 'the output must be a path inside the pipeline directory');
+    }
+    if (output === '.cf' || output.startsWith(`.cf${path.sep}`)) return fail(['phases', i, 'output'], '.cf/ is cf\'s own state directory');
+    const other = outputs.get(output);
+    if (other) return fail(['phases', i, 'output'], `phase "${other}" already writes ${output}`);
+    outputs.set(output, p.name);
+    if (p.context && !phases.some((q) => q.name === p.context!.vocabulary)) {
+      const later = raw.slice(i).some((q) => q.name === p.context!.vocabulary);
+      return fail(
+        ['phases', i, 'context', 'vocabulary'],
+        p.context.vocabulary === p.name
+          ? `phase "${p.name}" cannot read its own output as its context`
+          : later
+            ? `"${p.context.vocabulary}" is not an earlier phase: a context comes from a phase before this one`
+            : `unknown phase "${p.context.vocabulary}"${suggestion(p.context.vocabulary, phases.map((q) => q.name))}`,
+      );
+    }
+    const v = typeof p.validate === 'object' && !Array.isArray(p.validate) ? p.validate : null;
+    if (v?.severity) {
+      const known: readonly string[] = v.rules ? RULES[ssiOf(v.rules)] : [];
+      for (const rule of Object.keys(v.severity)) {
+        if (!known.includes(rule)) {
+          return fail(
+            ['phases', i, 'validate', 'severity', rule],
+            v.rules ? `${v.rules} has no rule "${rule}"${suggestion(rule, known)}` : 'severity applies to a rule set: add rules: ssi:…',
+            v.rules ? `its rules: ${known.join(', ')}` : undefined,
+          );
+        }
+      }
+    }
+    if (p.merge !== undefined && p.merge !== 'json' && !hasCourse) {
+      return fail(['phases', i, 'merge'], 'an SSi merge needs the course it belongs to', 'add course: {code: spa_for_eng, target_language: spa, known_language: eng}');
+    }
+    phases.push({
+      name: p.name,
+      index: i,
+      from,
+      intelligence: path.normalize(p.intelligence),
+      runner: p.runner,
+      output,
+      attempts: p.attempts ?? 3,
+      maxOutput: p.max_output !== undefined ? parseSize(p.max_output)! : DEFAULT_MAX_OUTPUT,
+      validate: toValidate(p.validate, p.validate_timeout),
+      merge: toMerge(p.merge),
+      deps: p.deps ?? [],
+      items: p.items ?? 'batch',
+      context: p.context ? { vocabulary: p.context.vocabulary } : null,
+      model: {
+        ...(p.model !== undefined ? { model: p.model } : {}),
+        ...(p.max_tokens !== undefined ? { maxTokens: p.max_tokens } : {}),
+        ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
+      },
+    });
+  }
+  return ok(phases);
+}
