@@ -22,6 +22,7 @@ export class OwnWrites {
       readBytes: (rel) => disk.readBytes(rel),
       openBytes: (rel) => disk.openBytes(rel),
       preserve: (rel) => disk.preserve(rel),
+      remove: (rel) => disk.remove(rel),
       write: (rel, data) => {
         this.written.set(path.resolve(this.dir, rel), Promise.resolve(hashOf(data)));
         return disk.write(rel, data);

@@ -1,6 +1,7 @@
 import type { BuildEvent } from '../events/types.js';
 import { formatDuration } from '../util/duration.js';
 import { formatUsd } from '../exec/runners/usage.js';
+import { describeLockWait } from '../store/lock.js';
 import { formatErrorEvent, formatErrors, type Reporter } from './reporters.js';
 
 /**
@@ -30,6 +31,9 @@ export class WatchReporter implements Reporter {
         break;
       case 'error':
         this.print(formatErrorEvent(e));
+        break;
+      case 'waiting':
+        this.print(`cf watch: ${describeLockWait(e.pid !== undefined ? { pid: e.pid, command: e.command ?? '?', gone: e.gone } : null)}`);
         break;
       case 'summary': {
         const time = new Date().toTimeString().slice(0, 8);

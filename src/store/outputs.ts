@@ -1,4 +1,4 @@
-import { copyFile, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAtomic, writeAtomicParts, writeAtomicStream } from '../util/fsx.js';
 import { hashBytes, hashParts, hashString, streamingHash, type Hash } from '../util/hash.js';
@@ -18,6 +18,8 @@ export interface OutputStore {
   openBytes(rel: string): Promise<ByteSource | null>;
   /** Keeps a copy of a file about to be replaced (it was edited by hand); returns where. */
   preserve(rel: string): Promise<string>;
+  /** Deletes the file (cf clean); says whether there was one. */
+  remove(rel: string): Promise<boolean>;
 }
 
 const WINDOW = 4 << 20;
@@ -114,6 +116,13 @@ export class DiskOutputStore implements OutputStore {
     };
   }
 
+  remove(rel: string): Promise<boolean> {
+    return rm(path.resolve(this.dir, rel)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   async preserve(rel: string): Promise<string> {
     const stampName = new Date().toISOString().replace(/[:.]/g, '-');
     const dest = path.join(this.replacedDir, `${rel.split(path.sep).join('__')}.${stampName}`);
@@ -156,5 +165,8 @@ export class MemoryOutputStore implements OutputStore {
   }
   async preserve(rel: string): Promise<string> {
     return `${rel}.replaced`;
+  }
+  async remove(rel: string): Promise<boolean> {
+    return this.files.delete(rel);
   }
 }

@@ -1,28 +1,26 @@
 import { mkdir } from 'node:fs/promises';
-import { spawner } from '../../exec/processes/spawner.js';
 import path from 'node:path';
-import { Budget } from '../../exec/budget.js';
-import type { Engine } from '../../engine/engine.js';
-import type { BuildSummary } from '../../events/types.js';
-import { notReadySeeds } from '../../engine/emptySeeds.js';
-import { unstartableCommand } from '../../config/commandCheck.js';
-import type { BuildEvent } from '../../events/types.js';
-import { acquireLock, describeLockWait } from '../../store/lock.js';
+import { exitCodeOf } from '../../app/exitCode.js';
+import { outputStore, watchedFiles } from '../../app/inputs.js';
+import { Workspace } from '../../app/workspace.js';
 import { loadPipeline } from '../../config/loadPipeline.js';
 import { PIPELINE_FILE, type Pipeline } from '../../config/pipeline.js';
 import { SeedsChanged } from '../../config/seeds.js';
+import { notReadySeeds } from '../../engine/emptySeeds.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Request } from '../../engine/targets.js';
+import type { BuildEvent } from '../../events/types.js';
+import { Budget } from '../../exec/budget.js';
+import { spawner } from '../../exec/processes/spawner.js';
 import type { LocalStore } from '../../store/localStore.js';
-import { resolveTargets, type Request } from '../../engine/targets.js';
 import { fail, type UserError } from '../../util/errors.js';
 import type { Result } from '../../util/result.js';
 import { onInterrupt } from '../interrupt.js';
 import type { WatchOptions } from '../main.js';
 import { OwnWrites } from '../ownWrites.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
-import { loadInputs, openStore, outputStore, removeStaleTemporariesOf, watchedFiles, type Inputs } from '../../app/session.js';
 import { WatchedFiles } from '../watchFiles.js';
 import { WatchReporter } from '../watchReporter.js';
-import { createEngine, finishBuild, takeEdits, unpricedRunner } from './build.js';
 
 /** Editor saves come in bursts (write, rename, chmod): events this close together are one change. */
 const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
@@ -50,12 +48,15 @@ interface Outcome {
  * reported and the watch goes on; --max-cost spans the whole session.
  */
 export async function watchCommand(opts: WatchOptions, names: string[]): Promise<number> {
-  const first = await loadInputs(opts.dir);
+  const own = new OwnWrites(opts.dir);
+  const outputs = own.wrap(outputStore(opts.dir));
+  const seams = { outputs };
+  const first = await Workspace.open(opts.dir, seams);
   if (!first.ok) fail(first.error);
-  let good: Inputs = first.value;
-  const resolved = resolveTargets(good.graph, names);
+  let good: Workspace = first.value;
+  const resolved = good.targets(names);
   if (!resolved.ok) fail(resolved.error);
-  const unpriced = opts.maxCost !== null ? unpricedRunner(good, resolved.value) : null;
+  const unpriced = opts.maxCost !== null ? good.unpricedRunner(resolved.value) : null;
   if (unpriced) fail(unpriced);
 
   const reporter: Reporter = opts.json
@@ -67,19 +68,17 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   const interrupt = onInterrupt(() => reporter.note('cf watch: stopping agents… Ctrl-C again to quit now'));
   spawner.prestart();
   const budget = new Budget(opts.maxCost);
-  const own = new OwnWrites(opts.dir);
-  const outputs = own.wrap(outputStore(opts.dir));
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let current: Current | null = null;
   let wake: (() => void) | null = null;
-  /** The state and stat cache stay in memory between rebuilds (re-read when another cf changed the log). */
+  /** The store and stat cache stay in memory between rebuilds (re-read when another cf changed the log). */
   let lastState: LocalStore | null = null;
   let lastLogSize: number | null = null;
-  const cache = good.cache;
+  const cache = good.inputs.cache;
 
-  /** The inputs after a change: pipeline.yaml reread when it changed (the last good one kept if it is broken). */
-  const reload = async (changed: string[]): Promise<{ inputs: Result<Inputs, UserError>; pipelineError: UserError | null }> => {
+  /** The workspace after a change: pipeline.yaml reread when it changed (the last good one kept if it is broken). */
+  const reload = async (changed: string[]): Promise<{ ws: Result<Workspace, UserError>; pipelineError: UserError | null }> => {
     let pipeline = good.pipeline;
     let pipelineError: UserError | null = null;
     if (changed.includes(path.resolve(opts.dir, PIPELINE_FILE))) {
@@ -87,15 +86,15 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
       if (p.ok) pipeline = p.value;
       else pipelineError = p.error;
     }
-    return { inputs: await loadInputs(opts.dir, pipeline, cache), pipelineError };
+    return { ws: await Workspace.open(opts.dir, seams, { pipeline, statCache: cache }), pipelineError };
   };
 
   /** Mid-build: start nothing new; cancel the running batches whose inputs changed (none while the inputs are not ready). */
   const stopAffected = async (c: Current): Promise<void> => {
     c.drain.abort();
-    const next = (await reload([...pending])).inputs;
-    if (!next.ok || (!opts.allowEmptySeeds && notReadySeeds(next.value.graph))) return;
-    c.engine.cancelOutdated(next.value.decider(c.state));
+    const next = (await reload([...pending])).ws;
+    if (!next.ok || (!opts.allowEmptySeeds && notReadySeeds(next.value.inputs.graph))) return;
+    c.engine.cancelOutdated(next.value.inputs.decider(c.state));
   };
 
   /** (Re)arms the debounce: a burst of events is one rebuild. */
@@ -126,59 +125,59 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
         emit({ event: 'error', ...r.pipelineError });
         reporter.note(`cf watch: keeps watching with the last good ${PIPELINE_FILE}`);
       }
-      if (!r.inputs.ok) return refuse(r.inputs.error);
-      next = r.inputs.value;
+      if (!r.ws.ok) return refuse(r.ws.error);
+      next = r.ws.value;
     }
-    const notReady = opts.allowEmptySeeds ? null : notReadySeeds(next.graph);
+    const notReady = opts.allowEmptySeeds ? null : notReadySeeds(next.inputs.graph);
     if (notReady) return refuse(notReady);
     good = next;
     await makeOutputDirs(good.pipeline);
     files.add(watchedFiles(good.pipeline));
-    const resolvedNow = resolveTargets(good.graph, names);
+    const resolvedNow = good.targets(names);
     if (!resolvedNow.ok) return refuse(resolvedNow.error);
     const requests: Request[] = resolvedNow.value;
-    const unpricedNow = opts.maxCost !== null ? unpricedRunner(good, requests) : null;
-    if (unpricedNow) return refuse(unpricedNow);
 
-    const lock = await acquireLock(opts.dir, 'watch', (o) => reporter.note(`cf watch: ${describeLockWait(o)}`), interrupt.signal).catch(() => null);
-    if (!lock) return { built: false, inputChanged: 0 };
-    let summary: BuildSummary | null = null;
     let inputChanged = 0;
     const count = (e: BuildEvent): void => {
       if (e.event === 'cancelled' && e.because) inputChanged++;
       emit(e);
     };
+    const reuse = lastState !== null && lastState.logSize === lastLogSize;
+    const state = reuse ? lastState! : await good.openStore(false);
+    const drain = new AbortController();
+    let built: Awaited<ReturnType<Workspace['build']>>;
     try {
-      await removeStaleTemporariesOf(good.pipeline);
-      const reuse = lastState !== null && lastState.logSize === lastLogSize;
-      const state = reuse ? lastState! : await openStore(opts.dir, false);
-      const drain = new AbortController();
-      const engine = createEngine({ opts, inputs: good, state, emit: count, signal: interrupt.signal, drain: drain.signal, outputs, budget });
-      current = { engine, drain, state };
-      // Changes seen while the inputs were being read: this build may already be out of date.
-      if (pending.size && !timer) void stopAffected(current);
-      try {
-        await takeEdits(good, engine.decider, engine.executor, count, interrupt.signal, outputs);
-        await engine.plan(requests);
-        const unstartable = unstartableCommand(good.pipeline, engine.phasesToRun);
-        if (unstartable) return refuse(unstartable);
-        summary = await engine.run(requests);
-      } catch (e) {
-        // A hand edit is checked against the seeds, read then: a save caught half-written is not ready.
-        if (!(e instanceof SeedsChanged)) throw e;
-        return refuse({ kind: 'seeds', file: good.pipeline.seeds, message: e.message });
-      } finally {
-        current = null;
-        await finishBuild(good, state);
-        lastState = state;
-        lastLogSize = state.logSize;
-      }
+      built = await good.build(requests, {
+        jobs: opts.jobs,
+        maxCost: opts.maxCost,
+        budget,
+        allowEmptySeeds: opts.allowEmptySeeds,
+        emit: count,
+        signal: interrupt.signal,
+        drain: drain.signal,
+        store: state,
+        outputs,
+        command: 'watch',
+        onEngine: (engine) => {
+          current = { engine, drain, state };
+          // Changes seen while the inputs were being read: this build may already be out of date.
+          if (pending.size && !timer) void stopAffected(current);
+        },
+      });
+    } catch (e) {
+      // A hand edit is checked against the seeds, read then: a save caught half-written is not ready.
+      if (!(e instanceof SeedsChanged)) throw e;
+      return refuse({ kind: 'seeds', file: good.pipeline.seeds, message: e.message });
     } finally {
-      await lock.release();
+      current = null;
+      lastState = state;
+      lastLogSize = state.logSize;
       files.add([]);
     }
-    const s: BuildSummary = summary ?? { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
-    const exitCode = interrupt.signal.aborted ? 130 : s.failed.length || s.skipped.length || s.stopped.length ? 1 : 0;
+    if (!built.ok) return refuse(built.error);
+    if (built.value.interrupted) return { built: false, inputChanged: 0 };
+    const s = built.value.summary;
+    const exitCode = exitCodeOf(s, interrupt.signal.aborted, { rebuildsCancelled: true });
     emit({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
     return { built: true, inputChanged };
   };

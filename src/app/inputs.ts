@@ -11,8 +11,8 @@ import { loadSeeds } from '../config/seeds.js';
 import type { BuildStore } from '../store/buildStore.js';
 import { LocalStore } from '../store/localStore.js';
 import { StatCache } from '../config/statCache.js';
-import { BuildGraph, resolveTargets, type Request } from '../engine/targets.js';
-import { fail, type UserError } from '../util/errors.js';
+import { BuildGraph } from '../engine/targets.js';
+import type { UserError } from '../util/errors.js';
 import { removeStaleTemporaries } from '../util/fsx.js';
 import { initHashing } from '../util/hash.js';
 import { err, ok, type Result } from '../util/result.js';
@@ -110,14 +110,6 @@ export function readIntelligence(pipeline: Pipeline, rel: string): Promise<strin
   return readFile(path.resolve(pipeline.dir, rel), 'utf8');
 }
 
-/** Inputs and resolved targets, or exit 2 with the error. */
-export async function requireInputs(dir: string, names: string[]): Promise<{ inputs: Inputs; requests: Request[] }> {
-  const loaded = await loadInputs(dir);
-  if (!loaded.ok) fail(loaded.error);
-  const requests = resolveTargets(loaded.value.graph, names);
-  if (!requests.ok) fail(requests.error);
-  return { inputs: loaded.value, requests: requests.value };
-}
 
 /** Every file a target reads (and the merged outputs, whose hand edits feed downstream). */
 export function watchedFiles(p: Pipeline): string[] {
