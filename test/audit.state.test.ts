@@ -5,7 +5,7 @@ import { type BatchStatus } from '../src/engine/analyze.js';
 import { takeHandEdits } from '../src/engine/handEdits.js';
 import { loadPipeline } from '../src/config/loadPipeline.js';
 import { openState } from '../src/store/state.js';
-import { formatStaleReason } from '../src/engine/staleness.js';
+import { formatStaleReason } from '../src/cli/format/reasons.js';
 import { CommandValidator } from '../src/exec/validate.js';
 import { hashString } from '../src/util/hash.js';
 import { Project, TWO_PHASES } from './helpers/project.js';

@@ -147,7 +147,8 @@ describe('engine (in memory)', () => {
     w.outputs.files.set('out/pairs.json', { text: '[]', stamp: { ...f.stamp, mtimeNs: '1000' } });
     const r = await w.build();
     expect(r.merged).toEqual(['out/pairs.json']);
-    expect(w.events.find((e) => e.event === 'merged' && e.replaced)).toBeDefined();
+    // The edited file is kept aside (the event says where: `why.kept`; the NDJSON line's `replaced`).
+    expect(w.events.find((e) => e.event === 'merged' && e.why.kind === 'edited' && e.why.kept)).toBeDefined();
     expect(w.output('pairs')).toHaveLength(20);
   });
 });

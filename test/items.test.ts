@@ -82,7 +82,7 @@ describe('items: independent, packing and explanations', () => {
     await w.build();
     w.editSeed('S0045', 'edited');
     const { Analysis } = await import('../src/engine/analyze.js');
-    const { formatStaleReason } = await import('../src/engine/staleness.js');
+    const { formatStaleReason } = await import('../src/cli/format/reasons.js');
     const a = new Analysis(await w.decider());
     const s = await a.batch((await w.decider()).graph.phase('pairs'), 3);
     expect(s.kind).toBe('stale');

@@ -14,7 +14,7 @@ import { spawner } from '../exec/processes/spawner.js';
 import { createRunner } from '../exec/runners/index.js';
 import type { LocalStore } from '../store/localStore.js';
 import { runDirOf } from '../store/layout.js';
-import { acquireLock, type HeldLock, type LockOwner } from '../store/lock.js';
+import { acquireLock, type HeldLock, type Leftovers, type LockOwner } from '../store/lock.js';
 import type { OutputStore } from '../store/outputs.js';
 import type { FileStamp } from '../store/records.js';
 import type { UserError } from '../util/errors.js';
@@ -35,7 +35,7 @@ export interface WorkspaceSeams {
   /** The merged outputs (default: the directory's files). */
   outputs?: OutputStore;
   /** One cf at a time changes a directory (default: its lock under .cf/). */
-  lock?(command: string, onWait: (owner: LockOwner | null) => void, signal?: AbortSignal): Promise<HeldLock>;
+  lock?(command: string, onWait: (owner: LockOwner | null) => void, signal?: AbortSignal, onLeftovers?: (l: Leftovers) => void): Promise<HeldLock>;
   /** Where a batch's attempts keep their files (default: .cf/runs/PHASE/BATCH; null: nowhere). */
   runDir?(phase: PhaseConfig, batch: number): string | null;
   /** The phase's intelligence text (default: the file pipeline.yaml names). */
@@ -143,8 +143,8 @@ export class Workspace {
     return this.seams.runDir ? this.seams.runDir(phase, batch) : runDirOf(this.dir, phase.name, batch);
   }
 
-  lock(command: string, onWait: (owner: LockOwner | null) => void, signal?: AbortSignal): Promise<HeldLock> {
-    return this.seams.lock ? this.seams.lock(command, onWait, signal) : acquireLock(this.dir, command, onWait, signal);
+  lock(command: string, onWait: (owner: LockOwner | null) => void, signal?: AbortSignal, onLeftovers?: (l: Leftovers) => void): Promise<HeldLock> {
+    return this.seams.lock ? this.seams.lock(command, onWait, signal, onLeftovers) : acquireLock(this.dir, command, onWait, signal, onLeftovers);
   }
 
   /** The executor of a build (and of adopt's checks). */
@@ -215,6 +215,7 @@ export class Workspace {
       o.command ?? 'build',
       (owner) => o.emit({ event: 'waiting', reason: 'lock', ...(owner ? { pid: owner.pid, command: owner.command, since: owner.since, ...(owner.gone ? { gone: true } : {}) } : {}) }),
       o.signal,
+      (l) => o.emit({ event: 'leftovers', ...l }),
     ).catch((e: unknown) => {
       if (o.signal.aborted) return null;
       throw e;

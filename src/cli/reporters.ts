@@ -1,4 +1,6 @@
-import type { BuildEvent } from '../events/types.js';
+import type { BuildEvent, StampedEvent } from '../events/types.js';
+import { eventText, formatBudgetStop, formatMergeReason, formatMergeSkip, formatSkip } from './format/events.js';
+import { formatFreshReason, formatStaleReason } from './format/reasons.js';
 import { describeLockWait } from '../store/lock.js';
 import { describeError, type ValidationError } from '../exec/validate.js';
 import { formatDuration } from '../util/duration.js';
@@ -15,9 +17,10 @@ export interface Reporter {
   close(): void;
 }
 
+/** NDJSON: every event a line, its data and its text fields (eventText), stamped (buildId, seq, ts). */
 export class JsonReporter implements Reporter {
-  event(e: BuildEvent): void {
-    process.stdout.write(`${JSON.stringify({ ...e, ts: new Date().toISOString() })}\n`);
+  event(e: BuildEvent | StampedEvent): void {
+    process.stdout.write(`${JSON.stringify({ ...e, ...eventText(e), ...('ts' in e ? {} : { ts: new Date().toISOString() }) })}\n`);
   }
   note(): void {}
   close(): void {}
@@ -120,11 +123,11 @@ export class HumanReporter implements Reporter {
         }
         break;
       case 'fresh':
-        if (this.opts.verbose) this.print(`${e.target}: ${e.reason}`);
+        if (this.opts.verbose) this.print(`${e.target}: ${formatFreshReason(e.why)}`);
         break;
       case 'started':
         if (e.packed && !q && !this.live) this.print(`packed ${e.items} stale items of ${e.packed.join(', ')} into one run`);
-        if (this.opts.verbose && !q) this.print(`${label(e.phase, e.batch, e.batchCount)} started: ${e.reasons.join('; ')}`);
+        if (this.opts.verbose && !q) this.print(`${label(e.phase, e.batch, e.batchCount)} started: ${e.why.map(formatStaleReason).join('; ')}`);
         break;
       case 'attempt':
         this.attempts.set(e.target, { attempt: e.attempt, of: e.of });
@@ -160,7 +163,7 @@ export class HumanReporter implements Reporter {
         break;
       case 'skipped':
         this.finished++;
-        if (!q) this.print(`${e.target} skipped: ${e.because}`);
+        if (!q) this.print(`${e.target} skipped: ${formatSkip(e.why)}`);
         break;
       case 'cancelled':
         if (e.because) {
@@ -171,7 +174,7 @@ export class HumanReporter implements Reporter {
       case 'stopped':
         if (!this.budgetNoted) {
           this.budgetNoted = true;
-          this.print(`cf: ${e.reason}; starting no more runs`);
+          this.print(`cf: ${formatBudgetStop(e.budget)}; starting no more runs`);
         }
         break;
       case 'changed':
@@ -191,13 +194,20 @@ export class HumanReporter implements Reporter {
         );
         break;
       case 'merged':
-        if (!q) this.print(`wrote ${e.output}: ${count(e.items, 'item')} from ${count(e.batches, 'batch', 'batches')}${e.replaced ? ` (${e.reason})` : ''}`);
+        if (!q) this.print(`wrote ${e.output}: ${count(e.items, 'item')} from ${count(e.batches, 'batch', 'batches')}${e.why.kind === 'edited' || e.why.kind === 'not-ours' ? ` (${formatMergeReason(e.why, e.output)})` : ''}`);
         break;
       case 'merge-fresh':
         if (this.opts.verbose) this.print(`${e.output} is up to date`);
         break;
       case 'merge-skipped':
-        this.print(`not writing ${e.output}: ${e.because}`);
+        this.print(`not writing ${e.output}: ${formatMergeSkip(e.why)}`);
+        break;
+      case 'attempt-done':
+        break;
+      case 'leftovers':
+        // A warning about the directory, not the build's progress: on stderr.
+        if (e.killed) process.stderr.write(`cf: stopped ${e.killed} process${e.killed === 1 ? '' : 'es'} left running by the cf that died holding this directory's lock (pid ${e.pid}, cf ${e.command})\n`);
+        if (e.left.length) process.stderr.write(`cf: warning: processes left running by the cf that died holding this directory's lock (pid ${e.pid}, cf ${e.command}) do not die: pid ${e.left.join(', ')}\n`);
         break;
       case 'summary': {
         this.running.clear();

@@ -2,6 +2,7 @@ import type { BuildEvent } from '../events/types.js';
 import { formatDuration } from '../util/duration.js';
 import { formatUsd } from '../exec/runners/usage.js';
 import { describeLockWait } from '../store/lock.js';
+import { formatStaleReason } from './format/reasons.js';
 import { formatErrorEvent, formatErrors, type Reporter } from './reporters.js';
 
 /**
@@ -21,7 +22,7 @@ export class WatchReporter implements Reporter {
         this.changed = e.files;
         break;
       case 'started':
-        for (const t of e.packed ?? [e.target]) this.reasons.set(t, e.reasons);
+        for (const t of e.packed ?? [e.target]) this.reasons.set(t, e.why.map(formatStaleReason));
         break;
       case 'failed':
         this.below.push(`  ${e.target} FAILED:\n${formatErrors(e.errors.filter((x) => x.attempt === e.attempts), '    ')}`);

@@ -11,6 +11,13 @@ import type { Price } from '../exec/runners/pricing.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 
+/**
+ * A command's argument (or its shell text) naming the pipeline's directory: replaced when the command
+ * starts (agents and validators also get it as the variable CF_PIPELINE_DIR). Written so, an absolute
+ * path does not make keys depend on where a checkout is.
+ */
+export const PIPELINE_DIR = '$CF_PIPELINE_DIR';
+
 /** How a process is started: an argv run without a shell, or a string run by /bin/sh. */
 export type CommandSpec = { argv: string[] } | { shell: string };
 

@@ -1,3 +1,4 @@
+import { PIPELINE_DIR } from './pipeline.js';
 import path from 'node:path';
 import { parseDuration } from '../util/duration.js';
 import type { UserError } from '../util/errors.js';
@@ -18,13 +19,17 @@ export function toCommand(c: string | string[]): CommandSpec {
   return typeof c === 'string' ? { shell: c } : { argv: c };
 }
 
-/** Claude Code headless: the prompt on stdin, a JSON envelope on stdout, file edits allowed, the pipeline readable. */
-function claudeCodeArgv(dir: string, model: string | undefined, extra: string[]): string[] {
-  return ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--add-dir', dir, ...(model ? ['--model', model] : []), ...extra];
+/**
+ * Claude Code headless: the prompt on stdin, a JSON envelope on stdout, file edits allowed, the pipeline
+ * readable. The pipeline's directory is named by PIPELINE_DIR, put in when the agent starts: the command,
+ * and so every key using it, is the same in any checkout of the course, wherever it is.
+ */
+function claudeCodeArgv(model: string | undefined, extra: string[]): string[] {
+  return ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--add-dir', PIPELINE_DIR, ...(model ? ['--model', model] : []), ...extra];
 }
 
 /** Every runner by name, in the file's order; the first runner that is wrong is reported. */
-export function runnerConfigs(raw: Record<string, RawRunner>, dir: string, fail: Fail): Result<Map<string, RunnerConfig>, UserError> {
+export function runnerConfigs(raw: Record<string, RawRunner>, fail: Fail): Result<Map<string, RunnerConfig>, UserError> {
   const runners = new Map<string, RunnerConfig>();
   for (const [name, r] of Object.entries(raw)) {
     const base = {
@@ -56,7 +61,7 @@ export function runnerConfigs(raw: Record<string, RawRunner>, dir: string, fail:
         let command: CommandSpec;
         if (r.preset === 'claude-code') {
           if (r.command !== undefined) return fail([...at, 'command'], 'preset: claude-code builds the command itself; use "args" to add arguments');
-          command = { argv: claudeCodeArgv(dir, r.model, r.args ?? []) };
+          command = { argv: claudeCodeArgv(r.model, r.args ?? []) };
         } else if (r.command === undefined) {
           return fail(at, 'a command runner needs "command" (or a preset)', 'command: [node, agent.js], a shell string, or preset: claude-code');
         } else {

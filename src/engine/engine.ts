@@ -3,6 +3,7 @@ import type { Item } from '../config/seeds.js';
 import { emptySummary, type BuildEvent, type BuildSummary } from '../events/types.js';
 import type { AttemptError, BatchOutcome } from '../exec/attempts.js';
 import type { BatchExecutor, JobEvent } from '../exec/executor.js';
+import type { BudgetStop } from '../exec/budget.js';
 import { addUsage, emptyTotals } from '../exec/runners/usage.js';
 import type { OutputStore } from '../store/outputs.js';
 import type { BatchRecord } from '../store/records.js';
@@ -16,7 +17,7 @@ import { InputReader, splitTarget } from './inputReader.js';
 import { ItemBatches } from './itemBatches.js';
 import { writeMerge } from './mergeWriter.js';
 import { isOutdated, type RunningRun } from './running.js';
-import { formatFreshReason, formatStaleReason, type FreshReason } from './staleness.js';
+import type { FreshReason, StaleReason } from './staleness.js';
 import { batchTarget, type Request, type TargetId } from './targets.js';
 
 export type { BuildSummary } from '../events/types.js';
@@ -53,7 +54,7 @@ export function slotPriority(phase: PhaseConfig, batch: number): number {
 type BatchResult =
   | { kind: 'ok'; record: BatchRecord }
   | { kind: 'failed' }
-  | { kind: 'skipped'; because: string }
+  | { kind: 'skipped' }
   | { kind: 'stopped' }
   | { kind: 'cancelled' };
 
@@ -254,21 +255,20 @@ export class Engine {
       this.d.store.recordBatch(record);
     }
     this.summary.fresh.push(target);
-    this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: formatFreshReason(reason) });
+    this.o.emit({ event: 'fresh', target, phase: phase.name, batch, why: reason });
     return { kind: 'ok', record };
   }
 
-  /** What a batch whose upstream or context batch did not end built ends as. */
-  private notBuilt(phase: PhaseConfig, batch: number, target: TargetId, of: BatchResult, why: string): BatchResult {
+  /** What a batch whose upstream or context batch (`of`: its result) did not end built ends as. */
+  private notBuilt(phase: PhaseConfig, batch: number, target: TargetId, of: BatchResult, reads: { kind: 'upstream' | 'context'; target: string }): BatchResult {
     if (of.kind === 'cancelled') return this.cancelled(target);
     if (of.kind === 'stopped') {
       this.summary.stopped.push(target);
       return { kind: 'stopped' };
     }
-    const because = `${why} ${of.kind === 'failed' ? 'failed' : 'was skipped'}`;
     this.summary.skipped.push(target);
-    this.o.emit({ event: 'skipped', target, phase: phase.name, batch, because });
-    return { kind: 'skipped', because };
+    this.o.emit({ event: 'skipped', target, phase: phase.name, batch, why: { ...reads, was: of.kind === 'failed' ? 'failed' : 'skipped' } });
+    return { kind: 'skipped' };
   }
 
   private async buildBatch(phase: PhaseConfig, batch: number, target: TargetId): Promise<BatchResult> {
@@ -277,7 +277,7 @@ export class Engine {
     let items: RefsText;
     if (up) {
       const u = await this.batch(up, batch);
-      if (u.kind !== 'ok') return this.notBuilt(phase, batch, target, u, `upstream ${batchTarget(up.name, batch)}`);
+      if (u.kind !== 'ok') return this.notBuilt(phase, batch, target, u, { kind: 'upstream', target: batchTarget(up.name, batch) });
       items = u.record.items;
     } else {
       items = d.seedRefs(batch);
@@ -321,7 +321,7 @@ export class Engine {
    * Turns a job's events into the build's: `started` when its first agent gets a slot (its files were
    * prepared before, outside the slot), its attempts and processes, its usage counted per phase.
    */
-  private listen(x: { target: string; phase: PhaseConfig; batch: number; items: number; reasons: string[]; packed?: string[] }): (e: JobEvent) => void {
+  private listen(x: { target: string; phase: PhaseConfig; batch: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string | null }): (e: JobEvent) => void {
     const batchCount = this.d.graph.batchCount;
     let started = false;
     const totals = (this.summary.usage[x.phase.name] ??= emptyTotals());
@@ -330,9 +330,9 @@ export class Engine {
         case 'attempt':
           if (!started) {
             started = true;
-            this.o.emit({ event: 'started', target: x.target, phase: x.phase.name, batch: x.batch, batchCount, items: x.items, reasons: x.reasons, ...(x.packed ? { packed: x.packed } : {}) });
+            this.o.emit({ event: 'started', target: x.target, phase: x.phase.name, batch: x.batch, batchCount, items: x.items, why: x.why, ...(x.packed ? { packed: x.packed } : {}), ...(x.runDir ? { runDir: x.runDir } : {}) });
           }
-          this.o.emit({ event: 'attempt', target: x.target, attempt: e.attempt, of: e.of });
+          this.o.emit({ event: 'attempt', target: x.target, phase: x.phase.name, batch: x.batch, attempt: e.attempt, of: e.of });
           break;
         case 'process':
           this.o.emit({ event: 'process', target: x.target, what: e.what, state: e.state });
@@ -344,6 +344,7 @@ export class Engine {
           // Every attempt counts, priced or not (a local agent reports no usage).
           if (e.usage) addUsage(totals, e.usage, e.attempt > 1);
           else totals.attempts++;
+          this.o.emit({ event: 'attempt-done', target: x.target, phase: x.phase.name, batch: x.batch, attempt: e.attempt, usage: e.usage, runDir: e.dir });
           break;
       }
     };
@@ -378,7 +379,7 @@ export class Engine {
         runDir: this.o.runDir(phase, batch),
         ...(phase.context ? { context: d.contextSpec(phase, ids, this.contexts) } : {}),
       },
-      { signal, onEvent: this.listen({ target, phase, batch, items: ids.length, reasons: decision.reasons.map(formatStaleReason) }) },
+      { signal, onEvent: this.listen({ target, phase, batch, items: ids.length, why: decision.reasons, runDir: this.o.runDir(phase, batch) }) },
     );
     return this.settle(phase, batch, target, decision, outcome, startedAt);
   }
@@ -393,9 +394,9 @@ export class Engine {
       case 'stopped':
         // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
         if (outcome.attempts > 0) {
-          d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.reason });
+          d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.stop });
         }
-        return this.stopped(phase, batch, target, outcome.reason);
+        return this.stopped(phase, batch, target, outcome.stop);
       case 'failed':
         d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), ...(outcome.usage.length ? { usage: outcome.usage } : {}) });
         return this.failed(phase, batch, target, outcome.attempts, outcome.errors);
@@ -417,9 +418,9 @@ export class Engine {
     }
   }
 
-  private stopped(phase: PhaseConfig, batch: number, target: TargetId, reason: string): BatchResult {
+  private stopped(phase: PhaseConfig, batch: number, target: TargetId, budget: BudgetStop): BatchResult {
     this.summary.stopped.push(target);
-    this.o.emit({ event: 'stopped', target, phase: phase.name, batch, reason });
+    this.o.emit({ event: 'stopped', target, phase: phase.name, batch, budget });
     return { kind: 'stopped' };
   }
 
@@ -437,7 +438,7 @@ export class Engine {
     const source = this.d.graph.phase(phase.context!.vocabulary);
     const results = await Promise.all(Array.from({ length: batch }, (_, i) => this.batch(source, i + 1)));
     for (const [i, r] of results.entries()) {
-      if (r.kind !== 'ok') return this.notBuilt(phase, batch, target, r, `context ${batchTarget(source.name, i + 1)}`);
+      if (r.kind !== 'ok') return this.notBuilt(phase, batch, target, r, { kind: 'context', target: batchTarget(source.name, i + 1) });
       if (!r.record.vocab || lacksLegoKeys(r.record.vocab)) {
         let items;
         try {
@@ -464,7 +465,7 @@ export class Engine {
       case 'cancelled':
         return this.cancelled(target);
       case 'stopped':
-        return this.stopped(phase, batch, target, r.reason);
+        return this.stopped(phase, batch, target, r.stop);
       case 'failed':
         return this.failed(phase, batch, target, r.attempts, r.errors);
       case 'built': {
@@ -474,7 +475,7 @@ export class Engine {
           this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items, attempts: r.attempts, ms: r.record.ms, warnings: r.warnings, regenerated: r.regenerated });
         } else {
           this.summary.fresh.push(target);
-          this.o.emit({ event: 'fresh', target, phase: phase.name, batch, reason: `fresh: ${items === 1 ? 'its item' : `all ${items} items`} cached (assembled, no agent run)` });
+          this.o.emit({ event: 'fresh', target, phase: phase.name, batch, why: { kind: 'assembled', items } });
         }
         return { kind: 'ok', record: r.record };
       }

@@ -1,4 +1,5 @@
 import type { AttemptError, AttemptUsage, CheckResult } from '../exec/attempts.js';
+import type { BudgetStop } from '../exec/budget.js';
 import type { BatchExecutor, ContextSpec, JobEvent } from '../exec/executor.js';
 import { describeError, type ValidationError } from '../exec/validate.js';
 import type { Usage } from '../exec/runners/usage.js';
@@ -13,6 +14,7 @@ import type { PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord } from '../store/records.js';
 import type { RunningRun } from './running.js';
 import type { Item } from '../config/seeds.js';
+import type { StaleReason } from './staleness.js';
 import type { TargetId } from './targets.js';
 
 /** What the engine lends the batches of items: independent phases. */
@@ -33,7 +35,7 @@ export interface ItemsHost {
   itemKey(phase: PhaseConfig, position: number, id: string, inputHash: Hash): Promise<ItemKey>;
   contextSpec(phase: PhaseConfig, ids: string[]): ContextSpec;
   /** Turns a job's events into the build's: `started` once its first agent has a slot, usage counted. */
-  listen(o: { target: string; phase: PhaseConfig; batch: number; items: number; reasons: string[]; packed?: string[] }): (e: JobEvent) => void;
+  listen(o: { target: string; phase: PhaseConfig; batch: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string | null }): (e: JobEvent) => void;
   /** Registers a running agent run: returns its release, or null when its inputs already changed (cf watch). */
   register(run: RunningRun): (() => void) | null;
 }
@@ -42,7 +44,7 @@ export type ItemsResult =
   /** `attempts` 0: every item was cached, and the batch assembled from them validated (no agent run). */
   | { kind: 'built'; record: BatchRecord; regenerated: number; attempts: number; warnings: number }
   | { kind: 'failed'; attempts: number; errors: AttemptError[] }
-  | { kind: 'stopped'; reason: string }
+  | { kind: 'stopped'; stop: BudgetStop }
   | { kind: 'cancelled' };
 
 const strip = ({ item, lego, rule, message }: ValidationError): ValidationError => ({
@@ -138,8 +140,8 @@ export class ItemBatches {
         if (share.kind === 'stopped') {
           attempt--;
           // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
-          if (attempt > 0) d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}), stopped: share.reason });
-          return { kind: 'stopped', reason: share.reason };
+          if (attempt > 0) d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: attempt, errors, at: h.now(), ...(usage.length ? { usage } : {}), stopped: share.stop });
+          return { kind: 'stopped', stop: share.stop };
         }
         if (share.usage) usage.push({ ...share.usage, attempt });
         for (const [id, it] of Object.entries(share.items)) {
@@ -205,7 +207,7 @@ export class ItemBatches {
         runDir: dir && `${dir}/assembled`,
         ...(phase.context ? { context: h.contextSpec(phase, ids) } : {}),
       },
-      { signal: h.signal, onEvent: h.listen({ target, phase, batch, items: ids.length, reasons: [] }) },
+      { signal: h.signal, onEvent: h.listen({ target, phase, batch, items: ids.length, why: [] }) },
     );
   }
 
@@ -246,8 +248,8 @@ export class ItemBatches {
         if (!(e instanceof InputChanged)) throw e;
         return { kind: 'ran', items: {}, failed: everyItem({ source: 'agent', message: e.message }), fatal: true, usage: null };
       }
-      const why = `${ids.length} stale item${ids.length === 1 ? '' : 's'}: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}`;
       const dir = h.runDir(phase, first.batch);
+      const runDir = dir && (subs.length === 1 ? dir : `${dir}+${subs.slice(1).map((s) => s.batch).join('+')}`);
       const outcome = await h.executor.execute(
         {
           v: 1,
@@ -263,12 +265,12 @@ export class ItemBatches {
           inputIds: ids,
           attempt,
           previousErrors: unique(subs.flatMap((s) => s.entries.flatMap((e) => s.previous.get(e.id) ?? []))),
-          runDir: dir && (subs.length === 1 ? dir : `${dir}+${subs.slice(1).map((s) => s.batch).join('+')}`),
+          runDir,
           ...(phase.context ? { context: h.contextSpec(phase, ids) } : {}),
         },
         {
           signal: AbortSignal.any([h.signal, own.signal]),
-          onEvent: h.listen({ target: label, phase, batch: first.batch, items: ids.length, reasons: [attempt > 1 ? `${why} (retry)` : why], ...(subs.length > 1 ? { packed: subs.map((s) => s.target) } : {}) }),
+          onEvent: h.listen({ target: label, phase, batch: first.batch, items: ids.length, why: [{ kind: 'run-items', ids, retry: attempt > 1 }], runDir, ...(subs.length > 1 ? { packed: subs.map((s) => s.target) } : {}) }),
         },
       );
       if (outcome.kind !== 'ran') return outcome;

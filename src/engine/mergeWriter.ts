@@ -1,5 +1,5 @@
 import type { CourseConfig, PhaseConfig } from '../config/pipeline.js';
-import type { BuildEvent, BuildSummary } from '../events/types.js';
+import type { BuildEvent, BuildSummary, MergeReason } from '../events/types.js';
 import { asWritten, sameStamp, type OutputStore } from '../store/outputs.js';
 import type { BatchRecord, FileStamp } from '../store/records.js';
 import { hashCanonical, type Hash } from '../util/hash.js';
@@ -49,17 +49,15 @@ export async function writeMerge(h: MergeHost, phase: PhaseConfig, restarted = f
   const notOk = results.map((r, i) => ({ r, t: batchTarget(phase.name, i + 1) })).filter((x) => x.r.kind !== 'ok');
   if (notOk.length) {
     if (notOk.every((x) => x.r.kind === 'cancelled' || x.r.kind === 'stopped')) return;
-    const names = notOk.slice(0, 3).map((x) => x.t).join(', ') + (notOk.length > 3 ? ` and ${notOk.length - 3} more` : '');
-    h.emit({ event: 'merge-skipped', phase: phase.name, output, because: `${notOk.length} batch${notOk.length === 1 ? '' : 'es'} not built (${names})` });
+    h.emit({ event: 'merge-skipped', phase: phase.name, output, why: { kind: 'batches-not-built', targets: notOk.map((x) => x.t) } });
     return;
   }
   const records = results.map((r) => (r as { kind: 'ok'; record: BatchRecord }).record);
   const key = mergeKey(phase, d.graph.pipeline.course, records);
   const rec = d.store.merge(phase.name);
   const { stamp, ours, untouched } = await asWritten(h.outputs, output, rec?.file);
-  let reason = 'batch outputs changed';
-  let replaced: string | undefined;
-  if (!stamp) reason = rec ? `${output} was missing` : 'first merge';
+  let why: MergeReason = { kind: 'batches-changed' };
+  if (!stamp) why = rec ? { kind: 'missing' } : { kind: 'first' };
   else if (ours && rec!.key === key) {
     // Touched or rewritten identically: nothing to do but remember the new stamp.
     if (!untouched) d.store.recordMerge({ ...rec!, file: { hash: rec!.file.hash, ...stamp }, at: h.now() });
@@ -68,8 +66,8 @@ export async function writeMerge(h: MergeHost, phase: PhaseConfig, restarted = f
   } else if (!ours) {
     // Edited by hand (edits that validated were taken as batch outputs before the build), or a file cf
     // never wrote: never replaced without a copy.
-    replaced = await h.outputs.preserve(output);
-    reason = rec ? `${output} was edited by hand; the edited copy is kept at ${replaced}` : `${output} was not written by cf; it is kept at ${replaced}`;
+    const kept = await h.outputs.preserve(output);
+    why = rec ? { kind: 'edited', kept } : { kind: 'not-ours', kept };
   }
   if (h.signal.aborted) return;
   let merged: { items: number; spans?: Spans };
@@ -102,11 +100,11 @@ export async function writeMerge(h: MergeHost, phase: PhaseConfig, restarted = f
     if (!(e instanceof InputChanged) && !(e instanceof MergeRestart)) throw e;
     // Not written: the build is not done (exit 1), as for a batch whose input changed while cf ran.
     h.summary.cancelled.push(output);
-    h.emit({ event: 'merge-skipped', phase: phase.name, output, because: e.message || 'a batch it holds was built again twice' });
+    h.emit({ event: 'merge-skipped', phase: phase.name, output, why: { kind: 'input-changed', message: e.message || 'a batch it holds was built again twice' } });
     return;
   }
   mark(`merged ${output}`);
   d.store.recordMerge({ t: 'merge', phase: phase.name, path: output, key, file, items: merged.items, at: h.now(), ...(merged.spans ? { byteSpans: packSpans(merged.spans) } : {}) });
   h.summary.merged.push(output);
-  h.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, reason, ...(replaced ? { replaced } : {}) });
+  h.emit({ event: 'merged', phase: phase.name, output, items: merged.items, batches: records.length, why });
 }

@@ -1,4 +1,5 @@
 import type { AttemptError } from '../exec/attempts.js';
+import type { BudgetStop } from '../exec/budget.js';
 import type { ValidationError } from '../exec/validate.js';
 import type { Usage } from '../exec/runners/usage.js';
 import type { ItemKey } from './decide.js';
@@ -33,7 +34,7 @@ export type PackOutcome =
    */
   | { kind: 'ran'; items: Record<string, Item>; failed: Record<string, RunError[]>; fatal: boolean; usage: Usage | null }
   /** Not started (the budget); nothing was spent. */
-  | { kind: 'stopped'; reason: string }
+  | { kind: 'stopped'; stop: BudgetStop }
   | { kind: 'cancelled' };
 
 /** A batch's share of a pack's outcome: only its items, and its part of the usage. */

@@ -1,4 +1,3 @@
-import { unreachable } from '../util/result.js';
 import { decodeRefs, type FileHashes, type Fingerprint } from './fingerprint.js';
 
 /** Why a target must run: recorded at every stale decision, shown by explain, --dry-run, status and events. */
@@ -19,22 +18,23 @@ export type StaleReason =
   /** Built with these very inputs, but the stored output (the blob in .cf/objects) is missing or damaged. */
   | { kind: 'output-missing'; target: string; out: string }
   /** Runs whatever its upstream produces; the upstream batch runs first. */
-  | { kind: 'after-upstream'; upstream: string };
+  | { kind: 'after-upstream'; upstream: string }
+  /** items: independent: a run of these stale items (of one or more batches); `retry`: they were rejected before. */
+  | { kind: 'run-items'; ids: string[]; retry: boolean };
 
 /** Why one item of an items: independent batch has no cached output. */
 export type ItemStaleness = 'new' | 'input' | 'context' | 'settings';
 
 /** Why a target needs no run. */
-export type FreshReason = { kind: 'recorded'; at: string } | { kind: 'cached'; at: string; target: string };
+export type FreshReason =
+  | { kind: 'recorded'; at: string }
+  | { kind: 'cached'; at: string; target: string }
+  /** items: independent: every item's output was cached; the batch was assembled from them and validated. */
+  | { kind: 'assembled'; items: number };
 
 function changedFiles(before: FileHashes, after: FileHashes): string[] {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
   return [...keys].filter((k) => before[k] !== after[k]).sort();
-}
-
-const LIST_MAX = 8;
-function list(ids: string[]): string {
-  return ids.length <= LIST_MAX ? ids.join(', ') : `${ids.slice(0, LIST_MAX).join(', ')} and ${ids.length - LIST_MAX} more`;
 }
 
 /**
@@ -74,65 +74,4 @@ export function diffFingerprints(before: Fingerprint, after: Fingerprint, upstre
     reasons.push({ kind: 'context', what: 'vocabulary', phase: ca?.phase ?? cb?.phase ?? '', before: cb?.words ?? 0, after: ca?.words ?? 0 });
   }
   return reasons;
-}
-
-export function formatStaleReason(r: StaleReason): string {
-  switch (r.kind) {
-    case 'never-built':
-      return 'never built';
-    case 'format':
-      return 'built by an older cf (key format changed)';
-    case 'items': {
-      const parts: string[] = [];
-      const what = r.from === 'seeds' ? 'seed' : 'item';
-      if (r.changed.length) parts.push(`${r.changed.length === 1 ? what : `${what}s`} ${list(r.changed)} changed`);
-      if (r.added.length) parts.push(`${list(r.added)} added`);
-      if (r.removed.length) parts.push(`${list(r.removed)} removed`);
-      if (r.reordered) parts.push('items reordered');
-      const text = parts.join('; ');
-      return r.from === 'seeds' ? text : `upstream ${r.from} output changed (${text})`;
-    }
-    case 'intelligence':
-      return `intelligence ${r.path} changed`;
-    case 'phase-config':
-      return 'phase config changed';
-    case 'runner-config':
-      return 'runner config changed';
-    case 'runner-file':
-      return `runner file ${r.path} changed`;
-    case 'validator':
-      return r.what === 'file' ? `validator file ${r.path} changed` : r.what === 'config' ? 'validator changed' : `validator ${r.what}`;
-    case 'dep':
-      return `dependency ${r.path} changed`;
-    case 'stale-items': {
-      if (r.stale.length === 0) return `0 of ${r.of} items stale: every item's output is cached (no agent run)`;
-      const why = { new: 'new', input: 'input changed', context: 'context changed', settings: 'phase settings changed' } as const;
-      const shown = r.stale.slice(0, LIST_MAX).map((x) => `${x.id} (${why[x.why]})`);
-      const more = r.stale.length > LIST_MAX ? `, and ${r.stale.length - LIST_MAX} more` : '';
-      return `${r.stale.length} of ${r.of} items stale: ${shown.join(', ')}${more}`;
-    }
-    case 'context':
-      return r.before === r.after
-        ? `the ${r.what} taught before it (from ${r.phase}) changed`
-        : `the ${r.what} taught before it (from ${r.phase}) changed: ${r.before} → ${r.after} words`;
-    case 'failed':
-      return `failed after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} at ${r.at}`;
-    case 'after-upstream':
-      return `runs after ${r.upstream}`;
-    case 'output-missing':
-      return `the stored output of ${r.target} (${r.out}) is missing from .cf/objects or damaged`;
-    default:
-      return unreachable(r);
-  }
-}
-
-export function formatFreshReason(r: FreshReason): string {
-  switch (r.kind) {
-    case 'recorded':
-      return `fresh: inputs unchanged since ${r.at}`;
-    case 'cached':
-      return `fresh: same inputs as a run of ${r.target} at ${r.at} (output reused)`;
-    default:
-      return unreachable(r);
-  }
 }

@@ -1,6 +1,8 @@
+import type { FreshReason, StaleReason } from '../engine/staleness.js';
 import type { AttemptError } from '../exec/attempts.js';
+import type { BudgetStop } from '../exec/budget.js';
+import type { Usage, UsageTotals } from '../exec/runners/usage.js';
 import type { UserError } from '../util/errors.js';
-import type { UsageTotals } from '../exec/runners/usage.js';
 
 /** What a build did, target by target (the `summary` event; cf build's exit code is decided from it). */
 export interface BuildSummary {
@@ -21,18 +23,41 @@ export function emptySummary(): BuildSummary {
   return { ran: [], fresh: [], failed: [], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} };
 }
 
+/** Why a batch did not run: a batch it reads (its upstream, or its context phase's) failed or was skipped. */
+export interface SkipReason {
+  kind: 'upstream' | 'context';
+  target: string;
+  was: 'failed' | 'skipped';
+}
+
+/** Why a merged output is written. */
+export type MergeReason =
+  | { kind: 'first' }
+  | { kind: 'missing' }
+  | { kind: 'batches-changed' }
+  /** The file was edited by hand (edits that validated were taken first); the edited copy is kept. */
+  | { kind: 'edited'; kept: string }
+  /** A file cf did not write was there; it is kept. */
+  | { kind: 'not-ours'; kept: string };
+
+/** Why a merged output is not written. */
+export type MergeSkip = { kind: 'batches-not-built'; targets: string[] } | { kind: 'input-changed'; message: string };
+
 /**
- * Everything that happens in a build, as typed events. The human, quiet and NDJSON outputs are just
- * different consumers of this stream (src/cli/reporters.ts).
+ * Everything that happens in a build, as typed events with structured data (no wording: the reporters in
+ * src/cli own it). The human, quiet and NDJSON outputs, a dashboard, a log under .cf/ are subscribers of
+ * one EventBus (bus.ts), which stamps every event with its build, a sequence number and a time.
  */
 export type BuildEvent =
   | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string; gone?: boolean }
   | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number }
-  | { event: 'fresh'; target: string; phase: string; batch: number; reason: string }
-  | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; reasons: string[]; packed?: string[] }
-  | { event: 'attempt'; target: string; attempt: number; of: number }
+  | { event: 'fresh'; target: string; phase: string; batch: number; why: FreshReason }
+  | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string }
+  | { event: 'attempt'; target: string; phase: string; batch: number; attempt: number; of: number }
   /** A process of a batch (or of a run packing several batches' items) took a -j slot, or gave it back. */
   | { event: 'process'; target: string; what: 'agent' | 'validator'; state: 'start' | 'end' }
+  /** An attempt's agent run ended: what it consumed (null when its runner reports nothing), and where its files are. */
+  | { event: 'attempt-done'; target: string; phase: string; batch: number; attempt: number; usage: Usage | null; runDir: string | null }
   | { event: 'retried'; target: string; phase: string; batch: number; batchCount: number; attempt: number; of: number; errors: AttemptError[] }
   | {
       event: 'ran';
@@ -48,17 +73,28 @@ export type BuildEvent =
       regenerated?: number;
     }
   | { event: 'failed'; target: string; phase: string; batch: number; batchCount: number; attempts: number; errors: AttemptError[] }
-  | { event: 'skipped'; target: string; phase: string; batch: number; because: string }
-  /** Not built in this build: stopped by Ctrl-C or by cf watch, or `because` an input changed while cf ran. */
+  | { event: 'skipped'; target: string; phase: string; batch: number; why: SkipReason }
+  /** Not built in this build: stopped by Ctrl-C or by cf watch, or `because` an input changed while cf ran (what changed). */
   | { event: 'cancelled'; target: string; because?: string }
-  | { event: 'stopped'; target: string; phase: string; batch: number; reason: string }
+  | { event: 'stopped'; target: string; phase: string; batch: number; budget: BudgetStop }
   /** cf watch: a rebuild starts because these files (relative to the pipeline) changed. */
   | { event: 'changed'; files: string[] }
   /** cf watch: input it cannot build from (a broken pipeline.yaml or seeds file, a target gone); it keeps watching. */
   | ({ event: 'error' } & UserError)
   | { event: 'edit-taken'; phase: string; output: string; targets: string[] }
   | { event: 'edit-rejected'; phase: string; output: string; target?: string; errors: AttemptError[]; reason?: string }
-  | { event: 'merged'; phase: string; output: string; items: number; batches: number; reason: string; replaced?: string }
+  | { event: 'merged'; phase: string; output: string; items: number; batches: number; why: MergeReason }
   | { event: 'merge-fresh'; phase: string; output: string }
-  | { event: 'merge-skipped'; phase: string; output: string; because: string }
+  | { event: 'merge-skipped'; phase: string; output: string; why: MergeSkip }
+  /** The processes a cf that died holding this directory's lock left running: stopped, or not dying. */
+  | { event: 'leftovers'; pid: number; command: string; killed: number; left: number[] }
   | ({ event: 'summary'; ok: boolean; exitCode: number; ms: number; maxCost?: number } & BuildSummary);
+
+/** What every event carries once emitted: which build, its place in the build's events, when. */
+export interface Stamp {
+  buildId: string;
+  seq: number;
+  ts: string;
+}
+
+export type StampedEvent = BuildEvent & Stamp;

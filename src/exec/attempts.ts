@@ -1,3 +1,4 @@
+import type { BudgetStop } from './budget.js';
 import { mkdirSync, readdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,11 +13,16 @@ import type { Usage } from './runners/usage.js';
 import { renderPrompt } from './prompt.js';
 import { builtinValidate, describeError, type ValidationError, type Validator, type ValidatorContext } from './validate.js';
 
+/** How an agent's run failed (not its output): what a dashboard or a retry policy reads, typed. */
+export type AgentRunFailure = Exclude<AgentFailure, { kind: 'cancelled' | 'output' | 'budget' }>;
+
 /** One error of one attempt, as recorded and shown by `cf status`. */
 export interface AttemptError extends ValidationError {
   attempt: number;
   /** agent: the run itself failed; output: the built-in checks; validator: the phase's validator. */
   source: 'agent' | 'output' | 'validator';
+  /** source agent: how the run failed (exit code and stderr, signal, timeout, spawn, API), as data. */
+  failure?: AgentRunFailure;
 }
 
 /** What one attempt consumed, as recorded with its batch. */
@@ -63,17 +69,17 @@ export type AgentAttempt =
   /** The run failed; `fatal`: no retry can help (the agent cannot start, the API refuses). */
   | { kind: 'failed'; error: AttemptError; fatal: boolean; files: AttemptFiles | null; usage: AttemptUsage | null }
   /** Not started because of the budget. */
-  | { kind: 'stopped'; reason: string }
+  | { kind: 'stopped'; stop: BudgetStop }
   | { kind: 'cancelled' };
 
 export type BatchOutcome =
   | { kind: 'valid'; items: Item[]; attempts: number; warnings: ValidationError[]; usage: AttemptUsage[] }
   | { kind: 'failed'; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
   /** Not started (or not continued) because of the budget; earlier attempts' errors and usage kept. */
-  | { kind: 'stopped'; reason: string; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
+  | { kind: 'stopped'; stop: BudgetStop; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
   | { kind: 'cancelled' };
 
-function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' | 'output' }>): string {
+function agentFailureMessage(f: AgentRunFailure): string {
   switch (f.kind) {
     case 'exit':
       return `the agent exited with code ${f.code}${f.detail ? `: ${f.detail}` : ''}`;
@@ -85,8 +91,6 @@ function agentFailureMessage(f: Exclude<AgentFailure, { kind: 'cancelled' | 'out
       return `the agent could not be started: ${f.message}`;
     case 'api':
       return `the API call failed: ${f.message}`;
-    case 'budget':
-      return f.message;
     default:
       return unreachable(f);
   }
@@ -283,9 +287,10 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
   if (!result.ok) {
     const f = result.failure;
     if (f.kind === 'cancelled') return { kind: 'cancelled' };
-    if (f.kind === 'budget') return { kind: 'stopped', reason: f.message };
+    if (f.kind === 'budget') return { kind: 'stopped', stop: f.stop };
     if (f.kind === 'output') return invalid(f.message);
-    return { kind: 'failed', error: { attempt, source: 'agent', message: scrubSecrets(agentFailureMessage(f)) }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
+    const failure = JSON.parse(scrubSecrets(JSON.stringify(f))) as AgentRunFailure;
+    return { kind: 'failed', error: { attempt, source: 'agent', message: scrubSecrets(agentFailureMessage(f)), failure }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
   }
   let text: string | null;
   if (result.output !== undefined) {
@@ -321,7 +326,7 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
   for (let attempt = 1; attempt <= max; attempt++) {
     const run = await runAgentAttempt(job, attempt, previous);
     if (run.kind === 'cancelled') return run;
-    if (run.kind === 'stopped') return { kind: 'stopped', reason: run.reason, attempts: attempt - 1, errors: all, usage };
+    if (run.kind === 'stopped') return { kind: 'stopped', stop: run.stop, attempts: attempt - 1, errors: all, usage };
     if (run.usage) usage.push(run.usage);
     let errors: AttemptError[];
     let fatal: boolean;

@@ -1,4 +1,12 @@
-import { formatUsd } from './runners/usage.js';
+
+/** Why an attempt was not started: what it would cost, against the budget, what was spent and what runs. */
+export interface BudgetStop {
+  phase: string;
+  expectedUsd: number;
+  maxUsd: number;
+  spentUsd: number;
+  runningUsd: number;
+}
 
 /**
  * `--max-cost`: no attempt starts unless what was spent, plus what running attempts are expected to cost,
@@ -29,7 +37,7 @@ export class Budget {
    * Reserves room for one attempt: returns a reservation id, or a reason not to start.
    * `estimate` is the runner's own estimate when it has one.
    */
-  async reserve(phase: string, estimate: number | null): Promise<{ id: number } | { stop: string }> {
+  async reserve(phase: string, estimate: number | null): Promise<{ id: number } | { stop: BudgetStop }> {
     const id = this.nextId++;
     if (this.maxUsd === null) {
       this.inFlight.set(id, { phase, reserved: 0 });
@@ -49,9 +57,7 @@ export class Budget {
     const reserved = [...this.inFlight.values()].reduce((n, r) => n + r.reserved, 0);
     if (this.spent + reserved + (expected ?? 0) > this.maxUsd) {
       this.stoppedAny = true;
-      return {
-        stop: `budget: an attempt of ${phase} (about ${formatUsd(expected ?? 0)}) would exceed --max-cost ${formatUsd(this.maxUsd)} (${formatUsd(this.spent)} spent, ${formatUsd(reserved)} running)`,
-      };
+      return { stop: { phase, expectedUsd: expected ?? 0, maxUsd: this.maxUsd, spentUsd: this.spent, runningUsd: reserved } };
     }
     this.inFlight.set(id, { phase, reserved: expected ?? 0 });
     return { id };

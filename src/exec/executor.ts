@@ -1,5 +1,6 @@
 import type { Item } from '../config/seeds.js';
 import type { AttemptError, AttemptUsage, BatchOutcome, CheckResult } from './attempts.js';
+import type { BudgetStop } from './budget.js';
 import type { ValidationError } from './validate.js';
 
 /*
@@ -74,7 +75,7 @@ export type JobSpec = BatchJobSpec | ItemsJobSpec | CheckJobSpec;
 /** What an items job gave: the items that came back well formed, and each other item's errors. */
 export type ItemsOutcome =
   | { kind: 'ran'; items: Record<string, Item>; failed: Record<string, Array<ValidationError & { source: AttemptError['source'] }>>; fatal: boolean; usage: AttemptUsage | null }
-  | { kind: 'stopped'; reason: string }
+  | { kind: 'stopped'; stop: BudgetStop }
   | { kind: 'cancelled' };
 
 export type JobOutcome<S extends JobSpec = JobSpec> = S extends BatchJobSpec ? BatchOutcome : S extends ItemsJobSpec ? ItemsOutcome : CheckResult;

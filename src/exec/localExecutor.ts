@@ -57,7 +57,7 @@ export class LocalExecutor implements BatchExecutor {
           ...(inner.pooled !== undefined ? { pooled: inner.pooled } : {}),
           run: async (req) => {
             const reservation = await budget.reserve(phase.name, inner.estimateCost?.(req) ?? null);
-            if ('stop' in reservation) return { ok: false, failure: { kind: 'budget', message: reservation.stop } };
+            if ('stop' in reservation) return { ok: false, failure: { kind: 'budget', stop: reservation.stop } };
             let result: AgentResult | undefined;
             try {
               result = await inner.run(req);

@@ -1,4 +1,4 @@
-import type { CommandSpec } from '../config/pipeline.js';
+import { PIPELINE_DIR, type CommandSpec } from '../config/pipeline.js';
 import type { Item } from '../config/seeds.js';
 import { spawnTree } from './processes/processes.js';
 import { stderrDetail } from './processes/stderrSummary.js';
@@ -196,9 +196,9 @@ export class CommandValidator implements Validator {
     if (!req.files) throw new Error('a command validator needs the attempt files on disk');
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, req.env);
+    Object.assign(env, req.env, { CF_PIPELINE_DIR: this.cwd });
     const r = await spawnTree({
-      command: this.command,
+      command: 'argv' in this.command ? { argv: this.command.argv.map((a) => a.replaceAll(PIPELINE_DIR, this.cwd)) } : this.command,
       cwd: this.cwd,
       env,
       stdin: null,

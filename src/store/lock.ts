@@ -46,12 +46,25 @@ function readOwner(ownerFile: string): Promise<LockOwner | null> {
  * a pkill). They would write into the run directories this cf is about to reuse: they are killed first,
  * by the mark they carry, and waited for.
  */
-async function stopLeftovers(previous: LockOwner | null): Promise<void> {
+async function stopLeftovers(previous: LockOwner | null, told: (l: Leftovers) => void): Promise<void> {
   if (!previous?.session || previous.host !== hostname() || processExists(previous.pid)) return;
   const { killed, left } = await killMarkedAndWait({ session: previous.session });
-  const who = `the cf that died holding this directory's lock (pid ${previous.pid}, cf ${previous.command})`;
-  if (killed) process.stderr.write(`cf: stopped ${killed} process${killed === 1 ? '' : 'es'} left running by ${who}\n`);
-  if (left.length) process.stderr.write(`cf: warning: processes left running by ${who} do not die: pid ${left.join(', ')}\n`);
+  if (killed || left.length) told({ pid: previous.pid, command: previous.command, killed, left });
+}
+
+/** What a dead holder left running: how many were stopped, which would not die. */
+export interface Leftovers {
+  pid: number;
+  command: string;
+  killed: number;
+  left: number[];
+}
+
+/** How a cf without an event stream says what it stopped (clean, adopt): on stderr. */
+function printLeftovers(l: Leftovers): void {
+  const who = `the cf that died holding this directory's lock (pid ${l.pid}, cf ${l.command})`;
+  if (l.killed) process.stderr.write(`cf: stopped ${l.killed} process${l.killed === 1 ? '' : 'es'} left running by ${who}\n`);
+  if (l.left.length) process.stderr.write(`cf: warning: processes left running by ${who} do not die: pid ${l.left.join(', ')}\n`);
 }
 
 /**
@@ -63,6 +76,7 @@ export async function acquireLock(
   command: string,
   onWait: (owner: LockOwner | null) => void,
   signal?: AbortSignal,
+  onLeftovers: (l: Leftovers) => void = printLeftovers,
 ): Promise<HeldLock> {
   const lockfile = (await import('proper-lockfile')).default;
   const p = storeLayout(dir);
@@ -79,7 +93,7 @@ export async function acquireLock(
         retries: 0,
         onCompromised: (e) => process.stderr.write(`cf: warning: the state lock was lost (${e.message}); another cf may run now\n`),
       });
-      await stopLeftovers(await readOwner(ownerFile));
+      await stopLeftovers(await readOwner(ownerFile), onLeftovers);
       const owner: LockOwner = { pid: process.pid, host: hostname(), command, since: new Date().toISOString(), session: sessionId() };
       await writeFile(ownerFile, JSON.stringify(owner));
       return {

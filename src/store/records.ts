@@ -1,4 +1,5 @@
 import type { AttemptError, AttemptUsage } from '../exec/attempts.js';
+import type { BudgetStop } from '../exec/budget.js';
 import type { ValidationError } from '../exec/validate.js';
 import type { Hash } from '../util/hash.js';
 import type { ItemWords } from '../domains/ssi/vocabulary.js';
@@ -68,8 +69,8 @@ export interface FailureRecord {
   errors: AttemptError[];
   at: string;
   usage?: AttemptUsage[];
-  /** Set when --max-cost stopped the batch between attempts (it did not fail on its own). */
-  stopped?: string;
+  /** Set when --max-cost stopped the batch between attempts (it did not fail on its own): why (older records: a sentence). */
+  stopped?: BudgetStop | string;
 }
 
 /** The merged output file as last written: its key (the batch outputs it holds) and its stamp on disk. */

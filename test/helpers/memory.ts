@@ -122,7 +122,7 @@ export class World {
       intelligence: async (phase) => this.intelligence.get(phase.intelligence)!,
       runDir: () => null,
       jobs: this.jobs,
-      emit: (e) => this.events.push(e),
+      emit: (e) => this.emit(e),
       signal,
     });
     onEngine?.(engine);
@@ -131,6 +131,9 @@ export class World {
     const agentRuns = this.runs.slice(before).filter((r) => r.attempt === 1).map((r) => r.target).sort();
     return { ...summary, agentRuns };
   }
+
+  /** Where the build's events go (a test may add an event bus). */
+  emit: (e: BuildEvent) => void = (e) => this.events.push(e);
 
   /** The executor jobs go through (a test may wrap it: a queue, a JSON round trip). */
   wrapExecutor: (e: BatchExecutor) => BatchExecutor = (e) => e;

@@ -4,7 +4,8 @@ import { dryRun, type DryRunReport } from '../../app/inspect.js';
 import { watchedFiles } from '../../app/inputs.js';
 import { exitCodeOf } from '../../app/exitCode.js';
 import type { BatchStatus } from '../../engine/analyze.js';
-import { formatFreshReason, formatStaleReason } from '../../engine/staleness.js';
+import { formatFreshReason, formatStaleReason } from '../format/reasons.js';
+import { EventBus } from '../../events/bus.js';
 import { emptySummary } from '../../events/types.js';
 import { storeLayout } from '../../store/layout.js';
 import { fail } from '../../util/errors.js';
@@ -28,12 +29,15 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   const requests = requireTargets(ws, names);
   if (opts.dryRun) return printDryRun(opts, await dryRun(ws, requests));
   const reporter = await makeReporter(opts);
+  // The build's events: one stream, stamped; the reporter is one subscriber of it.
+  const bus = new EventBus();
+  bus.subscribe((e) => reporter.event(e));
   const interrupt = onInterrupt(() =>
     reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once'),
   );
   const started = Date.now();
   const built = await ws
-    .build(requests, { jobs: opts.jobs, maxCost: opts.maxCost, allowEmptySeeds: opts.allowEmptySeeds, emit: (e) => reporter.event(e), signal: interrupt.signal })
+    .build(requests, { jobs: opts.jobs, maxCost: opts.maxCost, allowEmptySeeds: opts.allowEmptySeeds, emit: bus.emitter, signal: interrupt.signal })
     .finally(() => interrupt.dispose());
   if (!built.ok) {
     // Input cf cannot build from (found before anything ran): no summary, exit 2.
@@ -43,7 +47,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   }
   const s = built.value.summary ?? emptySummary();
   const exitCode = exitCodeOf(s, interrupt.signal.aborted);
-  reporter.event({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
+  bus.emit({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
   if (exitCode === 0 && !s.cancelled.length) {

@@ -1,6 +1,6 @@
 import { explain, type BatchExplanation, type MergeExplanation } from '../../app/inspect.js';
 import { refsCount } from '../../engine/fingerprint.js';
-import { formatStaleReason } from '../../engine/staleness.js';
+import { formatStaleReason } from '../format/reasons.js';
 import { addUsage, emptyTotals, formatTotals } from '../../exec/runners/usage.js';
 import { formatDuration } from '../../util/duration.js';
 import { fail } from '../../util/errors.js';

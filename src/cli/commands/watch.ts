@@ -9,6 +9,7 @@ import { SeedsChanged } from '../../config/seeds.js';
 import { notReadySeeds } from '../../engine/emptySeeds.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Request } from '../../engine/targets.js';
+import { EventBus } from '../../events/bus.js';
 import type { BuildEvent } from '../../events/types.js';
 import { Budget } from '../../exec/budget.js';
 import { spawner } from '../../exec/processes/spawner.js';
@@ -64,7 +65,10 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
     : opts.verbose
       ? new HumanReporter({ tty: false, quiet: false, verbose: true })
       : new WatchReporter();
-  const emit = (e: BuildEvent): void => reporter.event(e);
+  // The session's events: one stream, stamped (a rebuild's follow the one before's), the reporter a subscriber.
+  const bus = new EventBus();
+  bus.subscribe((e) => reporter.event(e));
+  const emit = bus.emitter;
   const interrupt = onInterrupt(() => reporter.note('cf watch: stopping agents… Ctrl-C again to quit now'));
   spawner.prestart();
   const budget = new Budget(opts.maxCost);

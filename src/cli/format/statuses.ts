@@ -1,5 +1,5 @@
 import type { BatchStatus } from '../../engine/analyze.js';
-import { formatFreshReason, formatStaleReason } from '../../engine/staleness.js';
+import { formatFreshReason, formatStaleReason } from './reasons.js';
 
 /** A batch's status in a line: why it is fresh, why it runs, or what it waits for. */
 export function describeStatus(s: BatchStatus): string {

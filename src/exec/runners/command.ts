@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { CommandRunnerConfig, CommandSpec } from '../../config/pipeline.js';
+import { PIPELINE_DIR, type CommandRunnerConfig, type CommandSpec } from '../../config/pipeline.js';
 import { scrubFile } from '../../util/scrubFile.js';
 import { decodeUtf8, overMaxOutput, readAnswerFile, readBoundedFile } from './answerText.js';
 import { spawnTree } from '../processes/processes.js';
@@ -49,7 +49,7 @@ export class CommandRunner implements AgentRunner {
     if (!files) throw new Error('the command runner needs attempt files on disk');
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, this.config.env, req.env);
+    Object.assign(env, this.config.env, req.env, { CF_PIPELINE_DIR: this.cwd });
     const ticket = this.limiter.unlimited ? null : await this.limiter.acquire(0, req.signal).catch(() => null);
     if (!this.limiter.unlimited && !ticket) return { ok: false, failure: { kind: 'cancelled' } };
     const r = await spawnTree({
@@ -87,8 +87,9 @@ export class CommandRunner implements AgentRunner {
   private commandFor(phase: string): CommandSpec {
     const model = this.phaseModels.get(phase);
     const c = this.config.command;
-    if (this.config.preset !== 'claude-code' || !model || !('argv' in c)) return c;
-    const argv = [...c.argv];
+    if (!('argv' in c)) return c; // a shell string: the shell expands $CF_PIPELINE_DIR
+    const argv = c.argv.map((a) => a.replaceAll(PIPELINE_DIR, this.cwd));
+    if (this.config.preset !== 'claude-code' || !model) return { argv };
     const i = argv.indexOf('--model');
     if (i >= 0 && i + 1 < argv.length) argv[i + 1] = model;
     else argv.splice(argv.indexOf('--add-dir') + 2, 0, '--model', model);

@@ -1,3 +1,4 @@
+import type { BudgetStop } from '../budget.js';
 import type { Item } from '../../config/seeds.js';
 import type { Prompt } from '../prompt.js';
 import type { Usage } from './usage.js';
@@ -39,7 +40,7 @@ export type AgentFailure =
   /** The answer cannot be taken (over max_output, not UTF-8): an invalid output, retried as one. */
   | { kind: 'output'; message: string }
   /** The build's budget (--max-cost) would be exceeded by this attempt: it was not started. */
-  | { kind: 'budget'; message: string }
+  | { kind: 'budget'; stop: BudgetStop }
   | { kind: 'cancelled' };
 
 /**
