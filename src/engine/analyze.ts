@@ -1,10 +1,10 @@
+import { mergeKey } from './mergeWriter.js';
 import { count } from '../util/plural.js';
-import { hashCanonical, hashBytes, type Hash } from '../util/hash.js';
 import { ContextSource, type Decider } from './decide.js';
 import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
 import type { OutputStore } from '../store/outputs.js';
-import { sameStamp } from '../store/outputs.js';
-import type { CourseConfig, PhaseConfig } from '../config/pipeline.js';
+import { asWritten } from '../store/outputs.js';
+import type { PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord, FailureRecord } from '../store/records.js';
 import type { FreshReason, ItemStaleness, StaleReason } from './staleness.js';
 import { batchTarget, type TargetId } from './targets.js';
@@ -22,17 +22,6 @@ export type BatchStatus =
 
 export type MergeStatus = { kind: 'fresh'; phase: string; output: string } | { kind: 'stale'; phase: string; output: string; reason: string };
 
-/** The merged file's key: which batch outputs it holds, in order. */
-export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, records: BatchRecord[]): Hash {
-  return hashCanonical({
-    phase: phase.name,
-    output: phase.output,
-    merge: phase.merge,
-    course: phase.merge.format === 'json' ? null : course,
-    // An SSi document carries a `generated` time (the newest batch's), so there the times count too.
-    batches: records.map((r) => (phase.merge.format === 'json' ? [r.target, r.out] : [r.target, r.out, r.at])),
-  });
-}
 
 /** What a batch reads, as a build would see it now: its input items and context, or what it waits for. */
 export type BatchInputs = { items: RefsText; context?: ContextValue } | { waiting: string };
@@ -151,10 +140,7 @@ export class Analysis {
     const rec = this.decider.store.merge(phase.name);
     if (!stamp) return { kind: 'stale', ...base, reason: `${phase.output} does not exist` };
     if (!rec || rec.key !== mergeKey(phase, this.decider.graph.pipeline.course, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };
-    if (!sameStamp(stamp, rec.file)) {
-      const bytes = await outputs.readBytes(phase.output);
-      if (bytes === null || hashBytes(bytes) !== rec.file.hash) return { kind: 'stale', ...base, reason: `${phase.output} was modified on disk` };
-    }
+    if (!(await asWritten(outputs, phase.output, rec.file)).ours) return { kind: 'stale', ...base, reason: `${phase.output} was modified on disk` };
     return { kind: 'fresh', ...base };
   }
 }

@@ -1,62 +1,27 @@
 import type { PhaseConfig } from '../config/pipeline.js';
 import type { Item } from '../config/seeds.js';
-import { emptySummary, type BuildEvent, type BuildSummary } from '../events/types.js';
-import type { AttemptError, BatchOutcome } from '../exec/attempts.js';
-import type { BatchExecutor, JobEvent } from '../exec/executor.js';
-import type { BudgetStop } from '../exec/budget.js';
-import { addUsage, emptyTotals } from '../exec/runners/usage.js';
-import type { OutputStore } from '../store/outputs.js';
+import type { BuildSummary } from '../events/types.js';
+import type { BatchOutcome } from '../exec/attempts.js';
+import type { BatchExecutor } from '../exec/executor.js';
 import type { BatchRecord } from '../store/records.js';
 import { Pool } from '../util/pool.js';
 import { itemWords, lacksLegoKeys } from '../domains/ssi/vocabulary.js';
-import { Analysis } from './analyze.js';
+import type { Analysis } from './analyze.js';
+import { plan, reads } from './plan.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
 import { decodeRefs, refsCount, type ContextValue, type RefsText } from './fingerprint.js';
 import { InputChanged } from './inputChanged.js';
 import { InputReader, splitTarget } from './inputReader.js';
 import { ItemBatches } from './itemBatches.js';
+import { slotPriority, type EngineOptions } from './options.js';
 import { writeMerge } from './mergeWriter.js';
 import { isOutdated, type RunningRun } from './running.js';
-import type { FreshReason, StaleReason } from './staleness.js';
+import type { FreshReason } from './staleness.js';
+import { Tally, type BatchResult } from './tally.js';
 import { batchTarget, type Request, type TargetId } from './targets.js';
 
 export type { BuildSummary } from '../events/types.js';
-
-export interface EngineOptions {
-  decider: Decider;
-  /** Runs the jobs: agents, validators, retries (exec/): on this machine, or elsewhere. */
-  executor: BatchExecutor;
-  outputs: OutputStore;
-  /** The phase's intelligence text (checked against the hash its keys were computed with). */
-  intelligence(phase: PhaseConfig): Promise<string>;
-  /** Where a batch's attempts keep their files; null for in-memory runs. */
-  runDir(phase: PhaseConfig, batch: number): string | null;
-  /** -j: how many batches are prepared ahead of the executor's slots (twice as many). */
-  jobs: number;
-  /** Phases whose jobs are gathered and sent together (a Message Batch): started all at once, not staged. */
-  unstaged?(phase: PhaseConfig): boolean;
-  emit(e: BuildEvent): void;
-  /** Cancels everything: running agents are killed, nothing half-done is recorded. */
-  signal: AbortSignal;
-  /**
-   * Stops starting new batches (cf watch, when inputs change mid-build): batches not yet started end as
-   * cancelled and run in the next build; running ones go on unless cancelled one by one (`cancel`).
-   */
-  drain?: AbortSignal;
-  now?: () => Date;
-}
-
-/** Slots go to lower batch numbers first, then earlier phases: a batch's chain finishes before the next starts. */
-export function slotPriority(phase: PhaseConfig, batch: number): number {
-  return batch * 1000 + phase.index;
-}
-
-type BatchResult =
-  | { kind: 'ok'; record: BatchRecord }
-  | { kind: 'failed' }
-  | { kind: 'skipped' }
-  | { kind: 'stopped' }
-  | { kind: 'cancelled' };
+export { slotPriority, type EngineOptions } from './options.js';
 
 /**
  * The coordinator: decides what is stale, has the executor run it, records what comes back, merges. One
@@ -70,7 +35,7 @@ export class Engine {
   private readonly staging: Pool;
   /** What plan() found, batch by batch: the batches it found fresh are taken as they are. */
   private analysis: Analysis | undefined;
-  private readonly summary: BuildSummary = emptySummary();
+  private readonly tally: Tally;
   private readonly inFlight = new Set<RunningRun>();
   /** cf watch: the inputs after a change mid-build; runs of older inputs are cancelled, even ones starting later. */
   private outdatedBy: Decider | undefined;
@@ -84,6 +49,7 @@ export class Engine {
 
   constructor(private readonly o: EngineOptions) {
     this.staging = new Pool(2 * Math.max(1, o.jobs));
+    this.tally = new Tally(o.emit, () => o.decider.graph.batchCount);
     this.inputs = new InputReader({
       decider: o.decider,
       contexts: this.contexts,
@@ -107,7 +73,7 @@ export class Engine {
       priority: slotPriority,
       itemKey: (phase, position, id, inputHash) => o.decider.itemKey(phase, position, id, inputHash, this.contexts),
       contextSpec: (phase, ids) => o.decider.contextSpec(phase, ids, this.contexts),
-      listen: (x) => this.listen(x),
+      listen: (x) => this.tally.listen(x),
       register: (run) => this.register(run),
     });
   }
@@ -164,44 +130,15 @@ export class Engine {
     return this.o.signal.aborted || (this.o.drain?.aborted ?? false);
   }
 
-  /**
-   * The batches a batch reads: its upstream batch, and the context phase's batches up to its own, but for
-   * those already given (`given`: per context phase, how many; a vocabulary is read from its first batch on).
-   */
-  private *reads(phase: PhaseConfig, batch: number, given: Map<string, number>): Generator<[PhaseConfig, number]> {
-    const up = this.d.graph.upstream(phase);
-    if (up) yield [up, batch];
-    if (phase.context) {
-      const source = this.d.graph.phase(phase.context.vocabulary);
-      const from = given.get(source.name) ?? 0;
-      if (from < batch) given.set(source.name, batch);
-      for (let j = from + 1; j <= batch; j++) if (source !== up || j !== batch) yield [source, j];
-    }
-  }
-
-  /** reads()'s context batches already visited, by plan() and by the batches run. */
-  private readonly planReads = new Map<string, number>();
+  /** The context batches the batches run counted as read (see reads()). */
   private readonly runReads = new Map<string, number>();
 
   /** Announces what is fresh and what will run, before anything runs. */
   async plan(requests: Request[]): Promise<void> {
-    const analysis = new Analysis(this.d);
-    this.analysis = analysis;
-    const seen = new Set<TargetId>();
-    const counts = { fresh: 0, stale: 0, pending: 0, failedBefore: 0 };
-    const visit = async (phase: PhaseConfig, batch: number): Promise<void> => {
-      const t = batchTarget(phase.name, batch);
-      if (seen.has(t)) return;
-      seen.add(t);
-      for (const [p, b] of this.reads(phase, batch, this.planReads)) await visit(p, b);
-      const s = await analysis.batch(phase, batch);
-      counts[s.kind]++;
-      if (s.kind !== 'fresh') this.phasesToRun.add(phase);
-      if (s.kind === 'stale' && s.failure) counts.failedBefore++;
-    };
-    for (const r of requests) for (const b of r.batches) await visit(this.d.graph.phase(r.phase), b);
-    this.planned = counts.stale + counts.pending;
-    this.o.emit({ event: 'planned', seeds: this.d.graph.seedCount, batches: seen.size, jobs: this.o.jobs, ...counts });
+    const p = await plan(this.d, requests, { jobs: this.o.jobs, emit: this.o.emit });
+    this.analysis = p.analysis;
+    this.planned = p.planned;
+    for (const phase of p.phasesToRun) this.phasesToRun.add(phase);
   }
 
   async run(requests: Request[]): Promise<BuildSummary> {
@@ -215,7 +152,7 @@ export class Engine {
     // statuses hold the reasons of thousands of stale batches).
     this.analysis = undefined;
     await Promise.all(work);
-    return this.summary;
+    return this.tally.summary;
   }
 
   batch(phase: PhaseConfig, batch: number): Promise<BatchResult> {
@@ -230,7 +167,7 @@ export class Engine {
         p = Promise.resolve(r);
         this.batches.set(t, p);
         // Counted as plan() counted them: the batches it reads are this build's fresh targets too.
-        for (const [q, b] of this.reads(phase, batch, this.runReads)) void this.batch(q, b);
+        for (const [q, b] of reads(this.d.graph, phase, batch, this.runReads)) void this.batch(q, b);
       } else {
         p = this.buildBatch(phase, batch, t).then((r) => {
           if (r.kind === 'ok') this.done.set(t, r.record);
@@ -254,21 +191,14 @@ export class Engine {
       // newest record (what explanations compare with, and what compaction keeps in the log).
       this.d.store.recordBatch(record);
     }
-    this.summary.fresh.push(target);
-    this.o.emit({ event: 'fresh', target, phase: phase.name, batch, why: reason });
-    return { kind: 'ok', record };
+    return this.tally.fresh(phase, batch, target, reason, record);
   }
 
   /** What a batch whose upstream or context batch (`of`: its result) did not end built ends as. */
   private notBuilt(phase: PhaseConfig, batch: number, target: TargetId, of: BatchResult, reads: { kind: 'upstream' | 'context'; target: string }): BatchResult {
-    if (of.kind === 'cancelled') return this.cancelled(target);
-    if (of.kind === 'stopped') {
-      this.summary.stopped.push(target);
-      return { kind: 'stopped' };
-    }
-    this.summary.skipped.push(target);
-    this.o.emit({ event: 'skipped', target, phase: phase.name, batch, why: { ...reads, was: of.kind === 'failed' ? 'failed' : 'skipped' } });
-    return { kind: 'skipped' };
+    if (of.kind === 'cancelled') return this.tally.cancelled(target);
+    if (of.kind === 'stopped') return this.tally.stopped(phase, batch, target);
+    return this.tally.skipped(phase, batch, target, { ...reads, was: of.kind === 'failed' ? 'failed' : 'skipped' });
   }
 
   private async buildBatch(phase: PhaseConfig, batch: number, target: TargetId): Promise<BatchResult> {
@@ -294,60 +224,27 @@ export class Engine {
 
     const decision = await d.decide(phase, batch, items, context);
     if (decision.kind === 'fresh') return this.fresh(phase, batch, target, decision.record, decision.reason);
-    if (this.stopping) return this.cancelled(target);
+    if (this.stopping) return this.tally.cancelled(target);
     if (phase.items === 'independent') {
       const read = await this.inputs.read(phase, batch, items);
-      if ('changed' in read) return this.inputChanged(target, read.changed);
+      if ('changed' in read) return this.tally.cancelled(target, read.changed);
       return this.buildItems(phase, batch, target, items, decision);
     }
     // Read once staged, not before: a build of thousands of stale batches would hold them all.
     const staged = <T>(task: () => Promise<T>): Promise<T> => (this.o.unstaged?.(phase) ? task() : this.staging.run(slotPriority(phase, batch), task));
     return staged(async () => {
-      if (this.stopping) return this.cancelled(target);
+      if (this.stopping) return this.tally.cancelled(target);
       const read = await this.inputs.read(phase, batch, items);
-      if ('changed' in read) return this.inputChanged(target, read.changed);
+      if ('changed' in read) return this.tally.cancelled(target, read.changed);
       const own = new AbortController();
       const release = this.register({ target, phase, inputs: [{ kind: 'batch', batch, items, ...(context ? { context } : {}), key: decision.key }], abort: () => own.abort() });
-      if (!release) return this.cancelled(target);
+      if (!release) return this.tally.cancelled(target);
       try {
         return await this.runJob(phase, batch, target, items, read, decision, AbortSignal.any([this.o.signal, own.signal]));
       } finally {
         release();
       }
     });
-  }
-
-  /**
-   * Turns a job's events into the build's: `started` when its first agent gets a slot (its files were
-   * prepared before, outside the slot), its attempts and processes, its usage counted per phase.
-   */
-  private listen(x: { target: string; phase: PhaseConfig; batch: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string | null }): (e: JobEvent) => void {
-    const batchCount = this.d.graph.batchCount;
-    let started = false;
-    const totals = (this.summary.usage[x.phase.name] ??= emptyTotals());
-    return (e) => {
-      switch (e.kind) {
-        case 'attempt':
-          if (!started) {
-            started = true;
-            this.o.emit({ event: 'started', target: x.target, phase: x.phase.name, batch: x.batch, batchCount, items: x.items, why: x.why, ...(x.packed ? { packed: x.packed } : {}), ...(x.runDir ? { runDir: x.runDir } : {}) });
-          }
-          this.o.emit({ event: 'attempt', target: x.target, phase: x.phase.name, batch: x.batch, attempt: e.attempt, of: e.of });
-          break;
-        case 'process':
-          this.o.emit({ event: 'process', target: x.target, what: e.what, state: e.state });
-          break;
-        case 'retried':
-          this.o.emit({ event: 'retried', target: x.target, phase: x.phase.name, batch: x.batch, batchCount, attempt: e.attempt, of: e.of, errors: e.errors });
-          break;
-        case 'attempt-done':
-          // Every attempt counts, priced or not (a local agent reports no usage).
-          if (e.usage) addUsage(totals, e.usage, e.attempt > 1);
-          else totals.attempts++;
-          this.o.emit({ event: 'attempt-done', target: x.target, phase: x.phase.name, batch: x.batch, attempt: e.attempt, usage: e.usage, runDir: e.dir });
-          break;
-      }
-    };
   }
 
   /** An items: batch batch's job: its attempts through the executor, its outcome recorded. */
@@ -379,7 +276,7 @@ export class Engine {
         runDir: this.o.runDir(phase, batch),
         ...(phase.context ? { context: d.contextSpec(phase, ids, this.contexts) } : {}),
       },
-      { signal, onEvent: this.listen({ target, phase, batch, items: ids.length, why: decision.reasons, runDir: this.o.runDir(phase, batch) }) },
+      { signal, onEvent: this.tally.listen({ target, phase, batch, items: ids.length, why: decision.reasons, runDir: this.o.runDir(phase, batch) }) },
     );
     return this.settle(phase, batch, target, decision, outcome, startedAt);
   }
@@ -387,19 +284,18 @@ export class Engine {
   /** A batch job's outcome: recorded (a valid output, or the failure and its attempts), counted and told. */
   private async settle(phase: PhaseConfig, batch: number, target: TargetId, decision: Extract<Decision, { kind: 'stale' }>, outcome: BatchOutcome, startedAt: number): Promise<BatchResult> {
     const d = this.d;
-    const batchCount = d.graph.batchCount;
     switch (outcome.kind) {
       case 'cancelled':
-        return this.cancelled(target);
+        return this.tally.cancelled(target);
       case 'stopped':
         // Attempts already paid for are kept (as a failure record), so their cost and errors are not lost.
         if (outcome.attempts > 0) {
           d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), usage: outcome.usage, stopped: outcome.stop });
         }
-        return this.stopped(phase, batch, target, outcome.stop);
+        return this.tally.stopped(phase, batch, target, outcome.stop);
       case 'failed':
         d.store.recordFailure({ t: 'fail', target, key: decision.key, attempts: outcome.attempts, errors: outcome.errors, at: this.now(), ...(outcome.usage.length ? { usage: outcome.usage } : {}) });
-        return this.failed(phase, batch, target, outcome.attempts, outcome.errors);
+        return this.tally.failed(phase, batch, target, outcome.attempts, outcome.errors);
       case 'valid': {
         // Only now, with the output stored and validated, does the batch count as built.
         const record = await d.recordOutput(phase, target, decision, outcome.items, {
@@ -410,24 +306,10 @@ export class Engine {
           usage: outcome.usage,
         });
         this.inputs.remember(record.out, outcome.items);
-        this.summary.ran.push(target);
         this.onBatchDone?.();
-        this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items: outcome.items.length, attempts: outcome.attempts, ms: record.ms, warnings: outcome.warnings.length });
-        return { kind: 'ok', record };
+        return this.tally.ran(phase, batch, target, record, { items: outcome.items.length, attempts: outcome.attempts, warnings: outcome.warnings.length });
       }
     }
-  }
-
-  private stopped(phase: PhaseConfig, batch: number, target: TargetId, budget: BudgetStop): BatchResult {
-    this.summary.stopped.push(target);
-    this.o.emit({ event: 'stopped', target, phase: phase.name, batch, budget });
-    return { kind: 'stopped' };
-  }
-
-  private failed(phase: PhaseConfig, batch: number, target: TargetId, attempts: number, errors: AttemptError[]): BatchResult {
-    this.summary.failed.push(target);
-    this.o.emit({ event: 'failed', target, phase: phase.name, batch, batchCount: this.d.graph.batchCount, attempts, errors });
-    return { kind: 'failed' };
   }
 
   /**
@@ -444,7 +326,7 @@ export class Engine {
         try {
           items = await this.inputs.blobItems(r.record, { onRepair: 'compare' });
         } catch (e) {
-          if (e instanceof InputChanged) return this.inputChanged(target, e.message);
+          if (e instanceof InputChanged) return this.tally.cancelled(target, e.message);
           throw e;
         }
         const indexed: BatchRecord = { ...r.record, vocab: itemWords(items, this.d.graph.pipeline.idField) };
@@ -460,43 +342,19 @@ export class Engine {
   /** items: independent: the batch's stale items through an agent (packed with other batches'), then assembled (itemBatches.ts). */
   private async buildItems(phase: PhaseConfig, batch: number, target: TargetId, text: RefsText, decision: Extract<Decision, { kind: 'stale' }>): Promise<BatchResult> {
     const r = await this.items.build(phase, batch, target, text, decision);
-    const batchCount = this.d.graph.batchCount;
     switch (r.kind) {
       case 'cancelled':
-        return this.cancelled(target);
+        return this.tally.cancelled(target);
       case 'stopped':
-        return this.stopped(phase, batch, target, r.stop);
+        return this.tally.stopped(phase, batch, target, r.stop);
       case 'failed':
-        return this.failed(phase, batch, target, r.attempts, r.errors);
+        return this.tally.failed(phase, batch, target, r.attempts, r.errors);
       case 'built': {
         const items = refsCount(r.record.items);
-        if (r.attempts) {
-          this.summary.ran.push(target);
-          this.o.emit({ event: 'ran', target, phase: phase.name, batch, batchCount, items, attempts: r.attempts, ms: r.record.ms, warnings: r.warnings, regenerated: r.regenerated });
-        } else {
-          this.summary.fresh.push(target);
-          this.o.emit({ event: 'fresh', target, phase: phase.name, batch, why: { kind: 'assembled', items } });
-        }
-        return { kind: 'ok', record: r.record };
+        if (r.attempts) return this.tally.ran(phase, batch, target, r.record, { items, attempts: r.attempts, warnings: r.warnings, regenerated: r.regenerated });
+        return this.tally.fresh(phase, batch, target, { kind: 'assembled', items }, r.record);
       }
     }
-  }
-
-  private cancelled(target: TargetId): BatchResult {
-    this.summary.cancelled.push(target);
-    this.o.emit({ event: 'cancelled', target });
-    return { kind: 'cancelled' };
-  }
-
-  /**
-   * An input changed between computing the batch's key and reading it for the run: not a failure of the
-   * batch. It is not built and nothing is recorded; cf watch builds it again with the new input, cf build
-   * reports it not built (run it again).
-   */
-  private inputChanged(target: TargetId, because: string): BatchResult {
-    this.summary.cancelled.push(target);
-    this.o.emit({ event: 'cancelled', target, because });
-    return { kind: 'cancelled' };
   }
 
   /**
@@ -512,8 +370,7 @@ export class Engine {
     const entry: { record: BatchRecord | undefined; result: Promise<BatchResult> } = { record: undefined, result: Promise.resolve({ kind: 'cancelled' }) };
     entry.result = this.d.store.blobs.remove(record.out).then(async () => {
       // It was counted fresh: it runs now.
-      const i = this.summary.fresh.indexOf(record.target);
-      if (i >= 0) this.summary.fresh.splice(i, 1);
+      this.tally.unfresh(record.target);
       const r = await this.buildBatch(phase, batch, record.target);
       if (r.kind === 'ok') {
         this.done.set(record.target, r.record);
@@ -536,7 +393,7 @@ export class Engine {
           inputs: this.inputs,
           batches: (ph) => Promise.all(this.d.graph.batches().map((b) => this.batch(ph, b))),
           emit: this.o.emit,
-          summary: this.summary,
+          summary: this.tally.summary,
           signal: this.o.signal,
           now: () => this.now(),
         },

@@ -1,12 +1,12 @@
 import type { AttemptError } from '../exec/attempts.js';
 import type { BatchExecutor } from '../exec/executor.js';
 import { readDocument } from '../domains/ssi/formats.js';
-import { hashCanonical, hashBytes } from '../util/hash.js';
+import { hashCanonical } from '../util/hash.js';
 import { Analysis, type BatchStatus } from './analyze.js';
 import { decodeRefs } from './fingerprint.js';
 import type { Decider } from './decide.js';
 import type { OutputStore } from '../store/outputs.js';
-import { sameStamp } from '../store/outputs.js';
+import { asWritten } from '../store/outputs.js';
 import type { PhaseConfig } from '../config/pipeline.js';
 import type { Item } from '../config/seeds.js';
 import type { TargetId } from './targets.js';
@@ -47,11 +47,11 @@ export async function takeHandEdits(o: {
   for (const phase of o.phases) {
     const rec = d.store.merge(phase.name);
     if (!rec) continue;
-    const stamp = await o.outputs.stamp(phase.output);
-    if (!stamp || sameStamp(stamp, rec.file)) continue;
-    const bytes = await o.outputs.readBytes(phase.output);
-    if (bytes === null || hashBytes(bytes) === rec.file.hash) continue;
-    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    // Only a file that is not the one cf wrote (nor gone) was edited.
+    const { stamp, ours } = await asWritten(o.outputs, phase.output, rec.file);
+    if (!stamp || ours) continue;
+    const text = await o.outputs.read(phase.output);
+    if (text === null) continue;
     const report: HandEditReport = { phase: phase.name, output: phase.output, taken: [], rejected: [] };
     reports.push(report);
     let items: Item[];
