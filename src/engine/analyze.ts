@@ -1,12 +1,13 @@
 import { count } from '../util/plural.js';
-import { hashCanonical, hashBytes, type Hash } from '../util/hash.js';
-import { ContextSource, type Decider } from './decide.js';
-import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
+import { hashBytes } from '../util/hash.js';
+import { ContextSource, isMissing, type Decider } from './decide.js';
+import { contextHash, decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
 import type { OutputStore } from '../store/outputs.js';
 import { sameStamp } from '../store/outputs.js';
-import type { CourseConfig, PhaseConfig } from '../config/pipeline.js';
+import type { PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord, FailureRecord } from '../store/records.js';
 import type { FreshReason, ItemStaleness, StaleReason } from './staleness.js';
+import { mergeKey } from './merge.js';
 import { batchTarget, type TargetId } from './targets.js';
 
 /** A batch's state as seen without running anything (status, explain, --dry-run). */
@@ -21,18 +22,6 @@ export type BatchStatus =
   | { kind: 'pending'; target: TargetId; upstream: string };
 
 export type MergeStatus = { kind: 'fresh'; phase: string; output: string } | { kind: 'stale'; phase: string; output: string; reason: string };
-
-/** The merged file's key: which batch outputs it holds, in order. */
-export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, records: BatchRecord[]): Hash {
-  return hashCanonical({
-    phase: phase.name,
-    output: phase.output,
-    merge: phase.merge,
-    course: phase.merge.format === 'json' ? null : course,
-    // An SSi document carries a `generated` time (the newest batch's), so there the times count too.
-    batches: records.map((r) => (phase.merge.format === 'json' ? [r.target, r.out] : [r.target, r.out, r.at])),
-  });
-}
 
 /** What a batch reads, as a build would see it now: its input items and context, or what it waits for. */
 export type BatchInputs = { items: RefsText; context?: ContextValue } | { waiting: string };
@@ -84,7 +73,7 @@ export class Analysis {
       items = u.record.items;
     }
     const context = await d.batchContext(phase, batch, this.contexts);
-    if (context && 'missing' in context) return { waiting: context.missing };
+    if (context && isMissing(context)) return { waiting: context.missing };
     return { items, ...(context ? { context } : {}) };
   }
 
@@ -125,7 +114,7 @@ export class Analysis {
       const hit = await d.store.findItem(d.keyFor(phase, encodeRefs([[id, h]]), context));
       if (hit && (await d.store.blobs.has(hit.out))) continue;
       const last = d.store.lastItem(phase.name, id);
-      const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context?.vocabulary.hash ?? null) ? 'context' : 'settings';
+      const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context ? contextHash(context) : null) ? 'context' : 'settings';
       stale.push({ id, why });
     }
     return [{ kind: 'stale-items', of: items.length, stale }];

@@ -17,12 +17,17 @@ import { BuildGraph, resolveTargets } from '../../src/engine/targets.js';
 import type { ValidationError, Validator } from '../../src/exec/validate.js';
 import type { AgentRequest, AgentResult, AgentRunner } from '../../src/exec/runners/types.js';
 import { hashCanonical, hashString, initHashing, type Hash } from '../../src/util/hash.js';
+import { registry } from '../../src/config/registry.js';
+import { registerSsi } from '../../src/domains/ssi/index.js';
 
 export interface MemPhase {
   name: string;
   from?: string;
   items?: 'batch' | 'independent';
-  context?: { vocabulary: string };
+  /** As pipeline.yaml writes it: `{vocabulary: 'legos'}` (a context kind, and the phase it reads). */
+  context?: Record<string, string>;
+  /** The merge format as a phase keeps it (default json). */
+  merge?: string;
   attempts?: number;
   maxOutput?: number;
   validate?: (items: Item[]) => ValidationError[];
@@ -61,6 +66,8 @@ export class World {
 
   static async create(phases: MemPhase[], seeds: number): Promise<World> {
     await initHashing();
+    // As the composition root does (app/session.ts): the domains before any pipeline.
+    registerSsi(registry);
     return new World(phases, seeds);
   }
 
@@ -76,11 +83,11 @@ export class World {
       attempts: p.attempts ?? 3,
       maxOutput: p.maxOutput ?? 20_000_000,
       validate: p.validate ? { rules: null, command: { argv: ['validate'] }, timeoutMs: 1000, severity: {}, lists: {} } : null,
-      merge: { format: 'json', version: null },
+      merge: { format: p.merge ?? 'json', version: null },
       deps: [],
       model: {},
       items: p.items ?? 'batch',
-      context: p.context ?? null,
+      context: p.context ? { kind: Object.keys(p.context)[0]!, phase: Object.values(p.context)[0]! } : null,
     }));
     return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, batching: this.batching, jobs: this.jobs, course: null, prices: {}, runners: new Map([['fake', runner]]), phases };
   }
