@@ -15,6 +15,7 @@ import type { Item, SeedSet } from '../../src/config/seeds.js';
 import { State } from '../../src/store/state.js';
 import { BuildGraph, resolveTargets } from '../../src/engine/targets.js';
 import type { ValidationError, Validator } from '../../src/exec/validate.js';
+import { createValidator } from '../../src/exec/validators.js';
 import type { AgentRequest, AgentResult, AgentRunner } from '../../src/exec/runners/types.js';
 import { hashCanonical, hashString, initHashing, type Hash } from '../../src/util/hash.js';
 import { registry } from '../../src/config/registry.js';
@@ -31,6 +32,8 @@ export interface MemPhase {
   attempts?: number;
   maxOutput?: number;
   validate?: (items: Item[]) => ValidationError[];
+  /** A registered rule set's name, as a phase keeps it (its validator: exec/validators.ts). */
+  rules?: string;
 }
 
 export type AgentFn = (req: AgentRequest) => Promise<AgentResult> | AgentResult;
@@ -82,7 +85,7 @@ export class World {
       output: `out/${p.name}.json`,
       attempts: p.attempts ?? 3,
       maxOutput: p.maxOutput ?? 20_000_000,
-      validate: p.validate ? { rules: null, command: { argv: ['validate'] }, timeoutMs: 1000, severity: {}, lists: {} } : null,
+      validate: p.validate || p.rules ? { rules: p.rules ?? null, command: p.validate ? { argv: ['validate'] } : null, timeoutMs: 1000, severity: {}, lists: {} } : null,
       merge: { format: p.merge ?? 'json', version: null },
       deps: [],
       model: {},
@@ -142,12 +145,14 @@ export class World {
   /** The executor jobs go through (a test may wrap it: a queue, a JSON round trip). */
   wrapExecutor: (e: BatchExecutor) => BatchExecutor = (e) => e;
 
-  /** Each phase's validator (`validate` of its MemPhase). */
+  /** Each phase's validator (`validate` of its MemPhase, or its registered rule set). */
   validators(): Map<string, Validator> {
     const validators = new Map<string, Validator>();
+    const pipeline = this.pipeline();
     for (const p of this.phases) {
       const v = p.validate;
       if (v) validators.set(p.name, { validate: async (req) => (v(req.items).length ? { kind: 'invalid', errors: v(req.items) } : { kind: 'valid' }) });
+      else if (p.rules) validators.set(p.name, createValidator(pipeline.phases.find((q) => q.name === p.name)!, pipeline)!);
     }
     return validators;
   }
