@@ -1,7 +1,8 @@
 import type { ContextSpec } from '../exec/executor.js';
 import type { Validator } from '../exec/validate.js';
 import type { CourseConfig, Pipeline, ValidateConfig } from './pipeline.js';
-import type { Item } from './seeds.js';
+import type { Item } from './seeds/item.js';
+import type { SeedTransform } from './seeds/load.js';
 
 /*
  * What a domain (e.g. src/domains/ssi, the language course) plugs into cf: the kinds pipeline.yaml may
@@ -85,12 +86,6 @@ export interface ContextState {
   spec(o: { phase: string; ids: readonly string[]; positions: readonly number[]; seedIds: readonly string[] }): ContextSpec;
   /** An input item as a phase reading the context phase's items sees it (e.g. LEGO `new` flags), if it differs. */
   asInput?(item: Item, position: number): Item;
-}
-
-/** How seeds read for a course: one transform of each item, and a tag that names it for the stat cache. */
-export interface SeedTransform {
-  tag: string;
-  apply(item: Item): Item;
 }
 
 /** What pipeline.yaml's `course:` means to a domain. */

@@ -1,6 +1,7 @@
 import type { CourseConfig } from './pipeline.js';
-import type { ContextKind, CourseSupport, DocumentKind, Domain, MergeFormat, ReadResult, RuleSet, SeedTransform } from './plugins.js';
-import type { Item } from './seeds.js';
+import type { ContextKind, CourseSupport, DocumentKind, Domain, MergeFormat, ReadResult, RuleSet } from './plugins.js';
+import type { SeedTransform } from './seeds/load.js';
+import type { Item } from './seeds/item.js';
 
 /*
  * The kinds pipeline.yaml may name beyond cf's own: merge formats, document kinds, rule sets, context kinds

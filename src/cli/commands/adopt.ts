@@ -20,16 +20,24 @@ export async function adoptCommand(opts: AdoptOptions, args: string[], from: str
   // Relative to where cf runs (-C DIR: that directory, as make -C).
   const file = path.resolve(opts.dir, from);
   let text: string;
-  let read: ReadResult | null;
   try {
     text = await readFile(file, 'utf8');
-    // A phase merged in a registered format reads its documents; a JSON one, an array of items or a
-    // document of a known kind (found from its content).
-    read = phase.merge.format !== 'json' ? null : registry.readDocument(JSON.parse(text), null);
   } catch (e) {
     fail({ kind: 'usage', message: `cannot read ${from}: ${(e as Error).message}` });
   }
+  // A phase merged in a registered format reads its documents; a JSON one, an array of items or a document
+  // of a known kind (found from its content).
+  let read: ReadResult | null;
   if (phase.merge.format !== 'json') read = registry.mergeFormat(phase.merge.format).read(text);
+  else {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      fail({ kind: 'usage', message: `cannot read ${from}: ${(e as Error).message}` });
+    }
+    read = registry.readDocument(doc, null);
+  }
   if (!read) fail({ kind: 'usage', message: `${from}: expected a JSON array of items or a document of a known kind (${registry.documentNames().join(', ')})` });
   if (!read.ok) fail({ kind: 'usage', message: `${from}: ${read.error}` });
   const items = read.items;

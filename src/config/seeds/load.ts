@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { UserError } from '../../util/errors.js';
 import type { Hash } from '../../util/hash.js';
 import { err, ok, type Result } from '../../util/result.js';
-import type { SeedTransform } from '../plugins.js';
 import type { StatCache } from '../statCache.js';
 import { elementTexts, incremental, jsonlEdit, type Edit, type LineSource } from './incremental.js';
 import { itemHash, type Item } from './item.js';
@@ -28,6 +27,12 @@ export interface SeedSet {
  * save caught half-written. Not an error of any batch: what reads it is decided again by the next build.
  */
 export class SeedsChanged extends Error {}
+
+/** How seeds read for a course (a domain's: config/plugins.ts): each item transformed, and a tag naming it for the stat cache. */
+export interface SeedTransform {
+  tag: string;
+  apply(item: Item): Item;
+}
 
 /**
  * Loads the seeds: their ids and content hashes (cached by the file's stat), and the items on demand.
