@@ -2,11 +2,16 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPipeline } from '../src/config/loadPipeline.js';
+import { registry } from '../src/config/registry.js';
+import { registerSsi } from '../src/domains/ssi/index.js';
 import type { Pipeline } from '../src/config/pipeline.js';
 import type { Item } from '../src/config/seeds.js';
 import { formatUserError } from '../src/util/errors.js';
 import { Project, TWO_PHASES } from './helpers/project.js';
 import { World, type MemPhase } from './helpers/memory.js';
+
+// pipeline.yaml is read here as cf reads it: with the SSi domain registered (app/session.ts).
+registerSsi(registry);
 
 const word = (i: number): string => `w${i}`;
 

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { type BatchStatus } from '../src/engine/analyze.js';
 import { takeHandEdits } from '../src/engine/handEdits.js';
 import { loadPipeline } from '../src/config/loadPipeline.js';
+import { registry } from '../src/config/registry.js';
+import { registerSsi } from '../src/domains/ssi/index.js';
 import { openState } from '../src/store/state.js';
 import { formatStaleReason } from '../src/cli/format/reasons.js';
 import { CommandValidator } from '../src/exec/validate.js';
@@ -11,6 +13,9 @@ import { hashString } from '../src/util/hash.js';
 import { Project, TWO_PHASES } from './helpers/project.js';
 import { withTempDir } from './helpers/tempDir.js';
 import { World } from './helpers/memory.js';
+
+// pipeline.yaml is read here as cf reads it: with the SSi domain registered (app/session.ts).
+registerSsi(registry);
 
 const THREE = [{ name: 'pairs' }, { name: 'legos' }, { name: 'baskets' }];
 

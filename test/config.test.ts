@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPipeline } from '../src/config/loadPipeline.js';
+import { registry } from '../src/config/registry.js';
+import { registerSsi } from '../src/domains/ssi/index.js';
 import { formatUserError } from '../src/util/errors.js';
 import { Project, TWO_PHASES } from './helpers/project.js';
+
+// pipeline.yaml is read here as cf reads it: with the SSi domain registered (app/session.ts).
+registerSsi(registry);
 
 let p: Project;
 beforeEach(async () => {

@@ -6,6 +6,8 @@ import { Decider } from '../engine/decide.js';
 import { phaseParts, statCacheHasher, type PhaseParts } from '../engine/fingerprint.js';
 import { DiskOutputStore } from '../store/outputs.js';
 import { loadPipeline } from '../config/loadPipeline.js';
+import { registry } from '../config/registry.js';
+import { registerSsi } from '../domains/ssi/index.js';
 import { pipelineInputs, PIPELINE_FILE, type Pipeline } from '../config/pipeline.js';
 import { loadSeeds } from '../config/seeds.js';
 import type { BuildStore } from '../store/buildStore.js';
@@ -39,6 +41,8 @@ export interface Inputs {
 export async function loadInputs(dir: string, given?: Pipeline, statCache?: StatCache): Promise<Result<Inputs, UserError>> {
   mark('modules loaded');
   await initHashing();
+  // The domains pipeline.yaml may name kinds of (merge formats, rule sets, contexts, `course:`): first.
+  registerSsi(registry);
   let pipeline: Pipeline;
   if (given) pipeline = given;
   else {
@@ -49,7 +53,7 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
   mark('pipeline loaded');
   const paths = storeLayout(dir);
   const cache = statCache ?? (await StatCache.load(paths.statCache));
-  const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, pipeline.course?.targetName ?? null);
+  const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, registry.seedTransform(pipeline.course));
   mark('seeds loaded');
   if (!seeds.ok) return seeds;
   const parts = new Map<string, PhaseParts>();

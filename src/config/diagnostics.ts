@@ -3,7 +3,6 @@ import type { z } from 'zod';
 import { suggestion } from '../util/didYouMean.js';
 import type { UserError } from '../util/errors.js';
 import type { Result } from '../util/result.js';
-import { pipelineSchema } from './schema.js';
 
 /*
  * What a pipeline.yaml error says and where: the line and column of the key, its key path, and a
@@ -17,8 +16,8 @@ export type Fail = (at: PropertyKey[], message: string, hint?: string) => Result
  * The keys the schema allows at a key path (walking objects, arrays, records and the forms of a union):
  * for did-you-mean on unknown keys.
  */
-function allowedKeys(at: readonly PropertyKey[]): string[] {
-  return [...new Set(keysAt(pipelineSchema as unknown as z.core.$ZodType, at))];
+function allowedKeys(schema: z.core.$ZodType, at: readonly PropertyKey[]): string[] {
+  return [...new Set(keysAt(schema, at))];
 }
 
 function keysAt(schema: z.core.$ZodType, at: readonly PropertyKey[]): string[] {
@@ -98,7 +97,7 @@ function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
 }
 
 /** The one error a file the schema refused is reported with (`file`: as shown to the user). */
-export function schemaError(issues: readonly z.core.$ZodIssue[], file: string, loc: Locator): UserError {
+export function schemaError(schema: z.core.$ZodType, issues: readonly z.core.$ZodIssue[], file: string, loc: Locator): UserError {
   // An unknown key first: it is often the misspelling of the key reported missing.
   const issue = unwrapUnion(issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!);
   if (issue.code === 'unrecognized_keys') {
@@ -109,8 +108,8 @@ export function schemaError(issues: readonly z.core.$ZodIssue[], file: string, l
       file,
       ...where,
       path: formatKeyPath([...issue.path, key]),
-      message: `unknown key "${key}"${suggestion(key, allowedKeys(issue.path))}`,
-      hint: `allowed here: ${allowedKeys(issue.path).join(', ')}`,
+      message: `unknown key "${key}"${suggestion(key, allowedKeys(schema, issue.path))}`,
+      hint: `allowed here: ${allowedKeys(schema, issue.path).join(', ')}`,
     };
   }
   const where = loc.at(issue.path);

@@ -7,11 +7,13 @@ import { declareSecretNames } from '../util/secrets.js';
 import { CF_BUILD, STATE_FORMAT } from '../version.js';
 import { storeLayout } from '../store/layout.js';
 import { PIPELINE_FILE, pipelineInputs, type Pipeline, type RunnerConfig } from './pipeline.js';
+import { registry } from './registry.js';
 
 /**
  * Reads pipeline.yaml. The parsed result is kept in .cf/pipeline.json under the hash of the file's text:
  * an unchanged pipeline.yaml is not parsed again (YAML and the schema library are not even loaded).
- * The files it names are checked every time.
+ * The files it names are checked every time. The kinds it may name are the registry's: the domains that
+ * provide them are registered first (app/session.ts).
  */
 export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserError>> {
   const file = path.join(dir, PIPELINE_FILE);
@@ -29,7 +31,8 @@ export async function loadPipeline(dir: string): Promise<Result<Pipeline, UserEr
   const shown = path.relative(process.cwd(), file) || file;
   await initHashing();
   const cacheFile = storeLayout(dir).pipelineCache;
-  const key = `${STATE_FORMAT}\u0000${CF_BUILD}\u0000${dir}\u0000${hashString(text)}`;
+  // Parsed against these registered kinds: another set of domains parses it again.
+  const key = `${STATE_FORMAT}\u0000${CF_BUILD}\u0000${registry.signature}\u0000${dir}\u0000${hashString(text)}`;
   const cached = await readFile(cacheFile, 'utf8').then(
     (t) => JSON.parse(t) as { key: string; sum: string; pipeline: string },
     () => null,

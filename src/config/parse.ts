@@ -3,11 +3,11 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { UserError } from '../util/errors.js';
 import { err, ok, type Result } from '../util/result.js';
-import { knownLanguageName } from '../domains/ssi/languageNames.js';
 import { DEFAULT_PRICES, type Price } from '../exec/runners/pricing.js';
 import { formatKeyPath, Locator, schemaError, type Fail } from './diagnostics.js';
 import { phaseConfigs } from './phaseConfig.js';
 import { PIPELINE_FILE, pipelineInputs, type Pipeline } from './pipeline.js';
+import { registry } from './registry.js';
 import { runnerConfigs } from './runnerConfig.js';
 import { pipelineSchema, type RawPrice } from './schema.js';
 
@@ -42,14 +42,16 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
   }
   const loc = new Locator(doc, lines);
   const raw: unknown = doc.toJS();
-  const parsed = pipelineSchema.safeParse(raw ?? {});
-  if (!parsed.success) return err(schemaError(parsed.error.issues, shown, loc));
+  // The kinds pipeline.yaml may name are the registered ones (registry.ts: its domains are registered first).
+  const schema = pipelineSchema(registry);
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) return err(schemaError(schema, parsed.error.issues, shown, loc));
   const cfg = parsed.data;
   const fail: Fail = (at, message, hint) => err({ kind: 'config', file: shown, ...loc.at(at), path: formatKeyPath(at), message, hint });
 
   const runners = runnerConfigs(cfg.runners, fail);
   if (!runners.ok) return runners;
-  const phases = phaseConfigs(cfg.phases, runners.value, cfg.course !== undefined, fail);
+  const phases = phaseConfigs(cfg.phases, runners.value, cfg.course !== undefined, registry, fail);
   if (!phases.ok) return phases;
 
   const pipeline: Pipeline = {
@@ -65,7 +67,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
           code: cfg.course.code,
           targetLanguage: cfg.course.target_language,
           knownLanguage: cfg.course.known_language,
-          targetName: cfg.course.target_name ?? knownLanguageName(cfg.course.target_language),
+          targetName: cfg.course.target_name ?? registry.targetName(cfg.course.target_language),
         }
       : null,
     runners: runners.value,

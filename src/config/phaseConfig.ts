@@ -4,33 +4,33 @@ import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import type { UserError } from '../util/errors.js';
 import { ok, type Result } from '../util/result.js';
-import { SSI_KINDS, type SsiKind } from '../domains/ssi/types.js';
-import { RULES } from '../domains/ssi/rules/report.js';
 import type { Fail } from './diagnostics.js';
 import type { MergeConfig, PhaseConfig, RunnerConfig, ValidateConfig } from './pipeline.js';
+import type { Registry } from './registry.js';
 import { toCommand } from './runnerConfig.js';
 import type { RawMerge, RawPhase, RawValidate } from './schema.js';
 
 /*
  * The phases of pipeline.yaml, normalised, with the checks that look across phases: names, what each
- * reads (`from`, `context`), the runner it names, its output, and the rules its severities name.
+ * reads (`from`, `context`), the runner it names, its output, and the rules its severities name. Rule
+ * sets, merge formats and contexts are the registry's (the schema let only registered names through).
  */
 
 const DEFAULT_VALIDATE_TIMEOUT_MS = 5 * 60_000;
 /** Generous: the largest real phase answer seen is a few MB; a runaway agent's is refused before cf reads it. */
 const DEFAULT_MAX_OUTPUT = 20_000_000;
 
-const ssiOf = (ref: string): SsiKind => ref.slice('ssi:'.length) as SsiKind;
-
-function toValidate(v: RawValidate | undefined, timeout: string | number | undefined): ValidateConfig | null {
+function toValidate(v: RawValidate | undefined, timeout: string | number | undefined, r: Registry): ValidateConfig | null {
   if (v === undefined) return null;
   let timeoutMs = timeout !== undefined ? parseDuration(timeout)! : DEFAULT_VALIDATE_TIMEOUT_MS;
   const base: ValidateConfig = { rules: null, command: null, timeoutMs, severity: {}, lists: {} };
-  if (typeof v === 'string' && v.startsWith('ssi:') && (SSI_KINDS as readonly string[]).includes(v.slice(4))) return { ...base, rules: ssiOf(v) };
+  // A phase keeps a rule set's name without its namespace (`ssi:lego_pairs` → "lego_pairs"), as keys hold it.
+  const ruleSet = typeof v === 'string' ? r.ruleSetByRef(v) : undefined;
+  if (ruleSet) return { ...base, rules: ruleSet.name };
   if (typeof v === 'string' || Array.isArray(v)) return { ...base, command: toCommand(v) };
   if (v.timeout !== undefined) timeoutMs = parseDuration(v.timeout)!;
   return {
-    rules: v.rules ? ssiOf(v.rules) : null,
+    rules: v.rules ? r.ruleSetByRef(v.rules)!.name : null,
     command: v.command !== undefined ? toCommand(v.command) : null,
     timeoutMs,
     severity: v.severity ?? {},
@@ -38,14 +38,26 @@ function toValidate(v: RawValidate | undefined, timeout: string | number | undef
   };
 }
 
-function toMerge(m: RawMerge | undefined): MergeConfig {
-  if (m === undefined || m === 'json') return { format: 'json', version: null };
-  if (typeof m === 'string') return { format: ssiOf(m), version: null };
-  return { format: m.format === 'json' ? 'json' : ssiOf(m.format), version: m.version ?? null };
+/** The format as a phase keeps it: its name without its namespace (`ssi:lego_pairs` → "lego_pairs"). */
+function toMerge(m: RawMerge | undefined, r: Registry): MergeConfig {
+  if (m === undefined) return { format: 'json', version: null };
+  const ref = typeof m === 'string' ? m : m.format;
+  return { format: r.mergeFormatByRef(ref)!.name, version: typeof m === 'string' ? null : (m.version ?? null) };
 }
 
-/** Every phase, in the file's order; the first phase that is wrong is reported. `hasCourse`: pipeline.yaml sets `course`. */
-export function phaseConfigs(raw: readonly RawPhase[], runners: ReadonlyMap<string, RunnerConfig>, hasCourse: boolean, fail: Fail): Result<PhaseConfig[], UserError> {
+/**
+ * Every phase, in the file's order; the first phase that is wrong is reported. `hasCourse`: pipeline.yaml
+ * sets `course`. `registry`: the rule sets, merge formats and context kinds the schema accepted.
+ */
+export function phaseConfigs(
+  raw: readonly RawPhase[],
+  runners: ReadonlyMap<string, RunnerConfig>,
+  hasCourse: boolean,
+  registry: Registry,
+  fail: Fail,
+): Result<PhaseConfig[], UserError> {
+  /** Which context kind reads each phase: one kind per phase (its batch records keep that kind's data). */
+  const contextOf = new Map<string, string>();
   const phases: PhaseConfig[] = [];
   const outputs = new Map<string, string>();
   for (const [i, p] of raw.entries()) {
@@ -86,33 +98,41 @@ export function phaseConfigs(raw: readonly RawPhase[], runners: ReadonlyMap<stri
     const other = outputs.get(output);
     if (other) return fail(['phases', i, 'output'], `phase "${other}" already writes ${output}`);
     outputs.set(output, p.name);
-    if (p.context && !phases.some((q) => q.name === p.context!.vocabulary)) {
-      const later = raw.slice(i).some((q) => q.name === p.context!.vocabulary);
-      return fail(
-        ['phases', i, 'context', 'vocabulary'],
-        p.context.vocabulary === p.name
-          ? `phase "${p.name}" cannot read its own output as its context`
-          : later
-            ? `"${p.context.vocabulary}" is not an earlier phase: a context comes from a phase before this one`
-            : `unknown phase "${p.context.vocabulary}"${suggestion(p.context.vocabulary, phases.map((q) => q.name))}`,
-      );
+    const [contextKind, contextPhase] = Object.entries(p.context ?? {})[0] ?? [];
+    if (contextKind !== undefined && contextPhase !== undefined) {
+      if (!phases.some((q) => q.name === contextPhase)) {
+        const later = raw.slice(i).some((q) => q.name === contextPhase);
+        return fail(
+          ['phases', i, 'context', contextKind],
+          contextPhase === p.name
+            ? `phase "${p.name}" cannot read its own output as its context`
+            : later
+              ? `"${contextPhase}" is not an earlier phase: a context comes from a phase before this one`
+              : `unknown phase "${contextPhase}"${suggestion(contextPhase, phases.map((q) => q.name))}`,
+        );
+      }
+      const other = contextOf.get(contextPhase);
+      if (other !== undefined && other !== contextKind) {
+        return fail(['phases', i, 'context', contextKind], `"${contextPhase}" is already read as a ${other} context; a phase is the context of one kind`);
+      }
+      contextOf.set(contextPhase, contextKind);
     }
     const v = typeof p.validate === 'object' && !Array.isArray(p.validate) ? p.validate : null;
     if (v?.severity) {
-      const known: readonly string[] = v.rules ? RULES[ssiOf(v.rules)] : [];
+      const known: readonly string[] = v.rules ? registry.ruleSetByRef(v.rules)!.rules : [];
       for (const rule of Object.keys(v.severity)) {
         if (!known.includes(rule)) {
           return fail(
             ['phases', i, 'validate', 'severity', rule],
-            v.rules ? `${v.rules} has no rule "${rule}"${suggestion(rule, known)}` : 'severity applies to a rule set: add rules: ssi:…',
+            v.rules ? `${v.rules} has no rule "${rule}"${suggestion(rule, known)}` : `severity applies to a rule set: add rules: ${registry.ruleSetPrefixes().join(' or ')}`,
             v.rules ? `its rules: ${known.join(', ')}` : undefined,
           );
         }
       }
     }
-    if (p.merge !== undefined && p.merge !== 'json' && !hasCourse) {
-      return fail(['phases', i, 'merge'], 'an SSi merge needs the course it belongs to', 'add course: {code: spa_for_eng, target_language: spa, known_language: eng}');
-    }
+    const merge = toMerge(p.merge, registry);
+    const needs = registry.mergeFormat(merge.format).needsCourse;
+    if (needs && !hasCourse) return fail(['phases', i, 'merge'], needs.message, needs.hint);
     phases.push({
       name: p.name,
       index: i,
@@ -122,11 +142,11 @@ export function phaseConfigs(raw: readonly RawPhase[], runners: ReadonlyMap<stri
       output,
       attempts: p.attempts ?? 3,
       maxOutput: p.max_output !== undefined ? parseSize(p.max_output)! : DEFAULT_MAX_OUTPUT,
-      validate: toValidate(p.validate, p.validate_timeout),
-      merge: toMerge(p.merge),
+      validate: toValidate(p.validate, p.validate_timeout, registry),
+      merge,
       deps: p.deps ?? [],
       items: p.items ?? 'batch',
-      context: p.context ? { vocabulary: p.context.vocabulary } : null,
+      context: contextKind !== undefined && contextPhase !== undefined ? { kind: contextKind, phase: contextPhase } : null,
       model: {
         ...(p.model !== undefined ? { model: p.model } : {}),
         ...(p.max_tokens !== undefined ? { maxTokens: p.max_tokens } : {}),

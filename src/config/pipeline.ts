@@ -1,5 +1,4 @@
 import path from 'node:path';
-import type { RuleOptions, Severity, SsiKind } from '../domains/ssi/types.js';
 import type { Batching } from '../engine/batching.js';
 import type { Limits } from '../exec/runners/limits.js';
 import type { Price } from '../exec/runners/pricing.js';
@@ -68,26 +67,31 @@ export interface ApiRunnerConfig extends RunnerBase {
 export interface ReplayRunnerConfig extends RunnerBase {
   kind: 'replay';
   recording: string;
-  /** The recording's format; detected from its content when null. */
-  as: SsiKind | null;
+  /** The recording's document kind (plugins.ts); detected from its content when null. */
+  as: string | null;
 }
 
 export type RunnerConfig = CommandRunnerConfig | ReplayRunnerConfig | ApiRunnerConfig;
 
 export const RUNNER_KINDS = ['command', 'replay', 'anthropic', 'openai'] as const;
 
+export type Severity = 'error' | 'warning';
+
 /** A phase's validation after the built-in checks: a rule set, a command, or both (rules first). */
 export interface ValidateConfig {
-  rules: SsiKind | null;
+  /** A registered rule set's name (plugins.ts), without its namespace: `ssi:lego_pairs` is "lego_pairs". */
+  rules: string | null;
   command: CommandSpec | null;
   timeoutMs: number;
+  /** Per rule of the rule set: "error", "warning" or "off". */
   severity: Record<string, Severity | 'off'>;
-  lists: RuleOptions['lists'];
+  /** Per category the rule set names: words that are an error or a warning (e.g. a LEGO of an article alone). */
+  lists: Partial<Record<string, { error?: string[]; warning?: string[] }>>;
 }
 
-/** How a phase's merged output is written: a JSON array of items, or an SSi document. */
+/** How a phase's merged output is written: "json" (an array of items) or a registered format's name (plugins.ts). */
 export interface MergeConfig {
-  format: 'json' | SsiKind;
+  format: string;
   version: string | null;
 }
 
@@ -117,13 +121,14 @@ export interface PhaseConfig {
   model: ModelSettings;
   /** batch: a batch's key covers all its items; independent: every item is cached on its own. */
   items: 'batch' | 'independent';
-  /** Data derived from earlier seeds that this phase reads (see context.ts). */
+  /** Data derived from earlier seeds that this phase reads (a registered context kind: plugins.ts). */
   context: ContextConfig | null;
 }
 
-/** vocabulary: the words of the LEGO targets of the named phase, over every seed before the item. */
+/** `context: {vocabulary: lego_pairs}`: a context kind, and the earlier phase whose output it derives from. */
 export interface ContextConfig {
-  vocabulary: string;
+  kind: string;
+  phase: string;
 }
 
 export interface Pipeline {

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
-import { SSI_KINDS, type SsiKind } from '../domains/ssi/types.js';
 import { RUNNER_KINDS } from './pipeline.js';
+import type { Registry } from './registry.js';
 
 /*
- * The shape of pipeline.yaml, as zod schemas: what each key may hold. What needs the whole file (which
- * runner a phase names, which phase it reads) is checked after, on the parsed value (runnerConfig.ts,
- * phaseConfig.ts).
+ * The shape of pipeline.yaml, as zod schemas: what each key may hold, with the kinds a registry knows
+ * (merge formats, rule sets, document and context kinds). What needs the whole file (which runner a phase
+ * names, which phase it reads) is checked after, on the parsed value (runnerConfig.ts, phaseConfig.ts).
  */
 
 const durationSchema = z
@@ -21,8 +21,14 @@ const commandSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min
 });
 const pathList = z.array(z.string().min(1));
 
-const ssiKind = z.enum(SSI_KINDS as unknown as [SsiKind, ...SsiKind[]], { error: `expected one of ${SSI_KINDS.join(', ')}` });
-const ssiRef = z.templateLiteral(['ssi:', ssiKind], { error: `expected ${SSI_KINDS.map((k) => `ssi:${k}`).join(', ')}` });
+/**
+ * One of these names (none registered: no string is). A string first: a value of another type is the wrong
+ * form of a union (a command list, an object), not a misspelt name (diagnostics.ts, unwrapUnion).
+ */
+function oneOf(names: string[], error: string): z.ZodType<string> {
+  const name = names.length ? z.enum(names as [string, ...string[]], { error }) : z.never({ error });
+  return z.string({ error }).pipe(name);
+}
 
 /** One schema for every runner kind (so unknown keys get a did-you-mean); which keys a kind needs is checked after. */
 const limitsSchema = z.strictObject({
@@ -35,14 +41,14 @@ const modelKeys = {
   max_tokens: z.number().int().min(1).optional(),
   temperature: z.number().min(0).max(2).optional(),
 };
-const runnerSchema = z.strictObject({
+const runnerSchema = (documentKind: z.ZodType<string>) => z.strictObject({
   kind: z.enum(RUNNER_KINDS, { error: `expected a runner kind: ${RUNNER_KINDS.join(', ')}` }).optional(),
   command: commandSchema.optional(),
   preset: z.enum(['claude-code'], { error: 'expected a preset: claude-code' }).optional(),
   args: z.array(z.string()).optional(),
   cwd: z.enum(['pipeline', 'run']).optional(),
   recording: z.string().min(1).optional(),
-  as: ssiKind.optional(),
+  as: documentKind.optional(),
   ...modelKeys,
   api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'the NAME of an environment variable (never the key itself)' }).optional(),
   base_url: z.url().optional(),
@@ -62,26 +68,42 @@ const priceSchema = z.strictObject({
 });
 
 const severitySchema = z.record(z.string(), z.enum(['error', 'warning', 'off']));
-const listsSchema = z.partialRecord(
-  z.enum(['article', 'auxiliary', 'negation', 'object_pronoun']),
-  z.strictObject({ error: z.array(z.string()).optional(), warning: z.array(z.string()).optional() }),
-);
-const validateSchema = z.union([
-  ssiRef,
-  commandSchema,
-  z.strictObject({
-    rules: ssiRef.optional(),
-    command: commandSchema.optional(),
-    timeout: durationSchema.optional(),
-    severity: severitySchema.optional(),
-    lists: listsSchema.optional(),
-  }),
-]);
-const mergeSchema = z.union([
-  z.literal('json'),
-  ssiRef,
-  z.strictObject({ format: z.union([z.literal('json'), ssiRef]), version: z.string().optional() }),
-]);
+const listSchema = z.strictObject({ error: z.array(z.string()).optional(), warning: z.array(z.string()).optional() });
+/** `lists:` per category the registered rule sets name. */
+function listsSchema(categories: string[]): z.ZodType<Partial<Record<string, { error?: string[]; warning?: string[] }>>> {
+  return categories.length ? z.partialRecord(z.enum(categories as [string, ...string[]]), listSchema) : z.strictObject({});
+}
+function validateSchema(r: Registry) {
+  const refs = r.ruleSetRefs();
+  const ruleSet = oneOf(refs, refs.length ? `expected ${refs.join(', ')}` : 'no rule set is registered');
+  return z.union([
+    ruleSet,
+    commandSchema,
+    z.strictObject({
+      rules: ruleSet.optional(),
+      command: commandSchema.optional(),
+      timeout: durationSchema.optional(),
+      severity: severitySchema.optional(),
+      lists: listsSchema(r.listCategories()).optional(),
+    }),
+  ]);
+}
+function mergeSchema(r: Registry) {
+  const refs = r.mergeRefs();
+  const json = z.literal('json');
+  const version = z.string().optional();
+  if (!refs.length) return z.union([json, z.strictObject({ format: json, version })]);
+  const format = oneOf(refs, `expected ${refs.join(', ')}`);
+  return z.union([json, format, z.strictObject({ format: z.union([json, format]), version })]);
+}
+/** `context: {<kind>: <phase>}`: one registered context kind. */
+function contextSchema(kinds: string[]) {
+  const phase = z.string().min(1);
+  if (kinds.length <= 1) return z.strictObject(Object.fromEntries(kinds.map((k) => [k, phase]))) as z.ZodType<Record<string, string>>;
+  return z
+    .strictObject(Object.fromEntries(kinds.map((k) => [k, phase.optional()])))
+    .refine((c) => Object.keys(c).length === 1, { message: `name one context: ${kinds.join(', ')}` }) as z.ZodType<Record<string, string>>;
+}
 const courseSchema = z.strictObject({
   code: z.string().min(1),
   target_language: z.string().min(1),
@@ -89,7 +111,7 @@ const courseSchema = z.strictObject({
   target_name: z.string().min(1).optional(),
 });
 
-const phaseSchema = z.strictObject({
+const phaseSchema = (r: Registry) => z.strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
     message: 'a phase name is letters, digits, "_", "-" or "." and starts with a letter or "_"',
   }),
@@ -98,33 +120,47 @@ const phaseSchema = z.strictObject({
   runner: z.string().min(1),
   output: z.string().min(1),
   attempts: z.number().int().min(1).max(50).optional(),
-  validate: validateSchema.optional(),
+  validate: validateSchema(r).optional(),
   validate_timeout: durationSchema.optional(),
   max_output: sizeSchema.optional(),
-  merge: mergeSchema.optional(),
+  merge: mergeSchema(r).optional(),
   deps: pathList.optional(),
   description: z.string().optional(),
   items: z.enum(['batch', 'independent']).optional(),
-  context: z.strictObject({ vocabulary: z.string().min(1) }).optional(),
+  context: contextSchema(r.contextNames()).optional(),
   ...modelKeys,
 });
 
-export const pipelineSchema = z.strictObject({
-  seeds: z.string().min(1),
-  id: z.string().min(1).optional(),
-  batch_size: z.number().int().min(1).max(100_000).optional(),
-  batching: z.enum(['positional', 'stable']).optional(),
-  jobs: z.number().int().min(1).max(256).optional(),
-  course: courseSchema.optional(),
-  prices: z.record(z.string(), priceSchema).optional(),
-  runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema),
-  phases: z.array(phaseSchema).min(1, { message: 'at least one phase is needed' }),
-});
+function buildSchema(r: Registry) {
+  const documentKinds = r.documentNames();
+  return z.strictObject({
+    seeds: z.string().min(1),
+    id: z.string().min(1).optional(),
+    batch_size: z.number().int().min(1).max(100_000).optional(),
+    batching: z.enum(['positional', 'stable']).optional(),
+    jobs: z.number().int().min(1).max(256).optional(),
+    course: courseSchema.optional(),
+    prices: z.record(z.string(), priceSchema).optional(),
+    runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))),
+    phases: z.array(phaseSchema(r)).min(1, { message: 'at least one phase is needed' }),
+  });
+}
+
+export type PipelineSchema = ReturnType<typeof buildSchema>;
+
+const built = new Map<Registry, { signature: string; schema: PipelineSchema }>();
+
+/** The schema of pipeline.yaml with the kinds this registry knows now. */
+export function pipelineSchema(r: Registry): PipelineSchema {
+  let b = built.get(r);
+  if (b?.signature !== r.signature) built.set(r, (b = { signature: r.signature, schema: buildSchema(r) }));
+  return b.schema;
+}
 
 /** pipeline.yaml as the schema gives it, before it is normalised into a Pipeline (pipeline.ts). */
-export type RawPipeline = z.infer<typeof pipelineSchema>;
-export type RawRunner = z.infer<typeof runnerSchema>;
-export type RawPhase = z.infer<typeof phaseSchema>;
-export type RawValidate = z.infer<typeof validateSchema>;
-export type RawMerge = z.infer<typeof mergeSchema>;
+export type RawPipeline = z.infer<PipelineSchema>;
+export type RawRunner = RawPipeline['runners'][string];
+export type RawPhase = RawPipeline['phases'][number];
+export type RawValidate = NonNullable<RawPhase['validate']>;
+export type RawMerge = NonNullable<RawPhase['merge']>;
 export type RawPrice = z.infer<typeof priceSchema>;

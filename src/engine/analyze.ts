@@ -1,12 +1,12 @@
-import { mergeKey } from './mergeWriter.js';
 import { count } from '../util/plural.js';
-import { ContextSource, type Decider } from './decide.js';
-import { decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
+import { ContextSource, isMissing, type Decider } from './decide.js';
+import { contextHash, decodeRefs, encodeRefs, type ContextValue, type RefsText } from './fingerprint.js';
 import type { OutputStore } from '../store/outputs.js';
 import { asWritten } from '../store/outputs.js';
 import type { PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord, FailureRecord } from '../store/records.js';
 import type { FreshReason, ItemStaleness, StaleReason } from './staleness.js';
+import { mergeKey } from './merge.js';
 import { batchTarget, type TargetId } from './targets.js';
 
 /** A batch's state as seen without running anything (status, explain, --dry-run). */
@@ -21,7 +21,6 @@ export type BatchStatus =
   | { kind: 'pending'; target: TargetId; upstream: string };
 
 export type MergeStatus = { kind: 'fresh'; phase: string; output: string } | { kind: 'stale'; phase: string; output: string; reason: string };
-
 
 /** What a batch reads, as a build would see it now: its input items and context, or what it waits for. */
 export type BatchInputs = { items: RefsText; context?: ContextValue } | { waiting: string };
@@ -73,7 +72,7 @@ export class Analysis {
       items = u.record.items;
     }
     const context = await d.batchContext(phase, batch, this.contexts);
-    if (context && 'missing' in context) return { waiting: context.missing };
+    if (context && isMissing(context)) return { waiting: context.missing };
     return { items, ...(context ? { context } : {}) };
   }
 
@@ -114,7 +113,7 @@ export class Analysis {
       const hit = await d.store.findItem(d.keyFor(phase, encodeRefs([[id, h]]), context));
       if (hit && (await d.store.blobs.has(hit.out))) continue;
       const last = d.store.lastItem(phase.name, id);
-      const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context?.vocabulary.hash ?? null) ? 'context' : 'settings';
+      const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context ? contextHash(context) : null) ? 'context' : 'settings';
       stale.push({ id, why });
     }
     return [{ kind: 'stale-items', of: items.length, stale }];

@@ -1,9 +1,9 @@
 import type { Hash } from '../util/hash.js';
-import { contextExtras, CumulativeVocabulary } from '../domains/ssi/vocabulary.js';
 import { hashCanonical, hashString } from '../util/hash.js';
+import type { ContextEntries, ContextKind, ContextState } from '../config/plugins.js';
+import { registry } from '../config/registry.js';
 import type { Item } from '../config/seeds.js';
 import type { ContextSpec } from '../exec/executor.js';
-import type { ValidatorContext } from '../exec/validate.js';
 import {
   encodeRefs,
   type FingerprintText,
@@ -12,12 +12,13 @@ import {
   keyFromHead,
   makeFingerprint,
   parseFingerprint,
+  contextHash,
   type ContextValue,
   type Fingerprint,
   type PhaseParts,
   type RefsText,
 } from './fingerprint.js';
-import type { PhaseConfig } from '../config/pipeline.js';
+import type { ContextConfig, PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord, FailureRecord } from '../store/records.js';
 import type { SeedSet } from '../config/seeds.js';
 import type { BuildStore } from '../store/buildStore.js';
@@ -29,20 +30,68 @@ export type Decision =
   | { kind: 'fresh'; key: Hash; record: BatchRecord; reason: FreshReason }
   | { kind: 'stale'; key: Hash; fp: Fingerprint; reasons: StaleReason[]; failure?: FailureRecord };
 
+type RecordOf = (batch: number) => Promise<{ vocab?: ContextEntries } | undefined> | { vocab?: ContextEntries } | undefined;
+
+/**
+ * A context kind's state (plugins.ts) grown batch by batch, in order, from the context phase's batch
+ * records (the entries each keeps in `vocab`). `extend` returns the first batch it could not add (no record,
+ * or a record without entries), or 0.
+ */
+export class CumulativeContext {
+  readonly state: ContextState;
+  private batches = 0;
+  /** extend() calls, one after another: two at once would add the same batch twice. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly kind: ContextKind) {
+    this.state = kind.create();
+  }
+
+  extend(upTo: number, recordOf: RecordOf): Promise<number> {
+    const run = this.queue.then(() => this.extendNow(upTo, recordOf));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async extendNow(upTo: number, recordOf: RecordOf): Promise<number> {
+    for (let j = this.batches + 1; j <= upTo; j++) {
+      const r = await recordOf(j);
+      if (!r?.vocab) return j;
+      this.state.add(r.vocab);
+      this.batches = j;
+    }
+    return 0;
+  }
+}
+
 /**
  * Where contexts come from: the context phase's batch records as the caller sees them (recorded ones for
- * status and --dry-run, this build's results for the engine), and the vocabulary built from them so far.
+ * status and --dry-run, this build's results for the engine), and the state grown from them so far.
  */
 export class ContextSource {
-  private readonly built = new Map<string, CumulativeVocabulary>();
+  private readonly built = new Map<string, CumulativeContext>();
 
   constructor(readonly record: (phase: string, batch: number) => Promise<BatchRecord | undefined> | BatchRecord | undefined) {}
 
-  vocabulary(phase: string): CumulativeVocabulary {
-    let v = this.built.get(phase);
-    if (!v) this.built.set(phase, (v = new CumulativeVocabulary()));
+  /** A context's state (one per context phase: it is the context of one kind, see phaseConfig.ts). */
+  of(c: ContextConfig): CumulativeContext {
+    let v = this.built.get(c.phase);
+    if (!v) this.built.set(c.phase, (v = new CumulativeContext(registry.contextKind(c.kind))));
     return v;
   }
+}
+
+/** A context not available yet: the context batch it waits for. */
+export type MissingContext = { missing: string };
+
+/** A context that waits for a batch (a context value may hold any kind's name, so `'missing' in` cannot tell). */
+export function isMissing(c: ContextValue | MissingContext): c is MissingContext {
+  return typeof (c as MissingContext).missing === 'string';
+}
+
+/** What a key holds of a context: its figures under its kind's name (`{vocabulary: {phase, hash, words}}`). */
+function contextValue(c: ContextConfig, figures: { hash: string; words: number }): ContextValue {
+  return { [c.kind]: { phase: c.phase, ...figures } };
 }
 
 /** One item of an `items: independent` phase: its input's hash, its own cache key, and its context. */
@@ -78,56 +127,26 @@ export class Decider {
   }
 
   /**
-   * What this phase's validator may know beyond the batch: the vocabulary taught before each item (from
-   * `source`, grown through the batch: see batchContext). Undefined for a phase without a context.
-   */
-  validatorContext(phase: PhaseConfig, source: ContextSource): ValidatorContext | undefined {
-    if (!phase.context) return undefined;
-    const v = source.vocabulary(phase.context.vocabulary).vocab;
-    return { vocabularyBefore: (id) => v.wordsBefore(this.positionOf(id)) };
-  }
-
-  /**
-   * The context of a job over these items, as data: a prompt section (the words taught before the first
-   * of them, and those taught later on), and the vocabulary a validator may use before each item.
+   * The context of a job over these items, as data: a prompt section and what a validator may use before
+   * each item (the context kind says what: e.g. the words taught before them, and those taught later on).
    */
   contextSpec(phase: PhaseConfig, ids: string[], source: ContextSource): ContextSpec {
-    const name = phase.context!.vocabulary;
-    const v = source.vocabulary(name).vocab;
-    const pos = ids.map((id) => this.positionOf(id));
-    const first = Math.min(...pos);
-    const last = Math.max(...pos);
-    const before = [...v.wordsBefore(first)].sort();
-    const between = v.taughtBetween(first, last);
-    const seedIds = this.seeds.ids;
-    let prompt = `## Context: vocabulary (from ${name})\n\nWords taught before ${seedIds[first]} (${before.length}): ${before.join(', ')}\n`;
-    if (between.length) {
-      prompt += `\nWords taught later, usable from the seed named on (by it and every later item):\n${between.map(([id, ws]) => `- ${id}: ${ws.join(', ')}`).join('\n')}\n`;
-    }
-    return { prompt, vocabulary: { before, taught: v.taughtAt(first, last), positions: Object.fromEntries(ids.map((id, i) => [id, pos[i]!])) } };
+    const c = phase.context!;
+    return source.of(c).state.spec({ phase: c.phase, ids, positions: ids.map((id) => this.positionOf(id)), seedIds: this.seeds.ids });
   }
 
   /**
-   * A batch's input items as its phase sees them. A phase that reads a lego_pairs-like phase with the
-   * vocabulary context gets each LEGO's `new` set as the merge sets it (first taught by this seed, in seed
-   * order), not as the upstream agent guessed it; the flags are part of the item's context, hence its key.
+   * A batch's input items as its phase sees them. A phase whose upstream is also its context phase sees
+   * them as the context kind shows them (the vocabulary: each LEGO's `new` as the merge sets it); that view
+   * is part of the item's context (contextAt: `readsItems`), hence its key.
    */
   asInput(phase: PhaseConfig, items: Item[], source: ContextSource): Item[] {
-    const from = phase.from;
-    if (phase.context?.vocabulary !== from) return items;
-    const v = source.vocabulary(from).vocab;
+    const c = phase.context;
+    if (c?.phase !== phase.from) return items;
+    const state = source.of(c).state;
+    if (!state.asInput) return items;
     const idField = this.graph.pipeline.idField;
-    return items.map((it) => {
-      if (!Array.isArray(it.legos)) return it;
-      const flags = v.newFlags(this.positionOf(String(it[idField])));
-      let k = 0;
-      const legos = (it.legos as unknown[]).map((l) => {
-        const lego = l as { lego?: { known?: unknown; target?: unknown } } | null;
-        if (typeof lego?.lego?.known !== 'string' || typeof lego.lego.target !== 'string') return l;
-        return { ...(l as object), new: flags[k++] !== '0' };
-      });
-      return { ...it, legos };
-    });
+    return items.map((it) => state.asInput!(it, this.positionOf(String(it[idField]))));
   }
 
   /** "seeds" or the upstream batch target, e.g. "pairs#3". */
@@ -151,36 +170,37 @@ export class Decider {
   }
 
   /**
-   * The vocabulary context of a batch (items before its first seed) or of one item (seeds before it), from
-   * the context phase's records; `missing` names the context batch that is not available yet.
+   * The context of a batch (items before its first seed) or of one item (seeds before it), from the context
+   * phase's records; `missing` names the context batch that is not available yet.
    */
   async contextAt(
     phase: PhaseConfig,
     position: number,
     source: ContextSource,
-  ): Promise<ContextValue | { missing: string } | undefined> {
+  ): Promise<ContextValue | MissingContext | undefined> {
     const c = phase.context;
     if (!c) return undefined;
-    const cumulative = source.vocabulary(c.vocabulary);
+    const cumulative = source.of(c);
     const need = position === 0 ? 0 : this.graph.batchOf(position - 1);
-    const missing = await cumulative.extend(need, (j) => source.record(c.vocabulary, j));
-    if (missing) return { missing: batchTarget(c.vocabulary, missing) };
-    return { vocabulary: { phase: c.vocabulary, ...cumulative.vocab.before(position, phase.from === c.vocabulary) } };
+    const missing = await cumulative.extend(need, (j) => source.record(c.phase, j));
+    if (missing) return { missing: batchTarget(c.phase, missing) };
+    return contextValue(c, cumulative.state.at(position, phase.from === c.phase));
   }
 
   /**
-   * The context of a whole batch: the vocabulary before each of its positions (an item inside the batch
-   * may see words its neighbours teach in the context phase, which need not be this phase's upstream).
+   * The context of a whole batch: the context before each of its positions (an item inside the batch may
+   * see what its neighbours add in the context phase, which need not be this phase's upstream).
    */
-  async batchContext(phase: PhaseConfig, batch: number, source: ContextSource): Promise<ContextValue | { missing: string } | undefined> {
+  async batchContext(phase: PhaseConfig, batch: number, source: ContextSource): Promise<ContextValue | MissingContext | undefined> {
     const [start, end] = this.graph.batchRange(batch);
     const through = await this.contextAt(phase, end, source);
-    if (!through || 'missing' in through) return through;
+    if (!through || isMissing(through)) return through;
+    const c = phase.context!;
     const first = (await this.contextAt(phase, start, source)) as ContextValue;
-    const v = source.vocabulary(phase.context!.vocabulary).vocab;
+    const state = source.of(c).state;
     let text = '';
-    for (let p = start; p < end; p++) text += v.before(p, phase.from === phase.context!.vocabulary).hash;
-    return { vocabulary: { ...first.vocabulary, hash: hashString(text) } };
+    for (let p = start; p < end; p++) text += state.at(p, phase.from === c.phase).hash;
+    return contextValue(c, { ...first[c.kind]!, hash: hashString(text) });
   }
 
 
@@ -190,7 +210,7 @@ export class Decider {
     // Keys are asked for twice per batch (planning, then building): remember them by their items text.
     let memo = this.keys.get(phase.name);
     if (!memo) this.keys.set(phase.name, (memo = new Map()));
-    const memoKey = context ? `${items}\n@${context.vocabulary.hash}` : items;
+    const memoKey = context ? `${items}\n@${contextHash(context)}` : items;
     const known = memo.get(memoKey);
     if (known) return known;
     let head = this.heads.get(phase.name);
@@ -249,7 +269,7 @@ export class Decider {
       for (const e of cache) {
         const it = byId.get(e.id);
         if (!it) continue;
-        this.store.recordItem({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: e.context.vocabulary.hash } : {}), at: run.at });
+        this.store.recordItem({ t: 'item', phase: phase.name, id: e.id, key: e.key, hash: hashCanonical(it), out, input: e.inputHash, ...(e.context ? { context: contextHash(e.context) } : {}), at: run.at });
       }
     }
     const record: BatchRecord = {
@@ -266,10 +286,16 @@ export class Decider {
       ...(run.usage?.length ? { usage: run.usage } : {}),
       ...(run.adopted ? { adopted: run.adopted } : {}),
       ...(run.edited ? { edited: run.edited } : {}),
-      ...contextExtras(this.graph.phases, phase.name, items, idField),
+      ...this.contextEntries(phase, items),
     };
     this.store.recordBatch(record);
     return record;
+  }
+
+  /** What a batch record of this phase keeps for the phase that reads it as its context (none: {}). */
+  private contextEntries(phase: PhaseConfig, items: readonly Item[]): { vocab?: ContextEntries } {
+    const reader = this.graph.phases.find((p) => p.context?.phase === phase.name);
+    return reader ? { vocab: registry.contextKind(reader.context!.kind).index(items, this.graph.pipeline.idField) } : {};
   }
 
   /** Why `fp` differs from what the target was last built with. */

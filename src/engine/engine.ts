@@ -5,7 +5,7 @@ import type { BatchOutcome } from '../exec/attempts.js';
 import type { BatchExecutor } from '../exec/executor.js';
 import type { BatchRecord } from '../store/records.js';
 import { Pool } from '../util/pool.js';
-import { itemWords, lacksLegoKeys } from '../domains/ssi/vocabulary.js';
+import { registry } from '../config/registry.js';
 import type { Analysis } from './analyze.js';
 import { plan, reads } from './plan.js';
 import { ContextSource, type Decider, type Decision } from './decide.js';
@@ -313,15 +313,16 @@ export class Engine {
   }
 
   /**
-   * Waits for the context phase's batches 1..k (the vocabulary before and within this batch). A record
-   * from before the context was configured gets its vocabulary from its stored output, once.
+   * Waits for the context phase's batches 1..k (the context before and within this batch). A record from
+   * before the context was configured (or of an older shape) gets its entries from its stored output, once.
    */
   private async awaitContext(phase: PhaseConfig, batch: number, target: TargetId): Promise<BatchResult | null> {
-    const source = this.d.graph.phase(phase.context!.vocabulary);
+    const source = this.d.graph.phase(phase.context!.phase);
+    const kind = registry.contextKind(phase.context!.kind);
     const results = await Promise.all(Array.from({ length: batch }, (_, i) => this.batch(source, i + 1)));
     for (const [i, r] of results.entries()) {
       if (r.kind !== 'ok') return this.notBuilt(phase, batch, target, r, { kind: 'context', target: batchTarget(source.name, i + 1) });
-      if (!r.record.vocab || lacksLegoKeys(r.record.vocab)) {
+      if (kind.stale(r.record.vocab)) {
         let items;
         try {
           items = await this.inputs.blobItems(r.record, { onRepair: 'compare' });
@@ -329,12 +330,12 @@ export class Engine {
           if (e instanceof InputChanged) return this.tally.cancelled(target, e.message);
           throw e;
         }
-        const indexed: BatchRecord = { ...r.record, vocab: itemWords(items, this.d.graph.pipeline.idField) };
+        const indexed: BatchRecord = { ...r.record, vocab: kind.index(items, this.d.graph.pipeline.idField) };
         this.d.store.recordBatch(indexed);
         this.done.set(indexed.target, indexed);
       }
     }
-    // Grow the vocabulary through this batch (items inside it see the ones before them).
+    // Grow the context through this batch (items inside it see the ones before them).
     await this.d.contextAt(phase, this.d.graph.batchRange(batch)[1], this.contexts);
     return null;
   }

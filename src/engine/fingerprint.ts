@@ -33,8 +33,16 @@ export interface Fingerprint extends PhaseParts {
   context?: ContextValue;
 }
 
-export interface ContextValue {
-  vocabulary: { phase: string; hash: string; words: number };
+/**
+ * A context as keys hold it, under its kind's name (`{vocabulary: {phase, hash, words}}`): the phase it
+ * derives from, its hash before the item, and its size (`words`, the name keys have always used).
+ */
+export type ContextValue = Record<string, { phase: string; hash: string; words: number }>;
+
+/** A context's hash (a phase has one context, of one kind). */
+export function contextHash(context: ContextValue): string {
+  for (const kind in context) return context[kind]!.hash;
+  return '';
 }
 
 export type ItemRefs = Array<[string, Hash]>;

@@ -1,6 +1,6 @@
 import type { AttemptError } from '../exec/attempts.js';
 import type { BatchExecutor } from '../exec/executor.js';
-import { readDocument } from '../domains/ssi/formats.js';
+import { registry } from '../config/registry.js';
 import { hashCanonical } from '../util/hash.js';
 import { Analysis, type BatchStatus } from './analyze.js';
 import { decodeRefs } from './fingerprint.js';
@@ -54,21 +54,13 @@ export async function takeHandEdits(o: {
     if (text === null) continue;
     const report: HandEditReport = { phase: phase.name, output: phase.output, taken: [], rejected: [] };
     reports.push(report);
-    let items: Item[];
-    try {
-      const doc: unknown = JSON.parse(text);
-      if (phase.merge.format === 'json') {
-        if (!Array.isArray(doc)) throw new Error('expected a JSON array of items');
-        items = doc as Item[];
-      } else {
-        const r = readDocument(phase.merge.format, doc);
-        if (!r.ok) throw new Error(r.error);
-        items = r.items as Item[];
-      }
-    } catch (e) {
-      report.unreadable = (e as Error).message;
+    // Read back as its format writes it (a JSON array of items, or a registered format's document).
+    const read = registry.mergeFormat(phase.merge.format).read(text);
+    if (!read.ok) {
+      report.unreadable = read.error;
       continue;
     }
+    const items: Item[] = read.items;
     const byId = new Map(items.map((it) => [String(it[idField]), it]));
     const upstream = d.graph.upstream(phase);
     for (const batch of d.graph.batches()) {

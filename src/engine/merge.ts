@@ -1,11 +1,28 @@
-import type { CourseConfig, MergeConfig } from '../config/pipeline.js';
+import type { CourseConfig, MergeConfig, PhaseConfig } from '../config/pipeline.js';
+import { registry } from '../config/registry.js';
 import type { Item } from '../config/seeds.js';
-import { writeDocument } from '../domains/ssi/formats.js';
+import { hashCanonical, type Hash } from '../util/hash.js';
 
 /**
- * A phase's merged output: its batches' output items in seed order, as one JSON array or as an SSi
- * document. Always recomputed from the batch outputs, never appended to, so a rerun cannot duplicate an
- * item. `generated` is the newest batch's time, so merging the same batches twice gives the same bytes.
+ * The merged file's key: which batch outputs it holds, in order, and what else its format writes into it
+ * (the course, for a format written for one; the batch times, for a format that carries the newest).
+ */
+export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, records: ReadonlyArray<{ target: string; out: string; at: string }>): Hash {
+  const format = registry.mergeFormat(phase.merge.format);
+  return hashCanonical({
+    phase: phase.name,
+    output: phase.output,
+    merge: phase.merge,
+    course: format.needsCourse ? course : null,
+    batches: records.map((r) => (format.timed ? [r.target, r.out, r.at] : [r.target, r.out])),
+  });
+}
+
+/**
+ * A phase's merged output: its batches' output items in seed order, as one JSON array or in its format
+ * (a registered one: plugins.ts). Always recomputed from the batch outputs, never appended to, so a rerun
+ * cannot duplicate an item. `generated` is the newest batch's time, so merging the same batches twice
+ * gives the same bytes.
  */
 export function mergeBatches(
   merge: MergeConfig,
@@ -15,14 +32,7 @@ export function mergeBatches(
 ): { text: string; items: number } {
   const all: Item[] = [];
   for (const b of batches) for (const it of b) all.push(it);
-  if (merge.format === 'json') return { text: `${JSON.stringify(all, null, 2)}\n`, items: all.length };
-  if (!course) throw new Error(`merge ${merge.format} needs a course`);
-  const doc = writeDocument(merge.format, all, {
-    course: { code: course.code, targetLanguage: course.targetLanguage, knownLanguage: course.knownLanguage, ...(course.targetName ? { targetName: course.targetName } : {}) },
-    generated,
-    ...(merge.version ? { version: merge.version } : {}),
-  });
-  return { text: `${JSON.stringify(doc, null, 2)}\n`, items: all.length };
+  return { text: registry.mergeFormat(merge.format).write(all, { course, generated, version: merge.version }), items: all.length };
 }
 
 /** Where each batch's items sit in a JSON-array merge: [output blob, start, end (byte offsets), items]. */

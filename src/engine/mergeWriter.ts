@@ -1,26 +1,13 @@
-import type { CourseConfig, PhaseConfig } from '../config/pipeline.js';
+import type { PhaseConfig } from '../config/pipeline.js';
 import type { BuildEvent, BuildSummary, MergeReason } from '../events/types.js';
 import { asWritten, sameStamp, type OutputStore } from '../store/outputs.js';
 import type { BatchRecord, FileStamp } from '../store/records.js';
-import { hashCanonical, type Hash } from '../util/hash.js';
 import { mark } from '../util/timing.js';
 import type { Decider } from './decide.js';
 import { InputChanged } from './inputChanged.js';
 import { MergeRestart, type InputReader } from './inputReader.js';
-import { mergeBatches, mergeJsonArray, packSpans, unpackSpans, type Spans } from './merge.js';
+import { mergeBatches, mergeJsonArray, mergeKey, packSpans, unpackSpans, type Spans } from './merge.js';
 import { batchTarget } from './targets.js';
-
-/** The merged file's key: which batch outputs it holds, in order. */
-export function mergeKey(phase: PhaseConfig, course: CourseConfig | null, records: BatchRecord[]): Hash {
-  return hashCanonical({
-    phase: phase.name,
-    output: phase.output,
-    merge: phase.merge,
-    course: phase.merge.format === 'json' ? null : course,
-    // An SSi document carries a `generated` time (the newest batch's), so there the times count too.
-    batches: records.map((r) => (phase.merge.format === 'json' ? [r.target, r.out] : [r.target, r.out, r.at])),
-  });
-}
 
 /** A batch's result as a merge sees it: built (or fresh) with its record, or not. */
 export type MergeInput = { kind: 'ok'; record: BatchRecord } | { kind: 'failed' | 'skipped' | 'stopped' | 'cancelled' };

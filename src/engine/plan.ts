@@ -12,7 +12,7 @@ export function* reads(graph: BuildGraph, phase: PhaseConfig, batch: number, giv
   const up = graph.upstream(phase);
   if (up) yield [up, batch];
   if (phase.context) {
-    const source = graph.phase(phase.context.vocabulary);
+    const source = graph.phase(phase.context.phase);
     const from = given.get(source.name) ?? 0;
     if (from < batch) given.set(source.name, batch);
     for (let j = from + 1; j <= batch; j++) if (source !== up || j !== batch) yield [source, j];

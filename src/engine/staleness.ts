@@ -11,7 +11,8 @@ export type StaleReason =
   | { kind: 'runner-file'; path: string }
   | { kind: 'validator'; what: 'added' | 'removed' | 'config' | 'file'; path?: string }
   | { kind: 'dep'; path: string }
-  | { kind: 'context'; what: 'vocabulary'; phase: string; before: number; after: number }
+  /** `what`: the context kind (e.g. vocabulary); `before`, `after`: its size (e.g. words). */
+  | { kind: 'context'; what: string; phase: string; before: number; after: number }
   /** items: independent: of a stale batch, the items without a cached output (only they run). */
   | { kind: 'stale-items'; of: number; stale: Array<{ id: string; why: ItemStaleness }> }
   | { kind: 'failed'; attempts: number; at: string }
@@ -68,10 +69,11 @@ export function diffFingerprints(before: Fingerprint, after: Fingerprint, upstre
     for (const p of changedFiles(before.validator.files, after.validator.files)) reasons.push({ kind: 'validator', what: 'file', path: p });
   }
   for (const p of changedFiles(before.deps, after.deps)) reasons.push({ kind: 'dep', path: p });
-  const cb = before.context?.vocabulary;
-  const ca = after.context?.vocabulary;
+  // A phase has one context, of one kind: its value is the only entry.
+  const [kb, cb] = Object.entries(before.context ?? {})[0] ?? [];
+  const [ka, ca] = Object.entries(after.context ?? {})[0] ?? [];
   if ((cb?.hash ?? null) !== (ca?.hash ?? null)) {
-    reasons.push({ kind: 'context', what: 'vocabulary', phase: ca?.phase ?? cb?.phase ?? '', before: cb?.words ?? 0, after: ca?.words ?? 0 });
+    reasons.push({ kind: 'context', what: ka ?? kb ?? 'context', phase: ca?.phase ?? cb?.phase ?? '', before: cb?.words ?? 0, after: ca?.words ?? 0 });
   }
   return reasons;
 }

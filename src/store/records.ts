@@ -2,7 +2,7 @@ import type { AttemptError, AttemptUsage } from '../exec/attempts.js';
 import type { BudgetStop } from '../exec/budget.js';
 import type { ValidationError } from '../exec/validate.js';
 import type { Hash } from '../util/hash.js';
-import type { ItemWords } from '../domains/ssi/vocabulary.js';
+import type { ContextEntries } from '../config/plugins.js';
 import type { Spans } from '../engine/merge.js';
 import type { FingerprintText, RefsText } from '../engine/fingerprint.js';
 import type { TargetId } from '../engine/targets.js';
@@ -40,8 +40,11 @@ export interface BatchRecord {
   usage?: AttemptUsage[];
   /** Set when the output was taken from a hand edit of this merged output file. */
   edited?: string;
-  /** For phases another phase reads as context: the words each output item teaches (context.ts). */
-  vocab?: ItemWords;
+  /**
+   * For phases another phase reads as context: what the context kind keeps of each output item (the
+   * vocabulary: the words it teaches and its LEGOs' keys). Named `vocab` on disk, whatever the kind.
+   */
+  vocab?: ContextEntries;
 }
 
 /** One output item of an `items: independent` phase, cached under its own key. */

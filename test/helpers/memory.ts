@@ -15,17 +15,25 @@ import type { Item, SeedSet } from '../../src/config/seeds.js';
 import { State } from '../../src/store/state.js';
 import { BuildGraph, resolveTargets } from '../../src/engine/targets.js';
 import type { ValidationError, Validator } from '../../src/exec/validate.js';
+import { createValidator } from '../../src/exec/validators.js';
 import type { AgentRequest, AgentResult, AgentRunner } from '../../src/exec/runners/types.js';
 import { hashCanonical, hashString, initHashing, type Hash } from '../../src/util/hash.js';
+import { registry } from '../../src/config/registry.js';
+import { registerSsi } from '../../src/domains/ssi/index.js';
 
 export interface MemPhase {
   name: string;
   from?: string;
   items?: 'batch' | 'independent';
-  context?: { vocabulary: string };
+  /** As pipeline.yaml writes it: `{vocabulary: 'legos'}` (a context kind, and the phase it reads). */
+  context?: Record<string, string>;
+  /** The merge format as a phase keeps it (default json). */
+  merge?: string;
   attempts?: number;
   maxOutput?: number;
   validate?: (items: Item[]) => ValidationError[];
+  /** A registered rule set's name, as a phase keeps it (its validator: exec/validators.ts). */
+  rules?: string;
 }
 
 export type AgentFn = (req: AgentRequest) => Promise<AgentResult> | AgentResult;
@@ -61,6 +69,8 @@ export class World {
 
   static async create(phases: MemPhase[], seeds: number): Promise<World> {
     await initHashing();
+    // As the composition root does (app/session.ts): the domains before any pipeline.
+    registerSsi(registry);
     return new World(phases, seeds);
   }
 
@@ -75,12 +85,12 @@ export class World {
       output: `out/${p.name}.json`,
       attempts: p.attempts ?? 3,
       maxOutput: p.maxOutput ?? 20_000_000,
-      validate: p.validate ? { rules: null, command: { argv: ['validate'] }, timeoutMs: 1000, severity: {}, lists: {} } : null,
-      merge: { format: 'json', version: null },
+      validate: p.validate || p.rules ? { rules: p.rules ?? null, command: p.validate ? { argv: ['validate'] } : null, timeoutMs: 1000, severity: {}, lists: {} } : null,
+      merge: { format: p.merge ?? 'json', version: null },
       deps: [],
       model: {},
       items: p.items ?? 'batch',
-      context: p.context ?? null,
+      context: p.context ? { kind: Object.keys(p.context)[0]!, phase: Object.values(p.context)[0]! } : null,
     }));
     return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, batching: this.batching, jobs: this.jobs, course: null, prices: {}, runners: new Map([['fake', runner]]), phases };
   }
@@ -138,12 +148,14 @@ export class World {
   /** The executor jobs go through (a test may wrap it: a queue, a JSON round trip). */
   wrapExecutor: (e: BatchExecutor) => BatchExecutor = (e) => e;
 
-  /** Each phase's validator (`validate` of its MemPhase). */
+  /** Each phase's validator (`validate` of its MemPhase, or its registered rule set). */
   validators(): Map<string, Validator> {
     const validators = new Map<string, Validator>();
+    const pipeline = this.pipeline();
     for (const p of this.phases) {
       const v = p.validate;
       if (v) validators.set(p.name, { validate: async (req) => (v(req.items).length ? { kind: 'invalid', errors: v(req.items) } : { kind: 'valid' }) });
+      else if (p.rules) validators.set(p.name, createValidator(pipeline.phases.find((q) => q.name === p.name)!, pipeline)!);
     }
     return validators;
   }

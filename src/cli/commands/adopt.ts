@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adopt } from '../../app/adopt.js';
 import { describeLockWait } from '../../store/lock.js';
-import type { Item } from '../../config/seeds.js';
-import { detectKind, readDocument } from '../../domains/ssi/formats.js';
+import { registry } from '../../config/registry.js';
+import type { ReadResult } from '../../config/plugins.js';
 import { fail } from '../../util/errors.js';
-import type { AdoptOptions } from '../main.js';
+import type { AdoptOptions } from '../args.js';
 import { formatErrors } from '../reporters.js';
 import { openWorkspace } from '../workspace.js';
 
@@ -19,23 +19,28 @@ export async function adoptCommand(opts: AdoptOptions, args: string[], from: str
   if (!phase) fail({ kind: 'usage', message: `unknown phase "${args[0]}"`, hint: `phases: ${inputs.graph.phases.map((p) => p.name).join(', ')}` });
   // Relative to where cf runs (-C DIR: that directory, as make -C).
   const file = path.resolve(opts.dir, from);
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (e) {
     fail({ kind: 'usage', message: `cannot read ${from}: ${(e as Error).message}` });
   }
-  const kind = phase.merge.format !== 'json' ? phase.merge.format : detectKind(doc);
-  let items: Item[];
-  if (kind) {
-    const r = readDocument(kind, doc);
-    if (!r.ok) fail({ kind: 'usage', message: `${from}: ${r.error}` });
-    items = r.items as Item[];
-  } else if (Array.isArray(doc)) {
-    items = doc as Item[];
-  } else {
-    fail({ kind: 'usage', message: `${from}: expected a JSON array of items or an SSi document` });
+  // A phase merged in a registered format reads its documents; a JSON one, an array of items or a document
+  // of a known kind (found from its content).
+  let read: ReadResult | null;
+  if (phase.merge.format !== 'json') read = registry.mergeFormat(phase.merge.format).read(text);
+  else {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      fail({ kind: 'usage', message: `cannot read ${from}: ${(e as Error).message}` });
+    }
+    read = registry.readDocument(doc, null);
   }
+  if (!read) fail({ kind: 'usage', message: `${from}: expected a JSON array of items or a document of a known kind (${registry.documentNames().join(', ')})` });
+  if (!read.ok) fail({ kind: 'usage', message: `${from}: ${read.error}` });
+  const items = read.items;
   const report = await adopt(ws, phase, items, from, { onWait: (o) => process.stderr.write(`cf: ${describeLockWait(o)}\n`) });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ phase: phase.name, from, ...report })}\n`);

@@ -28,28 +28,23 @@ export interface SeedSet {
  */
 export class SeedsChanged extends Error {}
 
-/** Replaces {target} in every string of a seed (e.g. "I want to speak {target}." → "… Spanish."). */
-function substitute(value: unknown, targetName: string): unknown {
-  if (typeof value === 'string') return value.replaceAll('{target}', targetName);
-  if (Array.isArray(value)) return value.map((v) => substitute(v, targetName));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substitute(v, targetName);
-    return out;
-  }
-  return value;
+/** How seeds read for a course (a domain's: config/plugins.ts): each item transformed, and a tag naming it for the stat cache. */
+export interface SeedTransform {
+  tag: string;
+  apply(item: Item): Item;
 }
 
 /**
  * Loads the seeds: their ids and content hashes (cached by the file's stat), and the items on demand.
- * With `targetName`, "{target}" in the seeds reads as that name: items and hashes are the substituted ones.
+ * With `transform` (a course's: registry.ts), the seeds read as it makes them (e.g. "{target}" as the
+ * language's name): items and hashes are the transformed ones.
  */
 export async function loadSeeds(
   dir: string,
   rel: string,
   idField: string,
   cache: StatCache,
-  targetName: string | null = null,
+  transform: SeedTransform | null = null,
 ): Promise<Result<SeedSet, UserError>> {
   const abs = path.resolve(dir, rel);
   const shown = rel;
@@ -69,7 +64,7 @@ export async function loadSeeds(
     });
     return parsing;
   };
-  const prepare = (raw: Item[]): Item[] => (targetName === null ? raw : raw.map((it) => substitute(it, targetName) as Item));
+  const prepare = (raw: Item[]): Item[] => (transform === null ? raw : raw.map((it) => transform.apply(it)));
   let lines: Promise<LineSource | null> | undefined;
   const range = async (start: number, end: number): Promise<Item[]> => {
     if (parsed) return parsed.slice(start, end);
@@ -87,7 +82,7 @@ export async function loadSeeds(
       throw new SeedsChanged(`${shown} changed while cf was running`);
     }
   };
-  const kind = `seeds2:${idField}:${targetName ?? ''}`;
+  const kind = `seeds2:${idField}:${transform?.tag ?? ''}`;
   const stored = cache.derived<PackedSummary>(abs, kind);
   const cached = stored && unpackSummary(stored);
   if (cached) return ok({ file: shown, ids: cached.ids, hashes: cached.hashes, items, range });

@@ -86,6 +86,9 @@ export interface RuleReport {
 /** Categories of words an atomic (type A) LEGO must not consist of alone. */
 export type HardRuleCategory = 'article' | 'auxiliary' | 'negation' | 'object_pronoun';
 
+/** Every category, in the order pipeline.yaml's `lists:` lists them. */
+export const HARD_RULE_CATEGORIES: readonly HardRuleCategory[] = ['article', 'auxiliary', 'negation', 'object_pronoun'];
+
 export interface RuleOptions {
   /** Target language code (picks the default word lists), e.g. "spa". */
   language: string;

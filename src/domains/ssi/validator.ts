@@ -1,8 +1,9 @@
 import type { CourseConfig, ValidateConfig } from '../../config/pipeline.js';
+import type { RuleSet } from '../../config/plugins.js';
 import type { Item } from '../../config/seeds.js';
 import type { ValidationError, Validator, ValidatorContext, ValidatorRequest, ValidatorResult } from '../../exec/validate.js';
-import type { LegoPairsItem, Pair, RuleError, RuleOptions, RuleReport, SeedPairItem, SsiKind, BasketsItem } from './types.js';
-import { checkBaskets, checkLegoPairs, checkSeedPairs } from './validators.js';
+import { HARD_RULE_CATEGORIES, SSI_KINDS, type LegoPairsItem, type Pair, type RuleError, type RuleOptions, type RuleReport, type SeedPairItem, type SsiKind, type BasketsItem } from './types.js';
+import { checkBaskets, checkLegoPairs, checkSeedPairs, RULES } from './validators.js';
 
 const isPair = (x: Item): boolean => typeof x.known === 'string' && typeof x.target === 'string';
 
@@ -35,7 +36,8 @@ export class SsiRulesValidator implements Validator {
   }
 
   private check(items: Item[], inputs: Item[], context?: ValidatorContext): RuleReport {
-    const opts: RuleOptions = { language: this.course?.targetLanguage ?? 'und', severity: { ...this.config.severity }, lists: this.config.lists };
+    // The schema let only HARD_RULE_CATEGORIES through as `lists:` keys.
+    const opts: RuleOptions = { language: this.course?.targetLanguage ?? 'und', severity: { ...this.config.severity }, lists: this.config.lists as RuleOptions['lists'] };
     switch (this.kind) {
       case 'seed_pairs': {
         const canonical = new Map<string, string>();
@@ -71,3 +73,11 @@ export class SsiRulesValidator implements Validator {
     }
   }
 }
+
+/** The SSi rule sets as cf plugs them in: `validate: ssi:lego_pairs` (or `rules: ssi:…`), one per kind. */
+export const ruleSets: readonly RuleSet[] = SSI_KINDS.map((kind) => ({
+  name: kind,
+  rules: RULES[kind],
+  lists: HARD_RULE_CATEGORIES,
+  create: (config, pipeline) => new SsiRulesValidator(kind, config, pipeline.course),
+}));

@@ -1,7 +1,9 @@
 import { legoKey } from './formats.js';
 import { words } from './text.js';
 import { hash64 } from '../../util/hash.js';
+import type { ContextEntries, ContextKind, ContextState } from '../../config/plugins.js';
 import type { Item } from '../../config/seeds.js';
+import type { ContextSpec } from '../../exec/executor.js';
 
 /**
  * Per item of a lego_pairs-like phase: its id, the distinct words its LEGO targets teach, and the key of
@@ -112,35 +114,60 @@ export class Vocabulary {
   }
 }
 
-/**
- * A Vocabulary grown batch by batch, in order, from a context phase's batch records (their `vocab`).
- * `extend` returns the first batch it could not add (no record, or a record without `vocab`), or 0.
- */
-export class CumulativeVocabulary {
+/** The vocabulary context's cumulative state: the Vocabulary of the positions added so far. */
+class VocabularyState implements ContextState {
   readonly vocab = new Vocabulary();
-  private batches = 0;
 
-  /** extend() calls, one after another: two at once would add the same batch twice. */
-  private queue: Promise<unknown> = Promise.resolve();
-
-  extend(upTo: number, recordOf: (batch: number) => Promise<{ vocab?: ItemWords } | undefined> | { vocab?: ItemWords } | undefined): Promise<number> {
-    const run = this.queue.then(() => this.extendNow(upTo, recordOf));
-    this.queue = run.catch(() => undefined);
-    return run;
+  add(entries: ContextEntries): void {
+    for (const [id, ws, keys] of entries as ItemWords) this.vocab.push(id, ws, keys);
   }
 
-  private async extendNow(upTo: number, recordOf: (batch: number) => Promise<{ vocab?: ItemWords } | undefined> | { vocab?: ItemWords } | undefined): Promise<number> {
-    for (let j = this.batches + 1; j <= upTo; j++) {
-      const r = await recordOf(j);
-      if (!r?.vocab) return j;
-      for (const [id, ws, keys] of r.vocab) this.vocab.push(id, ws, keys);
-      this.batches = j;
+  at(position: number, readsItems: boolean): { hash: string; words: number } {
+    return this.vocab.before(position, readsItems);
+  }
+
+  /**
+   * A job's prompt section (the words taught before the first of its items, and those taught later on, by the
+   * seed that teaches them) and the vocabulary its validator (the GATE) may use before each item.
+   */
+  spec(o: { phase: string; ids: readonly string[]; positions: readonly number[]; seedIds: readonly string[] }): ContextSpec {
+    const v = this.vocab;
+    const first = Math.min(...o.positions);
+    const last = Math.max(...o.positions);
+    const before = [...v.wordsBefore(first)].sort();
+    const between = v.taughtBetween(first, last);
+    let prompt = `## Context: vocabulary (from ${o.phase})\n\nWords taught before ${o.seedIds[first]} (${before.length}): ${before.join(', ')}\n`;
+    if (between.length) {
+      prompt += `\nWords taught later, usable from the seed named on (by it and every later item):\n${between.map(([id, ws]) => `- ${id}: ${ws.join(', ')}`).join('\n')}\n`;
     }
-    return 0;
+    return { prompt, vocabulary: { before, taught: v.taughtAt(first, last), positions: Object.fromEntries(o.ids.map((id, i) => [id, o.positions[i]!])) } };
+  }
+
+  /**
+   * A phase reading the lego_pairs-like phase it has as context gets each LEGO's `new` set as the merge sets
+   * it (first taught by this seed, in seed order), not as the upstream agent guessed it; the flags are part
+   * of the item's context (`at`, readsItems), hence its key.
+   */
+  asInput(item: Item, position: number): Item {
+    if (!Array.isArray(item.legos)) return item;
+    const flags = this.vocab.newFlags(position);
+    let k = 0;
+    const legos = (item.legos as unknown[]).map((l) => {
+      const lego = l as LegoLike | null;
+      if (typeof lego?.lego?.known !== 'string' || typeof lego.lego.target !== 'string') return l;
+      return { ...(l as object), new: flags[k++] !== '0' };
+    });
+    return { ...item, legos };
   }
 }
 
-/** What a batch record of this phase carries for the phases that read it as context. */
-export function contextExtras(phases: ReadonlyArray<{ name: string; context: { vocabulary: string } | null }>, phase: string, items: readonly Item[], idField: string): { vocab?: ItemWords } {
-  return phases.some((p) => p.context?.vocabulary === phase) ? { vocab: itemWords(items, idField) } : {};
-}
+/**
+ * `context: {vocabulary: lego_pairs}`: the words of the LEGO targets of the named phase, over every seed
+ * before the item. Its batch records keep each item's words and LEGO keys (ItemWords).
+ */
+export const vocabularyContext: ContextKind = {
+  name: 'vocabulary',
+  index: (items, idField) => itemWords(items, idField),
+  stale: (entries) => !entries || lacksLegoKeys(entries as ItemWords),
+  create: () => new VocabularyState(),
+};

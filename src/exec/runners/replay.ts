@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ReplayRunnerConfig } from '../../config/pipeline.js';
 import type { Item } from '../../config/seeds.js';
-import { detectKind, readDocument } from '../../domains/ssi/formats.js';
+import { registry } from '../../config/registry.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 
 /**
- * Answers each batch from a recorded output (a merged SSi document or a JSON array of items), by item id:
+ * Answers each batch from a recorded output (a JSON array of items, or a document of a registered kind:
+ * plugins.ts, e.g. a merged SSi document), by item id:
  * a whole course can be rebuilt offline, and tests can push real data through the engine. Ids the
  * recording lacks are left out of the answer, so the built-in checks name them.
  */
@@ -24,17 +25,10 @@ export class ReplayRunner implements AgentRunner {
     this.answers ??= (async () => {
       const file = path.resolve(this.dir, this.config.recording);
       const doc: unknown = JSON.parse(await readFile(file, 'utf8'));
-      const kind = this.config.as ?? (Array.isArray(doc) && !detectKind(doc) ? null : detectKind(doc));
-      let items: Item[];
-      if (kind === null) {
-        if (!Array.isArray(doc)) throw new Error(`${this.config.recording}: not a JSON array of items nor an SSi document`);
-        items = doc as Item[];
-      } else {
-        const r = readDocument(kind, doc);
-        if (!r.ok) throw new Error(`${this.config.recording}: ${r.error}`);
-        items = r.items as Item[];
-      }
-      return new Map(items.map((it) => [String(it[this.idField]), it]));
+      const r = registry.readDocument(doc, this.config.as);
+      if (!r) throw new Error(`${this.config.recording}: not a JSON array of items nor a document of a known kind (${registry.documentNames().join(', ')})`);
+      if (!r.ok) throw new Error(`${this.config.recording}: ${r.error}`);
+      return new Map(r.items.map((it): [string, Item] => [String(it[this.idField]), it]));
     })();
     return this.answers;
   }
