@@ -3,7 +3,6 @@ import { Command, CommanderError, Help, Option } from 'commander';
 import { suggestion } from '../util/didYouMean.js';
 import type { UserError } from '../util/errors.js';
 import { CF_VERSION } from '../version.js';
-import type { CheckOptions } from './commands/check.js';
 
 /**
  * The command line: the commands, the options each one takes (commander), and argv parsed into the command
@@ -14,44 +13,8 @@ import type { CheckOptions } from './commands/check.js';
  * (`cf watch -n`, `cf status -j 2`: exit 2), not silently accepted. -C, --help and --version are global.
  */
 
-/** Every option some command takes, validated. Each command gets the part it declares (the types below). */
-export interface GlobalOptions {
-  dir: string;
-  /** --max-cost USD */
-  maxCost: number | null;
-  jobs: number | null;
-  json: boolean;
-  dryRun: boolean;
-  quiet: boolean;
-  verbose: boolean;
-  /** --allow-empty-seeds: a seeds file with no seeds is meant (not a save caught half-written). */
-  allowEmptySeeds: boolean;
-}
-export type BuildOptions = GlobalOptions;
-export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds'>;
-export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json'>;
-export type ExplainOptions = Pick<GlobalOptions, 'dir' | 'json'>;
-export type CleanOptions = Pick<GlobalOptions, 'dir' | 'dryRun'>;
-export type CheckCommandOptions = Pick<GlobalOptions, 'dir' | 'json'>;
-export type AdoptOptions = Pick<GlobalOptions, 'dir' | 'json'>;
-
-/** A command to run, with its options and its positional arguments (each command checks their number). */
-export type Invocation =
-  | { command: 'build'; opts: BuildOptions; args: string[] }
-  | { command: 'watch'; opts: WatchOptions; args: string[] }
-  | { command: 'status'; opts: StatusOptions; args: string[] }
-  | { command: 'explain'; opts: ExplainOptions; args: string[] }
-  | { command: 'clean'; opts: CleanOptions; args: string[] }
-  | { command: 'check'; opts: CheckCommandOptions; args: string[]; check: CheckOptions }
-  | { command: 'adopt'; opts: AdoptOptions; args: string[]; from: string | undefined };
-
-export type CommandName = Invocation['command'];
-
-export type Parsed =
-  | { kind: 'run'; run: Invocation }
-  /** Help or the version on stdout; exit 2 when no command was given. */
-  | { kind: 'print'; text: string; exitCode: 0 | 2 }
-  | { kind: 'error'; error: UserError };
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, ExplainOptions, GlobalOptions, Invocation, Parsed, StatusOptions, WatchOptions } from './options.js';
+import type { CommandName, Invocation, Parsed } from './options.js';
 
 const TARGETS_HELP = `
 targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),

@@ -7,7 +7,7 @@ import { scrubProcessOutput } from './scrubOutput.js';
 
 export const VERSION = CF_VERSION;
 
-export type { AdoptOptions, BuildOptions, CheckCommandOptions, CleanOptions, ExplainOptions, GlobalOptions, StatusOptions, WatchOptions } from './args.js';
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CleanOptions, ExplainOptions, GlobalOptions, StatusOptions, WatchOptions } from './options.js';
 
 /** The answer of the no-op fast path: the same summary a full no-op build prints. */
 function reportNoop(opts: BuildOptions, fresh: string[], ms: number): number {

@@ -15,7 +15,7 @@ import { InputReader, splitTarget } from './inputReader.js';
 import { ItemBatches } from './itemBatches.js';
 import { slotPriority, type EngineOptions } from './options.js';
 import { writeMerge } from './mergeWriter.js';
-import { isOutdated, type RunningRun } from './running.js';
+import { RunningRuns, type RunningRun } from './running.js';
 import type { FreshReason } from './staleness.js';
 import { Tally, type BatchResult } from './tally.js';
 import { batchTarget, type Request, type TargetId } from './targets.js';
@@ -36,9 +36,7 @@ export class Engine {
   /** What plan() found, batch by batch: the batches it found fresh are taken as they are. */
   private analysis: Analysis | undefined;
   private readonly tally: Tally;
-  private readonly inFlight = new Set<RunningRun>();
-  /** cf watch: the inputs after a change mid-build; runs of older inputs are cancelled, even ones starting later. */
-  private outdatedBy: Decider | undefined;
+  private readonly inFlight = new RunningRuns();
   /** Batches built (or found fresh) in this build: where contexts are read from. */
   private readonly done = new Map<TargetId, BatchRecord>();
   private readonly contexts = new ContextSource((phase, j) => this.done.get(batchTarget(phase, j)));
@@ -74,7 +72,7 @@ export class Engine {
       itemKey: (phase, position, id, inputHash) => o.decider.itemKey(phase, position, id, inputHash, this.contexts),
       contextSpec: (phase, ids) => o.decider.contextSpec(phase, ids, this.contexts),
       listen: (x) => this.tally.listen(x),
-      register: (run) => this.register(run),
+      register: (run) => this.inFlight.register(run),
     });
   }
 
@@ -103,26 +101,18 @@ export class Engine {
   /** The phases with batches to run or that may run, as plan() found them (their agents may start). */
   readonly phasesToRun = new Set<PhaseConfig>();
 
-  /** Registers a running agent run; null when cf watch already saw its inputs change (it does not start). */
-  private register(run: RunningRun): (() => void) | null {
-    if (this.outdatedBy && isOutdated(run, this.outdatedBy)) return null;
-    this.inFlight.add(run);
-    return () => this.inFlight.delete(run);
-  }
-
   /**
    * cf watch, when inputs change mid-build (`next` decides with the new ones): cancels every running agent
    * run whose batch or items have another key now (its process tree killed, nothing recorded), and any
    * such run that would start later in this build (a retry). The others go on.
    */
   cancelOutdated(next: Decider): void {
-    this.outdatedBy = next;
-    for (const r of this.inFlight) if (isOutdated(r, next)) r.abort();
+    this.inFlight.cancelOutdated(next);
   }
 
   /** The agent runs going on now. */
   running(): RunningRun[] {
-    return [...this.inFlight.values()];
+    return this.inFlight.list();
   }
 
   /** True once the build is cancelled or draining: no new batch starts. */
@@ -237,7 +227,7 @@ export class Engine {
       const read = await this.inputs.read(phase, batch, items);
       if ('changed' in read) return this.tally.cancelled(target, read.changed);
       const own = new AbortController();
-      const release = this.register({ target, phase, inputs: [{ kind: 'batch', batch, items, ...(context ? { context } : {}), key: decision.key }], abort: () => own.abort() });
+      const release = this.inFlight.register({ target, phase, inputs: [{ kind: 'batch', batch, items, ...(context ? { context } : {}), key: decision.key }], abort: () => own.abort() });
       if (!release) return this.tally.cancelled(target);
       try {
         return await this.runJob(phase, batch, target, items, read, decision, AbortSignal.any([this.o.signal, own.signal]));

@@ -41,3 +41,27 @@ export function isOutdated(run: RunningRun, next: Decider): boolean {
     return input === undefined || next.keyFor(phase, encodeRefs([[x.id, input]]), x.context) !== x.key;
   });
 }
+
+/** The agent runs going on now, and which of them cf watch found outdated (those never start, or stop). */
+export class RunningRuns {
+  private readonly runs = new Set<RunningRun>();
+  /** The inputs after a change mid-build: runs of older inputs are cancelled, even ones starting later. */
+  private outdatedBy: Decider | undefined;
+
+  /** Registers a run starting; null when cf watch already saw its inputs change (it does not start). */
+  register(run: RunningRun): (() => void) | null {
+    if (this.outdatedBy && isOutdated(run, this.outdatedBy)) return null;
+    this.runs.add(run);
+    return () => this.runs.delete(run);
+  }
+
+  /** Cancels every run whose batch or items have another key as `next` decides, and any such run later. */
+  cancelOutdated(next: Decider): void {
+    this.outdatedBy = next;
+    for (const r of this.runs) if (isOutdated(r, next)) r.abort();
+  }
+
+  list(): RunningRun[] {
+    return [...this.runs];
+  }
+}

@@ -2,7 +2,7 @@ import { PIPELINE_DIR, type CommandSpec } from '../config/pipeline.js';
 import type { Item } from '../config/seeds.js';
 import { spawnTree } from './processes/processes.js';
 import { stderrDetail } from './processes/stderrSummary.js';
-import type { AttemptFiles } from './runners/types.js';
+import type { AttemptFiles } from './attemptFiles.js';
 import { scrubSecrets } from '../util/secrets.js';
 
 /** One problem with an attempt's output: `item` when it is about one item, `lego`/`rule` when a rule set says so. */

@@ -6,7 +6,7 @@ import { describeLockWait } from '../../store/lock.js';
 import { registry } from '../../config/registry.js';
 import type { ReadResult } from '../../config/plugins.js';
 import { fail } from '../../util/errors.js';
-import type { AdoptOptions } from '../args.js';
+import type { AdoptOptions } from '../options.js';
 import { formatErrors } from '../reporters.js';
 import { openWorkspace } from '../workspace.js';
 

@@ -12,7 +12,7 @@ import { fail } from '../../util/errors.js';
 import { STATE_FORMAT } from '../../version.js';
 import { describeStatus } from '../format/statuses.js';
 import { onInterrupt } from '../interrupt.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { openWorkspace, requireTargets } from '../workspace.js';

@@ -9,17 +9,7 @@ import { checkBaskets, checkLegoPairs, checkSeedPairs, RULES } from '../../domai
 import { suggestion } from '../../util/didYouMean.js';
 import { fail } from '../../util/errors.js';
 import { initHashing } from '../../util/hash.js';
-import type { CheckCommandOptions } from '../main.js';
-
-export interface CheckOptions {
-  as?: string;
-  rules?: string;
-  seeds?: string;
-  seedPairs?: string;
-  legoPairs?: string;
-  lang?: string;
-  targetName?: string;
-}
+import type { CheckCommandOptions, CheckOptions } from '../options.js';
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let text: string;

@@ -4,7 +4,7 @@ import type { TargetId } from '../../engine/targets.js';
 import { storeLayout } from '../../store/layout.js';
 import { describeLockWait } from '../../store/lock.js';
 import { count } from '../../util/plural.js';
-import type { CleanOptions } from '../main.js';
+import type { CleanOptions } from '../options.js';
 import { openWorkspace, requireTargets } from '../workspace.js';
 
 /** Batch targets named in a dry run's line for one phase; the rest are counted. */

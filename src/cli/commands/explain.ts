@@ -6,7 +6,7 @@ import { formatDuration } from '../../util/duration.js';
 import { fail } from '../../util/errors.js';
 import { count } from '../../util/plural.js';
 import { describeStatus } from '../format/statuses.js';
-import type { ExplainOptions } from '../main.js';
+import type { ExplainOptions } from '../options.js';
 import { formatErrors } from '../reporters.js';
 import { openWorkspace, requireTargets } from '../workspace.js';
 

@@ -3,7 +3,7 @@ import { formatTotals, reported } from '../../exec/runners/usage.js';
 import { fail } from '../../util/errors.js';
 import { count } from '../../util/plural.js';
 import { describeStatus } from '../format/statuses.js';
-import type { StatusOptions } from '../main.js';
+import type { StatusOptions } from '../options.js';
 import { formatErrors } from '../reporters.js';
 import { openWorkspace } from '../workspace.js';
 

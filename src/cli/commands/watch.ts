@@ -17,7 +17,7 @@ import type { LocalStore } from '../../store/localStore.js';
 import { fail, type UserError } from '../../util/errors.js';
 import type { Result } from '../../util/result.js';
 import { onInterrupt } from '../interrupt.js';
-import type { WatchOptions } from '../main.js';
+import type { WatchOptions } from '../options.js';
 import { OwnWrites } from '../ownWrites.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { WatchedFiles } from '../watchFiles.js';

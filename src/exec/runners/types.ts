@@ -2,16 +2,9 @@ import type { BudgetStop } from '../budget.js';
 import type { Item } from '../../config/seeds.js';
 import type { Prompt } from '../prompt.js';
 import type { Usage } from './usage.js';
+import type { AttemptFiles } from '../attemptFiles.js';
 
-/** Files of one attempt, under .cf/runs/PHASE/BATCH/attempt-N/ (absent for in-memory runs). */
-export interface AttemptFiles {
-  dir: string;
-  prompt: string;
-  input: string;
-  output: string;
-  stdout: string;
-  stderr: string;
-}
+export type { AttemptFiles };
 
 export interface AgentRequest {
   target: string;
