@@ -83,9 +83,9 @@ function printDryRun(opts: GlobalOptions, { rows, merges }: DryRunReport): numbe
   if (opts.json) {
     const line = (o: object): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
     for (const s of rows) {
-      if (s.kind === 'stale') line({ event: s.reassemble ? 'would-reassemble' : 'would-run', target: s.target, reasons: s.reasons.map(formatStaleReason) });
+      if (s.kind === 'stale') line({ event: s.reassemble ? 'would-reassemble' : 'would-run', target: s.target, why: s.reasons, reasons: s.reasons.map(formatStaleReason) });
       else if (s.kind === 'pending') line({ event: 'may-run', target: s.target, upstream: s.upstream });
-      else line({ event: 'fresh', target: s.target, reason: formatFreshReason(s.reason) });
+      else line({ event: 'fresh', target: s.target, why: s.reason, reason: formatFreshReason(s.reason) });
     }
     for (const m of merges) line({ event: m.kind === 'fresh' ? 'merge-fresh' : 'would-write', output: m.output, ...('reason' in m ? { reason: m.reason } : {}) });
     line({
