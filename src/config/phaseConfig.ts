@@ -7,7 +7,7 @@ import { ok, type Result } from '../util/result.js';
 import type { Fail } from './diagnostics.js';
 import type { MergeConfig, PhaseConfig, RunnerConfig, ValidateConfig } from './pipeline.js';
 import type { Registry } from './registry.js';
-import { toCommand } from './runnerConfig.js';
+import { toCommand } from './builtinRunners.js';
 import type { RawMerge, RawPhase, RawValidate } from './schema.js';
 
 /*
