@@ -2,10 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadInputs } from '../src/app/inputs.js';
 import { Workspace } from '../src/app/workspace.js';
 import { loadPipeline } from '../src/config/loadPipeline.js';
-import type { Domain, RunnerPlugin } from '../src/config/plugins.js';
+import type { Domain, RuleSet, RunnerPlugin } from '../src/config/plugins.js';
 import { registry } from '../src/config/registry.js';
 import type { BuildEvent } from '../src/events/types.js';
 import type { AgentRequest } from '../src/exec/runners/types.js';
+import { createValidator } from '../src/exec/validators.js';
 import { LocalStore } from '../src/store/localStore.js';
 import { formatUserError } from '../src/util/errors.js';
 import { ok } from '../src/util/result.js';
@@ -14,6 +15,7 @@ import { Project } from './helpers/project.js';
 /*
  * Runner kinds are open: a domain cf has never heard of registers one, pipeline.yaml names it
  * `<namespace>:<name>` with its settings under `options:`, and a build runs its runner, keyed by its options.
+ * A domain's rule set (its validator kind) takes options the same way.
  */
 
 /** What the made-up runner was asked: each request, with the options its runner was made with. */
@@ -39,7 +41,23 @@ const echo: RunnerPlugin<{ prefix: string; shout: boolean }> = {
   }),
 };
 
-const made: Domain = { namespace: 'made', runnerKinds: [echo] };
+/** Refuses texts longer than `max` (options: {max: number}). */
+const lengths: RuleSet = {
+  name: 'lengths',
+  rules: ['too_long'],
+  options: (raw, fail) => (typeof raw.max === 'number' && raw.max > 0 ? ok({ max: raw.max }) : fail(['max'], 'expected the longest text allowed, a number of characters')),
+  create: (config) => ({
+    async validate(req) {
+      const { max } = config.options as { max: number };
+      const long = req.items.filter((it) => String(it.text).length > max);
+      return long.length ? { kind: 'invalid', errors: long.map((it) => ({ item: String(it.id), rule: 'too_long', message: `longer than ${max}` })) } : { kind: 'valid' };
+    },
+  }),
+};
+/** A rule set that takes no options. */
+const anything: RuleSet = { name: 'anything', rules: [], create: () => ({ validate: async () => ({ kind: 'valid' }) }) };
+
+const made: Domain = { namespace: 'made', runnerKinds: [echo], ruleSets: [lengths, anything] };
 registry.use(made);
 
 const PIPELINE = (runner: string): string => `seeds: seeds.json
@@ -139,3 +157,31 @@ describe('a registered runner kind', () => {
   });
 });
 
+describe("a registered rule set's options", () => {
+  const withValidate = (validate: string): string => `${PIPELINE('    options: {prefix: "> "}\n')}    validate: ${validate}\n`;
+
+  it('are checked by the rule set, given to its validators, and part of the keys', async () => {
+    await p.write('pipeline.yaml', withValidate('{rules: made:lengths, options: {max: 16}}'));
+    const r = await loadPipeline(p.dir);
+    if (!r.ok) throw new Error(formatUserError(r.error));
+    const phase = r.value.phases[0]!;
+    expect(phase.validate).toMatchObject({ rules: 'lengths', options: { max: 16 } });
+    const validator = createValidator(phase, r.value)!;
+    const items = [{ id: 'S0001', text: '> seed number 1' }, { id: 'S0002', text: '> seed number 2, longer' }];
+    expect(await validator.validate({ items } as never)).toEqual({ kind: 'invalid', errors: [{ item: 'S0002', rule: 'too_long', message: 'longer than 16' }] });
+    const before = await keys();
+    await p.write('pipeline.yaml', withValidate('{rules: made:lengths, options: {max: 80}}'));
+    expect((await keys())[0]).not.toEqual(before[0]);
+  });
+
+  it('are refused where they do not belong, and a bad one is reported at its line', async () => {
+    expect(await configError(withValidate('{rules: made:lengths, options: {max: -1}}'))).toContain(
+      'pipeline.yaml:12:52: phases[0].validate.options.max: expected the longest text allowed, a number of characters',
+    );
+    expect(await configError(withValidate('made:lengths'))).toContain('pipeline.yaml:12:15: phases[0].validate.options.max: expected the longest text allowed');
+    expect(await configError(withValidate('{rules: made:anything, options: {max: 3}}'))).toContain('phases[0].validate.options: made:anything takes no options');
+    expect(await configError(withValidate('{command: [node, check.js], options: {max: 3}}'))).toContain(
+      'phases[0].validate.options: options are the settings of a rule set: this validator names none',
+    );
+  });
+});

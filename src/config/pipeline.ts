@@ -99,6 +99,8 @@ export interface ValidateConfig {
   severity: Record<string, Severity | 'off'>;
   /** Per category the rule set names: words that are an error or a warning (e.g. a LEGO of an article alone). */
   lists: Partial<Record<string, { error?: string[]; warning?: string[] }>>;
+  /** The rule set's own settings, as it checked them (plugins.ts, RuleSet.options); absent when it takes none. */
+  options?: unknown;
 }
 
 /** How a phase's merged output is written: "json" (an array of items) or a registered format's name (plugins.ts). */

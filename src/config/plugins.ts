@@ -54,6 +54,12 @@ export interface RuleSet {
   name: string;
   rules: readonly string[];
   lists?: readonly string[];
+  /**
+   * Its own settings (`validate: {rules: csv:lengths, options: {max: 80}}`; {} when absent) → what its
+   * validators get as config.options: JSON, the same on every machine (part of the keys). `fail`: at a key
+   * path under `options`. A rule set without it takes no options.
+   */
+  options?(raw: Record<string, unknown>, fail: Fail): Result<unknown, UserError>;
   create(config: ValidateConfig, pipeline: Pipeline): Validator;
 }
 

@@ -104,6 +104,8 @@ function validateSchema(r: SchemaKinds) {
       timeout: durationSchema.optional(),
       severity: severitySchema.optional(),
       lists: listsSchema(r.listCategories()).optional(),
+      /** The rule set's own settings, as it reads them (plugins.ts, RuleSet.options). */
+      options: z.record(z.string(), z.unknown()).optional(),
     }),
   ]);
 }

@@ -138,7 +138,8 @@ export function runnerConfigHash(r: RunnerConfig, phase: PhaseConfig): Hash {
 }
 
 export function validatorConfigHash(v: ValidateConfig): Hash {
-  return hashCanonical({ rules: v.rules, command: v.command, severity: v.severity, lists: v.lists });
+  // A rule set's options only when it takes some: the keys of every other validator are as they were.
+  return hashCanonical({ rules: v.rules, command: v.command, severity: v.severity, lists: v.lists, ...(v.options !== undefined ? { options: v.options } : {}) });
 }
 
 export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, hash: FileHasher): Promise<PhaseParts> {
