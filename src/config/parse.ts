@@ -49,7 +49,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
   const cfg = parsed.data;
   const fail: Fail = (at, message, hint) => err({ kind: 'config', file: shown, ...loc.at(at), path: formatKeyPath(at), message, hint });
 
-  const runners = runnerConfigs(cfg.runners, fail);
+  const runners = runnerConfigs(cfg.runners, registry, fail);
   if (!runners.ok) return runners;
   const phases = phaseConfigs(cfg.phases, runners.value, cfg.course !== undefined, registry, fail);
   if (!phases.ok) return phases;

@@ -7,7 +7,7 @@ import { ok, type Result } from '../util/result.js';
 import type { Fail } from './diagnostics.js';
 import type { MergeConfig, PhaseConfig, RunnerConfig, ValidateConfig } from './pipeline.js';
 import type { Registry } from './registry.js';
-import { toCommand } from './runnerConfig.js';
+import { toCommand } from './builtinRunners.js';
 import type { RawMerge, RawPhase, RawValidate } from './schema.js';
 
 /*
@@ -36,6 +36,21 @@ function toValidate(v: RawValidate | undefined, timeout: string | number | undef
     severity: v.severity ?? {},
     lists: v.lists ?? {},
   };
+}
+
+/**
+ * The settings of the rule set a phase names (`validate: {rules: csv:lengths, options: {max: 80}}`), as it
+ * checks them: given or not, when it takes some (undefined when it takes none).
+ */
+function ruleSetOptions(v: RawValidate | undefined, at: PropertyKey[], r: Registry, fail: Fail): Result<unknown, UserError> {
+  const obj = typeof v === 'object' && !Array.isArray(v) ? v : null;
+  const ref = typeof v === 'string' ? v : obj?.rules;
+  const ruleSet = ref !== undefined ? r.ruleSetByRef(ref) : undefined;
+  if (ruleSet?.options) return ruleSet.options(obj?.options ?? {}, (path, message, hint) => fail([...at, 'options', ...path], message, hint));
+  if (obj?.options === undefined) return ok(undefined);
+  return ruleSet
+    ? fail([...at, 'options'], `${ref} takes no options`)
+    : fail([...at, 'options'], 'options are the settings of a rule set: this validator names none', `add rules: ${r.ruleSetPrefixes().join(' or ')}`);
 }
 
 /** The format as a phase keeps it: its name without its namespace (`ssi:lego_pairs` → "lego_pairs"). */
@@ -130,6 +145,9 @@ export function phaseConfigs(
         }
       }
     }
+    const options = ruleSetOptions(p.validate, ['phases', i, 'validate'], registry, fail);
+    if (!options.ok) return options;
+    const validate = toValidate(p.validate, p.validate_timeout, registry);
     const merge = toMerge(p.merge, registry);
     const needs = registry.mergeFormat(merge.format).needsCourse;
     if (needs && !hasCourse) return fail(['phases', i, 'merge'], needs.message, needs.hint);
@@ -142,7 +160,7 @@ export function phaseConfigs(
       output,
       attempts: p.attempts ?? 3,
       maxOutput: p.max_output !== undefined ? parseSize(p.max_output)! : DEFAULT_MAX_OUTPUT,
-      validate: toValidate(p.validate, p.validate_timeout, registry),
+      validate: validate && options.value !== undefined ? { ...validate, options: options.value } : validate,
       merge,
       deps: p.deps ?? [],
       items: p.items ?? 'batch',

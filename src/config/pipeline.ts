@@ -20,7 +20,8 @@ export const PIPELINE_DIR = '$CF_PIPELINE_DIR';
 /** How a process is started: an argv run without a shell, or a string run by /bin/sh. */
 export type CommandSpec = { argv: string[] } | { shell: string };
 
-interface RunnerBase {
+/** What every runner's config holds, whatever its kind. */
+export interface RunnerBase {
   name: string;
   timeoutMs: number;
   env: Record<string, string>;
@@ -71,9 +72,20 @@ export interface ReplayRunnerConfig extends RunnerBase {
   as: string | null;
 }
 
-export type RunnerConfig = CommandRunnerConfig | ReplayRunnerConfig | ApiRunnerConfig;
+/**
+ * A runner of a kind a domain registered (plugins.ts, RunnerPlugin): pipeline.yaml names it
+ * `<namespace>:<name>` and gives its own settings under `options:`, which its kind checked. `options` is
+ * JSON, the same on every machine (it is part of the keys, and of .cf/pipeline.json).
+ */
+export interface PluginRunnerConfig<O = unknown> extends RunnerBase {
+  kind: `${string}:${string}`;
+  model: ModelSettings;
+  limits: Limits;
+  options: O;
+}
 
-export const RUNNER_KINDS = ['command', 'replay', 'anthropic', 'openai'] as const;
+/** cf's own kinds, and the registered ones: every kind is looked up by name in the registry (registry.ts). */
+export type RunnerConfig = CommandRunnerConfig | ReplayRunnerConfig | ApiRunnerConfig | PluginRunnerConfig;
 
 export type Severity = 'error' | 'warning';
 
@@ -87,6 +99,8 @@ export interface ValidateConfig {
   severity: Record<string, Severity | 'off'>;
   /** Per category the rule set names: words that are an error or a warning (e.g. a LEGO of an article alone). */
   lists: Partial<Record<string, { error?: string[]; warning?: string[] }>>;
+  /** The rule set's own settings, as it checked them (plugins.ts, RuleSet.options); absent when it takes none. */
+  options?: unknown;
 }
 
 /** How a phase's merged output is written: "json" (an array of items) or a registered format's name (plugins.ts). */

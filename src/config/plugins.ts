@@ -1,6 +1,12 @@
 import type { ContextSpec } from '../exec/executor.js';
+import type { Limits } from '../exec/runners/limits.js';
+import type { AgentRunner } from '../exec/runners/types.js';
 import type { Validator } from '../exec/validate.js';
-import type { CourseConfig, Pipeline, ValidateConfig } from './pipeline.js';
+import type { UserError } from '../util/errors.js';
+import type { Result } from '../util/result.js';
+import type { Fail } from './diagnostics.js';
+import type { CourseConfig, ModelSettings, Pipeline, PluginRunnerConfig, RunnerBase, RunnerConfig, ValidateConfig } from './pipeline.js';
+import type { RawRunner } from './schema.js';
 import type { Item } from './seeds/item.js';
 import type { SeedTransform } from './seeds/load.js';
 
@@ -48,6 +54,12 @@ export interface RuleSet {
   name: string;
   rules: readonly string[];
   lists?: readonly string[];
+  /**
+   * Its own settings (`validate: {rules: csv:lengths, options: {max: 80}}`; {} when absent) → what its
+   * validators get as config.options: JSON, the same on every machine (part of the keys). `fail`: at a key
+   * path under `options`. A rule set without it takes no options.
+   */
+  options?(raw: Record<string, unknown>, fail: Fail): Result<unknown, UserError>;
   create(config: ValidateConfig, pipeline: Pipeline): Validator;
 }
 
@@ -96,12 +108,68 @@ export interface CourseSupport {
   seeds(course: CourseConfig): SeedTransform | null;
 }
 
-/** A domain: what it registers, under the namespace pipeline.yaml writes its merge formats and rule sets with. */
+/** A runner's entry of pipeline.yaml, as its kind is given it: as written, and what every kind reads alike. */
+export interface RunnerEntry {
+  /** The entry as the schema took it (any runner key may be set: the kind refuses those it does not take). */
+  raw: RawRunner;
+  /** Its key path, `['runners', name]`: where its errors point. */
+  at: PropertyKey[];
+  /** The kind as pipeline.yaml names it (`command`, `csv:echo`). */
+  kind: string;
+  /** name, timeout, env, deps. */
+  base: RunnerBase;
+  /** model, max_tokens, temperature as given (kinds that take none refuse them). */
+  model: ModelSettings;
+  limits: Limits;
+}
+
+/** What a runner may read of the registered kinds when it is made: documents (a replay runner's recording). */
+export interface RunnerContext {
+  readDocument(doc: unknown, as: string | null): ReadResult | null;
+  documentNames(): string[];
+}
+
+/**
+ * A kind of runner as the registry holds it (`kind:` of a runner in pipeline.yaml): cf's own (command, replay,
+ * anthropic, openai: exec/runners/builtins.ts) and every domain's (a RunnerPlugin, made into one when its
+ * domain is registered). The parser, the keys and the executor find a runner's kind by its name, here.
+ */
+export interface RunnerKind<C extends RunnerConfig = RunnerConfig> {
+  /** As pipeline.yaml names it, and as its configs' `kind` holds it. */
+  name: string;
+  /** The entry checked and normalised, or what is wrong with it (`fail`: at a key path under entry.at, with a hint). */
+  parse(entry: RunnerEntry, fail: Fail): Result<C, UserError>;
+  /**
+   * What of a config shapes the answers (`model`: the phase's settings over the runner's): hashed into every
+   * key of the phases it runs. The same on every machine. Not in it: timeouts, limits, retries.
+   */
+  keyed(config: C, model: ModelSettings): unknown;
+  /** The runner of one build, made once per runner and shared by its phases. */
+  create(config: C, pipeline: Pipeline, kinds: RunnerContext): AgentRunner;
+}
+
+/**
+ * A runner kind a domain brings: pipeline.yaml names it `<namespace>:<name>` (`kind: csv:echo`), with the
+ * keys every runner takes (timeout, env, deps, model, max_tokens, temperature, limits) and its own settings
+ * under `options:`, which it checks here. Its options are part of the keys of the phases it runs.
+ */
+export interface RunnerPlugin<O = unknown> {
+  name: string;
+  /**
+   * `options:` as pipeline.yaml gives it ({} when absent) → the settings its runners get: JSON, the same on
+   * every machine (paths relative to the pipeline directory). `fail`: at a key path under `options`.
+   */
+  options(raw: Record<string, unknown>, fail: Fail): Result<O, UserError>;
+  create(config: PluginRunnerConfig<O>, pipeline: Pipeline): AgentRunner;
+}
+
+/** A domain: what it registers, under the namespace pipeline.yaml writes its merge formats, rule sets and runner kinds with. */
 export interface Domain {
   namespace: string;
   mergeFormats?: readonly MergeFormat[];
   documentKinds?: readonly DocumentKind[];
   ruleSets?: readonly RuleSet[];
   contextKinds?: readonly ContextKind[];
+  runnerKinds?: readonly RunnerPlugin[];
   course?: CourseSupport;
 }

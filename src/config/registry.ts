@@ -1,13 +1,16 @@
+import { BUILTIN_RUNNER_KINDS } from '../exec/runners/builtins.js';
 import type { CourseConfig } from './pipeline.js';
-import type { ContextKind, CourseSupport, DocumentKind, Domain, MergeFormat, ReadResult, RuleSet } from './plugins.js';
+import type { ContextKind, CourseSupport, DocumentKind, Domain, MergeFormat, ReadResult, RuleSet, RunnerKind } from './plugins.js';
+import { pluginRunnerKind } from './pluginRunner.js';
 import type { SeedTransform } from './seeds/load.js';
 import type { Item } from './seeds/item.js';
 
 /*
- * The kinds pipeline.yaml may name beyond cf's own: merge formats, document kinds, rule sets, context kinds
- * and what `course:` means, as domains register them (plugins.ts). One process-wide registry, filled by the
- * composition root (app/session.ts; tests that build pipelines) before a pipeline is read: the parser
- * checks names against it, the engine, the executor and the replay runner look kinds up in it.
+ * The kinds pipeline.yaml may name: cf's own runner kinds and `json` merge, and beyond them merge formats,
+ * document kinds, rule sets, context kinds, runner kinds and what `course:` means, as domains register
+ * them (plugins.ts). One process-wide registry, filled by the composition root (app/session.ts; tests that
+ * build pipelines) before a pipeline is read: the parser checks names against it, the engine, the executor
+ * and the runners look kinds up in it.
  */
 
 /** cf's own merge format: the items as one JSON array (written in a stream by engine/merge.ts). */
@@ -38,6 +41,8 @@ export class Registry {
   private readonly documents = new Map<string, DocumentKind>();
   private readonly ruleSets = new Map<string, Named<RuleSet>>();
   private readonly contexts = new Map<string, ContextKind>();
+  /** By the name pipeline.yaml gives: cf's own (`command`) and the domains' (`csv:echo`), looked up alike. */
+  private readonly runners = new Map<string, RunnerKind>(BUILTIN_RUNNER_KINDS.map((k) => [k.name, k]));
   private courseSupport: CourseSupport | undefined;
   /** Changes with every registration: a pipeline parsed against other kinds is parsed again (loadPipeline.ts). */
   private generation = 0;
@@ -57,11 +62,13 @@ export class Registry {
       // A key's context value is keyed by its kind, beside the engine's `{missing}` (engine/decide.ts).
       if (c.name === 'missing') throw new Error(`context kind "missing" of domain ${domain.namespace}: the name is cf's own`);
     }
+    for (const k of domain.runnerKinds ?? []) if (this.runners.has(ref(k.name))) taken('runner kind', k.name);
     if (domain.course && this.courseSupport) taken('course support', domain.namespace);
     for (const f of domain.mergeFormats ?? []) this.formats.set(f.name, { ref: ref(f.name), kind: f });
     for (const d of domain.documentKinds ?? []) this.documents.set(d.name, d);
     for (const r of domain.ruleSets ?? []) this.ruleSets.set(r.name, { ref: ref(r.name), kind: r });
     for (const c of domain.contextKinds ?? []) this.contexts.set(c.name, c);
+    for (const k of domain.runnerKinds ?? []) this.runners.set(ref(k.name), pluginRunnerKind(ref(k.name), k));
     if (domain.course) this.courseSupport = domain.course;
     this.domains.add(domain);
     this.generation++;
@@ -90,6 +97,11 @@ export class Registry {
 
   contextNames(): string[] {
     return [...this.contexts.keys()];
+  }
+
+  /** Every runner kind's name as pipeline.yaml writes it: cf's own first. */
+  runnerKindRefs(): string[] {
+    return [...this.runners.keys()];
   }
 
   /** Every category a rule set's `lists:` may name. */
@@ -124,6 +136,16 @@ export class Registry {
 
   contextKind(name: string): ContextKind {
     return this.contexts.get(name) ?? unregistered('context kind', name);
+  }
+
+  /** A runner kind by pipeline.yaml's name (`anthropic`, `csv:echo`), or undefined. */
+  runnerKind(name: string): RunnerKind | undefined {
+    return this.runners.get(name);
+  }
+
+  /** The kind of a runner's config (its pipeline was checked against this registry). */
+  runnerKindOf(config: { kind: string }): RunnerKind {
+    return this.runners.get(config.kind) ?? unregistered('runner kind', config.kind);
   }
 
   /** target_name when pipeline.yaml leaves it out. */

@@ -1,14 +1,27 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
-import { RUNNER_KINDS } from './pipeline.js';
-import type { Registry } from './registry.js';
 
 /*
  * The shape of pipeline.yaml, as zod schemas: what each key may hold, with the kinds a registry knows
  * (merge formats, rule sets, document and context kinds). What needs the whole file (which runner a phase
- * names, which phase it reads) is checked after, on the parsed value (runnerConfig.ts, phaseConfig.ts).
+ * names, which phase it reads) or a kind's own rules (a runner's keys and `options:`) is checked after, on
+ * the parsed value (runnerConfig.ts, phaseConfig.ts).
  */
+
+/**
+ * What the schema needs of the registry (registry.ts): the names of its kinds. Named here, not imported,
+ * so that the registry's runner kinds may read raw runners (RawRunner) without an import cycle.
+ */
+export interface SchemaKinds {
+  readonly signature: string;
+  mergeRefs(): string[];
+  ruleSetRefs(): string[];
+  listCategories(): string[];
+  documentNames(): string[];
+  contextNames(): string[];
+  runnerKindRefs(): string[];
+}
 
 const durationSchema = z
   .union([z.string(), z.number()])
@@ -30,7 +43,10 @@ function oneOf(names: string[], error: string): z.ZodType<string> {
   return z.string({ error }).pipe(name);
 }
 
-/** One schema for every runner kind (so unknown keys get a did-you-mean); which keys a kind needs is checked after. */
+/**
+ * One schema for every runner kind (so unknown keys get a did-you-mean); which kind it is, which keys a
+ * kind takes and needs, and a registered kind's `options:`, are checked after (runnerConfig.ts).
+ */
 const limitsSchema = z.strictObject({
   concurrency: z.number().int().min(1).optional(),
   requests_per_minute: z.number().positive().optional(),
@@ -41,8 +57,9 @@ const modelKeys = {
   max_tokens: z.number().int().min(1).optional(),
   temperature: z.number().min(0).max(2).optional(),
 };
-const runnerSchema = (documentKind: z.ZodType<string>) => z.strictObject({
-  kind: z.enum(RUNNER_KINDS, { error: `expected a runner kind: ${RUNNER_KINDS.join(', ')}` }).optional(),
+const runnerSchema = (kinds: string[], documentKind: z.ZodType<string>) => z.strictObject({
+  // Any name: an unknown one is refused with a did-you-mean among the registered kinds (runnerConfig.ts).
+  kind: z.string({ error: `expected a runner kind: ${kinds.join(', ')}` }).min(1, { error: `expected a runner kind: ${kinds.join(', ')}` }).optional(),
   command: commandSchema.optional(),
   preset: z.enum(['claude-code'], { error: 'expected a preset: claude-code' }).optional(),
   args: z.array(z.string()).optional(),
@@ -59,6 +76,8 @@ const runnerSchema = (documentKind: z.ZodType<string>) => z.strictObject({
   timeout: durationSchema.optional(),
   env: z.record(z.string(), z.string()).optional(),
   deps: pathList.optional(),
+  /** A registered kind's own settings, as its kind reads them (plugins.ts, RunnerPlugin). */
+  options: z.record(z.string(), z.unknown()).optional(),
 });
 const priceSchema = z.strictObject({
   input: z.number().min(0),
@@ -73,7 +92,7 @@ const listSchema = z.strictObject({ error: z.array(z.string()).optional(), warni
 function listsSchema(categories: string[]): z.ZodType<Partial<Record<string, { error?: string[]; warning?: string[] }>>> {
   return categories.length ? z.partialRecord(z.enum(categories as [string, ...string[]]), listSchema) : z.strictObject({});
 }
-function validateSchema(r: Registry) {
+function validateSchema(r: SchemaKinds) {
   const refs = r.ruleSetRefs();
   const ruleSet = oneOf(refs, refs.length ? `expected ${refs.join(', ')}` : 'no rule set is registered');
   return z.union([
@@ -85,10 +104,12 @@ function validateSchema(r: Registry) {
       timeout: durationSchema.optional(),
       severity: severitySchema.optional(),
       lists: listsSchema(r.listCategories()).optional(),
+      /** The rule set's own settings, as it reads them (plugins.ts, RuleSet.options). */
+      options: z.record(z.string(), z.unknown()).optional(),
     }),
   ]);
 }
-function mergeSchema(r: Registry) {
+function mergeSchema(r: SchemaKinds) {
   const refs = r.mergeRefs();
   const json = z.literal('json');
   const version = z.string().optional();
@@ -111,7 +132,7 @@ const courseSchema = z.strictObject({
   target_name: z.string().min(1).optional(),
 });
 
-const phaseSchema = (r: Registry) => z.strictObject({
+const phaseSchema = (r: SchemaKinds) => z.strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
     message: 'a phase name is letters, digits, "_", "-" or "." and starts with a letter or "_"',
   }),
@@ -131,7 +152,7 @@ const phaseSchema = (r: Registry) => z.strictObject({
   ...modelKeys,
 });
 
-function buildSchema(r: Registry) {
+function buildSchema(r: SchemaKinds) {
   const documentKinds = r.documentNames();
   return z.strictObject({
     seeds: z.string().min(1),
@@ -141,17 +162,17 @@ function buildSchema(r: Registry) {
     jobs: z.number().int().min(1).max(256).optional(),
     course: courseSchema.optional(),
     prices: z.record(z.string(), priceSchema).optional(),
-    runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))),
+    runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(r.runnerKindRefs(), oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))),
     phases: z.array(phaseSchema(r)).min(1, { message: 'at least one phase is needed' }),
   });
 }
 
 export type PipelineSchema = ReturnType<typeof buildSchema>;
 
-const built = new Map<Registry, { signature: string; schema: PipelineSchema }>();
+const built = new Map<SchemaKinds, { signature: string; schema: PipelineSchema }>();
 
 /** The schema of pipeline.yaml with the kinds this registry knows now. */
-export function pipelineSchema(r: Registry): PipelineSchema {
+export function pipelineSchema(r: SchemaKinds): PipelineSchema {
   let b = built.get(r);
   if (b?.signature !== r.signature) built.set(r, (b = { signature: r.signature, schema: buildSchema(r) }));
   return b.schema;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { canonicalJson, hashCanonical, hashString, type Hash } from '../util/hash.js';
 import { commandFiles, effectiveModel, type PhaseConfig, type Pipeline, type RunnerConfig, type ValidateConfig } from '../config/pipeline.js';
+import { registry } from '../config/registry.js';
 import type { StatCache } from '../config/statCache.js';
 import { PROMPT_TEMPLATE_VERSION } from '../exec/prompt.js';
 import { FINGERPRINT_VERSION } from '../version.js';
@@ -128,24 +129,17 @@ async function hashFiles(rels: string[], hash: FileHasher, required: boolean): P
 }
 
 /**
- * The runner settings that shape an answer, with the phase's model overrides. Not in it: timeouts,
- * limits, retries, the API key's variable, the base URL, batch or per-request mode.
+ * The runner settings that shape an answer, with the phase's model overrides, as the runner's kind says
+ * (plugins.ts, RunnerKind.keyed). Not in it: timeouts, limits, retries, the API key's variable, the base
+ * URL, batch or per-request mode.
  */
 export function runnerConfigHash(r: RunnerConfig, phase: PhaseConfig): Hash {
-  const model = effectiveModel(r, phase);
-  switch (r.kind) {
-    case 'command':
-      return hashCanonical({ kind: r.kind, command: r.command, env: r.env, preset: r.preset, model });
-    case 'replay':
-      return hashCanonical({ kind: r.kind, recording: r.recording, as: r.as });
-    case 'anthropic':
-    case 'openai':
-      return hashCanonical({ kind: r.kind, env: r.env, model });
-  }
+  return hashCanonical(registry.runnerKindOf(r).keyed(r, effectiveModel(r, phase)));
 }
 
 export function validatorConfigHash(v: ValidateConfig): Hash {
-  return hashCanonical({ rules: v.rules, command: v.command, severity: v.severity, lists: v.lists });
+  // A rule set's options only when it takes some: the keys of every other validator are as they were.
+  return hashCanonical({ rules: v.rules, command: v.command, severity: v.severity, lists: v.lists, ...(v.options !== undefined ? { options: v.options } : {}) });
 }
 
 export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, hash: FileHasher): Promise<PhaseParts> {

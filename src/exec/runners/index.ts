@@ -1,23 +1,8 @@
 import type { Pipeline, RunnerConfig } from '../../config/pipeline.js';
-import { AnthropicRunner } from './anthropic.js';
-import { CommandRunner } from './command.js';
-import { OpenAiRunner } from './openai.js';
-import { ReplayRunner } from './replay.js';
+import { registry } from '../../config/registry.js';
 import type { AgentRunner } from './types.js';
 
+/** The runner of a config, made by its kind (cf's own or a domain's: config/registry.ts). */
 export function createRunner(config: RunnerConfig, pipeline: Pipeline): AgentRunner {
-  switch (config.kind) {
-    case 'command':
-      return new CommandRunner(
-        config,
-        pipeline.dir,
-        new Map(pipeline.phases.filter((p) => p.runner === config.name && p.model.model).map((p) => [p.name, p.model.model!])),
-      );
-    case 'replay':
-      return new ReplayRunner(config, pipeline.dir, pipeline.idField);
-    case 'anthropic':
-      return new AnthropicRunner(config, pipeline);
-    case 'openai':
-      return new OpenAiRunner(config, pipeline);
-  }
+  return registry.runnerKindOf(config).create(config, pipeline, registry);
 }

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ReplayRunnerConfig } from '../../config/pipeline.js';
+import type { RunnerContext } from '../../config/plugins.js';
 import type { Item } from '../../config/seeds.js';
-import { registry } from '../../config/registry.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 
 /**
@@ -19,14 +19,16 @@ export class ReplayRunner implements AgentRunner {
     private readonly config: ReplayRunnerConfig,
     private readonly dir: string,
     private readonly idField: string,
+    /** The registered document kinds the recording may be (the registry: the runner is made after the domains). */
+    private readonly kinds: RunnerContext,
   ) {}
 
   private load(): Promise<Map<string, Item>> {
     this.answers ??= (async () => {
       const file = path.resolve(this.dir, this.config.recording);
       const doc: unknown = JSON.parse(await readFile(file, 'utf8'));
-      const r = registry.readDocument(doc, this.config.as);
-      if (!r) throw new Error(`${this.config.recording}: not a JSON array of items nor a document of a known kind (${registry.documentNames().join(', ')})`);
+      const r = this.kinds.readDocument(doc, this.config.as);
+      if (!r) throw new Error(`${this.config.recording}: not a JSON array of items nor a document of a known kind (${this.kinds.documentNames().join(', ')})`);
       if (!r.ok) throw new Error(`${this.config.recording}: ${r.error}`);
       return new Map(r.items.map((it): [string, Item] => [String(it[this.idField]), it]));
     })();

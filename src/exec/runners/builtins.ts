@@ -1,0 +1,50 @@
+import { apiRunner, commandRunner, replayRunner } from '../../config/builtinRunners.js';
+import type { ApiRunnerConfig, CommandRunnerConfig, ReplayRunnerConfig } from '../../config/pipeline.js';
+import type { RunnerKind } from '../../config/plugins.js';
+import { AnthropicRunner } from './anthropic.js';
+import { CommandRunner } from './command.js';
+import { OpenAiRunner } from './openai.js';
+import { ReplayRunner } from './replay.js';
+
+/*
+ * cf's own runner kinds, registered as a domain's are (config/registry.ts): how pipeline.yaml's entry is
+ * read (config/builtinRunners.ts), what of it is keyed, and the runner it makes. What they key is what
+ * they always have: a change here re-keys every course built with them (test/keys.runners.test.ts).
+ */
+
+const command: RunnerKind<CommandRunnerConfig> = {
+  name: 'command',
+  parse: commandRunner,
+  keyed: (r, model) => ({ kind: r.kind, command: r.command, env: r.env, preset: r.preset, model }),
+  create: (config, pipeline) =>
+    new CommandRunner(
+      config,
+      pipeline.dir,
+      // A preset passes a phase's own model (claude-code: --model).
+      new Map(pipeline.phases.filter((p) => p.runner === config.name && p.model.model).map((p) => [p.name, p.model.model!])),
+    ),
+};
+
+const replay: RunnerKind<ReplayRunnerConfig> = {
+  name: 'replay',
+  parse: replayRunner,
+  keyed: (r) => ({ kind: r.kind, recording: r.recording, as: r.as }),
+  create: (config, pipeline, kinds) => new ReplayRunner(config, pipeline.dir, pipeline.idField, kinds),
+};
+
+/** Not keyed: the API key's variable, the base URL, batch or per-request mode, retries. */
+const anthropic: RunnerKind<ApiRunnerConfig> = {
+  name: 'anthropic',
+  parse: apiRunner('anthropic'),
+  keyed: (r, model) => ({ kind: r.kind, env: r.env, model }),
+  create: (config, pipeline) => new AnthropicRunner(config, pipeline),
+};
+
+const openai: RunnerKind<ApiRunnerConfig> = {
+  name: 'openai',
+  parse: apiRunner('openai'),
+  keyed: (r, model) => ({ kind: r.kind, env: r.env, model }),
+  create: (config, pipeline) => new OpenAiRunner(config, pipeline),
+};
+
+export const BUILTIN_RUNNER_KINDS: readonly RunnerKind[] = [command, replay, anthropic, openai];
