@@ -67,8 +67,8 @@ describe('pipeline.yaml errors name the file, the line, the key path and a fix',
       'phases[1].merge: an SSi merge needs the course it belongs to',
     );
     expect(await configError(course + TWO_PHASES().replace('    output: out/legos.json', '    output: out/legos.json\n    merge: ssi:lego_pair'))).toMatch(/phases\[1\]\.merge: /);
-    expect(await configError(TWO_PHASES().replace('    timeout: 20s', '    timeout: 20s\n    recording: x.json'))).toContain('runners.fake.recording: "recording" does not apply to a command runner');
-    expect(await configError(TWO_PHASES().replace('    command: [node', '    kind: replay\n    command: [node'))).toContain('"command" does not apply to a replay runner');
+    expect(await configError(TWO_PHASES().replace('    timeout: 20s', '    timeout: 20s\n    recording: x.json'))).toContain('runners.fake.recording: "recording" does not apply to command runners');
+    expect(await configError(TWO_PHASES().replace('    command: [node', '    kind: replay\n    command: [node'))).toContain('"command" does not apply to replay runners');
   });
 
   it('YAML syntax errors carry their line', async () => {

@@ -144,10 +144,10 @@ describe('a registered runner kind', () => {
 
   it("the keys of cf's own kinds are refused on it, and its options on them", async () => {
     expect(await configError(PIPELINE('    command: [node, agent.js]\n    options: {prefix: ">"}\n'))).toContain(
-      'pipeline.yaml:6:14: runners.echo.command: "command" does not apply to a made:echo runner',
+      'pipeline.yaml:6:14: runners.echo.command: "command" does not apply to made:echo runners',
     );
     const onCommand = PIPELINE('').replace('    kind: made:echo\n', '    command: [node, agent.js]\n    options: {prefix: ">"}\n');
-    expect(await configError(onCommand)).toContain('runners.echo.options: "options" does not apply to a command runner');
+    expect(await configError(onCommand)).toContain('runners.echo.options: "options" does not apply to command runners');
   });
 
   it('an unknown kind is refused with a did-you-mean, naming the kinds registered', async () => {

@@ -27,10 +27,10 @@ function claudeCodeArgv(model: string | undefined, extra: string[]): string[] {
   return ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--add-dir', PIPELINE_DIR, ...(model ? ['--model', model] : []), ...extra];
 }
 
-/** `"key" does not apply to a <kind> runner` for the first of these keys the entry sets, in this order. */
+/** `"key" does not apply to <kind> runners` for the first of these keys the entry sets, in this order. */
 function refused(e: RunnerEntry, keys: Array<keyof RawRunner>, fail: Fail): Result<never, UserError> | null {
   const bad = keys.find((k) => e.raw[k] !== undefined);
-  return bad ? fail([...e.at, bad], `"${bad}" does not apply to a ${e.kind} runner`) : null;
+  return bad ? fail([...e.at, bad], `"${bad}" does not apply to ${e.kind} runners`) : null;
 }
 
 /** A local process per attempt: a command, or a preset (claude-code) that builds it. */

@@ -18,7 +18,7 @@ export function pluginRunnerKind(ref: string, plugin: RunnerPlugin): RunnerKind<
     parse(e, fail) {
       // The schema took only runner keys; those of cf's own kinds (command, recording, base_url...) are not this one's.
       const bad = Object.keys(e.raw).find((k) => k !== 'options' && !COMMON_KEYS.includes(k));
-      if (bad) return fail([...e.at, bad], `"${bad}" does not apply to a ${ref} runner`, `a ${ref} runner takes ${COMMON_KEYS.slice(1).join(', ')}, and its own settings under options:`);
+      if (bad) return fail([...e.at, bad], `"${bad}" does not apply to ${ref} runners`, `${ref} runners take ${COMMON_KEYS.slice(1).join(', ')}, and its own settings under options:`);
       const at = [...e.at, 'options'];
       const options = plugin.options(e.raw.options ?? {}, (path, message, hint) => fail([...at, ...path], message, hint));
       if (!options.ok) return options;
