@@ -1,0 +1,367 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { adopt } from '../../src/app/adopt.js';
+import { clean, type CleanReport } from '../../src/app/clean.js';
+import { exitCodeOf } from '../../src/app/exitCode.js';
+import { dryRun, explain, status } from '../../src/app/inspect.js';
+import { Workspace, type BuildOptions, type WorkspaceSeams } from '../../src/app/workspace.js';
+import type { PhaseConfig, Pipeline } from '../../src/config/pipeline.js';
+import type { Item } from '../../src/config/seeds.js';
+import { StatCache } from '../../src/config/statCache.js';
+import type { AdoptReport } from '../../src/engine/adopt.js';
+import type { Request } from '../../src/engine/targets.js';
+import { emptySummary, type BuildEvent, type BuildSummary } from '../../src/events/types.js';
+import type { BatchExecutor } from '../../src/exec/executor.js';
+import { LocalExecutor } from '../../src/exec/localExecutor.js';
+import type { AgentRequest, AgentResult, AgentRunner } from '../../src/exec/runners/types.js';
+import type { ValidationError, Validator } from '../../src/exec/validate.js';
+import { createValidator } from '../../src/exec/validators.js';
+import { LocalStore } from '../../src/store/localStore.js';
+import { memoryLock } from '../../src/store/lock.js';
+import { State } from '../../src/store/state.js';
+import { MemoryOutputStore } from '../../src/store/outputs.js';
+import type { UserError } from '../../src/util/errors.js';
+import { seedsJson, TWO_PHASES } from './project.js';
+
+/*
+ * A real Workspace (src/app/workspace.ts) opened on a temporary directory that holds only its inputs
+ * (pipeline.yaml, seeds, intelligence: read as cf reads them), with everything else in memory: the store
+ * (LocalStore.memory(), kept across builds as .cf/ is), the merged outputs (MemoryOutputStore), the lock,
+ * and the agents: the real LocalExecutor (attempt loop, -j slots, budget) over an in-process fake agent
+ * that behaves as test/fixtures/fake-agent.mjs does, and the phases' real validators (or fakes). No process
+ * is started; each build() opens the workspace again, as a new cf invocation does.
+ */
+
+/** What the fake agent was asked: one entry per attempt (as runs.log of the CLI tests). */
+export interface FakeRun {
+  target: string;
+  phase: string;
+  batch: number;
+  count: number;
+  attempt: number;
+  ids: string[];
+  /** The whole prompt (intelligence, batch context, input, retry errors). */
+  prompt: string;
+}
+
+/**
+ * How the fake agent misbehaves (fake-agent.mjs's FAKE_* variables): items whose id is in `fail` make it
+ * exit 1; those in `flaky` are left out of attempt 1 (and of later ones unless the prompt names their
+ * error); a run holding an item in `hang` or whose text contains `hangText` waits until it is cancelled;
+ * one whose text contains `gateText` waits until the test releases it (Gates). `onlyPhase` limits them.
+ */
+export interface Knobs {
+  fail?: string[];
+  flaky?: string[];
+  hang?: string[];
+  hangText?: string;
+  gateText?: string;
+  onlyPhase?: string;
+}
+
+/** The fake agent's answer as an agent result (what the fake agent gives when it behaves). */
+export const echoAgent = (req: AgentRequest): AgentResult => ({ ok: true, output: echoAnswer(req) });
+
+/** Values pushed by one side and awaited by the other, in order: waiting on an event, never on time. */
+export class Queue<T> {
+  private readonly items: T[] = [];
+  private readonly waiters: Array<(x: T) => void> = [];
+
+  push(x: T): void {
+    const w = this.waiters.shift();
+    if (w) w(x);
+    else this.items.push(x);
+  }
+
+  next(): Promise<T> {
+    return this.items.length ? Promise.resolve(this.items.shift()!) : new Promise((r) => this.waiters.push(r));
+  }
+}
+
+/** A run the fake agent holds: it goes on when released, or ends when cancelled (`signal`). */
+export interface Held {
+  target: string;
+  signal: AbortSignal;
+}
+
+/**
+ * The fake agent's answer: { id, text: "<phase>(<input text>)<suffix>" }, the suffix from an intelligence
+ * line "SUFFIX-FOR <id>: <text>" (so an intelligence edit can change one item's output and no other).
+ */
+export function echoAnswer(req: AgentRequest, leaveOut: ReadonlySet<string> = new Set()): string {
+  const suffixes = new Map([...req.prompt.intelligence.matchAll(/^SUFFIX-FOR (\S+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  const out = req.inputItems
+    .filter((it) => !leaveOut.has(String(it.id)))
+    .map((it) => ({ id: it.id, text: `${req.phase}(${String(it.text ?? '')})${suffixes.get(String(it.id)) ?? ''}` }));
+  return JSON.stringify(out, null, 2);
+}
+
+export interface Built {
+  summary: BuildSummary;
+  /** As cf build decides it (0 done, 1 failed or not built, 130 interrupted). */
+  exitCode: number;
+  events: BuildEvent[];
+  /** "phase#batch" of each first attempt this build ran, sorted (as targetsOf(runs) of the CLI tests). */
+  ran: string[];
+  runs: FakeRun[];
+}
+
+export type BuildCall = Partial<Omit<BuildOptions, 'emit'>> & { emit?: (e: BuildEvent) => void; signal?: AbortSignal };
+
+export class Bench {
+  /** The recorded state: one store for every build, as .cf/ is. */
+  store = LocalStore.memory();
+  readonly outputs = new MemoryOutputStore();
+  readonly lock = memoryLock();
+  /** Kept between opens, as cf watch keeps it. */
+  readonly statCache = StatCache.memory();
+  readonly runs: FakeRun[] = [];
+  /** Every build's events, in order. */
+  readonly events: BuildEvent[] = [];
+  knobs: Knobs = {};
+  /** Replaces the fake agent (its runs are still logged). */
+  agent: ((req: AgentRequest) => Promise<AgentResult> | AgentResult) | null = null;
+  /** The runner's own properties (priced: its results carry a cost). */
+  runner: Pick<AgentRunner, 'priced' | 'estimateCost'> = {};
+  /** A phase's validator, instead of the one pipeline.yaml gives it (null: none). */
+  readonly validators = new Map<string, ((items: Item[]) => ValidationError[]) | null>();
+  /** Runs holding an item whose text contains knobs.gateText, in the order they arrive. */
+  readonly gated = new Queue<Held>();
+  /** Runs that hang (knobs.hang, knobs.hangText), in the order they start hanging. */
+  readonly hanging = new Queue<Held>();
+  private readonly gates = new Map<string, () => void>();
+  private readonly waiters: Array<{ pred: (e: BuildEvent) => boolean; resolve: (e: BuildEvent) => void }> = [];
+  /** The clock of records and events (default: the time). */
+  now: (() => Date) | undefined;
+  /** The executor each build's jobs go through (a test may wrap it: a JSON round trip). */
+  wrapExecutor: (e: BatchExecutor) => BatchExecutor = (e) => e;
+
+  private constructor(readonly dir: string) {}
+
+  /** A pipeline directory: TWO_PHASES (pairs → legos, batches of 20) over `seeds` seeds, unless given. */
+  static async create(opts: { seeds?: number; pipeline?: string; files?: Record<string, string> } = {}): Promise<Bench> {
+    const b = new Bench(await mkdtemp(path.join(tmpdir(), 'cf-bench-')));
+    await b.write('pipeline.yaml', opts.pipeline ?? TWO_PHASES());
+    await b.write('seeds.json', seedsJson(opts.seeds ?? 60));
+    await b.write('prompts/pairs.md', '# Pairs\nTranslate each seed.\n');
+    await b.write('prompts/legos.md', '# Legos\nSplit each pair.\n');
+    for (const [f, text] of Object.entries(opts.files ?? {})) await b.write(f, text);
+    return b;
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  file(rel: string): string {
+    return path.join(this.dir, rel);
+  }
+
+  async write(rel: string, text: string): Promise<void> {
+    await mkdir(path.dirname(this.file(rel)), { recursive: true });
+    await writeFile(this.file(rel), text);
+  }
+
+  read(rel: string): Promise<string> {
+    return readFile(this.file(rel), 'utf8');
+  }
+
+  async editSeed(id: string, text: string): Promise<void> {
+    const seeds = JSON.parse(await this.read('seeds.json')) as Array<{ id: string; text: string }>;
+    const s = seeds.find((x) => x.id === id);
+    if (!s) throw new Error(`no seed ${id}`);
+    s.text = text;
+    await this.write('seeds.json', `${JSON.stringify(seeds, null, 2)}\n`);
+  }
+
+  /** A merged output, as cf last wrote it (or as a test edited it). */
+  output(rel: string): string | null {
+    return this.outputs.files.get(rel)?.text ?? null;
+  }
+
+  /** Writes a merged output as a person editing it would. */
+  async editOutput(rel: string, text: string): Promise<void> {
+    await this.outputs.write(rel, text);
+  }
+
+  /** The next event of a build (from now on) that matches `pred`: a test waits for events, not for time. */
+  when(pred: (e: BuildEvent) => boolean): Promise<BuildEvent> {
+    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+  }
+
+  /** Lets a gated run go on. */
+  release(target: string): void {
+    const go = this.gates.get(target);
+    if (!go) throw new Error(`no gated run for ${target}`);
+    this.gates.delete(target);
+    go();
+  }
+
+  seams(): WorkspaceSeams {
+    return {
+      openStore: async (readOnly) => (readOnly ? this.snapshot() : this.store),
+      executor: (inputs, o) => ({
+        executor: this.wrapExecutor(
+          new LocalExecutor({
+            phase: (name) => inputs.graph.phase(name),
+            jobs: o.jobs,
+            runnerFor: () => this.fakeRunner(),
+            validatorFor: (phase) => this.validatorFor(phase, inputs.pipeline),
+            budget: o.budget,
+          }),
+        ),
+        unstaged: () => false,
+      }),
+      outputs: this.outputs,
+      lock: this.lock,
+      runDir: () => null,
+      local: false,
+      ...(this.now ? { now: this.now } : {}),
+    };
+  }
+
+  /**
+   * What a read-only open gives (status, explain, dry runs): a copy of the records, as a read of .cf/ is.
+   * cf clean -n applies its forget records to the store it opened read-only, in memory only: on the shared
+   * store itself they would forget for real.
+   */
+  snapshot(): LocalStore {
+    const state = new State(null);
+    state.load(this.store.state.live().map((r) => JSON.stringify(r)).join('\n'));
+    return new LocalStore(state, this.store.blobs);
+  }
+
+  /** The workspace as a cf invocation opens it now; a UserError (bad input) is returned, not thrown. */
+  async tryOpen(o: { pipeline?: Pipeline } = {}): Promise<{ ok: true; value: Workspace } | { ok: false; error: UserError }> {
+    return Workspace.open(this.dir, this.seams(), { statCache: this.statCache, ...o });
+  }
+
+  async open(): Promise<Workspace> {
+    const ws = await this.tryOpen();
+    if (!ws.ok) throw new Error(`the workspace does not open: ${JSON.stringify(ws.error)}`);
+    return ws.value;
+  }
+
+  async targets(names: string[]): Promise<{ ws: Workspace; requests: Request[] }> {
+    const ws = await this.open();
+    const r = ws.targets(names);
+    if (!r.ok) throw new Error(`bad targets: ${JSON.stringify(r.error)}`);
+    return { ws, requests: r.value };
+  }
+
+  /** `cf build TARGETS`; a UserError (input cf cannot build from) is returned as `error`. */
+  async tryBuild(names: string[] = [], o: BuildCall = {}): Promise<Built | { error: UserError }> {
+    const { ws, requests } = await this.targets(names);
+    const signal = o.signal ?? new AbortController().signal;
+    const events: BuildEvent[] = [];
+    const from = this.runs.length;
+    const r = await ws.build(requests, {
+      ...o,
+      signal,
+      emit: (e) => {
+        events.push(e);
+        this.events.push(e);
+        o.emit?.(e);
+        for (const w of this.waiters.filter((x) => x.pred(e))) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(e);
+        }
+      },
+    });
+    if (!r.ok) return { error: r.error };
+    const summary = r.value.summary ?? emptySummary();
+    const runs = this.runs.slice(from);
+    return { summary, exitCode: exitCodeOf(summary, signal.aborted), events, runs, ran: runs.filter((x) => x.attempt === 1).map((x) => x.target).sort() };
+  }
+
+  async build(names: string[] = [], o: BuildCall = {}): Promise<Built> {
+    const r = await this.tryBuild(names, o);
+    if ('error' in r) throw new Error(`the build was refused: ${JSON.stringify(r.error)}`);
+    return r;
+  }
+
+  async dryRun(names: string[] = []): ReturnType<typeof dryRun> {
+    const { ws, requests } = await this.targets(names);
+    return dryRun(ws, requests);
+  }
+
+  async status(): ReturnType<typeof status> {
+    return status(await this.open());
+  }
+
+  async explain(names: string[]): ReturnType<typeof explain> {
+    const { ws, requests } = await this.targets(names);
+    return explain(ws, requests);
+  }
+
+  async clean(names: string[] = [], o: { dryRun?: boolean } = {}): Promise<CleanReport> {
+    const { ws, requests } = await this.targets(names);
+    return clean(ws, requests, { dryRun: o.dryRun ?? false, onWait: () => undefined });
+  }
+
+  async adopt(phase: string, items: Item[], source = 'adopted.json'): Promise<AdoptReport> {
+    const ws = await this.open();
+    return adopt(ws, ws.inputs.graph.phase(phase), items, source, { onWait: () => undefined });
+  }
+
+  private validatorFor(phase: PhaseConfig, pipeline: Pipeline): Validator | null {
+    if (!this.validators.has(phase.name)) return createValidator(phase, pipeline);
+    const v = this.validators.get(phase.name);
+    if (!v) return null;
+    return {
+      validate: async (req) => {
+        const errors = v(req.items);
+        return errors.length ? { kind: 'invalid', errors } : { kind: 'valid' };
+      },
+    };
+  }
+
+  private fakeRunner(): AgentRunner {
+    return { delivery: 'reply', ...this.runner, run: (req) => this.fakeAgent(req) };
+  }
+
+  private async fakeAgent(req: AgentRequest): Promise<AgentResult> {
+    const ids = req.inputItems.map((it) => String(it.id));
+    this.runs.push({ target: req.target, phase: req.phase, batch: req.batch, count: req.batchCount, attempt: req.attempt, ids, prompt: req.prompt.full });
+    if (this.agent) return this.agent(req);
+    const k = this.knobs;
+    const on = !k.onlyPhase || k.onlyPhase === req.phase;
+    const hits = (list: string[] | undefined): string[] => (on ? ids.filter((id) => list?.includes(id)) : []);
+    const texts = req.inputItems.map((it) => String(it.text ?? ''));
+    if (on && k.gateText && texts.some((t) => t.includes(k.gateText!))) {
+      await new Promise<void>((resolve) => {
+        this.gates.set(req.target, resolve);
+        this.gated.push({ target: req.target, signal: req.signal });
+        req.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      if (req.signal.aborted) return { ok: false, failure: { kind: 'cancelled' } };
+    }
+    if (hits(k.fail).length) return { ok: false, failure: { kind: 'exit', code: 1, detail: `fake agent: refusing ${hits(k.fail).join(',')}` } };
+    if (hits(k.hang).length || (on && k.hangText && texts.some((t) => t.includes(k.hangText!)))) {
+      this.hanging.push({ target: req.target, signal: req.signal });
+      if (!req.signal.aborted) await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
+      return { ok: false, failure: { kind: 'cancelled' } };
+    }
+    const flaky = hits(k.flaky);
+    const named = flaky.every((id) => req.prompt.full.includes(`- ${id}: ${id} is missing from the output`));
+    return { ok: true, output: echoAnswer(req, new Set(flaky.length && (req.attempt === 1 || !named) ? flaky : [])) };
+  }
+}
+
+/** The summary event cf build prints after a build (as cli/commands/build.ts makes it). */
+export function summaryEvent(b: Built, ms = 1234): BuildEvent {
+  return { event: 'summary', ok: b.exitCode === 0, exitCode: b.exitCode, ms, ...b.summary };
+}
+
+/** Lines written to a reporter's sink. */
+export class Sink {
+  text = '';
+  write(s: string | Uint8Array): boolean {
+    this.text += String(s);
+    return true;
+  }
+  get lines(): string[] {
+    return this.text.split('\n').filter(Boolean);
+  }
+}
