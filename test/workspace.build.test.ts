@@ -274,6 +274,23 @@ describe('an input edited while cf runs (the Workspace, in memory)', () => {
 });
 
 describe('crashes and concurrency (the Workspace, in memory)', () => {
+  it('a record torn by a crash mid-write is ignored and the batch reruns (the store on disk)', async () => {
+    bench = await Bench.create({ seeds: 40 });
+    bench.disk = true;
+    expect((await bench.build(['pairs'])).exitCode).toBe(0);
+    const log = await bench.read('.cf/records.log');
+    const lines = log.trimEnd().split('\n');
+    const last = lines.findLastIndex((l) => l.includes('"t":"batch"'));
+    const target = (JSON.parse(lines[last]!) as { target: string }).target;
+    // Cut the last batch record in half, as a kill -9 during its write would.
+    lines[last] = lines[last]!.slice(0, 40);
+    await bench.write('.cf/records.log', lines.slice(0, last + 1).join('\n'));
+    const r = await bench.build(['pairs']);
+    expect(r.exitCode).toBe(0);
+    expect(r.ran).toEqual([target]);
+    expect((await bench.build(['pairs'])).summary.ran).toEqual([]);
+  });
+
   it('two builds at once: both done, no batch runs twice; the second waited for the lock and found everything fresh', async () => {
     bench = await Bench.create({ seeds: 60 });
     const [a, b] = await Promise.all([bench.build(), bench.build()]);

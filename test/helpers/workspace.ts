@@ -132,12 +132,26 @@ export class Bench {
   readonly hanging = new Queue<Held>();
   private readonly gates = new Map<string, () => void>();
   private readonly waiters: Array<{ pred: (e: BuildEvent) => boolean; resolve: (e: BuildEvent) => void }> = [];
+  /** The pipeline's own runners and validators (an API runner, a replay), not the fake agent. */
+  realAgents = false;
+  /** The store on disk, in the directory's .cf/ (as cf's own), instead of in memory. */
+  disk = false;
+  /** Attempts keep their files in .cf/runs/ (as cf's own; a command validator reads them), not nowhere. */
+  runDirs = false;
   /** The clock of records and events (default: the time). */
   now: (() => Date) | undefined;
   /** The executor each build's jobs go through (a test may wrap it: a JSON round trip). */
   wrapExecutor: (e: BatchExecutor) => BatchExecutor = (e) => e;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly owned = true,
+  ) {}
+
+  /** A bench on an existing pipeline directory (its inputs read there; removed by its owner, not here). */
+  static on(dir: string): Bench {
+    return new Bench(dir, false);
+  }
 
   /** A pipeline directory: TWO_PHASES (pairs → legos, batches of 20) over `seeds` seeds, unless given. */
   static async create(opts: { seeds?: number; pipeline?: string; files?: Record<string, string> } = {}): Promise<Bench> {
@@ -151,7 +165,7 @@ export class Bench {
   }
 
   async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    if (this.owned) await rm(this.dir, { recursive: true, force: true });
   }
 
   file(rel: string): string {
@@ -199,8 +213,7 @@ export class Bench {
   }
 
   seams(): WorkspaceSeams {
-    return {
-      openStore: async (readOnly) => (readOnly ? this.snapshot() : this.store),
+    const fake: Pick<WorkspaceSeams, 'executor'> = {
       executor: (inputs, o) => ({
         executor: this.wrapExecutor(
           new LocalExecutor({
@@ -213,9 +226,13 @@ export class Bench {
         ),
         unstaged: () => false,
       }),
+    };
+    return {
+      openStore: async (readOnly) => (this.disk ? LocalStore.open(this.dir, { readOnly }) : readOnly ? this.snapshot() : this.store),
+      ...(this.realAgents ? {} : fake),
       outputs: this.outputs,
       lock: this.lock,
-      runDir: () => null,
+      ...(this.runDirs ? {} : { runDir: () => null }),
       local: false,
       ...(this.now ? { now: this.now } : {}),
     };
