@@ -11,7 +11,7 @@ afterEach(async () => {
 // tested in memory (workspace.build.test.ts). Here: the exit code and message of the real process.
 describe('cf build from a seeds file with no seeds', () => {
   it('an emptied seeds.json is not valid JSON, also after a build (exit 2, nothing touched)', async () => {
-    p = await Project.create({ seeds: 60 });
+    p = await Project.create({ seeds: 20 });
     expect((await p.cf(['build'])).code).toBe(0);
     const before = await p.read('out/pairs.json');
     await p.write('seeds.json', '');

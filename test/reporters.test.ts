@@ -3,7 +3,7 @@ import { HumanReporter, JsonReporter, type Reporter } from '../src/cli/reporters
 import { WatchReporter } from '../src/cli/watchReporter.js';
 import type { BuildEvent } from '../src/events/types.js';
 import { seedsJson } from './helpers/project.js';
-import { Bench, Sink, summaryEvent, type Built } from './helpers/workspace.js';
+import { Bench, Sink, summaryEvent, twoBuildsAtOnce, type Built } from './helpers/workspace.js';
 
 /*
  * The reporters own what cf prints of a build: here they are fed the events of real builds (the Workspace
@@ -90,7 +90,7 @@ describe('cf build prints (HumanReporter)', () => {
 
   it('a build that waited for the lock says for whom, then finds the work done', async () => {
     bench = await Bench.create({ seeds: 60 });
-    const [a, b] = await Promise.all([bench.build(), bench.build()]);
+    const [a, b] = await twoBuildsAtOnce(bench);
     const texts = [printed([a]), printed([b])];
     const waited = texts.filter((t) => t.includes('waiting for another cf in this directory'));
     expect(waited).toHaveLength(1);

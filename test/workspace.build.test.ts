@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeStatus } from '../src/cli/format/statuses.js';
 import { formatStaleReason } from '../src/engine/staleness.js';
 import { formatUserError } from '../src/util/errors.js';
-import { Bench } from './helpers/workspace.js';
+import { seedsJson } from './helpers/project.js';
+import { Bench, twoBuildsAtOnce } from './helpers/workspace.js';
 
 /*
  * cf build's decisions, through the composed Workspace in memory (test/helpers/workspace.ts): what runs,
@@ -252,7 +253,7 @@ describe('an input edited while cf runs (the Workspace, in memory)', () => {
 
   it('the batch that would read it is not built (not failed, nothing recorded), exit 1; the next build builds it', async () => {
     bench = await Bench.create({ seeds: 20 });
-    await bench.write('seeds.json', (await import('./helpers/project.js')).seedsJson(20, (i) => (i === 5 ? 'gate me' : `seed number ${i}`)));
+    await bench.write('seeds.json', seedsJson(20, (i) => (i === 5 ? 'gate me' : `seed number ${i}`)));
     bench.knobs = { gateText: 'gate me', onlyPhase: 'pairs' };
     const b = bench;
     const building = b.build();
@@ -293,7 +294,7 @@ describe('crashes and concurrency (the Workspace, in memory)', () => {
 
   it('two builds at once: both done, no batch runs twice; the second waited for the lock and found everything fresh', async () => {
     bench = await Bench.create({ seeds: 60 });
-    const [a, b] = await Promise.all([bench.build(), bench.build()]);
+    const [a, b] = await twoBuildsAtOnce(bench);
     expect(a.exitCode).toBe(0);
     expect(b.exitCode).toBe(0);
     expect(bench.runs.map((r) => r.target).sort()).toEqual(['legos#1', 'legos#2', 'legos#3', 'pairs#1', 'pairs#2', 'pairs#3']);

@@ -366,6 +366,23 @@ export class Bench {
   }
 }
 
+/**
+ * Two builds of the same workspace at once, as two cf build in one directory: the first holds the lock
+ * (its run of pairs#1 is held) until the second is waiting for it, so that they overlap whatever the timing.
+ */
+export async function twoBuildsAtOnce(b: Bench): Promise<[Built, Built]> {
+  const knobs = b.knobs;
+  b.knobs = { ...knobs, gateText: 'seed number 1', onlyPhase: 'pairs' };
+  const first = b.build();
+  const held = await b.gated.next();
+  const waiting = b.when((e) => e.event === 'waiting');
+  const second = b.build();
+  await waiting;
+  b.knobs = knobs;
+  b.release(held.target);
+  return Promise.all([first, second]);
+}
+
 /** The summary event cf build prints after a build (as cli/commands/build.ts makes it). */
 export function summaryEvent(b: Built, ms = 1234): BuildEvent {
   return { event: 'summary', ok: b.exitCode === 0, exitCode: b.exitCode, ms, ...b.summary };
