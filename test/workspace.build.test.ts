@@ -265,7 +265,9 @@ describe('an input edited while cf runs (the Workspace, in memory)', () => {
     expect(r.events.find((e) => e.event === 'cancelled')).toEqual({ event: 'cancelled', target: 'legos#1', because: 'prompts/legos.md changed while cf was running' });
     expect(r.events.some((e) => e.event === 'failed')).toBe(false);
     expect(r.summary).toMatchObject({ ran: ['pairs#1'], fresh: [], cancelled: ['legos#1'] });
-    expect(b.store.failure('legos#1' as never)).toBeUndefined();
+    // Nothing recorded for it: no failure (nor any other).
+    expect(b.store.targets().filter((t) => b.store.failure(t))).toEqual([]);
+    expect(b.store.lastSuccess('legos#1' as never)).toBeUndefined();
     b.knobs = {};
     const again = await b.build();
     expect(again.exitCode).toBe(0);

@@ -14,7 +14,6 @@ import type { Request } from '../../src/engine/targets.js';
 import { emptySummary, type BuildEvent, type BuildSummary } from '../../src/events/types.js';
 import type { BatchExecutor } from '../../src/exec/executor.js';
 import { LocalExecutor } from '../../src/exec/localExecutor.js';
-import type { AgentRequest, AgentResult, AgentRunner } from '../../src/exec/runners/types.js';
 import type { ValidationError, Validator } from '../../src/exec/validate.js';
 import { createValidator } from '../../src/exec/validators.js';
 import { LocalStore } from '../../src/store/localStore.js';
@@ -22,80 +21,20 @@ import { memoryLock } from '../../src/store/lock.js';
 import { State } from '../../src/store/state.js';
 import { MemoryOutputStore } from '../../src/store/outputs.js';
 import type { UserError } from '../../src/util/errors.js';
+import { FakeAgent, type FakeRun, type Held, type Knobs, type Queue } from './fakeAgent.js';
 import { seedsJson, TWO_PHASES } from './project.js';
+
+export { echoAgent, echoAnswer, type FakeRun, type Knobs } from './fakeAgent.js';
 
 /*
  * A real Workspace (src/app/workspace.ts) opened on a temporary directory that holds only its inputs
  * (pipeline.yaml, seeds, intelligence: read as cf reads them), with everything else in memory: the store
- * (LocalStore.memory(), kept across builds as .cf/ is), the merged outputs (MemoryOutputStore), the lock,
- * and the agents: the real LocalExecutor (attempt loop, -j slots, budget) over an in-process fake agent
- * that behaves as test/fixtures/fake-agent.mjs does, and the phases' real validators (or fakes). No process
- * is started; each build() opens the workspace again, as a new cf invocation does.
+ * (LocalStore.memory(), kept across builds as .cf/ is), the merged outputs (MemoryOutputStore), the lock
+ * (memoryLock), and the agents: the real LocalExecutor (attempt loop, -j slots, budget) over an in-process
+ * fake agent (fakeAgent.ts, as test/fixtures/fake-agent.mjs behaves) and the phases' real validators (or
+ * fakes). No process is started unless a test asks for the pipeline's own agents or command validators.
+ * Each build() opens the workspace again, as a new cf invocation does.
  */
-
-/** What the fake agent was asked: one entry per attempt (as runs.log of the CLI tests). */
-export interface FakeRun {
-  target: string;
-  phase: string;
-  batch: number;
-  count: number;
-  attempt: number;
-  ids: string[];
-  /** The whole prompt (intelligence, batch context, input, retry errors). */
-  prompt: string;
-}
-
-/**
- * How the fake agent misbehaves (fake-agent.mjs's FAKE_* variables): items whose id is in `fail` make it
- * exit 1; those in `flaky` are left out of attempt 1 (and of later ones unless the prompt names their
- * error); a run holding an item in `hang` or whose text contains `hangText` waits until it is cancelled;
- * one whose text contains `gateText` waits until the test releases it (Gates). `onlyPhase` limits them.
- */
-export interface Knobs {
-  fail?: string[];
-  flaky?: string[];
-  hang?: string[];
-  hangText?: string;
-  gateText?: string;
-  onlyPhase?: string;
-}
-
-/** The fake agent's answer as an agent result (what the fake agent gives when it behaves). */
-export const echoAgent = (req: AgentRequest): AgentResult => ({ ok: true, output: echoAnswer(req) });
-
-/** Values pushed by one side and awaited by the other, in order: waiting on an event, never on time. */
-export class Queue<T> {
-  private readonly items: T[] = [];
-  private readonly waiters: Array<(x: T) => void> = [];
-
-  push(x: T): void {
-    const w = this.waiters.shift();
-    if (w) w(x);
-    else this.items.push(x);
-  }
-
-  next(): Promise<T> {
-    return this.items.length ? Promise.resolve(this.items.shift()!) : new Promise((r) => this.waiters.push(r));
-  }
-}
-
-/** A run the fake agent holds: it goes on when released, or ends when cancelled (`signal`). */
-export interface Held {
-  target: string;
-  signal: AbortSignal;
-}
-
-/**
- * The fake agent's answer: { id, text: "<phase>(<input text>)<suffix>" }, the suffix from an intelligence
- * line "SUFFIX-FOR <id>: <text>" (so an intelligence edit can change one item's output and no other).
- */
-export function echoAnswer(req: AgentRequest, leaveOut: ReadonlySet<string> = new Set()): string {
-  const suffixes = new Map([...req.prompt.intelligence.matchAll(/^SUFFIX-FOR (\S+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
-  const out = req.inputItems
-    .filter((it) => !leaveOut.has(String(it.id)))
-    .map((it) => ({ id: it.id, text: `${req.phase}(${String(it.text ?? '')})${suffixes.get(String(it.id)) ?? ''}` }));
-  return JSON.stringify(out, null, 2);
-}
 
 export interface Built {
   summary: BuildSummary;
@@ -111,26 +50,17 @@ export type BuildCall = Partial<Omit<BuildOptions, 'emit'>> & { emit?: (e: Build
 
 export class Bench {
   /** The recorded state: one store for every build, as .cf/ is. */
-  store = LocalStore.memory();
+  readonly store = LocalStore.memory();
   readonly outputs = new MemoryOutputStore();
   readonly lock = memoryLock();
   /** Kept between opens, as cf watch keeps it. */
   readonly statCache = StatCache.memory();
-  readonly runs: FakeRun[] = [];
+  /** The agent of every phase (unless realAgents): its runs, its knobs, the runs it holds. */
+  readonly fake = new FakeAgent();
   /** Every build's events, in order. */
   readonly events: BuildEvent[] = [];
-  knobs: Knobs = {};
-  /** Replaces the fake agent (its runs are still logged). */
-  agent: ((req: AgentRequest) => Promise<AgentResult> | AgentResult) | null = null;
-  /** The runner's own properties (priced: its results carry a cost). */
-  runner: Pick<AgentRunner, 'priced' | 'estimateCost'> = {};
   /** A phase's validator, instead of the one pipeline.yaml gives it (null: none). */
   readonly validators = new Map<string, ((items: Item[]) => ValidationError[]) | null>();
-  /** Runs holding an item whose text contains knobs.gateText, in the order they arrive. */
-  readonly gated = new Queue<Held>();
-  /** Runs that hang (knobs.hang, knobs.hangText), in the order they start hanging. */
-  readonly hanging = new Queue<Held>();
-  private readonly gates = new Map<string, () => void>();
   private readonly waiters: Array<{ pred: (e: BuildEvent) => boolean; resolve: (e: BuildEvent) => void }> = [];
   /** The pipeline's own runners and validators (an API runner, a replay), not the fake agent. */
   realAgents = false;
@@ -204,12 +134,40 @@ export class Bench {
     return new Promise((resolve) => this.waiters.push({ pred, resolve }));
   }
 
-  /** Lets a gated run go on. */
+  /** What the fake agent was asked, attempt by attempt. */
+  get runs(): FakeRun[] {
+    return this.fake.runs;
+  }
+
+  /** How the fake agent misbehaves from now on. */
+  get knobs(): Knobs {
+    return this.fake.knobs;
+  }
+
+  set knobs(k: Knobs) {
+    this.fake.knobs = k;
+  }
+
+  /** An agent of the test's own instead (its runs are still logged). */
+  set agent(a: FakeAgent['agent']) {
+    this.fake.agent = a;
+  }
+
+  /** The runner's own properties (priced: its results carry a cost). */
+  set runner(r: FakeAgent['runnerProps']) {
+    this.fake.runnerProps = r;
+  }
+
+  get gated(): Queue<Held> {
+    return this.fake.gated;
+  }
+
+  get hanging(): Queue<Held> {
+    return this.fake.hanging;
+  }
+
   release(target: string): void {
-    const go = this.gates.get(target);
-    if (!go) throw new Error(`no gated run for ${target}`);
-    this.gates.delete(target);
-    go();
+    this.fake.release(target);
   }
 
   seams(): WorkspaceSeams {
@@ -219,7 +177,7 @@ export class Bench {
           new LocalExecutor({
             phase: (name) => inputs.graph.phase(name),
             jobs: o.jobs,
-            runnerFor: () => this.fakeRunner(),
+            runnerFor: () => this.fake.runner(),
             validatorFor: (phase) => this.validatorFor(phase, inputs.pipeline),
             budget: o.budget,
           }),
@@ -332,37 +290,6 @@ export class Bench {
         return errors.length ? { kind: 'invalid', errors } : { kind: 'valid' };
       },
     };
-  }
-
-  private fakeRunner(): AgentRunner {
-    return { delivery: 'reply', ...this.runner, run: (req) => this.fakeAgent(req) };
-  }
-
-  private async fakeAgent(req: AgentRequest): Promise<AgentResult> {
-    const ids = req.inputItems.map((it) => String(it.id));
-    this.runs.push({ target: req.target, phase: req.phase, batch: req.batch, count: req.batchCount, attempt: req.attempt, ids, prompt: req.prompt.full });
-    if (this.agent) return this.agent(req);
-    const k = this.knobs;
-    const on = !k.onlyPhase || k.onlyPhase === req.phase;
-    const hits = (list: string[] | undefined): string[] => (on ? ids.filter((id) => list?.includes(id)) : []);
-    const texts = req.inputItems.map((it) => String(it.text ?? ''));
-    if (on && k.gateText && texts.some((t) => t.includes(k.gateText!))) {
-      await new Promise<void>((resolve) => {
-        this.gates.set(req.target, resolve);
-        this.gated.push({ target: req.target, signal: req.signal });
-        req.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-      if (req.signal.aborted) return { ok: false, failure: { kind: 'cancelled' } };
-    }
-    if (hits(k.fail).length) return { ok: false, failure: { kind: 'exit', code: 1, detail: `fake agent: refusing ${hits(k.fail).join(',')}` } };
-    if (hits(k.hang).length || (on && k.hangText && texts.some((t) => t.includes(k.hangText!)))) {
-      this.hanging.push({ target: req.target, signal: req.signal });
-      if (!req.signal.aborted) await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
-      return { ok: false, failure: { kind: 'cancelled' } };
-    }
-    const flaky = hits(k.flaky);
-    const named = flaky.every((id) => req.prompt.full.includes(`- ${id}: ${id} is missing from the output`));
-    return { ok: true, output: echoAnswer(req, new Set(flaky.length && (req.attempt === 1 || !named) ? flaky : [])) };
   }
 }
 
