@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { childrenOf, isRunning, killLeftovers, Project, readySignal, targetsOf } from './helpers/project.js';
+import { Bench } from './helpers/workspace.js';
 
 const projects: Project[] = [];
 const cleanups: Array<() => void> = [];
@@ -14,6 +15,8 @@ async function project(seeds: number): Promise<Project> {
   return p;
 }
 
+// A torn record and two builds at once (the lock) are tested in process (workspace.build.test.ts,
+// lock.test.ts). Here: kill -9 of cf itself.
 describe('crashes and concurrency', () => {
   it('after kill -9 mid-build, the next build stops what the dead cf left running, runs only unfinished batches and merges byte-identically', async () => {
     const p = await project(60);
@@ -51,38 +54,14 @@ describe('crashes and concurrency', () => {
     expect(left.filter(isRunning)).toEqual([]);
     expect(targetsOf(await p.takeRuns())).toEqual(['legos#3', 'pairs#3']);
 
-    const clean = await project(60);
-    expect((await clean.cf(['build'])).code).toBe(0);
-    expect(await p.read('out/pairs.json')).toBe(await clean.read('out/pairs.json'));
-    expect(await p.read('out/legos.json')).toBe(await clean.read('out/legos.json'));
-  });
-
-  it('a record torn by a crash mid-write is ignored and the batch reruns', async () => {
-    const p = await project(40);
-    expect((await p.cf(['build', 'pairs'])).code).toBe(0);
-    await p.takeRuns();
-    const log = await p.read('.cf/records.log');
-    const lines = log.trimEnd().split('\n');
-    const last = lines.findLastIndex((l) => l.includes('"t":"batch"'));
-    const target = (JSON.parse(lines[last]!) as { target: string }).target;
-    // Cut the last batch record in half, as a kill -9 during its write would.
-    lines[last] = lines[last]!.slice(0, 40);
-    await p.write('.cf/records.log', lines.slice(0, last + 1).join('\n'));
-    const r = await p.cf(['build', 'pairs']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(targetsOf(await p.takeRuns())).toEqual([target]);
-    expect((await p.cf(['build', 'pairs'])).stdout).toContain('0 ran');
-  });
-
-  it('two builds at once: both exit 0, no batch runs twice', async () => {
-    const p = await project(60);
-    const [a, b] = await Promise.all([p.cf(['build']), p.cf(['build'])]);
-    expect(a.code, a.stderr).toBe(0);
-    expect(b.code, b.stderr).toBe(0);
-    const runs = await p.takeRuns();
-    expect(targetsOf(runs)).toEqual(['legos#1', 'legos#2', 'legos#3', 'pairs#1', 'pairs#2', 'pairs#3']);
-    const waited = [a, b].filter((r) => r.stdout.includes('waiting for another cf in this directory'));
-    expect(waited).toHaveLength(1);
-    expect(waited[0]!.stdout).toContain('0 ran, 6 fresh');
+    // A clean build of the same inputs (in memory: the fake agent's answers are the same) writes the same bytes.
+    const clean = await Bench.create({ seeds: 60 });
+    try {
+      expect((await clean.build()).exitCode).toBe(0);
+      expect(await p.read('out/pairs.json')).toBe(clean.output('out/pairs.json'));
+      expect(await p.read('out/legos.json')).toBe(clean.output('out/legos.json'));
+    } finally {
+      await clean.remove();
+    }
   });
 });

@@ -19,24 +19,8 @@ phases:
     output: out/pairs.json
 ${extra}`;
 
-describe('seeds formats', () => {
-  it('.txt seeds are numbered S0001, S0002, … (blank lines skipped); .jsonl is one object a line', async () => {
-    p = await Project.create({ pipeline: onePhase('seeds.txt'), files: { 'seeds.txt': 'first\n\nsecond\nthird\n' } });
-    const r = await p.cf(['build']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(await p.read('out/pairs.json'))).toEqual([
-      { id: 'S0001', text: 'pairs(first)' },
-      { id: 'S0002', text: 'pairs(second)' },
-      { id: 'S0003', text: 'pairs(third)' },
-    ]);
-    await p.write('pipeline.yaml', onePhase('seeds.jsonl').replace('seeds: seeds.jsonl', 'seeds: seeds.jsonl\nid: key'));
-    await p.write('seeds.jsonl', '{"key": "a", "text": "x"}\n{"key": "b", "text": "y"}\n{"key": "a", "text": "z"}\n');
-    const dup = await p.cf(['build']);
-    expect(dup.code).toBe(2);
-    expect(dup.stderr).toContain('seeds.jsonl:3: duplicate seed id "a" (first at line 1)');
-  });
-});
-
+// .txt and .jsonl seeds are read through the Workspace in memory (workspace.build.test.ts). Here: command
+// validators, which are processes.
 describe('the validate command', () => {
   it('its lines are errors attributed to items, carried into the retry prompt', async () => {
     // Rejects S0002 and S0003 on attempt 1.

@@ -1,4 +1,4 @@
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Project } from './helpers/project.js';
@@ -54,8 +54,8 @@ async function realProject(runner: 'replay' | 'fail', strict = false): Promise<P
   return project;
 }
 
-const stripNew = (seeds: Array<{ legos: Array<Record<string, unknown>> }>) => seeds.map((s) => ({ ...s, legos: s.legos.map(({ new: _n, ...l }) => l) }));
-
+// Replay builds and adoptions of the real course are tested in process through the Workspace
+// (ssi.workspace.test.ts). Here: cf check, and cf adopt and cf status as processes (exit codes, --json).
 describe.runIf(sharedData('the real SSi course (../shared/data/ssi)'))('the real SSi course (../shared/data/ssi)', () => {
   it('cf check lego_pairs.json: per-rule counts that agree with the data README', async () => {
     p = await Project.create({ seeds: 1 });
@@ -83,73 +83,6 @@ describe.runIf(sharedData('the real SSi course (../shared/data/ssi)'))('the real
     expect(gate.length).toBeGreaterThan(0);
     for (const e of gate) expect(e.message).toMatch(/^phrase ".+" uses ".+", not taught/);
     expect(gate.every((e) => e.legoId?.startsWith(e.seedId))).toBe(true);
-  });
-
-  it('replay rebuilds seed_pairs.json and lego_pairs.json with the same seeds and LEGOs; a second build runs nothing', async () => {
-    p = await realProject('replay');
-    const first = await p.cf(['build']);
-    expect(first.code, first.stdout + first.stderr).toBe(0);
-    expect(first.stdout).toContain('68 ran');
-    const original = JSON.parse(await readFile(path.join(SPA, 'lego_pairs.json'), 'utf8')) as { seeds: Array<{ seed_id: string; seed_pair: unknown; legos: Array<Record<string, unknown>> }> };
-    const rebuilt = JSON.parse(await p.read('out/lego_pairs.json')) as typeof original & { total_seeds: number; total_legos: number };
-    expect(rebuilt.total_seeds).toBe(668);
-    expect(rebuilt.total_legos).toBe(2796); // the original header says 2945
-    expect(stripNew(rebuilt.seeds)).toEqual(stripNew(original.seeds));
-    const pairs = JSON.parse(await readFile(path.join(SPA, 'seed_pairs.json'), 'utf8')) as { translations: unknown };
-    expect((JSON.parse(await p.read('out/seed_pairs.json')) as { translations: unknown }).translations).toEqual(pairs.translations);
-    const second = await p.cf(['build']);
-    expect(second.stdout).toContain('0 ran, 68 fresh');
-    // S0130's known side fixes a typo of the canonical seed: a warning here, recorded with its batch.
-    expect((await p.cf(['explain', 'seed_pairs#7'])).stdout).toContain('S0130: [known_matches_canonical]');
-  });
-
-  it('cf adopt then cf build runs no agent; editing one seed afterwards reruns one batch', async () => {
-    p = await realProject('replay');
-    const tooEarly = await p.cf(['adopt', 'lego_pairs', '--from', path.join(SPA, 'lego_pairs.json')]);
-    expect(tooEarly.code).toBe(1);
-    expect(tooEarly.stdout).toContain('upstream seed_pairs#1 is not built; build or adopt seed_pairs first');
-    const a1 = await p.cf(['adopt', 'seed_pairs', '--from', path.join(SPA, 'seed_pairs.json')]);
-    expect(a1.stdout).toContain('34 of 34 batches of seed_pairs adopted');
-    const a2 = await p.cf(['adopt', 'lego_pairs', '--from', path.join(SPA, 'lego_pairs.json')]);
-    expect(a2.code, a2.stdout).toBe(0);
-    const build = await p.cf(['build']);
-    expect(build.code, build.stdout).toBe(0);
-    expect(build.stdout).toContain('0 ran, 68 fresh');
-    expect(JSON.parse(await p.read('out/lego_pairs.json'))).toMatchObject({ total_seeds: 668, total_legos: 2796 });
-
-    // Edit one seed: only its seed_pairs batch runs (the replayed translation comes back the same, so
-    // lego_pairs stays fresh by early cutoff).
-    const seeds = (await p.read('canonical_seeds.json')).replace('"I\'m trying to learn."', '"I\'m trying hard to learn."');
-    await p.write('canonical_seeds.json', seeds);
-    const dry = await p.cf(['build', '-n']);
-    expect(dry.stdout).toContain('would run  seed_pairs#1: seed S0002 changed');
-    const edited = await p.cf(['build', '--json']);
-    const summary = JSON.parse(edited.stdout.trim().split('\n').at(-1)!) as { ran: string[] };
-    expect(summary.ran).toEqual(['seed_pairs#1']);
-  });
-
-  it('cf adopt of a phase with the vocabulary context (lego_baskets) records what a build finds fresh', async () => {
-    const baskets = `  - name: lego_baskets
-    intelligence: prompts/baskets.md
-    runner: split
-    output: out/lego_baskets.json
-    context: {vocabulary: lego_pairs}
-    merge: ssi:lego_baskets
-    validate: {rules: ssi:lego_baskets, severity: {gate: warning, phrase_contains_lego: warning, final_lego_ends_with_seed: warning, no_duplicate_phrases: warning, basket_matches_lego: warning}}
-`;
-    p = await Project.create({ pipeline: realPipeline('fail') + baskets, files: { 'prompts/baskets.md': '# Baskets\n' } });
-    await copyFile(path.join(SSI, 'canonical_seeds.json'), p.file('canonical_seeds.json'));
-    for (const [phase, file] of [['seed_pairs', 'seed_pairs.json'], ['lego_pairs', 'lego_pairs.json']]) {
-      expect((await p.cf(['adopt', phase!, '--from', path.join(SPA, file!)])).code).toBe(0);
-    }
-    // The sample holds S0001-S0100: batches 1-5; the others are not in it.
-    const a = await p.cf(['adopt', 'lego_baskets', '--from', path.join(SPA, 'lego_baskets.sample_S0001-S0100.json'), '--json']);
-    const report = JSON.parse(a.stdout) as { adopted: string[]; rejected: Array<{ target: string }> };
-    expect(report.adopted).toEqual(['lego_baskets#1', 'lego_baskets#2', 'lego_baskets#3', 'lego_baskets#4', 'lego_baskets#5']);
-    // No agent may run (the runner fails): the adopted batches and what they read are fresh.
-    const build = await p.cf(['build', 'lego_baskets#1', 'lego_baskets#2', 'lego_baskets#3', 'lego_baskets#4', 'lego_baskets#5', '--json']);
-    expect(build.code, build.stdout + build.stderr).toBe(0);
-    expect((JSON.parse(build.stdout.trim().split('\n').at(-1)!) as { ran: string[]; fresh: string[] }).ran).toEqual([]);
   });
 
   it('strict rules: batches with invalid items are reported and not adopted', async () => {

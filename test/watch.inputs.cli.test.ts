@@ -1,7 +1,5 @@
-import { chmod, copyFile, mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Project, REPO, seedsJson } from './helpers/project.js';
+import { Project, seedsJson } from './helpers/project.js';
 import { Lines, stopAll, Watch } from './helpers/watch.js';
 
 let p: Project | undefined;
@@ -14,6 +12,7 @@ afterEach(async () => {
   proc = undefined;
 });
 
+// --max-cost across a watch session's rebuilds is tested in memory (workspace.watch.test.ts).
 describe('cf watch: input it cannot build from', () => {
   it('a seeds file saved empty or unparsable is not ready: reported (--json: an error event), no output touched, built at the next good save', async () => {
     p = await Project.create({ seeds: 60 });
@@ -66,33 +65,5 @@ describe('cf watch: input it cannot build from', () => {
     expect(back.changed).toEqual(['pipeline.yaml', 'seeds.json']);
     expect(back.ran).toEqual(['legos#2', 'pairs#2']);
     expect(w.seen.filter((e) => e.event === 'summary')).toHaveLength(2);
-  });
-
-  it('--max-cost is the budget of the whole watch session, not of each rebuild', async () => {
-    const pipeline = `seeds: seeds.json
-batch_size: 10
-runners:
-  claude: {preset: claude-code, model: claude-sonnet-4-5}
-phases:
-  - name: pairs
-    intelligence: prompts/pairs.md
-    runner: claude
-    output: out/pairs.json
-`;
-    p = await Project.create({ seeds: 20, pipeline });
-    await mkdir(p.file('bin'));
-    await copyFile(path.join(REPO, 'test/fixtures/fake-claude.mjs'), p.file('bin/claude'));
-    await chmod(p.file('bin/claude'), 0o755);
-    const env = { PATH: `${p.file('bin')}:${process.env.PATH}`, FAKE_CLAUDE_LOG: p.file('claude.log') };
-    // One attempt costs $0.0125: $0.03 pays for the first build's two, not for a third.
-    w = new Watch(p.spawn(['watch', '--json', '-j', '1', '--max-cost', '0.03'], env));
-    const first = await w.rebuild();
-    expect(first.ran).toEqual(['pairs#1', 'pairs#2']);
-    await p.editSeed('S0005', 'an edited seed');
-    const second = await w.rebuild();
-    expect(second.ran).toEqual([]);
-    expect(second.summary).toMatchObject({ stopped: ['pairs#1'], maxCost: 0.03 });
-    const spent = [first, second].reduce((n, r) => n + Object.values(r.summary.usage as Record<string, { costUsd: number }>).reduce((m, u) => m + u.costUsd, 0), 0);
-    expect(spent).toBeLessThanOrEqual(0.03);
   });
 });

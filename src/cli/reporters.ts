@@ -9,6 +9,9 @@ import { count } from '../util/plural.js';
 import { unreachable } from '../util/result.js';
 import { formatUserError } from '../util/errors.js';
 
+/** Where a reporter writes: stdout (a test passes a sink of its own). */
+export type ReportSink = Pick<NodeJS.WriteStream, 'write'> & { columns?: number };
+
 /** A consumer of build events: NDJSON, human (live on a TTY, plain lines otherwise) or quiet. */
 export interface Reporter {
   event(e: BuildEvent): void;
@@ -19,8 +22,11 @@ export interface Reporter {
 
 /** NDJSON: every event a line, its data and its text fields (eventText), stamped (buildId, seq, ts). */
 export class JsonReporter implements Reporter {
+  constructor(private readonly out: ReportSink = process.stdout) {}
+
   event(e: BuildEvent | StampedEvent): void {
-    process.stdout.write(`${JSON.stringify({ ...e, ...eventText(e), ...('ts' in e ? {} : { ts: new Date().toISOString() }) })}\n`);
+    this.out.write(`${JSON.stringify({ ...e, ...eventText(e), ...('ts' in e ? {} : { ts: new Date().toISOString() }) })}
+`);
   }
   note(): void {}
   close(): void {}
@@ -66,12 +72,13 @@ export class HumanReporter implements Reporter {
 
   constructor(
     private readonly opts: { tty: boolean; quiet: boolean; verbose: boolean },
+    private readonly out: ReportSink = process.stdout,
   ) {}
 
   async start(): Promise<void> {
     if (!this.opts.tty || this.opts.quiet) return;
     const { createLogUpdate } = await import('log-update');
-    this.live = createLogUpdate(process.stdout);
+    this.live = createLogUpdate(this.out as NodeJS.WriteStream);
     this.timer = setInterval(() => this.render(), 1000);
     this.timer.unref();
   }
@@ -79,10 +86,10 @@ export class HumanReporter implements Reporter {
   private print(line: string): void {
     if (this.live) {
       this.live.clear();
-      process.stdout.write(`${line}\n`);
+      this.out.write(`${line}\n`);
       this.render();
     } else {
-      process.stdout.write(`${line}\n`);
+      this.out.write(`${line}\n`);
     }
   }
 
@@ -93,7 +100,7 @@ export class HumanReporter implements Reporter {
       return;
     }
     const now = Date.now();
-    const width = process.stdout.columns || 80;
+    const width = this.out.columns || 80;
     const parts = [...this.running.values()].map((r) => {
       const a = this.attempts.get(r.label);
       const notes = [...(r.what === 'validator' ? ['validating'] : []), ...(a && a.attempt > 1 ? [`attempt ${a.attempt}/${a.of}`] : [])];

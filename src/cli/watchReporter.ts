@@ -3,7 +3,7 @@ import { formatDuration } from '../util/duration.js';
 import { formatUsd } from '../exec/runners/usage.js';
 import { describeLockWait } from '../store/lock.js';
 import { formatStaleReason } from './format/reasons.js';
-import { formatErrorEvent, formatErrors, type Reporter } from './reporters.js';
+import { formatErrorEvent, formatErrors, type Reporter, type ReportSink } from './reporters.js';
 
 /**
  * cf watch without -v or --json: one line per rebuild, what changed and what ran, e.g.
@@ -15,6 +15,8 @@ export class WatchReporter implements Reporter {
   /** Why each batch started (a run of several batches' items: each of them). */
   private readonly reasons = new Map<string, string[]>();
   private below: string[] = [];
+
+  constructor(private readonly out: ReportSink = process.stdout) {}
 
   event(e: BuildEvent): void {
     switch (e.event) {
@@ -69,6 +71,6 @@ export class WatchReporter implements Reporter {
   close(): void {}
 
   private print(text: string): void {
-    process.stdout.write(`${text}\n`);
+    this.out.write(`${text}\n`);
   }
 }

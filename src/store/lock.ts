@@ -115,3 +115,51 @@ export async function acquireLock(
     }
   }
 }
+
+/**
+ * One cf at a time, in memory: the lock of a workspace that has no directory of its own to lock (tests, an
+ * in-memory workspace). A second taker is told who holds it, once, and waits in line; an abort while it
+ * waits rejects, as acquireLock's does.
+ */
+export function memoryLock(): (command: string, onWait: (owner: LockOwner | null) => void, signal?: AbortSignal) => Promise<HeldLock> {
+  let holder: LockOwner | null = null;
+  /** Who waits, in order; a release hands the lock to the first (no one can take it in between). */
+  const queue: Array<{ owner: LockOwner; take(): void }> = [];
+  const held = (): HeldLock => {
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        const next = queue.shift();
+        holder = next?.owner ?? null;
+        next?.take();
+      },
+    };
+  };
+  return async (command, onWait, signal) => {
+    const owner: LockOwner = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
+    if (!holder) {
+      holder = owner;
+      return held();
+    }
+    onWait(holder);
+    if (signal?.aborted) throw signal.reason;
+    await new Promise<void>((resolve, reject) => {
+      const entry = {
+        owner,
+        take: (): void => {
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        },
+      };
+      const abort = (): void => {
+        queue.splice(queue.indexOf(entry), 1);
+        reject(signal!.reason);
+      };
+      queue.push(entry);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+    return held();
+  };
+}

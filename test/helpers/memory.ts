@@ -8,6 +8,7 @@ import { Decider } from '../../src/engine/decide.js';
 import type { BuildEvent } from '../../src/events/types.js';
 import { phaseParts, type PhaseParts } from '../../src/engine/fingerprint.js';
 import { MemoryBlobStore } from '../../src/store/blobs.js';
+import type { BuildStore } from '../../src/store/buildStore.js';
 import { LocalStore } from '../../src/store/localStore.js';
 import { MemoryOutputStore } from '../../src/store/outputs.js';
 import type { PhaseConfig, Pipeline, RunnerConfig } from '../../src/config/pipeline.js';
@@ -55,6 +56,8 @@ export class World {
   readonly runs: AgentRequest[] = [];
   readonly events: BuildEvent[] = [];
   agent: AgentFn = echoAgent;
+  /** The store the engine reads and writes through (default: a LocalStore over `state` and `objects`). */
+  store: BuildStore | null = null;
   jobs = 4;
   batchSize = 20;
   batching: 'positional' | 'stable' = 'positional';
@@ -115,7 +118,7 @@ export class World {
     };
     for (const p of pipeline.phases) parts.set(p.name, await phaseParts(pipeline, p, hasher));
     const seeds = this.seedSet();
-    return new Decider(new BuildGraph(pipeline, seeds.ids), seeds, parts, new LocalStore(this.state, this.objects));
+    return new Decider(new BuildGraph(pipeline, seeds.ids), seeds, parts, this.store ?? new LocalStore(this.state, this.objects));
   }
 
   /** Builds `targets` (default: everything); returns the summary and the targets whose agents ran. */

@@ -1,5 +1,3 @@
-import { createServer, type Socket } from 'node:net';
-import path from 'node:path';
 import type { Project } from './project.js';
 
 export type Event = Record<string, unknown> & { event: string };
@@ -79,48 +77,4 @@ export class Watch {
       changed: changed ? (changed.files as string[]) : null,
     };
   }
-}
-
-/**
- * A unix socket holding gated fake agents (FAKE_GATE_TEXT, FAKE_GATE_SOCKET): each reports when it
- * arrives and goes on only when released.
- */
-export async function gate(dir: string): Promise<{
-  path: string;
-  arrived(): Promise<{ agent: number; target: string }>;
-  release(target: string): void;
-  close(): void;
-}> {
-  const socketPath = path.join(dir, 'gate.sock');
-  const held = new Map<string, Socket>();
-  const queue: Array<{ agent: number; target: string }> = [];
-  const waiters: Array<(x: { agent: number; target: string }) => void> = [];
-  const server = createServer((sock) => {
-    let data = '';
-    sock.on('data', (d) => {
-      data += String(d);
-      if (!data.includes('\n')) return;
-      const who = JSON.parse(data) as { agent: number; target: string };
-      held.set(who.target, sock);
-      const w = waiters.shift();
-      if (w) w(who);
-      else queue.push(who);
-    });
-    sock.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(socketPath, r));
-  return {
-    path: socketPath,
-    arrived: async () => queue.shift() ?? (await new Promise((r) => waiters.push(r))),
-    release: (target) => {
-      const s = held.get(target);
-      if (!s) throw new Error(`no gated agent for ${target}`);
-      held.delete(target);
-      s.write('go\n');
-    },
-    close: () => {
-      for (const s of held.values()) s.destroy();
-      server.close();
-    },
-  };
 }
