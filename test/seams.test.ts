@@ -103,6 +103,29 @@ describe('the store seam', () => {
     expect(far.server!.calls.get('get')).toBeGreaterThan(0);
   });
 
+  it('through the Workspace: two checkouts sharing one far store; the second runs nothing the first built, and writes the same outputs', async () => {
+    const server = new StoreServer();
+    const [a, b] = [await Bench.create({ seeds: 60 }), await Bench.create({ seeds: 60 })];
+    try {
+      a.storeInstead = new RemoteStore(server);
+      b.storeInstead = new RemoteStore(server);
+      const first = await a.build();
+      expect(first.ran).toEqual(['legos#1', 'legos#2', 'legos#3', 'pairs#1', 'pairs#2', 'pairs#3']);
+      const second = await b.build();
+      expect(second.runs).toEqual([]);
+      expect(second.summary.fresh.slice().sort()).toEqual(first.ran);
+      for (const out of ['out/pairs.json', 'out/legos.json']) expect(b.output(out)).toBe(a.output(out));
+      // One seed edited on the second: its batches run there; the first, given the same edit, runs nothing.
+      await b.editSeed('S0025', 'edited on the second machine');
+      expect((await b.build()).ran).toEqual(['legos#2', 'pairs#2']);
+      await a.editSeed('S0025', 'edited on the second machine');
+      expect((await a.build()).runs).toEqual([]);
+      expect(a.output('out/legos.json')).toBe(b.output('out/legos.json'));
+    } finally {
+      await Promise.all([a.remove(), b.remove()]);
+    }
+  });
+
   it('a blob damaged in the far store is found by its hash when read, and built again in the same build', async () => {
     const far = await world('remote');
     await far.w.build();

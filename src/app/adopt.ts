@@ -25,6 +25,7 @@ export async function adopt(ws: Workspace, phase: PhaseConfig, items: Item[], so
           return dir && `${dir}/adopt`;
         },
         signal: new AbortController().signal,
+        now: () => ws.now(),
       });
       await ws.inputs.cache.save();
       return report;

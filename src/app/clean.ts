@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { decodeRefs } from '../engine/fingerprint.js';
 import { batchTarget, phaseTarget, type Request, type TargetId } from '../engine/targets.js';
-import type { LocalStore } from '../store/localStore.js';
+import type { OpenedStore } from '../store/buildStore.js';
 import type { LockOwner } from '../store/lock.js';
 import type { ForgetRecord } from '../store/records.js';
 import type { Workspace } from './workspace.js';
@@ -28,7 +28,7 @@ export interface CleanReport {
   storedOutputs: number;
 }
 
-function plan(ws: Workspace, requests: Request[], store: LocalStore): Plan {
+function plan(ws: Workspace, requests: Request[], store: OpenedStore): Plan {
   const { graph } = ws.inputs;
   const seedIds = ws.inputs.decider(store).seeds.ids;
   const forget = new Set<TargetId>();
@@ -57,7 +57,7 @@ function plan(ws: Workspace, requests: Request[], store: LocalStore): Plan {
       outputs.push(phase.output);
     }
   }
-  const at = new Date().toISOString();
+  const at = ws.now().toISOString();
   return {
     forget: [...forget].map((target) => {
       const items = itemsOf.get(target);
@@ -81,11 +81,10 @@ export async function clean(ws: Workspace, requests: Request[], o: { dryRun: boo
     const store = await ws.openStore(true);
     try {
       const p = plan(ws, requests, store);
-      store.state.load(p.forget.map((r) => JSON.stringify(r)).join('\n'));
       const outputs: string[] = [];
       for (const out of p.outputs) if (await ws.outputs.stamp(out)) outputs.push(out);
       const { existsSync } = await import('node:fs');
-      return { dryRun: true, outputs, batches: batchRecords(p), runDirs: p.runDirs.filter((d) => existsSync(d)), storedOutputs: (await store.uncollected()).length };
+      return { dryRun: true, outputs, batches: batchRecords(p), runDirs: p.runDirs.filter((d) => existsSync(d)), storedOutputs: await store.uncollected(p.forget) };
     } finally {
       store.close();
     }

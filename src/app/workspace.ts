@@ -12,7 +12,7 @@ import { Budget } from '../exec/budget.js';
 import type { BatchExecutor } from '../exec/executor.js';
 import { spawner } from '../exec/processes/spawner.js';
 import { createRunner } from '../exec/runners/index.js';
-import type { LocalStore } from '../store/localStore.js';
+import type { OpenedStore } from '../store/buildStore.js';
 import { runDirOf } from '../store/layout.js';
 import { acquireLock, type HeldLock, type Leftovers, type LockOwner } from '../store/lock.js';
 import type { OutputStore } from '../store/outputs.js';
@@ -29,7 +29,7 @@ import { loadInputs, localExecutor, openStore, outputStore, readIntelligence, re
  */
 export interface WorkspaceSeams {
   /** The directory's records and blobs (default: its .cf/). */
-  openStore?(readOnly: boolean): Promise<LocalStore>;
+  openStore?(readOnly: boolean): Promise<OpenedStore>;
   /** Runs a build's jobs (default: on this machine, the pipeline's runners and validators in -j slots). */
   executor?(inputs: Inputs, o: { jobs: number; budget: Budget }): { executor: BatchExecutor; unstaged(phase: PhaseConfig): boolean };
   /** The merged outputs (default: the directory's files). */
@@ -59,7 +59,7 @@ export interface BuildOptions {
   /** cf watch: stops starting batches when inputs change mid-build. */
   drain?: AbortSignal;
   /** The store to build with, kept open by the caller (cf watch keeps one between rebuilds). */
-  store?: LocalStore;
+  store?: OpenedStore;
   /** The merged outputs (cf watch wraps them to know its own writes). */
   outputs?: OutputStore;
   /** Told the engine once it exists (cf watch cancels outdated runs through it). */
@@ -131,7 +131,12 @@ export class Workspace {
     return resolveTargets(this.inputs.graph, names);
   }
 
-  openStore(readOnly: boolean): Promise<LocalStore> {
+  /** The time records are stamped with (a seam: tests give their own clock). */
+  now(): Date {
+    return this.seams.now?.() ?? new Date();
+  }
+
+  openStore(readOnly: boolean): Promise<OpenedStore> {
     return this.seams.openStore ? this.seams.openStore(readOnly) : openStore(this.dir, readOnly);
   }
 
@@ -171,7 +176,7 @@ export class Workspace {
   }
 
   /** The engine for one build with this store: the budget told what earlier batches cost. */
-  engine(store: LocalStore, o: BuildOptions): Engine {
+  engine(store: OpenedStore, o: BuildOptions): Engine {
     const budget = o.budget ?? new Budget(o.maxCost ?? null);
     for (const t of store.targets()) {
       const phase = t.split('#')[0]!;
@@ -272,6 +277,7 @@ export class Workspace {
         return dir && `${dir}/edit`;
       },
       signal: o.signal,
+      now: () => this.now(),
     });
     for (const r of reports) {
       if (r.taken.length) o.emit({ event: 'edit-taken', phase: r.phase, output: r.output, targets: r.taken });

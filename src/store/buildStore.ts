@@ -40,3 +40,19 @@ export interface BuildStore {
   /** cf clean: the target's records (and those of the items named) no longer count. */
   forget(r: ForgetRecord): void;
 }
+
+/**
+ * A store as a workspace opens it for one command: the BuildStore, and its upkeep. LocalStore is the
+ * directory's own; a shared store implements the same (and keeps its blobs when one checkout cleans).
+ */
+export interface OpenedStore extends BuildStore {
+  /** After a build: the store's own upkeep (a local log compacted, blobs no record refers to deleted). */
+  finish(): Promise<void>;
+  /** cf clean: what no record refers to any more is deleted; how many blobs. */
+  collect(): Promise<number>;
+  /** How many blobs collect() would delete once these records are forgotten. Changes nothing. */
+  uncollected(forgetting?: readonly ForgetRecord[]): Promise<number>;
+  /** Changes whenever anyone writes to the store (null: cannot tell): cf watch reopens it then. */
+  readonly revision: number | null;
+  close(): void;
+}

@@ -2,7 +2,7 @@ import { mark } from '../util/timing.js';
 import type { Hash } from '../util/hash.js';
 import type { TargetId } from '../engine/targets.js';
 import { DiskBlobStore, MemoryBlobStore, type OwnBlobStore } from './blobs.js';
-import type { BuildStore } from './buildStore.js';
+import type { OpenedStore } from './buildStore.js';
 import { storeLayout } from './layout.js';
 import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord } from './records.js';
 import { openState, State } from './state.js';
@@ -12,7 +12,7 @@ import { openState, State } from './state.js';
  * own blobs (.cf/objects, or memory). It alone compacts its log and deletes blobs no record refers to:
  * a shared store is never garbage-collected from here.
  */
-export class LocalStore implements BuildStore {
+export class LocalStore implements OpenedStore {
   constructor(
     readonly state: State,
     readonly blobs: OwnBlobStore,
@@ -92,9 +92,9 @@ export class LocalStore implements BuildStore {
     return this.blobs.retain(this.state.liveObjects());
   }
 
-  /** The blobs collect() would delete, deleting nothing. */
-  uncollected(): Promise<string[]> {
-    return this.blobs.unreferenced(this.state.liveObjects());
+  /** How many blobs collect() would delete once these records are forgotten; forgets nothing here. */
+  async uncollected(forgetting: readonly ForgetRecord[] = []): Promise<number> {
+    return (await this.blobs.unreferenced(this.state.liveObjects(forgetting))).length;
   }
 
   close(): void {
@@ -102,7 +102,7 @@ export class LocalStore implements BuildStore {
   }
 
   /** The log's size as this store last left it (another process appending changes it). */
-  get logSize(): number | null {
+  get revision(): number | null {
     return this.state.logSize;
   }
 }

@@ -216,12 +216,26 @@ export class State {
     return out;
   }
 
-  /** Blobs referenced by live records (the history included). */
-  liveObjects(): Set<Hash> {
+  /**
+   * Blobs referenced by live records (the history included); `forgetting`: as if these forget records were
+   * applied too (cf clean -n), which this State does not do.
+   */
+  liveObjects(forgetting: readonly ForgetRecord[] = []): Set<Hash> {
     this.loadHistory();
+    const targets = new Set<string>();
+    const phases = new Set<string>();
+    const items = new Set<string>();
+    for (const f of forgetting) {
+      const phase = f.target.split('#')[0]!;
+      if (!f.target.includes('#')) phases.add(phase);
+      else {
+        targets.add(f.target);
+        for (const id of f.items ?? []) items.add(`${phase}\u0000${id}`);
+      }
+    }
     const s = new Set<Hash>();
-    for (const h of this.history.values()) for (const r of h) s.add(r.out);
-    for (const h of this.itemHistory.values()) for (const r of h) s.add(r.out);
+    for (const [t, h] of this.history) if (!targets.has(t)) for (const r of h) s.add(r.out);
+    for (const [k, h] of this.itemHistory) if (!items.has(k) && !phases.has(k.split('\u0000')[0]!)) for (const r of h) s.add(r.out);
     return s;
   }
 

@@ -1,6 +1,6 @@
 import type { TargetId } from '../../src/engine/targets.js';
 import type { BlobStore } from '../../src/store/blobs.js';
-import type { BuildStore } from '../../src/store/buildStore.js';
+import type { OpenedStore } from '../../src/store/buildStore.js';
 import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord } from '../../src/store/records.js';
 import { hashString, type Hash } from '../../src/util/hash.js';
 
@@ -74,8 +74,8 @@ export class StoreServer {
   }
 }
 
-/** The near side: a BuildStore over a StoreServer. */
-export class RemoteStore implements BuildStore {
+/** The near side: a BuildStore over a StoreServer (as a workspace opens it: OpenedStore). */
+export class RemoteStore implements OpenedStore {
   readonly blobs: BlobStore;
   private readonly last = new Map<TargetId, BatchRecord>();
   private readonly failures = new Map<TargetId, FailureRecord>();
@@ -115,6 +115,24 @@ export class RemoteStore implements BuildStore {
   async flush(): Promise<void> {
     await Promise.all([...this.pending]);
   }
+
+  /** After a build: every write answered. A shared store is never garbage-collected by one checkout. */
+  finish(): Promise<void> {
+    return this.flush();
+  }
+
+  async collect(): Promise<number> {
+    return 0;
+  }
+
+  async uncollected(): Promise<number> {
+    return 0;
+  }
+
+  /** Others write to it at any time: cf watch asks it again each rebuild. */
+  readonly revision = null;
+
+  close(): void {}
 
   async findBatch(key: Hash): Promise<BatchRecord | undefined> {
     return ((await this.ask({ op: 'findBatch', key })) as BatchRecord | null) ?? undefined;

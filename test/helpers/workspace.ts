@@ -16,9 +16,9 @@ import type { BatchExecutor } from '../../src/exec/executor.js';
 import { LocalExecutor } from '../../src/exec/localExecutor.js';
 import type { ValidationError, Validator } from '../../src/exec/validate.js';
 import { createValidator } from '../../src/exec/validators.js';
+import type { OpenedStore } from '../../src/store/buildStore.js';
 import { LocalStore } from '../../src/store/localStore.js';
 import { memoryLock } from '../../src/store/lock.js';
-import { State } from '../../src/store/state.js';
 import { MemoryOutputStore } from '../../src/store/outputs.js';
 import type { UserError } from '../../src/util/errors.js';
 import { FakeAgent, type FakeRun, type Held, type Knobs, type Queue } from './fakeAgent.js';
@@ -68,6 +68,8 @@ export class Bench {
   disk = false;
   /** Attempts keep their files in .cf/runs/ (as cf's own; a command validator reads them), not nowhere. */
   runDirs = false;
+  /** Another store instead (a shared one, as another machine's cf would open the same). */
+  storeInstead: OpenedStore | undefined;
   /** The clock of records and events (default: the time). */
   now: (() => Date) | undefined;
   /** The executor each build's jobs go through (a test may wrap it: a JSON round trip). */
@@ -186,7 +188,8 @@ export class Bench {
       }),
     };
     return {
-      openStore: async (readOnly) => (this.disk ? LocalStore.open(this.dir, { readOnly }) : readOnly ? this.snapshot() : this.store),
+      // One store for every open, read-only or not, as a shared store is: a read-only command must change nothing in it.
+      openStore: async (readOnly) => this.storeInstead ?? (this.disk ? LocalStore.open(this.dir, { readOnly }) : this.store),
       ...(this.realAgents ? {} : fake),
       outputs: this.outputs,
       lock: this.lock,
@@ -194,17 +197,6 @@ export class Bench {
       local: false,
       ...(this.now ? { now: this.now } : {}),
     };
-  }
-
-  /**
-   * What a read-only open gives (status, explain, dry runs): a copy of the records, as a read of .cf/ is.
-   * cf clean -n applies its forget records to the store it opened read-only, in memory only: on the shared
-   * store itself they would forget for real.
-   */
-  snapshot(): LocalStore {
-    const state = new State(null);
-    state.load(this.store.state.live().map((r) => JSON.stringify(r)).join('\n'));
-    return new LocalStore(state, this.store.blobs);
   }
 
   /** The workspace as a cf invocation opens it now; a UserError (bad input) is returned, not thrown. */

@@ -13,7 +13,7 @@ import { EventBus } from '../../events/bus.js';
 import type { BuildEvent } from '../../events/types.js';
 import { Budget } from '../../exec/budget.js';
 import { spawner } from '../../exec/processes/spawner.js';
-import type { LocalStore } from '../../store/localStore.js';
+import type { OpenedStore } from '../../store/buildStore.js';
 import { fail, type UserError } from '../../util/errors.js';
 import type { Result } from '../../util/result.js';
 import { onInterrupt } from '../interrupt.js';
@@ -29,7 +29,7 @@ const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
 interface Current {
   engine: Engine;
   drain: AbortController;
-  state: LocalStore;
+  state: OpenedStore;
 }
 
 /**
@@ -77,7 +77,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   let current: Current | null = null;
   let wake: (() => void) | null = null;
   /** The store and stat cache stay in memory between rebuilds (re-read when another cf changed the log). */
-  let lastState: LocalStore | null = null;
+  let lastState: OpenedStore | null = null;
   let lastLogSize: number | null = null;
   const cache = good.inputs.cache;
 
@@ -146,7 +146,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
       if (e.event === 'cancelled' && e.because) inputChanged++;
       emit(e);
     };
-    const reuse = lastState !== null && lastState.logSize === lastLogSize;
+    const reuse = lastState !== null && lastState.revision !== null && lastState.revision === lastLogSize;
     const state = reuse ? lastState! : await good.openStore(false);
     const drain = new AbortController();
     let built: Awaited<ReturnType<Workspace['build']>>;
@@ -175,7 +175,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
     } finally {
       current = null;
       lastState = state;
-      lastLogSize = state.logSize;
+      lastLogSize = state.revision;
       files.add([]);
     }
     if (!built.ok) return refuse(built.error);
