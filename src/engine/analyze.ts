@@ -71,7 +71,7 @@ export class Analysis {
       if (u.kind !== 'fresh') return { waiting: batchTarget(up.name, batch) };
       items = u.record.items;
     }
-    const context = await d.batchContext(phase, batch, this.contexts);
+    const context = phase.context ? await d.batchContext(phase, batch, this.contexts) : undefined;
     if (context && isMissing(context)) return { waiting: context.missing };
     return { items, ...(context ? { context } : {}) };
   }
