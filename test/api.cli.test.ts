@@ -3,8 +3,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
 import { events, Project } from './helpers/project.js';
+import { anthropic, INTELLIGENCE, KEY } from './helpers/apiPipelines.js';
 
-const KEY = 'sk-ant-test-SECRET-0123456789';
 let api: FakeApi;
 let p: Project | undefined;
 
@@ -17,28 +17,6 @@ afterEach(async () => {
   p = undefined;
 });
 
-const INTELLIGENCE = `# Pairs\n${'Translate each seed with care, keeping the meaning and the register. '.repeat(40)}\n`;
-
-function pipeline(runner: string, extra = ''): string {
-  return `seeds: seeds.json
-batch_size: 10
-runners:
-  model:
-${runner}
-phases:
-  - name: pairs
-    intelligence: prompts/pairs.md
-    runner: model
-    output: out/pairs.json
-${extra}`;
-}
-
-const anthropic = (more = ''): string =>
-  pipeline(`    kind: anthropic
-    model: claude-haiku-4-5
-    max_tokens: 2000
-    temperature: 0.2
-${more}`);
 
 interface Summary {
   ran: string[];

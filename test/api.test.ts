@@ -4,6 +4,7 @@ import type { BatchRecord } from '../src/store/records.js';
 import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
 import { Bench } from './helpers/workspace.js';
 import { eventText } from '../src/cli/format/events.js';
+import { anthropic, INTELLIGENCE, KEY, pipeline } from './helpers/apiPipelines.js';
 
 /*
  * kind: anthropic and kind: openai runners (the real SDK clients) against a local fake of the APIs, through
@@ -13,7 +14,6 @@ import { eventText } from '../src/cli/format/events.js';
  * and writes) stays there.
  */
 
-const KEY = 'sk-ant-test-SECRET-0123456789';
 let api: FakeApi;
 let bench: Bench | undefined;
 /** Environment variables a test set, with what they were. */
@@ -40,28 +40,6 @@ afterEach(async () => {
   bench = undefined;
 });
 
-const INTELLIGENCE = `# Pairs\n${'Translate each seed with care, keeping the meaning and the register. '.repeat(40)}\n`;
-
-function pipeline(runner: string, extra = ''): string {
-  return `seeds: seeds.json
-batch_size: 10
-runners:
-  model:
-${runner}
-phases:
-  - name: pairs
-    intelligence: prompts/pairs.md
-    runner: model
-    output: out/pairs.json
-${extra}`;
-}
-
-const anthropic = (more = ''): string =>
-  pipeline(`    kind: anthropic
-    model: claude-haiku-4-5
-    max_tokens: 2000
-    temperature: 0.2
-${more}`);
 
 async function project(yaml: string, seeds = 30): Promise<Bench> {
   const b = await Bench.create({ seeds, pipeline: yaml });

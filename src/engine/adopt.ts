@@ -78,23 +78,7 @@ export async function adoptPhase(o: {
       continue;
     }
     const checked = await o.executor.execute(
-      {
-        v: 1,
-        kind: 'check',
-        target,
-        phase: o.phase.name,
-        batch,
-        batchCount: d.graph.batchCount,
-        priority: 0,
-        idField,
-        intelligence: '',
-        inputItems,
-        inputIds: ids,
-        output: ids.map((id) => byId.get(id)!),
-        note: `(adopted from ${o.source})`,
-        runDir: o.runDir(batch),
-        ...(o.phase.context ? { context: d.contextSpec(o.phase, ids, analysis.contexts) } : {}),
-      },
+      d.checkJob({ phase: o.phase, target, batch, idField, inputItems, ids, output: ids.map((id) => byId.get(id)!), note: `(adopted from ${o.source})`, runDir: o.runDir(batch), contexts: analysis.contexts }),
       { signal: o.signal },
     );
     if (checked.kind === 'cancelled') break;

@@ -3,7 +3,7 @@ import { hashCanonical, hashString } from '../util/hash.js';
 import type { ContextEntries, ContextKind, ContextState } from '../config/plugins.js';
 import { registry } from '../config/registry.js';
 import type { Item } from '../config/seeds.js';
-import type { ContextSpec } from '../exec/executor.js';
+import type { CheckJobSpec, ContextSpec } from '../exec/executor.js';
 import {
   encodeRefs,
   type FingerprintText,
@@ -133,6 +133,30 @@ export class Decider {
   contextSpec(phase: PhaseConfig, ids: string[], source: ContextSource): ContextSpec {
     const c = phase.context!;
     return source.of(c).state.spec({ phase: c.phase, ids, positions: ids.map((id) => this.positionOf(id)), seedIds: this.seeds.ids });
+  }
+
+  /**
+   * The job that runs a phase's validation, and nothing else, on output cf did not generate (a hand edit,
+   * an adopted file): checked with the batch's inputs and context as an agent's output would be.
+   */
+  checkJob(o: { phase: PhaseConfig; target: TargetId; batch: number; idField: string; inputItems: Item[]; ids: string[]; output: Item[]; note: string; runDir: string | null; contexts: ContextSource }): CheckJobSpec {
+    return {
+      v: 1,
+      kind: 'check',
+      target: o.target,
+      phase: o.phase.name,
+      batch: o.batch,
+      batchCount: this.graph.batchCount,
+      priority: 0,
+      idField: o.idField,
+      intelligence: '',
+      inputItems: o.inputItems,
+      inputIds: o.ids,
+      output: o.output,
+      note: o.note,
+      runDir: o.runDir,
+      ...(o.phase.context ? { context: this.contextSpec(o.phase, o.ids, o.contexts) } : {}),
+    };
   }
 
   /**

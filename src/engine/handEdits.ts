@@ -87,23 +87,18 @@ export async function takeHandEdits(o: {
         inputItems = (await d.seeds.items()).slice(...d.graph.batchRange(batch));
       }
       const checked = await o.executor.execute(
-        {
-          v: 1,
-          kind: 'check',
+        d.checkJob({
+          phase,
           target: record.target,
-          phase: phase.name,
           batch,
-          batchCount: d.graph.batchCount,
-          priority: 0,
           idField,
-          intelligence: '',
           inputItems,
-          inputIds: ids,
+          ids,
           output: edited.filter((x) => x !== undefined),
           note: `(edited by hand in ${phase.output})`,
           runDir: o.runDir(phase, batch),
-          ...(phase.context ? { context: d.contextSpec(phase, ids, analysis.contexts) } : {}),
-        },
+          contexts: analysis.contexts,
+        }),
         { signal: o.signal },
       );
       if (checked.kind === 'cancelled') return reports;
