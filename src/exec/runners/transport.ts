@@ -6,8 +6,9 @@ import type { AgentFailure } from './types.js';
  * maxRetries: 0): the clients' own retries were invisible (not counted), could not share a budget with a
  * batch's other attempts (a server failing every time cost 3 attempts × 7 requests), retried a refused
  * connection for a minute, and left an abort listener on the caller's signal per request. p-retry and
- * `retry` were considered: neither waits for a Retry-After per failure (their delay is their formula), and
- * what is left of a retry loop here is the policy itself (what is repeated, for how long, what ends it).
+ * `retry` (already installed, under proper-lockfile) were considered: both wait their own backoff, so a
+ * server's Retry-After could only be waited on top of it; what is left of a retry loop here is the policy
+ * itself (what is repeated, for how long, what ends it) and an abortable sleep from node:timers.
  *
  * The policy, per batch (RepeatBudget, made by the attempt loop and shared by the batch's attempts):
  * - a failure no repeat can fix ends the batch at once: a 4xx other than 408/409/429 (unknown model,
