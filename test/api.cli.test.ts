@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
@@ -60,6 +61,19 @@ describe('kind: anthropic, against a local fake of the API (real SDK client)', (
     expect(api.requests.filter((q) => q.method === 'POST' && q.path === '/v1/messages/batches')).toHaveLength(1);
     expect(api.requests.some((q) => q.path === `/v1/messages/batches/${journal[0]!.id}/results`)).toBe(true);
     await expect(p.read('.cf/message-batches.json')).rejects.toThrow();
+  });
+
+  it('a dead server: each batch fails at once (no repeats), naming the URL and the runner; exit 1', async () => {
+    // A loopback port nothing listens on (taken, then let go).
+    const s = createServer();
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    p = await project(anthropic(`    base_url: ${url}`), 20);
+    const r = await p.cf(['build'], { ANTHROPIC_API_KEY: KEY });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`cannot connect to ${url} (runner model): connection refused; is the server running?`);
+    expect(r.stdout).toMatch(/cf: FAILED: 0 ran, 0 fresh, 2 failed in \d+ ms/);
   });
 
   it('the API key never reaches records, prompts on disk, logs or output', async () => {

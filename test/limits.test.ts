@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RateLimiter } from '../src/exec/runners/limits.js';
 import { extractJson, parseClaudeCodeEnvelope } from '../src/exec/runners/extract.js';
@@ -75,6 +76,18 @@ describe('rate limits, real timers', () => {
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeGreaterThan(before);
     ac.abort();
     expect(await waiting).toBe('aborted');
+  });
+
+  it('a request that waited leaves no abort listener on its signal (one per request added up on a batch\'s signal)', async () => {
+    const l = new RateLimiter({ concurrency: 1 });
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 12; i++) {
+      const held = await l.acquire(0, signal);
+      const next = l.acquire(0, signal);
+      held.release();
+      (await next).release();
+    }
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });
 

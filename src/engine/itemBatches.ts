@@ -154,7 +154,8 @@ export class ItemBatches {
           errors.push(...round);
           if (share.fatal || attempt >= max) return failed();
           toRun = failedItems.map(([id]) => id);
-          previous = new Map(failedItems.map(([id, es]) => [id, es.map(strip)]));
+          // Only the errors of an output go into the next prompt; how the run failed is not the model's to fix.
+          previous = new Map(failedItems.map(([id, es]) => [id, es.filter((e) => e.source !== 'agent').map(strip)]));
           retry(round);
           continue;
         }

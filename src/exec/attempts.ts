@@ -238,10 +238,27 @@ export async function checkOutput(o: {
 }
 
 /**
- * One agent run: its prompt (with the previous errors, on a retry) and files prepared, the agent run, its
- * answer read. `attempt` 1 starts the run directory afresh.
+ * What of an attempt's errors goes into the next attempt's prompt: the errors of its output (the built-in
+ * checks, the validator), for the model to fix. How the run itself failed (an exit code, a timeout, an API
+ * error such as an HTTP 500 or an answer cut off at max_tokens) is not the model's to fix: it is recorded
+ * and shown, not put in a prompt.
  */
-export async function runAgentAttempt(job: AttemptJob, attempt: number, previous: ValidationError[]): Promise<AgentAttempt> {
+export function promptErrors(errors: readonly AttemptError[]): ValidationError[] {
+  return errors.filter((e) => e.source !== 'agent').map(({ attempt: _a, source: _s, failure: _f, ...e }) => e);
+}
+
+/** A path as people read it: from the working directory when it is under it, else absolute. */
+function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/**
+ * One agent run: its prompt (with the previous errors, on a retry) and files prepared, the agent run, its
+ * answer read. `attempt` 1 starts the run directory afresh. `batchRun`: the same object for every attempt
+ * of one batch (runners key what spans attempts by it); a fresh one makes the attempt stand alone.
+ */
+export async function runAgentAttempt(job: AttemptJob, attempt: number, previous: ValidationError[], batchRun: object = {}): Promise<AgentAttempt> {
   const inputJson = itemsText(job.inputItems);
   if (attempt === 1 && job.runDir) resetRunDir(job.runDir);
   const label: AttemptLabel = { phase: job.phase.name, batch: job.batch, batchCount: job.batchCount, attempt, target: job.target };
@@ -277,6 +294,7 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
       files,
       maxOutput: job.phase.maxOutput,
       signal: job.signal,
+      batchRun,
     });
   });
   const usage: AttemptUsage | null = result.usage ? { attempt, ...result.usage } : null;
@@ -289,8 +307,13 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     if (f.kind === 'cancelled') return { kind: 'cancelled' };
     if (f.kind === 'budget') return { kind: 'stopped', stop: f.stop };
     if (f.kind === 'output') return invalid(f.message);
-    const failure = JSON.parse(scrubSecrets(JSON.stringify(f))) as AgentRunFailure;
-    return { kind: 'failed', error: { attempt, source: 'agent', message: scrubSecrets(agentFailureMessage(f)), failure }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
+    let failure = JSON.parse(scrubSecrets(JSON.stringify(f))) as AgentRunFailure;
+    // What came before the run failed (an answer cut off at max_tokens) is kept for people to read.
+    if (result.partial !== undefined && files && failure.kind === 'api') {
+      await writeFile(files.output, scrubSecrets(result.partial));
+      failure = { ...failure, message: `${failure.message} (the answer as far as it came is kept in ${shownPath(files.output)})` };
+    }
+    return { kind: 'failed', error: { attempt, source: 'agent', message: scrubSecrets(agentFailureMessage(failure)), failure }, fatal: f.kind === 'spawn' || (f.kind === 'api' && f.fatal), files, usage };
   }
   let text: string | null;
   if (result.output !== undefined) {
@@ -315,16 +338,19 @@ export async function writeErrors(files: AttemptFiles | null, errors: Validation
 
 /**
  * Runs one batch: up to `attempts` fresh agent runs, each validated (built-in checks, then the phase's
- * validator); a retry's prompt carries the previous attempt's errors. Failures that no retry can fix
- * (the agent or the validator cannot start) end the batch at once.
+ * validator); a retry's prompt carries the errors of the last output that was judged (promptErrors).
+ * Failures that no retry can fix (the agent or the validator cannot start, the API refuses, the batch's
+ * repeated requests are spent) end the batch at once. The attempts share one `batchRun`: an API runner's
+ * repeated requests count against one budget for the whole batch.
  */
 export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
   const all: AttemptError[] = [];
   const usage: AttemptUsage[] = [];
   let previous: ValidationError[] = [];
   const max = job.phase.attempts;
+  const batchRun = {};
   for (let attempt = 1; attempt <= max; attempt++) {
-    const run = await runAgentAttempt(job, attempt, previous);
+    const run = await runAgentAttempt(job, attempt, previous, batchRun);
     if (run.kind === 'cancelled') return run;
     if (run.kind === 'stopped') return { kind: 'stopped', stop: run.stop, attempts: attempt - 1, errors: all, usage };
     if (run.usage) usage.push(run.usage);
@@ -354,7 +380,9 @@ export async function runBatch(job: BatchJob): Promise<BatchOutcome> {
     all.push(...errors);
     await writeErrors(run.files, errors);
     if (fatal || attempt === max) return { kind: 'failed', attempts: attempt, errors: all, usage };
-    previous = errors.map(({ attempt: _a, source: _s, ...e }) => e);
+    // A run that failed (not its output) leaves the last judged output's errors in place: still what to fix.
+    const forPrompt = promptErrors(errors);
+    if (forPrompt.length) previous = forPrompt;
     job.onRetry(attempt + 1, errors);
   }
   return { kind: 'failed', attempts: max, errors: all, usage };

@@ -5,7 +5,7 @@ import { extractJson } from './extract.js';
 import { BatchJournal } from './batchJournal.js';
 import { MessageBatcher } from './messageBatches.js';
 import { costOf, priceFor } from './pricing.js';
-import { countingFetch, withRequestCount } from './transport.js';
+import type { SendOptions } from './transport.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 import type { Usage } from './usage.js';
 
@@ -17,12 +17,15 @@ type Params = Anthropic.Messages.MessageCreateParamsNonStreaming;
 /**
  * The Anthropic Messages API through @anthropic-ai/sdk. The intelligence goes in a system block marked
  * cache_control, so batches 2..N of a phase read it from the prompt cache; the batch's task is the user
- * message. Transport failures are retried by the client (backoff honouring Retry-After) and are not
- * validation attempts. mode: batch sends a phase's stale batches as one Message Batch at half price.
+ * message. Transport failures are repeated by transport.ts within the batch's budget (the client itself
+ * repeats nothing) and are not validation attempts. mode: batch sends a phase's stale batches as one
+ * Message Batch at half price.
  */
 export class AnthropicRunner extends ApiRunner implements AgentRunner {
   readonly pooled: boolean;
-  private client: Promise<Anthropic> | undefined;
+  private client: Promise<{ client: Anthropic; errors: SendOptions['errors'] }> | undefined;
+  protected readonly urlEnv = 'ANTHROPIC_BASE_URL';
+  protected readonly defaultUrl = 'https://api.anthropic.com';
   private batcher: MessageBatcher | undefined;
   /** Per model and intelligence: the first request, which writes the prompt cache the others then read. */
   private readonly warming = new Map<string, Promise<unknown>>();
@@ -37,17 +40,12 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     this.pipelineDir = pipeline.dir;
   }
 
-  private getClient(): Promise<Anthropic> {
-    this.client ??= import('@anthropic-ai/sdk').then(
-      ({ default: Client }) =>
-        new Client({
-          apiKey: this.apiKey ?? null,
-          ...(this.config.baseUrl ? { baseURL: this.config.baseUrl } : {}),
-          maxRetries: this.config.maxRetries,
-          timeout: this.config.timeoutMs,
-          fetch: countingFetch,
-        }),
-    );
+  /** The client (it repeats nothing: transport.ts does, within the batch's budget) and its connection errors. */
+  private getClient(): Promise<{ client: Anthropic; errors: SendOptions['errors'] }> {
+    this.client ??= import('@anthropic-ai/sdk').then(({ default: Client, APIConnectionError, APIConnectionTimeoutError }) => ({
+      client: new Client({ apiKey: this.keyToSend, baseURL: this.baseUrl, maxRetries: 0, timeout: this.config.timeoutMs }),
+      errors: { connection: APIConnectionError, timeout: APIConnectionTimeoutError },
+    }));
     return this.client;
   }
 
@@ -80,7 +78,7 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     };
   }
 
-  usageOf(message: Message, batch: boolean, retries: number): Usage {
+  usageOf(message: Message, batch: boolean, repeats: number): Usage {
     const u = message.usage;
     const tokens = {
       model: message.model,
@@ -89,12 +87,12 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
       cacheReadTokens: u.cache_read_input_tokens ?? 0,
       outputTokens: u.output_tokens,
       ...(batch ? { batch: true } : {}),
-      ...(retries ? { transportRetries: retries } : {}),
+      ...(repeats ? { transportRetries: repeats } : {}),
     };
     return { ...tokens, costUsd: costOf(tokens, priceFor(message.model, this.prices) ?? priceFor(this.settings('').model, this.prices)) };
   }
 
-  /** The answer of a finished message: its JSON, or why there is none. */
+  /** The answer of a finished message: its JSON, or why there is none (an answer cut off is kept, as `partial`). */
   answer(message: Message, usage: Usage): AgentResult {
     const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
     if (message.stop_reason === 'max_tokens') {
@@ -102,6 +100,7 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
         ok: false,
         failure: { kind: 'api', message: `the answer was cut off at max_tokens (${message.usage.output_tokens} tokens); raise max_tokens for this phase`, fatal: false },
         usage,
+        partial: text,
       };
     }
     return { ok: true, output: extractJson(text), usage };
@@ -111,7 +110,12 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     const noKey = this.missingKey();
     if (noKey) return noKey;
     if (this.config.mode === 'batch') {
-      this.batcher ??= new MessageBatcher(this.getClient(), this.config.pollIntervalMs, BatchJournal.forPipeline(this.pipelineDir));
+      this.batcher ??= new MessageBatcher(
+        this.getClient().then((c) => c.client),
+        this.config.pollIntervalMs,
+        BatchJournal.forPipeline(this.pipelineDir),
+        this.config.maxRetries,
+      );
       return this.batcher.submit(req, this.params(req), (m) => this.answer(m, this.usageOf(m, true, 0)), (e) => this.failure(e));
     }
     const params = this.params(req);
@@ -134,13 +138,13 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
   private async send(req: AgentRequest, params: Params): Promise<AgentResult> {
     const ticket = await this.place(approxTokens(req.prompt.full) + params.max_tokens, req);
     if (!ticket) return { ok: false, failure: { kind: 'cancelled' } };
-    const client = await this.getClient();
-    const r = await withRequestCount(() => client.messages.create(params, { signal: req.signal }));
-    if (r.error !== undefined || !r.value) {
+    const { client, errors } = await this.getClient();
+    const r = await this.request(req, errors, (signal) => client.messages.create(params, { signal }));
+    if (!r.ok) {
       ticket.release();
-      return this.failure(r.error, r.retries);
+      return this.failed(r, params.model);
     }
-    const usage = this.usageOf(r.value, false, r.retries);
+    const usage = this.usageOf(r.value, false, r.repeats);
     ticket.release(usage.inputTokens + usage.cacheWriteTokens + usage.cacheReadTokens + usage.outputTokens);
     return this.answer(r.value, usage);
   }

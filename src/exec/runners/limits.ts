@@ -65,14 +65,22 @@ export class RateLimiter {
   async acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Ticket> {
     if (this.waiting.length || this.delay(estimatedTokens) !== 0) {
       await new Promise<void>((resolve, reject) => {
-        const waiter = { tokens: estimatedTokens, wake: resolve };
-        this.waiting.push(waiter);
-        signal?.addEventListener('abort', () => {
+        const onAbort = (): void => {
           const i = this.waiting.indexOf(waiter);
           if (i >= 0) this.waiting.splice(i, 1);
-          reject(signal.reason ?? new Error('aborted'));
+          reject(signal?.reason ?? new Error('aborted'));
           this.pump();
-        });
+        };
+        // The listener goes when the waiter is woken: the signal outlives this request (a batch's, a build's).
+        const waiter = {
+          tokens: estimatedTokens,
+          wake: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        };
+        this.waiting.push(waiter);
+        signal?.addEventListener('abort', onAbort, { once: true });
         this.pump();
       });
     }

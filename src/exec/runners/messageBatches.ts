@@ -38,6 +38,8 @@ export class MessageBatcher {
     private readonly client: Promise<Anthropic>,
     private readonly pollIntervalMs: number,
     private readonly journal: BatchJournal | null = null,
+    /** The client repeats these calls itself (429, 5xx, resets), up to this many times each: polls of a batch, not generations. */
+    private readonly maxRetries = 2,
   ) {}
 
   submit(req: AgentRequest, params: Params, onMessage: Waiting['onMessage'], onError: Waiting['onError']): Promise<AgentResult> {
@@ -82,7 +84,7 @@ export class MessageBatcher {
     let batch: Anthropic.Messages.MessageBatch;
     try {
       const client = await this.client;
-      batch = await client.messages.batches.create({ requests: round.map((w) => ({ custom_id: w.customId, params: w.params })) });
+      batch = await client.messages.batches.create({ requests: round.map((w) => ({ custom_id: w.customId, params: w.params })) }, { maxRetries: this.maxRetries });
     } catch (e) {
       for (const w of round) w.resolve(signal.aborted ? { ok: false, failure: { kind: 'cancelled' } } : w.onError(e));
       return;
@@ -97,12 +99,12 @@ export class MessageBatcher {
   private async follow(id: string, byId: Map<string, Waiting>, signal: AbortSignal, status: string | null): Promise<void> {
     const client = await this.client;
     try {
-      status ??= (await client.messages.batches.retrieve(id)).processing_status;
+      status ??= (await client.messages.batches.retrieve(id, {}, { maxRetries: this.maxRetries })).processing_status;
       while (status !== 'ended') {
         await sleep(this.pollIntervalMs, undefined, { signal });
-        status = (await client.messages.batches.retrieve(id)).processing_status;
+        status = (await client.messages.batches.retrieve(id, {}, { maxRetries: this.maxRetries })).processing_status;
       }
-      for await (const r of await client.messages.batches.results(id)) {
+      for await (const r of await client.messages.batches.results(id, {}, { maxRetries: this.maxRetries })) {
         const w = byId.get(r.custom_id);
         if (!w) continue;
         byId.delete(r.custom_id);
@@ -121,7 +123,7 @@ export class MessageBatcher {
       await this.journal?.drop(id).catch(() => undefined);
     } catch (e) {
       if (signal.aborted) {
-        await client.messages.batches.cancel(id).catch(() => undefined);
+        await client.messages.batches.cancel(id, {}, { maxRetries: this.maxRetries }).catch(() => undefined);
         await this.journal?.drop(id).catch(() => undefined);
         for (const w of byId.values()) w.resolve({ ok: false, failure: { kind: 'cancelled' } });
       } else if (statusOf(e) === 404) {

@@ -2,29 +2,26 @@ import type OpenAI from 'openai';
 import { ApiRunner, approxTokens, upperTokens } from './apiRunner.js';
 import { extractJson } from './extract.js';
 import { costOf, priceFor } from './pricing.js';
-import { countingFetch, withRequestCount } from './transport.js';
+import type { SendOptions } from './transport.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 import type { Usage } from './usage.js';
 
 /**
  * OpenAI-compatible chat completions through the `openai` client: OpenAI itself, or a local server
- * (vLLM, Ollama, llama.cpp) with base_url or OPENAI_BASE_URL. The intelligence is the system message
- * (servers that cache prompt prefixes report it as cached tokens); the task is the user message.
+ * (vLLM, Ollama, llama.cpp) with base_url or OPENAI_BASE_URL, which needs no key. The intelligence is the
+ * system message (servers that cache prompt prefixes report it as cached tokens); the task is the user
+ * message. Transport failures are repeated by transport.ts within the batch's budget, not by the client.
  */
 export class OpenAiRunner extends ApiRunner implements AgentRunner {
-  private client: Promise<OpenAI> | undefined;
+  private client: Promise<{ client: OpenAI; errors: SendOptions['errors'] }> | undefined;
+  protected readonly urlEnv = 'OPENAI_BASE_URL';
+  protected readonly defaultUrl = 'https://api.openai.com/v1';
 
-  private getClient(): Promise<OpenAI> {
-    this.client ??= import('openai').then(
-      ({ default: Client }) =>
-        new Client({
-          apiKey: this.apiKey ?? '',
-          ...(this.config.baseUrl ? { baseURL: this.config.baseUrl } : {}),
-          maxRetries: this.config.maxRetries,
-          timeout: this.config.timeoutMs,
-          fetch: countingFetch,
-        }),
-    );
+  private getClient(): Promise<{ client: OpenAI; errors: SendOptions['errors'] }> {
+    this.client ??= import('openai').then(({ default: Client, APIConnectionError, APIConnectionTimeoutError }) => ({
+      client: new Client({ apiKey: this.keyToSend, baseURL: this.baseUrl, maxRetries: 0, timeout: this.config.timeoutMs }),
+      errors: { connection: APIConnectionError, timeout: APIConnectionTimeoutError },
+    }));
     return this.client;
   }
 
@@ -39,8 +36,8 @@ export class OpenAiRunner extends ApiRunner implements AgentRunner {
     const s = this.settings(req.phase);
     const ticket = await this.place(approxTokens(req.prompt.full) + s.maxTokens, req);
     if (!ticket) return { ok: false, failure: { kind: 'cancelled' } };
-    const client = await this.getClient();
-    const r = await withRequestCount(() =>
+    const { client, errors } = await this.getClient();
+    const r = await this.request(req, errors, (signal) =>
       client.chat.completions.create(
         {
           model: s.model,
@@ -51,12 +48,12 @@ export class OpenAiRunner extends ApiRunner implements AgentRunner {
             { role: 'user', content: req.prompt.task },
           ],
         },
-        { signal: req.signal },
+        { signal },
       ),
     );
-    if (r.error !== undefined || !r.value) {
+    if (!r.ok) {
       ticket.release();
-      return this.failure(r.error, r.retries);
+      return this.failed(r, s.model);
     }
     const c = r.value;
     const cached = c.usage?.prompt_tokens_details?.cached_tokens ?? 0;
@@ -66,14 +63,15 @@ export class OpenAiRunner extends ApiRunner implements AgentRunner {
       cacheWriteTokens: 0,
       cacheReadTokens: cached,
       outputTokens: c.usage?.completion_tokens ?? 0,
-      ...(r.retries ? { transportRetries: r.retries } : {}),
+      ...(r.repeats ? { transportRetries: r.repeats } : {}),
     };
     const usage: Usage = { ...tokens, costUsd: costOf(tokens, priceFor(s.model, this.prices)) };
     ticket.release(tokens.inputTokens + cached + tokens.outputTokens);
     const choice = c.choices[0];
+    const text = choice?.message.content ?? '';
     if (choice?.finish_reason === 'length') {
-      return { ok: false, failure: { kind: 'api', message: `the answer was cut off at max_tokens (${s.maxTokens}); raise max_tokens for this phase`, fatal: false }, usage };
+      return { ok: false, failure: { kind: 'api', message: `the answer was cut off at max_tokens (${s.maxTokens}); raise max_tokens for this phase`, fatal: false }, usage, partial: text };
     }
-    return { ok: true, output: extractJson(choice?.message.content ?? ''), usage };
+    return { ok: true, output: extractJson(text), usage };
   }
 }

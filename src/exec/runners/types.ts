@@ -20,6 +20,12 @@ export interface AgentRequest {
   /** The phase's max_output: an answer larger than this many bytes is refused before it is read. */
   maxOutput: number;
   signal: AbortSignal;
+  /**
+   * The same object for every attempt of one batch (the attempt loop's): what a runner keeps across a
+   * batch's attempts is keyed by it (the API runners' budget of repeated requests). Absent: the attempt
+   * stands alone.
+   */
+  batchRun?: object;
 }
 
 export type AgentFailure =
@@ -42,7 +48,8 @@ export type AgentFailure =
  */
 export type AgentResult =
   | { ok: true; output?: string; usage?: Usage; note?: string }
-  | { ok: false; failure: AgentFailure; usage?: Usage };
+  /** `partial`: what the agent answered before it failed (an answer cut off at max_tokens), kept in the attempt's files. */
+  | { ok: false; failure: AgentFailure; usage?: Usage; partial?: string };
 
 /** A way to run an agent: one fresh run per attempt. */
 export interface AgentRunner {

@@ -8,7 +8,7 @@ export interface Usage {
   outputTokens: number;
   /** null when no price is known for the model. */
   costUsd: number | null;
-  /** Requests the client repeated after 429/529/5xx/connection resets (not validation attempts). */
+  /** Requests repeated after 429/529/5xx, a reset connection or a timeout (not validation attempts): every one, in a failed attempt too. */
   transportRetries?: number;
   /** Priced as a Message Batch (half price). */
   batch?: boolean;
@@ -47,9 +47,9 @@ export function addUsage(t: UsageTotals, u: Usage, isRetry: boolean): void {
   }
 }
 
-/** Whether the runner reported anything for these attempts (tokens or dollars): local agents report nothing. */
+/** Whether the runner reported anything for these attempts (tokens, dollars, repeated requests): local agents report nothing. */
 export function reported(t: UsageTotals): boolean {
-  return t.inputTokens + t.cacheWriteTokens + t.cacheReadTokens + t.outputTokens > 0 || t.costUsd > 0 || t.unpriced > 0;
+  return t.inputTokens + t.cacheWriteTokens + t.cacheReadTokens + t.outputTokens > 0 || t.costUsd > 0 || t.unpriced > 0 || t.transportRetries > 0;
 }
 
 /** Share of input tokens served from the prompt cache. */
@@ -68,14 +68,24 @@ export function formatUsd(usd: number): string {
   return usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
 }
 
-/** "45.2k tokens in (82% from cache), 3.1k out, $0.0421 (retries $0.0050), 2 requests repeated (429/529/5xx)" */
+/** Said instead of dollars when no attempt had a price: "$0.0000" would read as free. */
+export const UNPRICED = 'unpriced (no price for the model: add it under prices: in pipeline.yaml)';
+
+/**
+ * "45.2k tokens in (82% from cache), 3.1k out, $0.0421 (retries $0.0050), 2 requests repeated (429/5xx/connection)";
+ * "…, unpriced (…)" when no attempt had a price (a local model), "$0.0421, 2 attempts unpriced" when some had none.
+ */
 export function formatTotals(t: UsageTotals): string {
   const input = t.inputTokens + t.cacheWriteTokens + t.cacheReadTokens;
   const parts = [`${tokens(input)} tokens in (${Math.round(cacheShare(t) * 100)}% from cache)`, `${tokens(t.outputTokens)} out`];
-  let cost = formatUsd(t.costUsd);
-  if (t.retryCostUsd > 0) cost += ` (retries ${formatUsd(t.retryCostUsd)})`;
-  if (t.unpriced) cost += `, ${t.unpriced} attempt${t.unpriced === 1 ? '' : 's'} unpriced`;
-  parts.push(cost);
-  if (t.transportRetries) parts.push(`${t.transportRetries} request${t.transportRetries === 1 ? '' : 's'} repeated (429/529/5xx)`);
+  if (t.unpriced > 0 && t.unpriced >= t.attempts) {
+    parts.push(UNPRICED);
+  } else {
+    let cost = formatUsd(t.costUsd);
+    if (t.retryCostUsd > 0) cost += ` (retries ${formatUsd(t.retryCostUsd)})`;
+    if (t.unpriced) cost += `, ${t.unpriced} attempt${t.unpriced === 1 ? '' : 's'} unpriced`;
+    parts.push(cost);
+  }
+  if (t.transportRetries) parts.push(`${t.transportRetries} request${t.transportRetries === 1 ? '' : 's'} repeated (429/5xx/connection)`);
   return parts.join(', ');
 }
