@@ -50,7 +50,8 @@ export type MergeSkip = { kind: 'batches-not-built'; targets: string[] } | { kin
  */
 export type BuildEvent =
   | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string; gone?: boolean }
-  | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number }
+  /** `toRun`: the batch targets that will run or may run (stale or pending), in plan order. */
+  | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number; toRun?: string[] }
   | { event: 'fresh'; target: string; phase: string; batch: number; why: FreshReason }
   | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string }
   | { event: 'attempt'; target: string; phase: string; batch: number; attempt: number; of: number }

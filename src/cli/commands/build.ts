@@ -6,6 +6,7 @@ import { exitCodeOf } from '../../app/exitCode.js';
 import type { BatchStatus } from '../../engine/analyze.js';
 import { formatFreshReason, formatStaleReason } from '../format/reasons.js';
 import { EventBus } from '../../events/bus.js';
+import { EventLogWriter } from '../../events/eventLog.js';
 import { emptySummary } from '../../events/types.js';
 import { storeLayout } from '../../store/layout.js';
 import { fail } from '../../util/errors.js';
@@ -32,6 +33,9 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   // The build's events: one stream, stamped; the reporter is one subscriber of it.
   const bus = new EventBus();
   bus.subscribe((e) => reporter.event(e));
+  // And to .cf/events.log, which cf serve follows from another terminal.
+  const log = new EventLogWriter(storeLayout(opts.dir));
+  bus.subscribe((e) => log.write(e));
   const interrupt = onInterrupt(() =>
     reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once'),
   );
@@ -42,6 +46,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   if (!built.ok) {
     // Input cf cannot build from (found before anything ran): no summary, exit 2.
     reporter.close();
+    log.close();
     await clearNoopStamp(opts.dir);
     fail(built.error);
   }
@@ -49,6 +54,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   const exitCode = exitCodeOf(s, interrupt.signal.aborted);
   bus.emit({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
+  log.close();
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
   if (exitCode === 0 && !s.cancelled.length) {
     const files = watchedFiles(ws.pipeline).map((f) => path.relative(opts.dir, f));

@@ -10,6 +10,8 @@ import { notReadySeeds } from '../../engine/emptySeeds.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Request } from '../../engine/targets.js';
 import { EventBus } from '../../events/bus.js';
+import { EventLogWriter } from '../../events/eventLog.js';
+import { storeLayout } from '../../store/layout.js';
 import type { BuildEvent } from '../../events/types.js';
 import { Budget } from '../../exec/budget.js';
 import { spawner } from '../../exec/processes/spawner.js';
@@ -68,6 +70,9 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   // The session's events: one stream, stamped (a rebuild's follow the one before's), the reporter a subscriber.
   const bus = new EventBus();
   bus.subscribe((e) => reporter.event(e));
+  // And to .cf/events.log, which cf serve follows from another terminal.
+  const log = new EventLogWriter(storeLayout(opts.dir));
+  bus.subscribe((e) => log.write(e));
   const emit = bus.emitter;
   const interrupt = onInterrupt(() => reporter.note('cf watch: stopping agents… Ctrl-C again to quit now'));
   spawner.prestart();
@@ -228,6 +233,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   interrupt.dispose();
   reporter.note('cf watch: stopped');
   reporter.close();
+  log.close();
   return 130;
 }
 
