@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../src/events/bus.js';
 import { EventLogFollower, EventLogWriter } from '../src/events/eventLog.js';
-import type { StampedEvent } from '../src/events/types.js';
+import type { BuildEvent, StampedEvent } from '../src/events/types.js';
 import { storeLayout } from '../src/store/layout.js';
 import { resetSecrets } from '../src/util/secrets.js';
 
@@ -17,7 +17,7 @@ afterEach(async () => {
   dir = undefined;
 });
 
-const planned = { event: 'planned', seeds: 2, batches: 1, jobs: 1, fresh: 0, stale: 1, pending: 0, failedBefore: 0, toRun: ['pairs#1'] } as const;
+const planned = (): BuildEvent => ({ event: 'planned', seeds: 2, batches: 1, jobs: 1, fresh: 0, stale: 1, pending: 0, failedBefore: 0, toRun: ['pairs#1'] });
 
 describe('.cf/events.log: the builds\' events on disk, followed by cf serve', () => {
   it('holds every stamped event (scrubbed of secrets); a follower reads it, then what is appended, across a rotation', async () => {
@@ -29,7 +29,7 @@ describe('.cf/events.log: the builds\' events on disk, followed by cf serve', ()
     const log = new EventLogWriter(files, 200);
     const bus = new EventBus({ buildId: 'b1' });
     bus.subscribe((e) => log.write(e));
-    bus.emit(planned);
+    bus.emit(planned());
     bus.emit({ event: 'failed', target: 'pairs#1', phase: 'pairs', batch: 1, batchCount: 1, attempts: 1, errors: [{ attempt: 1, source: 'agent', message: 'the agent printed sk-very-secret-value-123' }] });
     bus.emit({ event: 'summary', ok: false, exitCode: 1, ms: 5, ran: [], fresh: [], failed: ['pairs#1'], skipped: [], merged: [], cancelled: [], stopped: [], usage: {} });
     const text = readFileSync(files.events, 'utf8');
@@ -50,7 +50,7 @@ describe('.cf/events.log: the builds\' events on disk, followed by cf serve', ()
       appendFileSync(files.events, '{"event": "ran", "seq": 4, "tar\n');
       const second = new EventBus({ buildId: 'b2' });
       second.subscribe((e) => log.write(e));
-      second.emit(planned);
+      second.emit(planned());
       log.flush();
       follower.poll();
       expect(existsSync(files.eventsPrevious)).toBe(true);
