@@ -62,6 +62,12 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/check.js')).checkCommand(run.opts, run.args, run.check);
       case 'adopt':
         return await (await import('./commands/adopt.js')).adoptCommand(run.opts, run.args, run.from);
+      case 'serve':
+        return await (await import('./commands/serve.js')).serveCommand(run.opts, run.args);
+      case 'correct':
+        return await (await import('./commands/correct.js')).correctCommand(run.opts, run.args, run.correct);
+      case 'corrections':
+        return await (await import('./commands/correct.js')).correctionsCommand(run.opts, run.args, run.corrections);
       default:
         return unreachable(run);
     }

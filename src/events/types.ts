@@ -82,7 +82,8 @@ export type BuildEvent =
   | { event: 'changed'; files: string[] }
   /** cf watch: input it cannot build from (a broken pipeline.yaml or seeds file, a target gone); it keeps watching. */
   | ({ event: 'error' } & UserError)
-  | { event: 'edit-taken'; phase: string; output: string; targets: string[] }
+  /** A merged output edited by hand: the batches whose items it changed, now corrected (`corrections`: the file). */
+  | { event: 'edit-taken'; phase: string; output: string; targets: string[]; corrections?: string }
   | { event: 'edit-rejected'; phase: string; output: string; target?: string; errors: AttemptError[]; reason?: string }
   | { event: 'merged'; phase: string; output: string; items: number; batches: number; why: MergeReason }
   | { event: 'merge-fresh'; phase: string; output: string }

@@ -1,0 +1,3 @@
+export async function serveCommand(): Promise<number> {
+  return 2;
+}
