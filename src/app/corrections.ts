@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { correctionsFile, type Correction } from '../config/corrections.js';
 import type { PhaseConfig } from '../config/pipeline.js';
 import type { Item } from '../config/seeds.js';
@@ -10,6 +9,7 @@ import { batchTarget, type TargetId } from '../engine/targets.js';
 import type { AttemptError } from '../exec/attempts.js';
 import { Budget } from '../exec/budget.js';
 import { suggestion } from '../util/didYouMean.js';
+import { osUser } from '../util/osUser.js';
 import type { UserError } from '../util/errors.js';
 import type { Workspace } from './workspace.js';
 
@@ -21,14 +21,6 @@ import type { Workspace } from './workspace.js';
  * gives the item back to what was generated.
  */
 
-/** Who corrects, when no author is given. */
-export function osUser(): string {
-  try {
-    return userInfo().username || 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 export type CorrectionChange = { set: Item } | { pointer: string; value: unknown };
 

@@ -19,7 +19,7 @@ import type { OutputStore } from '../store/outputs.js';
 import type { FileStamp } from '../store/records.js';
 import type { UserError } from '../util/errors.js';
 import { correctionsFile } from '../config/corrections.js';
-import { osUser } from './corrections.js';
+import { osUser } from '../util/osUser.js';
 import { err, ok, type Result } from '../util/result.js';
 import { mark } from '../util/timing.js';
 import { closure } from './closure.js';

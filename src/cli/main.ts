@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (run.command) {
       // Commands load their modules on demand: `cf --help` does not pay for the engine.
       case 'build': {
-        if (!run.opts.dryRun) {
+        if (!run.opts.dryRun && !run.opts.serve) {
           const started = Date.now();
           const fresh = await (await import('./noop.js')).noopFastPath(run.opts.dir, run.args, STATE_FORMAT);
           if (fresh) return reportNoop(run.opts, fresh, Date.now() - started);

@@ -110,6 +110,8 @@ export interface DashboardProgress {
   estimatedCompletion: string | null;
   estimatedRemainingMs: number | null;
   phases: Array<{ name: string; output: string; batches: Array<{ batch: number } & BatchCell> }>;
+  /** The last event folded in: a client's event stream resumes after it (`/api/events?build=…&since=…`). */
+  lastEvent: { buildId: string; seq: number } | null;
 }
 
 const COMPLETED: ReadonlySet<BatchState> = new Set(['fresh', 'done']);
@@ -129,6 +131,7 @@ export function targetsOfLabel(label: string): string[] {
 
 export class ProgressModel {
   private run: Run | null = null;
+  private last: { buildId: string; seq: number } | null = null;
 
   constructor(private baseline: Baseline) {}
 
@@ -146,6 +149,7 @@ export class ProgressModel {
   }
 
   apply(e: StampedEvent): void {
+    this.last = { buildId: e.buildId, seq: e.seq };
     // A build starts with its plan (a rebuild of cf watch too: one bus, a `planned` each), under the lock.
     // Events of another build meanwhile (a second cf waiting for the lock) are not this build's.
     if (e.event === 'planned') this.startRun(e);
@@ -197,7 +201,9 @@ export class ProgressModel {
         set(e.target, { state: 'stopped' });
         break;
       case 'attempt-done':
+        // Every attempt counts, priced or not (a local agent reports no usage), as the build's summary counts them.
         if (e.usage) addUsage((r.usage[e.phase] ??= emptyTotals()), e.usage, e.attempt > 1);
+        else (r.usage[e.phase] ??= emptyTotals()).attempts++;
         break;
       case 'summary':
         r.status = e.exitCode === 130 ? 'interrupted' : e.ok ? 'done' : 'failed';
@@ -294,6 +300,7 @@ export class ProgressModel {
       estimatedCompletion: left === null ? null : new Date(now + left).toISOString(),
       estimatedRemainingMs: left,
       phases: grid,
+      lastEvent: this.last,
     };
   }
 }

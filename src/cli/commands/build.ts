@@ -17,6 +17,7 @@ import type { GlobalOptions } from '../options.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { openWorkspace, requireTargets } from '../workspace.js';
+import { startDashboard, type Dashboard } from '../dashboard.js';
 
 export async function makeReporter(opts: Pick<GlobalOptions, 'json' | 'quiet' | 'verbose'>): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
@@ -36,6 +37,12 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   // And to .cf/events.log, which cf serve follows from another terminal.
   const log = new EventLogWriter(storeLayout(opts.dir));
   bus.subscribe((e) => log.write(e));
+  // --serve: the dashboard, fed by this bus.
+  const dashboard = opts.serve ? await startDashboard(opts.dir, opts.serve, { first: ws }) : null;
+  if (dashboard) {
+    bus.subscribe((e) => dashboard.push(e));
+    tell(opts, reporter, `cf: ${dashboard.where}`);
+  }
   const interrupt = onInterrupt(() =>
     reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once'),
   );
@@ -47,6 +54,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
     // Input cf cannot build from (found before anything ran): no summary, exit 2.
     reporter.close();
     log.close();
+    await dashboard?.close();
     await clearNoopStamp(opts.dir);
     fail(built.error);
   }
@@ -73,7 +81,23 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   } else {
     await clearNoopStamp(opts.dir);
   }
+  if (dashboard) await serveUntilInterrupted(opts, dashboard);
   return exitCode;
+}
+
+/** A line about the dashboard: with the build's output, or on stderr when stdout is NDJSON. */
+function tell(opts: Pick<GlobalOptions, 'json'>, reporter: Reporter, line: string): void {
+  if (opts.json) process.stderr.write(`${line}\n`);
+  else reporter.note(line);
+}
+
+/** cf build --serve, once the build is done: the dashboard shows its end until Ctrl-C. */
+async function serveUntilInterrupted(opts: Pick<GlobalOptions, 'json'>, dashboard: Dashboard): Promise<void> {
+  (opts.json ? process.stderr : process.stdout).write(`cf: build done; ${dashboard.where} until Ctrl-C\n`);
+  const interrupt = onInterrupt();
+  await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
+  interrupt.dispose();
+  await dashboard.close();
 }
 
 /** `cf build -n`: what would run and why, and what would be written; nothing runs. */

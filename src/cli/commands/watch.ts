@@ -24,6 +24,7 @@ import { OwnWrites } from '../ownWrites.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { WatchedFiles } from '../watchFiles.js';
 import { WatchReporter } from '../watchReporter.js';
+import { startDashboard } from '../dashboard.js';
 
 /** Editor saves come in bursts (write, rename, chmod): events this close together are one change. */
 const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
@@ -211,6 +212,20 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
     });
   });
 
+  // --serve: the dashboard, fed by this bus; a correction saved there is a change to rebuild from.
+  const dashboard = opts.serve
+    ? await startDashboard(opts.dir, opts.serve, {
+        first: good,
+        onCorrection: (file) => {
+          pending.add(file);
+          settle();
+        },
+      })
+    : null;
+  if (dashboard) {
+    bus.subscribe((e) => dashboard.push(e));
+    (opts.json ? process.stderr : process.stdout).write(`cf watch: ${dashboard.where}\n`);
+  }
   reporter.note(`cf watch: watching ${files.size} files; Ctrl-C to stop`);
   let changed: string[] | null = null;
   let poked = false;
@@ -230,6 +245,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   }
   if (timer) clearTimeout(timer);
   await files.close();
+  await dashboard?.close();
   interrupt.dispose();
   reporter.note('cf watch: stopped');
   reporter.close();
