@@ -245,8 +245,15 @@ export class ProgressModel {
     let remaining = 0;
     let known = true;
     let current: { phase: string; batch: number } | null = null;
+    const cellsOf = (name: string): Array<{ batch: number } & BatchCell> =>
+      Array.from({ length: b.batchCount }, (_, i) => ({ batch: i + 1, ...(this.cell(`${name}#${i + 1}`) ?? { state: 'stale' as const }) }));
+    // A phase none of whose batches has run yet is estimated from the others' (this build's, else recorded).
+    const every = b.phases.flatMap((p) => cellsOf(p.name));
+    const done = every.filter((c) => c.state === 'done' && c.ms !== undefined).map((c) => c.ms!);
+    const anyMs = done.length ? done : every.filter((c) => c.ms !== undefined).map((c) => c.ms!);
+    const overall = anyMs.length ? anyMs.reduce((x, y) => x + y, 0) / anyMs.length : null;
     for (const phase of b.phases) {
-      const cells = Array.from({ length: b.batchCount }, (_, i) => ({ batch: i + 1, ...(this.cell(`${phase.name}#${i + 1}`) ?? { state: 'stale' as const }) }));
+      const cells = cellsOf(phase.name);
       grid.push({ name: phase.name, output: phase.output, batches: cells });
       const count = (set: ReadonlySet<BatchState>): number => cells.filter((c) => set.has(c.state)).length;
       // Durations: of this build's batches; before any ran, the recorded ones (what a batch of it takes).
@@ -269,12 +276,13 @@ export class ProgressModel {
         for (const c of cells) {
           if (!current && IN_PROGRESS.has(c.state)) current = { phase: phase.name, batch: c.batch };
           if (!PENDING.has(c.state) && !IN_PROGRESS.has(c.state)) continue;
-          if (mean === null) {
+          const m = mean ?? overall;
+          if (m === null) {
             known = false;
             continue;
           }
           // A running batch has its mean left, less what it has run already (a tenth at least: it has not ended).
-          remaining += IN_PROGRESS.has(c.state) ? Math.max(mean - (now - (c.since ?? now)), mean / 10) : mean;
+          remaining += IN_PROGRESS.has(c.state) ? Math.max(m - (now - (c.since ?? now)), m / 10) : m;
         }
       }
     }
