@@ -58,6 +58,8 @@ interface Run {
   cells: Map<string, BatchCell>;
   usage: Record<string, UsageTotals>;
   failures: Map<string, Failure>;
+  /** The errors of attempts rejected in this build (a batch retried, done or not), by target. */
+  rejected: Map<string, AttemptError[]>;
 }
 
 /** Usage as the dashboard shows it: tokens, dollars and the share of input read from the prompt cache. */
@@ -182,6 +184,7 @@ export class ProgressModel {
         break;
       case 'retried':
         set(e.target, { state: 'retrying', since: r.cells.get(e.target)?.since ?? ts, attempt: e.attempt, of: e.of });
+        r.rejected.set(e.target, [...(r.rejected.get(e.target) ?? []), ...e.errors]);
         break;
       case 'ran':
         r.cells.set(e.target, { state: 'done', ms: e.ms });
@@ -215,7 +218,7 @@ export class ProgressModel {
   }
 
   private startRun(e: StampedEvent): void {
-    this.run = { buildId: e.buildId, startedAt: e.ts, endedAt: null, status: 'running', jobs: 1, toRun: new Set(), cells: new Map(), usage: {}, failures: new Map() };
+    this.run = { buildId: e.buildId, startedAt: e.ts, endedAt: null, status: 'running', jobs: 1, toRun: new Set(), cells: new Map(), usage: {}, failures: new Map(), rejected: new Map() };
   }
 
   /** A batch's state now: this build's, else queued (this build will run it), else as recorded. */
@@ -226,6 +229,11 @@ export class ProgressModel {
     const base = this.baseline.cells.get(target);
     if (r?.status === 'running' && r.toRun.has(target)) return { ...(base?.ms !== undefined ? { ms: base.ms } : {}), state: 'queued' };
     return base;
+  }
+
+  /** A batch's errors to show: its failure's, else those of its attempts rejected in this build (null: none). */
+  errorsOf(target: string): AttemptError[] | null {
+    return this.failures().find((f) => f.target === target)?.errors ?? this.run?.rejected.get(target) ?? null;
   }
 
   /** Every failure: recorded ones, and this build's (a batch built since is no longer failed). */

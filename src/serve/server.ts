@@ -166,8 +166,7 @@ export async function startServer(deps: ServeDeps, settings: ServeSettings): Pro
       if (!found) return notFound(res);
       const target = `${found.phase.name}#${found.batch}`;
       if (parts.length === 4) {
-        const failure = deps.hub.model.failures().find((f) => f.target === target);
-        return json(res, 200, await batchDetail(ws, found.phase, found.batch, { cell: deps.hub.model.cell(target) ?? null, errors: failure?.errors ?? null }));
+        return json(res, 200, await batchDetail(ws, found.phase, found.batch, { cell: deps.hub.model.cell(target) ?? null, errors: deps.hub.model.errorsOf(target) }));
       }
       // /api/batches/PHASE/BATCH/files/ATTEMPT/FILE: looked up among the batch's run directories.
       const [, , , , what, key, file] = parts as [string, string, string, string, string, string, string];

@@ -14,6 +14,7 @@ export const CLIENT_JS = String.raw`(function () {
   var timer = null;
   var batchTimer = null;
   var editing = null;
+  var notice = null;
 
   function api(p) { return p + (p.indexOf('?') < 0 ? '?' : '&') + 'token=' + encodeURIComponent(TOKEN); }
   function get(p) {
@@ -133,6 +134,7 @@ export const CLIENT_JS = String.raw`(function () {
 
   function openBatch(target) {
     selected = target;
+    notice = null;
     editing = null;
     Array.prototype.forEach.call(document.querySelectorAll('.cell'), function (c) { c.classList.toggle('selected', c.getAttribute('data-target') === target); });
     loadBatch();
@@ -151,7 +153,7 @@ export const CLIENT_JS = String.raw`(function () {
     try { item = JSON.parse(text); } catch (err) { status.textContent = 'not JSON: ' + err.message; return; }
     status.textContent = 'checking with the phase\'s validation…';
     post('/api/corrections', { phase: d.phase, id: id, set: item }).then(function (r) {
-      if (r.status === 200) { status.textContent = 'saved in ' + r.body.file; editing = null; loadBatch(); schedule(); return; }
+      if (r.status === 200) { notice = { target: selected, text: id + ': correction saved in ' + r.body.file }; editing = null; loadBatch(); schedule(); return; }
       var errs = r.body.errors ? r.body.errors.map(function (e) { return (e.item ? e.item + ': ' : '') + e.message; }).join('; ') : (r.body.error && r.body.error.message) || 'refused';
       status.textContent = 'refused: ' + errs;
       status.className = 'error save-status';
@@ -165,6 +167,7 @@ export const CLIENT_JS = String.raw`(function () {
     var box = clear(document.getElementById('batch'));
     var state = d.cell ? d.cell.state : d.explain.state;
     box.appendChild(el('h2', { text: d.target + (d.span ? ' (' + d.span[0] + ' … ' + d.span[1] + ')' : '') }, [' ', el('span', { class: 'badge state', 'data-state': state, text: state })]));
+    if (notice && notice.target === d.target) box.appendChild(el('div', { class: 'corrected notice', text: notice.text }));
     box.appendChild(el('div', { class: 'explain' }, d.explain.reasons.map(function (r) { return el('div', { text: r }); })));
     if (d.last) box.appendChild(el('div', { class: 'muted', text: 'last built ' + d.last.at + ' in ' + ms(d.last.ms) + ', ' + d.last.attempts + ' attempt(s)' + (d.last.adopted ? ', adopted from ' + d.last.adopted : '') }));
     if (d.errors.length) {
