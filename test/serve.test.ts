@@ -96,7 +96,8 @@ describe('cf serve: the dashboard API (in-process, the Workspace in memory)', ()
     const mid = (await call(server, '/api/progress')).json() as DashboardProgress;
     expect(mid).toMatchObject({ status: 'running', buildId: 'build-1', currentPhase: 'pairs', currentBatch: 2 });
     expect(mid.progress.pairs).toMatchObject({ total: 3, completed: 2, inProgress: 1, pending: 0, failed: 0, durations: { count: 2 } });
-    expect(mid.progress.legos.pending + mid.progress.legos.inProgress + mid.progress.legos.completed).toBe(3);
+    const legos = mid.progress.legos!;
+    expect(legos.pending + legos.inProgress + legos.completed).toBe(3);
     expect(mid.phases[0]!.batches.map((c) => c.state)).toEqual(['done', 'running', 'done']);
     expect(Date.parse(mid.estimatedCompletion!)).toBeGreaterThanOrEqual(Date.now() - 1000);
     const seenMid = mid.lastEvent!.seq;
@@ -106,7 +107,7 @@ describe('cf serve: the dashboard API (in-process, the Workspace in memory)', ()
 
     const end = (await call(server, '/api/progress')).json() as DashboardProgress;
     expect(end).toMatchObject({ status: 'done', estimatedCompletion: null, progress: { pairs: { completed: 3, durations: { count: 3 } }, legos: { completed: 3 } } });
-    expect(end.progress.pairs.usage.build.attempts).toBe(3);
+    expect(end.progress.pairs!.usage.build.attempts).toBe(3);
 
     // Resumed after the event seen mid-way: every later one, in order, up to the summary.
     const resumed = await stream(server, `?build=build-1&since=${seenMid}`, (e) => e.event === 'summary');

@@ -15,6 +15,7 @@ import { CF_VERSION } from '../version.js';
 
 export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GlobalOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions } from './options.js';
 import type { CommandName, Invocation, Parsed, ServeSettings } from './options.js';
+import { correctionsOptions, correctOptions, serveOptions, serveSettings, type OptionValues } from './dashboardArgs.js';
 
 const TARGETS_HELP = `
 targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
@@ -70,15 +71,15 @@ const allowEmptySeeds = (): Option =>
     'build from a seeds file that holds no seeds (rewriting the outputs empty); without it cf build refuses when outputs hold items (exit 2)',
   );
 
-/** Where the dashboard is served (cf serve; build and watch with --serve). */
-const serveOptions = (): Option[] => [
-  new Option('--port <N>', 'the port to serve the dashboard on (default 4280; 0: any free port)'),
-  new Option('--host <ADDR>', 'the address to bind (default 127.0.0.1; any other needs a token on every request)'),
-  new Option('--token <T>', 'the token requests must carry (default: generated when one is needed, and printed)'),
-];
-
 /** A command's option values as commander hands them to its action (keys in camelCase: dryRun, maxCost). */
-type Values = Record<string, string | boolean | undefined>;
+type Values = OptionValues;
+
+/** --serve and where (`always`: cf serve); a bad value is a usage error. */
+function serveOf(v: Values, always = false): ServeSettings | null {
+  const s = serveSettings(v, always);
+  if (s && 'kind' in s) throw new BadValue(s);
+  return s;
+}
 
 /** Each command: its summary, usage, options, and how its commander values become its options. */
 interface Spec {
@@ -103,8 +104,7 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('-v, --verbose', 'also print fresh targets and why each batch runs'),
       new Option('--max-cost <USD>', "start no agent run that would take the build's spending past USD"),
       allowEmptySeeds(),
-      new Option('--serve', 'serve the dashboard while it builds, and after, until Ctrl-C'),
-      ...serveOptions(),
+      ...serveOptions('serve the dashboard while it builds, and after, until Ctrl-C'),
     ],
     make: (v, dir, args) => ({
       command: 'build',
@@ -132,8 +132,7 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('-v, --verbose', 'print every batch, fresh targets and why each batch runs'),
       new Option('--max-cost <USD>', "start no agent run that would take the whole session's spending past USD"),
       allowEmptySeeds(),
-      new Option('--serve', 'serve the dashboard while it watches (a correction saved there is rebuilt from)'),
-      ...serveOptions(),
+      ...serveOptions('serve the dashboard while it watches (a correction saved there is rebuilt from)'),
     ],
     make: (v, dir, args) => ({
       command: 'watch',
@@ -198,30 +197,20 @@ const SPECS: { [C in CommandName]: Spec } = {
   serve: {
     summary: 'a live dashboard of the course: batches, failures, costs; review and correct items',
     usage: '[options]',
-    after: '\nBinds 127.0.0.1 by default: reads need no token there; any other address needs the token on every\nrequest. Saving a correction always needs it (the page served carries it).',
-    options: () => serveOptions(),
+    after: '\nBinds 127.0.0.1 (reads need no token there); any other address needs the token on every request.',
+    options: () => serveOptions(null),
     make: (v, dir, args) => ({ command: 'serve', opts: { dir, serve: serveOf(v, true)! }, args }),
   },
   correct: {
-    summary: 'correct a generated item: saved in corrections/PHASE.jsonl once it passes the phase\'s validation',
+    summary: "correct a generated item: saved in corrections/PHASE.jsonl once it passes the phase's validation",
     usage: '[options] PHASE ID (--set JSON | --pointer /p --value JSON)',
-    options: () => [
-      new Option('--set <JSON>', 'the whole corrected item'),
-      new Option('--pointer <P>', 'a JSON pointer into the item (e.g. /known), with --value'),
-      new Option('--value <JSON>', 'the value at --pointer'),
-      new Option('--author <A>', 'who corrects (default: your user name)'),
-      jsonDocument(),
-    ],
+    options: () => [...correctOptions(), jsonDocument()],
     make: (v, dir, args) => ({ command: 'correct', opts: { dir, json: v.json === true }, args, correct: { set: str(v.set), pointer: str(v.pointer), value: str(v.value), author: str(v.author) } }),
   },
   corrections: {
     summary: "list the corrections (each phase's, or PHASE's); keep (re-base) or drop an item's",
     usage: '[options] [PHASE] [--keep ID | --drop ID]',
-    options: () => [
-      new Option('--keep <ID>', "keep ID's corrections for the item generated now (re-based, checked again)"),
-      new Option('--drop <ID>', "drop ID's corrections: the item is shown as generated"),
-      jsonDocument(),
-    ],
+    options: () => [...correctionsOptions(), jsonDocument()],
     make: (v, dir, args) => ({ command: 'corrections', opts: { dir, json: v.json === true }, args, corrections: { keep: str(v.keep), drop: str(v.drop) } }),
   },
 };
@@ -237,19 +226,6 @@ class BadValue extends Error {
   constructor(readonly error: UserError) {
     super(error.message);
   }
-}
-
-/** --serve and where (`always`: cf serve, which serves whatever is given). */
-function serveOf(v: Values, always = false): ServeSettings | null {
-  if (!always && v.serve !== true) {
-    for (const flag of ['port', 'host', 'token'] as const) {
-      if (v[flag] !== undefined) throw new BadValue({ kind: 'usage', message: `--${flag} is for --serve`, hint: `add --serve, or use cf serve --${flag}` });
-    }
-    return null;
-  }
-  const port = v.port === undefined ? 4280 : Number(v.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new BadValue({ kind: 'usage', message: `--port wants a port number (0 to 65535), not "${String(v.port)}"`, hint: 'cf help serve' });
-  return { host: str(v.host) ?? '127.0.0.1', port, token: str(v.token) ?? null };
 }
 
 function jobsOf(v: string | boolean | undefined): number | null {

@@ -164,21 +164,12 @@ export class Engine {
     return p;
   }
 
-  /**
-   * A batch's result as what reads it sees it (downstream batches, merges, contexts): with its items'
-   * corrections applied (corrections.ts), its view's output stored. The record kept is the generated one.
-   */
-  private asRead(phase: PhaseConfig, target: TargetId, r: BatchResult): Promise<BatchResult> {
-    if (r.kind !== 'ok') return Promise.resolve(r);
-    const record = r.record;
-    if (!this.d.corrections.touches(phase.name, record.items)) {
-      this.done.set(target, record);
-      return Promise.resolve(r);
-    }
-    return this.d.view(phase, record, { put: true }).then((view) => {
-      this.done.set(target, view);
-      return { kind: 'ok', record: view };
-    });
+  /** A batch's result as what reads it sees it (downstream batches, merges, contexts): its items' corrections applied. */
+  private async asRead(phase: PhaseConfig, target: TargetId, r: BatchResult): Promise<BatchResult> {
+    if (r.kind !== 'ok') return r;
+    const view = await this.d.view(phase, r.record, { put: true });
+    this.done.set(target, view);
+    return view === r.record ? r : { kind: 'ok', record: view };
   }
 
   /** A batch that is up to date (decided now, or by plan()). */
