@@ -14,8 +14,8 @@ import ts from 'typescript';
 
 export const CORE = ['config', 'engine', 'store', 'exec', 'events'];
 const FORBIDDEN = 'domains';
-/** Above the core: the composition root and the command line. */
-const ABOVE = ['app', 'cli'];
+/** Above the core: the composition root, the dashboard and the command line. */
+const ABOVE = ['app', 'serve', 'cli'];
 
 function sources(dir) {
   let st;

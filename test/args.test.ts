@@ -27,7 +27,7 @@ describe('the command line: each command takes only its own options', () => {
   it('parses a command, its options and its targets; -C before or after the command', () => {
     expect(run(['build', '-j', '3', '--json', 'pairs', '--max-cost', '$0.50', '-qv'])).toEqual({
       command: 'build',
-      opts: { dir: process.cwd(), jobs: 3, json: true, dryRun: false, quiet: true, verbose: true, maxCost: 0.5, allowEmptySeeds: false },
+      opts: { dir: process.cwd(), jobs: 3, json: true, dryRun: false, quiet: true, verbose: true, maxCost: 0.5, allowEmptySeeds: false, serve: null },
       args: ['pairs'],
     });
     expect(run(['-C', 'x', 'status']).opts.dir).toBe(path.resolve('x'));
@@ -41,6 +41,11 @@ describe('the command line: each command takes only its own options', () => {
       check: { as: 'lego_pairs', seedPairs: 'sp.json', rules: undefined },
     });
     expect(run(['adopt', 'pairs', '--from', 'old.json'])).toMatchObject({ command: 'adopt', args: ['pairs'], from: 'old.json' });
+    // The dashboard: served by cf serve, or with --serve by build and watch; where, and with which token.
+    expect(run(['serve'])).toEqual({ command: 'serve', opts: { dir: process.cwd(), serve: { host: '127.0.0.1', port: 4280, token: null } }, args: [] });
+    expect(run(['watch', '--serve', '--port', '0', '--host', '0.0.0.0', '--token', 'T'])).toMatchObject({ opts: { serve: { host: '0.0.0.0', port: 0, token: 'T' } } });
+    expect(run(['correct', 'pairs', 'S0005', '--pointer', '/text', '--value', '"x"'])).toMatchObject({ command: 'correct', args: ['pairs', 'S0005'], correct: { pointer: '/text', value: '"x"' } });
+    expect(run(['corrections', 'pairs', '--drop', 'S0005'])).toMatchObject({ command: 'corrections', args: ['pairs'], corrections: { drop: 'S0005' } });
   });
 
   it('an option the command does not take is exit 2, saying which commands take it', () => {
@@ -94,7 +99,7 @@ describe('the command line: each command takes only its own options', () => {
   });
 
   it("cf's usage names every option some command takes, with the commands that take it", () => {
-    for (const command of ['build', 'watch', 'status', 'explain', 'clean', 'check', 'adopt']) {
+    for (const command of ['build', 'watch', 'status', 'explain', 'clean', 'check', 'adopt', 'serve', 'correct', 'corrections']) {
       const text = printed(['help', command]).text;
       const options = [...text.slice(text.indexOf('Options:'), text.indexOf('Global Options:')).matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!);
       expect(options.length).toBeGreaterThan(1);

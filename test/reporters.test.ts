@@ -62,7 +62,7 @@ describe('cf build prints (HumanReporter)', () => {
     const pairs = JSON.parse(bench.output('out/pairs.json')!) as Array<{ id: string; text: string }>;
     pairs[24]!.text = 'pairs(hand-fixed)';
     await bench.editOutput('out/pairs.json', JSON.stringify(pairs));
-    expect(printed([await bench.build()])).toContain('took the hand edit of out/pairs.json: pairs#2 now hold the edited items');
+    expect(printed([await bench.build()])).toContain('took the hand edit of out/pairs.json as corrections (corrections/pairs.jsonl): pairs#2 now show the edited items');
     await bench.editOutput('out/pairs.json', JSON.stringify(pairs.slice(1)));
     const bad = printed([await bench.build()]);
     expect(bad).toContain('did not take the hand edit of out/pairs.json for pairs#1');

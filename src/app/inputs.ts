@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { mark } from '../util/timing.js';
 import path from 'node:path';
 import { Decider } from '../engine/decide.js';
+import { Corrections } from '../engine/corrections.js';
+import { correctionsFile, loadCorrections, updateCorrectionsFile } from '../config/corrections.js';
 import { phaseParts, statCacheHasher, type PhaseParts } from '../engine/fingerprint.js';
 import { DiskOutputStore } from '../store/outputs.js';
 import { loadPipeline } from '../config/loadPipeline.js';
@@ -31,6 +33,8 @@ export interface Inputs {
   pipeline: Pipeline;
   graph: BuildGraph;
   cache: StatCache;
+  /** The reviewers' corrections (corrections/PHASE.jsonl), shared by every decider of these inputs. */
+  corrections: Corrections;
   decider(store: BuildStore): Decider;
 }
 
@@ -66,12 +70,16 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
     }
   }
   mark('phase inputs hashed');
+  const loaded = await loadCorrections(pipeline.dir, pipeline.phases.map((p) => p.name));
+  if (!loaded.ok) return loaded;
+  const corrections = new Corrections(loaded.value, (phase, change) => updateCorrectionsFile(pipeline.dir, phase, change));
   const graph = new BuildGraph(pipeline, seeds.value.ids);
   return ok({
     pipeline,
     graph,
     cache,
-    decider: (store) => new Decider(graph, seeds.value, parts, store),
+    corrections,
+    decider: (store) => new Decider(graph, seeds.value, parts, store, corrections),
   });
 }
 
@@ -115,10 +123,11 @@ export function readIntelligence(pipeline: Pipeline, rel: string): Promise<strin
 }
 
 
-/** Every file a target reads (and the merged outputs, whose hand edits feed downstream). */
+/** Every file a target reads (and the merged outputs, whose hand edits feed downstream; and the corrections). */
 export function watchedFiles(p: Pipeline): string[] {
   const files = new Set<string>([PIPELINE_FILE, ...pipelineInputs(p).map((f) => f.rel)]);
   for (const phase of p.phases) files.add(phase.output);
+  for (const phase of p.phases) files.add(correctionsFile(phase.name));
   return [...files].map((f) => path.resolve(p.dir, f));
 }
 

@@ -18,6 +18,8 @@ import { acquireLock, type HeldLock, type Leftovers, type LockOwner } from '../s
 import type { OutputStore } from '../store/outputs.js';
 import type { FileStamp } from '../store/records.js';
 import type { UserError } from '../util/errors.js';
+import { correctionsFile } from '../config/corrections.js';
+import { osUser } from '../util/osUser.js';
 import { err, ok, type Result } from '../util/result.js';
 import { mark } from '../util/timing.js';
 import { closure } from './closure.js';
@@ -278,9 +280,10 @@ export class Workspace {
       },
       signal: o.signal,
       now: () => this.now(),
+      author: `hand edit (${osUser()})`,
     });
     for (const r of reports) {
-      if (r.taken.length) o.emit({ event: 'edit-taken', phase: r.phase, output: r.output, targets: r.taken });
+      if (r.taken.length) o.emit({ event: 'edit-taken', phase: r.phase, output: r.output, targets: r.taken, corrections: correctionsFile(r.phase) });
       if (r.unreadable) o.emit({ event: 'edit-rejected', phase: r.phase, output: r.output, errors: [], reason: r.unreadable });
       for (const x of r.rejected) o.emit({ event: 'edit-rejected', phase: r.phase, output: r.output, target: x.target, errors: x.errors });
     }

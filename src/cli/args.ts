@@ -13,8 +13,9 @@ import { CF_VERSION } from '../version.js';
  * (`cf watch -n`, `cf status -j 2`: exit 2), not silently accepted. -C, --help and --version are global.
  */
 
-export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, ExplainOptions, GlobalOptions, Invocation, Parsed, StatusOptions, WatchOptions } from './options.js';
-import type { CommandName, Invocation, Parsed } from './options.js';
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GlobalOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions } from './options.js';
+import type { CommandName, Invocation, Parsed, ServeSettings } from './options.js';
+import { correctionsOptions, correctOptions, serveOptions, serveSettings, type OptionValues } from './dashboardArgs.js';
 
 const TARGETS_HELP = `
 targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
@@ -35,6 +36,9 @@ commands:
                         [--seeds canonical.json [--target-name NAME]] [--seed-pairs F] [--lego-pairs F]
                         (companion files default to those beside FILE) [--json]
   adopt PHASE --from F  take an existing merged output as PHASE's batches, fresh for the current inputs
+  serve                 a live dashboard of the course [--port 4280] [--host 127.0.0.1] [--token T]
+  correct PHASE ID      correct a generated item (--set JSON | --pointer /p --value JSON) [--author A]
+  corrections [PHASE]   list corrections; [--keep ID] re-bases one on the item generated now, [--drop ID]
   help COMMAND          a command's options (also: cf COMMAND --help)
 ${TARGETS_HELP}
 
@@ -51,6 +55,7 @@ options (each command takes only its own; cf help COMMAND lists them):
                         (watch: the whole session's spending)
   --allow-empty-seeds   build, watch: build from a seeds file that holds no seeds (rewriting the
                         outputs empty); without it cf build refuses when outputs hold items (exit 2)
+  --serve               build, watch: serve the dashboard while it runs (--port, --host, --token as cf serve)
   -h, --help            this help
   --version             print the version
 
@@ -67,7 +72,14 @@ const allowEmptySeeds = (): Option =>
   );
 
 /** A command's option values as commander hands them to its action (keys in camelCase: dryRun, maxCost). */
-type Values = Record<string, string | boolean | undefined>;
+type Values = OptionValues;
+
+/** --serve and where (`always`: cf serve); a bad value is a usage error. */
+function serveOf(v: Values, always = false): ServeSettings | null {
+  const s = serveSettings(v, always);
+  if (s && 'kind' in s) throw new BadValue(s);
+  return s;
+}
 
 /** Each command: its summary, usage, options, and how its commander values become its options. */
 interface Spec {
@@ -92,6 +104,7 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('-v, --verbose', 'also print fresh targets and why each batch runs'),
       new Option('--max-cost <USD>', "start no agent run that would take the build's spending past USD"),
       allowEmptySeeds(),
+      ...serveOptions('serve the dashboard while it builds, and after, until Ctrl-C'),
     ],
     make: (v, dir, args) => ({
       command: 'build',
@@ -104,6 +117,7 @@ const SPECS: { [C in CommandName]: Spec } = {
         quiet: v.quiet === true,
         verbose: v.verbose === true,
         allowEmptySeeds: v.allowEmptySeeds === true,
+        serve: serveOf(v),
       },
       args,
     }),
@@ -118,10 +132,11 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('-v, --verbose', 'print every batch, fresh targets and why each batch runs'),
       new Option('--max-cost <USD>', "start no agent run that would take the whole session's spending past USD"),
       allowEmptySeeds(),
+      ...serveOptions('serve the dashboard while it watches (a correction saved there is rebuilt from)'),
     ],
     make: (v, dir, args) => ({
       command: 'watch',
-      opts: { dir, jobs: jobsOf(v.jobs), maxCost: maxCostOf(v.maxCost), json: v.json === true, verbose: v.verbose === true, allowEmptySeeds: v.allowEmptySeeds === true },
+      opts: { dir, jobs: jobsOf(v.jobs), maxCost: maxCostOf(v.maxCost), json: v.json === true, verbose: v.verbose === true, allowEmptySeeds: v.allowEmptySeeds === true, serve: serveOf(v) },
       args,
     }),
   },
@@ -178,6 +193,25 @@ const SPECS: { [C in CommandName]: Spec } = {
     usage: '[options] PHASE --from FILE',
     options: () => [new Option('--from <FILE>', "the merged output to adopt (e.g. old/lego_pairs.json)"), jsonDocument()],
     make: (v, dir, args) => ({ command: 'adopt', opts: { dir, json: v.json === true }, args, from: str(v.from) }),
+  },
+  serve: {
+    summary: 'a live dashboard of the course: batches, failures, costs; review and correct items',
+    usage: '[options]',
+    after: '\nBinds 127.0.0.1 (reads need no token there); any other address needs the token on every request.',
+    options: () => serveOptions(null),
+    make: (v, dir, args) => ({ command: 'serve', opts: { dir, serve: serveOf(v, true)! }, args }),
+  },
+  correct: {
+    summary: "correct a generated item: saved in corrections/PHASE.jsonl once it passes the phase's validation",
+    usage: '[options] PHASE ID (--set JSON | --pointer /p --value JSON)',
+    options: () => [...correctOptions(), jsonDocument()],
+    make: (v, dir, args) => ({ command: 'correct', opts: { dir, json: v.json === true }, args, correct: { set: str(v.set), pointer: str(v.pointer), value: str(v.value), author: str(v.author) } }),
+  },
+  corrections: {
+    summary: "list the corrections (each phase's, or PHASE's); keep (re-base) or drop an item's",
+    usage: '[options] [PHASE] [--keep ID | --drop ID]',
+    options: () => [...correctionsOptions(), jsonDocument()],
+    make: (v, dir, args) => ({ command: 'corrections', opts: { dir, json: v.json === true }, args, corrections: { keep: str(v.keep), drop: str(v.drop) } }),
   },
 };
 

@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (run.command) {
       // Commands load their modules on demand: `cf --help` does not pay for the engine.
       case 'build': {
-        if (!run.opts.dryRun) {
+        if (!run.opts.dryRun && !run.opts.serve) {
           const started = Date.now();
           const fresh = await (await import('./noop.js')).noopFastPath(run.opts.dir, run.args, STATE_FORMAT);
           if (fresh) return reportNoop(run.opts, fresh, Date.now() - started);
@@ -62,6 +62,12 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/check.js')).checkCommand(run.opts, run.args, run.check);
       case 'adopt':
         return await (await import('./commands/adopt.js')).adoptCommand(run.opts, run.args, run.from);
+      case 'serve':
+        return await (await import('./commands/serve.js')).serveCommand(run.opts, run.args);
+      case 'correct':
+        return await (await import('./commands/correct.js')).correctCommand(run.opts, run.args, run.correct);
+      case 'corrections':
+        return await (await import('./commands/correct.js')).correctionsCommand(run.opts, run.args, run.corrections);
       default:
         return unreachable(run);
     }

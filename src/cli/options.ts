@@ -14,9 +14,32 @@ export interface GlobalOptions {
   verbose: boolean;
   /** --allow-empty-seeds: a seeds file with no seeds is meant (not a save caught half-written). */
   allowEmptySeeds: boolean;
+  /** --serve (build, watch): the dashboard served in-process, where (null: not served). */
+  serve: ServeSettings | null;
+}
+
+/** Where the dashboard is served (cf serve, --serve): --host, --port, --token (null: generated when needed). */
+export interface ServeSettings {
+  host: string;
+  port: number;
+  token: string | null;
 }
 export type BuildOptions = GlobalOptions;
-export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds'>;
+export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds' | 'serve'>;
+export type ServeOptions = Pick<GlobalOptions, 'dir'> & { serve: ServeSettings };
+export type CorrectOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+/** `cf correct`'s own options: the whole item, or a pointer and its value (JSON text), and who corrects. */
+export interface CorrectValues {
+  set?: string;
+  pointer?: string;
+  value?: string;
+  author?: string;
+}
+/** `cf corrections`: keep (re-base) or drop an item's corrections. */
+export interface CorrectionsValues {
+  keep?: string;
+  drop?: string;
+}
 export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 export type ExplainOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 export type CleanOptions = Pick<GlobalOptions, 'dir' | 'dryRun'>;
@@ -42,7 +65,10 @@ export type Invocation =
   | { command: 'explain'; opts: ExplainOptions; args: string[] }
   | { command: 'clean'; opts: CleanOptions; args: string[] }
   | { command: 'check'; opts: CheckCommandOptions; args: string[]; check: CheckOptions }
-  | { command: 'adopt'; opts: AdoptOptions; args: string[]; from: string | undefined };
+  | { command: 'adopt'; opts: AdoptOptions; args: string[]; from: string | undefined }
+  | { command: 'serve'; opts: ServeOptions; args: string[] }
+  | { command: 'correct'; opts: CorrectOptions; args: string[]; correct: CorrectValues }
+  | { command: 'corrections'; opts: CorrectOptions; args: string[]; corrections: CorrectionsValues };
 
 export type CommandName = Invocation['command'];
 

@@ -191,7 +191,7 @@ export class HumanReporter implements Reporter {
         this.print(formatErrorEvent(e));
         break;
       case 'edit-taken':
-        this.print(`took the hand edit of ${e.output}: ${e.targets.join(', ')} now hold the edited items`);
+        this.print(`took the hand edit of ${e.output} as corrections${e.corrections ? ` (${e.corrections})` : ''}: ${e.targets.join(', ')} now show the edited items`);
         break;
       case 'edit-rejected':
         this.print(

@@ -4,6 +4,7 @@ import { contextHash, decodeRefs, encodeRefs, type ContextValue, type RefsText }
 import type { OutputStore } from '../store/outputs.js';
 import { asWritten } from '../store/outputs.js';
 import type { PhaseConfig } from '../config/pipeline.js';
+import type { Item } from '../config/seeds.js';
 import type { BatchRecord, FailureRecord } from '../store/records.js';
 import type { FreshReason, ItemStaleness, StaleReason } from './staleness.js';
 import { mergeKey } from './merge.js';
@@ -33,9 +34,33 @@ export class Analysis {
 
   constructor(private readonly decider: Decider) {
     this.contexts = new ContextSource(async (name, j) => {
-      const s = await this.batch(decider.graph.phase(name), j);
-      return s.kind === 'fresh' ? s.record : undefined;
+      const phase = decider.graph.phase(name);
+      const s = await this.batch(phase, j);
+      return s.kind === 'fresh' ? this.decider.view(phase, s.record) : undefined;
     });
+  }
+
+  /** A fresh batch as what reads it sees it: its items' corrections applied (corrections.ts). */
+  view(phase: PhaseConfig, status: Extract<BatchStatus, { kind: 'fresh' }>): Promise<BatchRecord> {
+    return this.decider.view(phase, status.record);
+  }
+
+  /**
+   * A batch's input items as its phase sees them (the seeds, or its fresh upstream batch's output with its
+   * corrections, and the context's view of them), as a build would give them to its agent; or the batch it
+   * waits for. What hand edits, adoptions and corrections are checked with.
+   */
+  async inputItems(phase: PhaseConfig, batch: number): Promise<Item[] | { waiting: string } | { missing: string }> {
+    const d = this.decider;
+    const up = d.graph.upstream(phase);
+    if (!up) return (await d.seeds.items()).slice(...d.graph.batchRange(batch));
+    const u = await this.batch(up, batch);
+    if (u.kind !== 'fresh') return { waiting: u.target };
+    const record = await this.view(up, u);
+    const stored = record === u.record ? await d.store.blobs.get(record.out) : ((await d.correctedView(up, u.record))?.text ?? null);
+    if (stored === null) return { missing: `the stored output of ${u.target} is missing or damaged; cf build builds it again` };
+    if (phase.context) await d.batchContext(phase, batch, this.contexts);
+    return d.asInput(phase, JSON.parse(stored) as Item[], this.contexts);
   }
 
   /** A batch's status if it was computed already. */
@@ -69,7 +94,7 @@ export class Analysis {
     } else {
       const u = await this.batch(up, batch);
       if (u.kind !== 'fresh') return { waiting: batchTarget(up.name, batch) };
-      items = u.record.items;
+      items = (await this.view(up, u)).items;
     }
     const context = phase.context ? await d.batchContext(phase, batch, this.contexts) : undefined;
     if (context && isMissing(context)) return { waiting: context.missing };
@@ -135,7 +160,7 @@ export class Analysis {
       const missing = stamp ? '' : 'not built yet; ';
       return { kind: 'stale', ...base, reason: `${missing}${notFresh.length} of ${count(statuses.length, 'batch', 'batches')} to build first (${first}${more})` };
     }
-    const records = statuses.map((s) => (s as Extract<BatchStatus, { kind: 'fresh' }>).record);
+    const records = await Promise.all(statuses.map((s) => this.view(phase, s as Extract<BatchStatus, { kind: 'fresh' }>)));
     const rec = this.decider.store.merge(phase.name);
     if (!stamp) return { kind: 'stale', ...base, reason: `${phase.output} does not exist` };
     if (!rec || rec.key !== mergeKey(phase, this.decider.graph.pipeline.course, records)) return { kind: 'stale', ...base, reason: 'batch outputs changed since it was written' };

@@ -22,6 +22,7 @@ import type { ContextConfig, PhaseConfig } from '../config/pipeline.js';
 import type { BatchRecord, FailureRecord } from '../store/records.js';
 import type { SeedSet } from '../config/seeds.js';
 import type { BuildStore } from '../store/buildStore.js';
+import { correctedView, Corrections, type CorrectedView } from './corrections.js';
 import { diffFingerprints, type FreshReason, type StaleReason } from './staleness.js';
 import { batchTarget, type BuildGraph, type TargetId } from './targets.js';
 
@@ -116,7 +117,38 @@ export class Decider {
     readonly seeds: SeedSet,
     readonly parts: ReadonlyMap<string, PhaseParts>,
     readonly store: BuildStore,
+    /** The reviewers' corrections of generated items (corrections.ts). */
+    readonly corrections: Corrections = new Corrections(),
   ) {}
+
+  private readonly views = new Map<string, Promise<CorrectedView | null>>();
+  private readonly viewsStored = new Set<string>();
+
+  /**
+   * A batch's record as what reads it sees it: with its items' corrections applied (corrections.ts), or
+   * the record itself when none has one. `put`: its output is stored, for a build that reads it back.
+   */
+  async view(phase: PhaseConfig, record: BatchRecord, o: { put?: boolean } = {}): Promise<BatchRecord> {
+    if (!this.corrections.touches(phase.name, record.items)) return record;
+    const v = await this.correctedView(phase, record);
+    if (!v) return record;
+    if (o.put && !this.viewsStored.has(v.record.out)) {
+      await this.store.blobs.put(v.text);
+      this.viewsStored.add(v.record.out);
+    }
+    return v.record;
+  }
+
+  /** The corrected view of a batch (null: no correction applies to its items), made once per set of corrections. */
+  correctedView(phase: PhaseConfig, record: BatchRecord): Promise<CorrectedView | null> {
+    const memo = `${this.corrections.revision}\u0000${phase.name}\u0000${record.out}`;
+    let v = this.views.get(memo);
+    if (!v) {
+      v = correctedView({ record, phase: phase.name, corrections: this.corrections, blobs: this.store.blobs, idField: this.graph.pipeline.idField, entries: (items) => this.contextEntries(phase, items) });
+      this.views.set(memo, v);
+    }
+    return v;
+  }
 
   private positions: Map<string, number> | undefined;
 
@@ -317,7 +349,7 @@ export class Decider {
   }
 
   /** What a batch record of this phase keeps for the phase that reads it as its context (none: {}). */
-  private contextEntries(phase: PhaseConfig, items: readonly Item[]): { vocab?: ContextEntries } {
+  contextEntries(phase: PhaseConfig, items: readonly Item[]): { vocab?: ContextEntries } {
     const reader = this.graph.phases.find((p) => p.context?.phase === phase.name);
     return reader ? { vocab: registry.contextKind(reader.context!.kind).index(items, this.graph.pipeline.idField) } : {};
   }

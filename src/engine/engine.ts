@@ -152,21 +152,24 @@ export class Engine {
       // Found fresh by plan(): what it reads is fresh too, and nothing recorded since can change that.
       const planned = this.analysis?.known(t);
       if (planned?.kind === 'fresh') {
-        const r = this.fresh(phase, batch, t, planned.record, planned.reason);
-        this.done.set(t, r.record);
-        p = Promise.resolve(r);
+        p = this.asRead(phase, t, this.fresh(phase, batch, t, planned.record, planned.reason));
         this.batches.set(t, p);
         // Counted as plan() counted them: the batches it reads are this build's fresh targets too.
         for (const [q, b] of reads(this.d.graph, phase, batch, this.runReads)) void this.batch(q, b);
       } else {
-        p = this.buildBatch(phase, batch, t).then((r) => {
-          if (r.kind === 'ok') this.done.set(t, r.record);
-          return r;
-        });
+        p = this.buildBatch(phase, batch, t).then((r) => this.asRead(phase, t, r));
       }
       this.batches.set(t, p);
     }
     return p;
+  }
+
+  /** A batch's result as what reads it sees it (downstream batches, merges, contexts): its items' corrections applied. */
+  private async asRead(phase: PhaseConfig, target: TargetId, r: BatchResult): Promise<BatchResult> {
+    if (r.kind !== 'ok') return r;
+    const view = await this.d.view(phase, r.record, { put: true });
+    this.done.set(target, view);
+    return view === r.record ? r : { kind: 'ok', record: view };
   }
 
   /** A batch that is up to date (decided now, or by plan()). */
@@ -362,11 +365,8 @@ export class Engine {
     entry.result = this.d.store.blobs.remove(record.out).then(async () => {
       // It was counted fresh: it runs now.
       this.tally.unfresh(record.target);
-      const r = await this.buildBatch(phase, batch, record.target);
-      if (r.kind === 'ok') {
-        this.done.set(record.target, r.record);
-        entry.record = r.record;
-      }
+      const r = await this.asRead(phase, record.target, await this.buildBatch(phase, batch, record.target));
+      if (r.kind === 'ok') entry.record = r.record;
       return r;
     });
     this.repairs.set(record.target, entry);

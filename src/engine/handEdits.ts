@@ -2,7 +2,8 @@ import type { AttemptError } from '../exec/attempts.js';
 import type { BatchExecutor } from '../exec/executor.js';
 import { registry } from '../config/registry.js';
 import { hashCanonical } from '../util/hash.js';
-import { Analysis, type BatchStatus } from './analyze.js';
+import { Analysis } from './analyze.js';
+import { withCorrection } from './corrections.js';
 import { decodeRefs } from './fingerprint.js';
 import type { Decider } from './decide.js';
 import type { OutputStore } from '../store/outputs.js';
@@ -14,7 +15,7 @@ import type { TargetId } from './targets.js';
 export interface HandEditReport {
   phase: string;
   output: string;
-  /** Batches whose items were taken from the edited file. */
+  /** Batches whose edited items were taken (as corrections of their items). */
   taken: TargetId[];
   /** Batches whose edited items failed validation (or are incomplete): not taken. */
   rejected: Array<{ target: TargetId; errors: AttemptError[] }>;
@@ -23,11 +24,13 @@ export interface HandEditReport {
 }
 
 /**
- * A merged output edited by hand is an edit of its phase's batch outputs, as in make, where a newer
- * intermediate file feeds what depends on it: before a build, every batch whose items differ in the
- * edited file takes them (after the phase's validation), so downstream batches rerun where the edit
- * changed something. Edits that do not validate are not taken; the merge then keeps the edited file
- * aside (.cf/replaced/) and writes the batch outputs again.
+ * A merged output edited by hand is a review of its phase's items: before a build, every item that differs
+ * in the edited file from what the phase shows (its generated output with the corrections made so far)
+ * becomes a correction of that item (corrections/PHASE.jsonl), once its batch, so edited, passes the phase's
+ * whole validation. So the edit feeds downstream (the batches that read a corrected item rerun), and it
+ * survives regeneration: the generated output is not changed, the correction is applied on top of whatever
+ * the agent makes next. An item edited back to what was generated drops its corrections. Edits that do not
+ * validate are not taken; the merge then keeps the edited file aside (.cf/replaced/) and writes it again.
  */
 export async function takeHandEdits(o: {
   decider: Decider;
@@ -39,6 +42,8 @@ export async function takeHandEdits(o: {
   runDir(phase: PhaseConfig, batch: number): string | null;
   signal: AbortSignal;
   now?: () => Date;
+  /** Who the corrections are from (default: "hand edit"). */
+  author?: string;
 }): Promise<HandEditReport[]> {
   const d = o.decider;
   const idField = d.graph.pipeline.idField;
@@ -60,41 +65,33 @@ export async function takeHandEdits(o: {
       report.unreadable = read.error;
       continue;
     }
-    const items: Item[] = read.items;
-    const byId = new Map(items.map((it) => [String(it[idField]), it]));
-    const upstream = d.graph.upstream(phase);
+    const byId = new Map(read.items.map((it) => [String(it[idField]), it]));
     for (const batch of d.graph.batches()) {
       const status = await analysis.batch(phase, batch);
       if (status.kind !== 'fresh') continue; // it runs anyway, from its inputs
-      const record = status.record;
-      const refs = decodeRefs(record.items);
-      const ids = refs.map(([id]) => id);
+      const shown = decodeRefs((await analysis.view(phase, status)).items);
+      const generated = new Map(decodeRefs(status.record.items));
+      const ids = shown.map(([id]) => id);
       const edited = ids.map((id) => byId.get(id));
-      const changed = ids.filter((_, i) => edited[i] === undefined || hashCanonical(edited[i]) !== refs[i]![1]);
+      const changed = ids.filter((_, i) => edited[i] === undefined || hashCanonical(edited[i]) !== shown[i]![1]);
       if (!changed.length) continue;
       // Checked as an agent's answer would be: its input items as the phase sees them, the built-in checks,
       // then the phase's whole validator (rules, command, the vocabulary context), with the files it reads.
-      let inputItems: Item[];
-      if (upstream) {
-        const up = (await analysis.batch(upstream, batch)) as Extract<BatchStatus, { kind: 'fresh' }>;
-        const stored = await d.store.blobs.get(up.record.out);
-        if (stored === null) {
-          report.rejected.push({ target: record.target, errors: [{ attempt: 0, source: 'output', message: `the stored output of ${up.record.target} is missing or damaged; cf build builds it again` }] });
-          continue;
-        }
-        inputItems = d.asInput(phase, JSON.parse(stored) as Item[], analysis.contexts);
-      } else {
-        inputItems = (await d.seeds.items()).slice(...d.graph.batchRange(batch));
+      const inputItems = await analysis.inputItems(phase, batch);
+      if (!Array.isArray(inputItems)) {
+        const message = 'missing' in inputItems ? inputItems.missing : `${inputItems.waiting} is not built`;
+        report.rejected.push({ target: status.target, errors: [{ attempt: 0, source: 'output', message }] });
+        continue;
       }
       const checked = await o.executor.execute(
         d.checkJob({
           phase,
-          target: record.target,
+          target: status.target,
           batch,
           idField,
           inputItems,
           ids,
-          output: edited.filter((x) => x !== undefined),
+          output: edited.filter((x): x is Item => x !== undefined),
           note: `(edited by hand in ${phase.output})`,
           runDir: o.runDir(phase, batch),
           contexts: analysis.contexts,
@@ -103,32 +100,23 @@ export async function takeHandEdits(o: {
       );
       if (checked.kind === 'cancelled') return reports;
       if (checked.kind === 'invalid') {
-        report.rejected.push({ target: record.target, errors: checked.errors.map((e) => ({ attempt: 0, ...e })) });
+        report.rejected.push({ target: status.target, errors: checked.errors.map((e) => ({ attempt: 0, ...e })) });
         continue;
       }
-      // items: independent: the edited items replace the cached ones under the same keys, so that a later
-      // rebuild of this batch (another seed edited) reassembles it with the correction, not the old item.
-      const [start] = d.graph.batchRange(batch);
-      const cache =
-        phase.items === 'independent'
-          ? await Promise.all(refs.flatMap(([id, h], i) => (changed.includes(id) ? [d.itemKey(phase, start + i, id, h, analysis.contexts)] : [])))
-          : [];
-      await d.recordOutput(
-        phase,
-        record.target,
-        record,
-        checked.items,
-        {
-          attempts: record.attempts,
-          ms: record.ms,
-          at: (o.now?.() ?? new Date()).toISOString(),
-          edited: phase.output,
-          warnings: checked.warnings,
-          ...(record.usage ? { usage: record.usage } : {}),
-        },
-        cache,
-      );
-      report.taken.push(record.target);
+      const at = (o.now?.() ?? new Date()).toISOString();
+      const valid = new Map(checked.items.map((it) => [String(it[idField]), it]));
+      await d.corrections.update(phase.name, (now) => {
+        let list = now;
+        for (const id of changed) {
+          const item = valid.get(id)!;
+          const base = generated.get(id)!;
+          // Edited back to what the agent made: its corrections go.
+          if (hashCanonical(item) === base) list = list.filter((c) => c.id !== id);
+          else list = withCorrection(list, { id, set: item, base, author: o.author ?? 'hand edit', at });
+        }
+        return list;
+      });
+      report.taken.push(status.target);
     }
   }
   return reports;

@@ -36,6 +36,8 @@ export async function plan(d: Decider, requests: Request[], o: { jobs: number; e
   const given = new Map<string, number>();
   const phasesToRun = new Set<PhaseConfig>();
   const counts = { fresh: 0, stale: 0, pending: 0, failedBefore: 0 };
+  /** The batches that will or may run (a dashboard shows them queued). */
+  const toRun: TargetId[] = [];
   const visit = async (phase: PhaseConfig, batch: number): Promise<void> => {
     const t = batchTarget(phase.name, batch);
     if (seen.has(t)) return;
@@ -43,10 +45,13 @@ export async function plan(d: Decider, requests: Request[], o: { jobs: number; e
     for (const [p, b] of reads(d.graph, phase, batch, given)) await visit(p, b);
     const s = await analysis.batch(phase, batch);
     counts[s.kind]++;
-    if (s.kind !== 'fresh') phasesToRun.add(phase);
+    if (s.kind !== 'fresh') {
+      phasesToRun.add(phase);
+      toRun.push(t);
+    }
     if (s.kind === 'stale' && s.failure) counts.failedBefore++;
   };
   for (const r of requests) for (const b of r.batches) await visit(d.graph.phase(r.phase), b);
-  o.emit({ event: 'planned', seeds: d.graph.seedCount, batches: seen.size, jobs: o.jobs, ...counts });
+  o.emit({ event: 'planned', seeds: d.graph.seedCount, batches: seen.size, jobs: o.jobs, ...counts, toRun });
   return { analysis, planned: counts.stale + counts.pending, phasesToRun };
 }

@@ -50,7 +50,8 @@ export type MergeSkip = { kind: 'batches-not-built'; targets: string[] } | { kin
  */
 export type BuildEvent =
   | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string; gone?: boolean }
-  | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number }
+  /** `toRun`: the batch targets that will run or may run (stale or pending), in plan order. */
+  | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number; toRun?: string[] }
   | { event: 'fresh'; target: string; phase: string; batch: number; why: FreshReason }
   | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string }
   | { event: 'attempt'; target: string; phase: string; batch: number; attempt: number; of: number }
@@ -81,7 +82,8 @@ export type BuildEvent =
   | { event: 'changed'; files: string[] }
   /** cf watch: input it cannot build from (a broken pipeline.yaml or seeds file, a target gone); it keeps watching. */
   | ({ event: 'error' } & UserError)
-  | { event: 'edit-taken'; phase: string; output: string; targets: string[] }
+  /** A merged output edited by hand: the batches whose items it changed, now corrected (`corrections`: the file). */
+  | { event: 'edit-taken'; phase: string; output: string; targets: string[]; corrections?: string }
   | { event: 'edit-rejected'; phase: string; output: string; target?: string; errors: AttemptError[]; reason?: string }
   | { event: 'merged'; phase: string; output: string; items: number; batches: number; why: MergeReason }
   | { event: 'merge-fresh'; phase: string; output: string }

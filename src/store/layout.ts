@@ -32,6 +32,9 @@ export function storeLayout(dir: string) {
     pipelineCache: path.join(root, 'pipeline.json'),
     /** Message Batches submitted and not yet collected. */
     messageBatches: path.join(root, 'message-batches.json'),
+    /** The stamped events of recent builds (NDJSON; cf serve follows it), and the one before its last rotation. */
+    events: path.join(root, 'events.log'),
+    eventsPrevious: path.join(root, 'events.1.log'),
   };
 }
 

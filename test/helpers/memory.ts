@@ -5,6 +5,7 @@ import type { BuildSummary } from '../../src/events/types.js';
 import type { BatchExecutor } from '../../src/exec/executor.js';
 import { LocalExecutor } from '../../src/exec/localExecutor.js';
 import { Decider } from '../../src/engine/decide.js';
+import { Corrections } from '../../src/engine/corrections.js';
 import type { BuildEvent } from '../../src/events/types.js';
 import { phaseParts, type PhaseParts } from '../../src/engine/fingerprint.js';
 import { MemoryBlobStore } from '../../src/store/blobs.js';
@@ -56,6 +57,8 @@ export class World {
   readonly runs: AgentRequest[] = [];
   readonly events: BuildEvent[] = [];
   agent: AgentFn = echoAgent;
+  /** The reviewers' corrections (in memory; corrections/PHASE.jsonl in a project): kept across builds, as the files are. */
+  readonly corrections = new Corrections();
   /** The store the engine reads and writes through (default: a LocalStore over `state` and `objects`). */
   store: BuildStore | null = null;
   jobs = 4;
@@ -118,7 +121,7 @@ export class World {
     };
     for (const p of pipeline.phases) parts.set(p.name, await phaseParts(pipeline, p, hasher));
     const seeds = this.seedSet();
-    return new Decider(new BuildGraph(pipeline, seeds.ids), seeds, parts, this.store ?? new LocalStore(this.state, this.objects));
+    return new Decider(new BuildGraph(pipeline, seeds.ids), seeds, parts, this.store ?? new LocalStore(this.state, this.objects), this.corrections);
   }
 
   /** Builds `targets` (default: everything); returns the summary and the targets whose agents ran. */

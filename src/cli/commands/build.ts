@@ -6,6 +6,7 @@ import { exitCodeOf } from '../../app/exitCode.js';
 import type { BatchStatus } from '../../engine/analyze.js';
 import { formatFreshReason, formatStaleReason } from '../format/reasons.js';
 import { EventBus } from '../../events/bus.js';
+import { EventLogWriter } from '../../events/eventLog.js';
 import { emptySummary } from '../../events/types.js';
 import { storeLayout } from '../../store/layout.js';
 import { fail } from '../../util/errors.js';
@@ -16,6 +17,7 @@ import type { GlobalOptions } from '../options.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { openWorkspace, requireTargets } from '../workspace.js';
+import { startDashboard, type Dashboard } from '../dashboard.js';
 
 export async function makeReporter(opts: Pick<GlobalOptions, 'json' | 'quiet' | 'verbose'>): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
@@ -32,6 +34,15 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   // The build's events: one stream, stamped; the reporter is one subscriber of it.
   const bus = new EventBus();
   bus.subscribe((e) => reporter.event(e));
+  // And to .cf/events.log, which cf serve follows from another terminal.
+  const log = new EventLogWriter(storeLayout(opts.dir));
+  bus.subscribe((e) => log.write(e));
+  // --serve: the dashboard, fed by this bus.
+  const dashboard = opts.serve ? await startDashboard(opts.dir, opts.serve, { first: ws }) : null;
+  if (dashboard) {
+    bus.subscribe((e) => dashboard.push(e));
+    tell(opts, reporter, `cf: ${dashboard.where}`);
+  }
   const interrupt = onInterrupt(() =>
     reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once'),
   );
@@ -42,6 +53,8 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   if (!built.ok) {
     // Input cf cannot build from (found before anything ran): no summary, exit 2.
     reporter.close();
+    log.close();
+    await dashboard?.close();
     await clearNoopStamp(opts.dir);
     fail(built.error);
   }
@@ -49,6 +62,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   const exitCode = exitCodeOf(s, interrupt.signal.aborted);
   bus.emit({ event: 'summary', ok: exitCode === 0, exitCode, ms: Date.now() - started, ...s, ...(opts.maxCost !== null ? { maxCost: opts.maxCost } : {}) });
   reporter.close();
+  log.close();
   // Everything asked for is up to date: stamp it, so that the next unchanged build answers at once.
   if (exitCode === 0 && !s.cancelled.length) {
     const files = watchedFiles(ws.pipeline).map((f) => path.relative(opts.dir, f));
@@ -67,7 +81,23 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   } else {
     await clearNoopStamp(opts.dir);
   }
+  if (dashboard) await serveUntilInterrupted(opts, dashboard);
   return exitCode;
+}
+
+/** A line about the dashboard: with the build's output, or on stderr when stdout is NDJSON. */
+function tell(opts: Pick<GlobalOptions, 'json'>, reporter: Reporter, line: string): void {
+  if (opts.json) process.stderr.write(`${line}\n`);
+  else reporter.note(line);
+}
+
+/** cf build --serve, once the build is done: the dashboard shows its end until Ctrl-C. */
+async function serveUntilInterrupted(opts: Pick<GlobalOptions, 'json'>, dashboard: Dashboard): Promise<void> {
+  (opts.json ? process.stderr : process.stdout).write(`cf: build done; ${dashboard.where} until Ctrl-C\n`);
+  const interrupt = onInterrupt();
+  await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
+  interrupt.dispose();
+  await dashboard.close();
 }
 
 /** `cf build -n`: what would run and why, and what would be written; nothing runs. */

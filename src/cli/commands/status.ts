@@ -1,4 +1,6 @@
+import { correctionStates, type CorrectionState } from '../../app/corrections.js';
 import { status, type StatusReport } from '../../app/inspect.js';
+import { describeCorrection } from './correct.js';
 import { formatTotals, reported } from '../../exec/runners/usage.js';
 import { fail } from '../../util/errors.js';
 import { count } from '../../util/plural.js';
@@ -11,9 +13,25 @@ const LIST_MAX = 12;
 
 export async function statusCommand(opts: StatusOptions, args: string[]): Promise<number> {
   if (args.length) fail({ kind: 'usage', message: 'cf status takes no targets', hint: 'cf explain TARGET' });
-  const report = await status(await openWorkspace(opts.dir));
-  process.stdout.write(`${opts.json ? JSON.stringify(toJson(report)) : toLines(report).join('\n')}\n`);
+  const ws = await openWorkspace(opts.dir);
+  const report = await status(ws);
+  const corrections = await correctionStates(ws);
+  process.stdout.write(`${opts.json ? JSON.stringify({ ...toJson(report), corrections }) : [...toLines(report), ...correctionLines(corrections)].join('\n')}\n`);
   return 0;
+}
+
+/** The corrections, per phase, and each one made against an older generation (to keep or drop). */
+function correctionLines(states: CorrectionState[]): string[] {
+  if (!states.length) return [];
+  const out = ['', 'corrections (corrections/PHASE.jsonl):'];
+  const phases = [...new Set(states.map((c) => c.phase))];
+  for (const phase of phases) {
+    const of = states.filter((c) => c.phase === phase);
+    const flagged = of.filter((c) => c.state !== 'current');
+    out.push(`  ${phase}: ${count(of.length, 'correction')}${flagged.length ? `, ${flagged.length} to review` : ''}`);
+    for (const c of flagged) out.push(`    ${describeCorrection(c)}`);
+  }
+  return out;
 }
 
 function toJson(r: StatusReport): object {

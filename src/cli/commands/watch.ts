@@ -10,6 +10,8 @@ import { notReadySeeds } from '../../engine/emptySeeds.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Request } from '../../engine/targets.js';
 import { EventBus } from '../../events/bus.js';
+import { EventLogWriter } from '../../events/eventLog.js';
+import { storeLayout } from '../../store/layout.js';
 import type { BuildEvent } from '../../events/types.js';
 import { Budget } from '../../exec/budget.js';
 import { spawner } from '../../exec/processes/spawner.js';
@@ -22,6 +24,7 @@ import { OwnWrites } from '../ownWrites.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { WatchedFiles } from '../watchFiles.js';
 import { WatchReporter } from '../watchReporter.js';
+import { startDashboard } from '../dashboard.js';
 
 /** Editor saves come in bursts (write, rename, chmod): events this close together are one change. */
 const DEBOUNCE_MS = Number(process.env.CF_WATCH_DEBOUNCE_MS) || 40;
@@ -68,6 +71,9 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   // The session's events: one stream, stamped (a rebuild's follow the one before's), the reporter a subscriber.
   const bus = new EventBus();
   bus.subscribe((e) => reporter.event(e));
+  // And to .cf/events.log, which cf serve follows from another terminal.
+  const log = new EventLogWriter(storeLayout(opts.dir));
+  bus.subscribe((e) => log.write(e));
   const emit = bus.emitter;
   const interrupt = onInterrupt(() => reporter.note('cf watch: stopping agents… Ctrl-C again to quit now'));
   spawner.prestart();
@@ -206,6 +212,20 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
     });
   });
 
+  // --serve: the dashboard, fed by this bus; a correction saved there is a change to rebuild from.
+  const dashboard = opts.serve
+    ? await startDashboard(opts.dir, opts.serve, {
+        first: good,
+        onCorrection: (file) => {
+          pending.add(file);
+          settle();
+        },
+      })
+    : null;
+  if (dashboard) {
+    bus.subscribe((e) => dashboard.push(e));
+    (opts.json ? process.stderr : process.stdout).write(`cf watch: ${dashboard.where}\n`);
+  }
   reporter.note(`cf watch: watching ${files.size} files; Ctrl-C to stop`);
   let changed: string[] | null = null;
   let poked = false;
@@ -225,9 +245,11 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   }
   if (timer) clearTimeout(timer);
   await files.close();
+  await dashboard?.close();
   interrupt.dispose();
   reporter.note('cf watch: stopped');
   reporter.close();
+  log.close();
   return 130;
 }
 
