@@ -75,6 +75,20 @@ describe('a phase with an item schema', () => {
     expect(JSON.parse(b.output('out/legos.json')!)).toHaveLength(20);
   });
 
+  it('items: independent: only the items its errors name go back to the agent', async () => {
+    bench = await Bench.create({ seeds: 20, pipeline: TWO_PHASES('    items: independent\n    schema: schemas/legos.json\n'), files: { 'schemas/legos.json': SCHEMA } });
+    bench.agent = (req) => {
+      const items = JSON.parse(echoAnswer(req)) as Item[];
+      if (req.phase === 'legos' && req.attempt === 1) items[2]!.text = 'not legos';
+      return { ok: true, output: JSON.stringify(items) };
+    };
+    const r = await bench.build();
+    expect(r.exitCode).toBe(0);
+    const retry = r.runs.find((x) => x.phase === 'legos' && x.attempt === 2)!;
+    expect(retry.ids).toEqual(['S0003']);
+    expect(retry.prompt).toContain('- S0003: /text: must match ^legos\\(, not "not legos"');
+  });
+
   it('is part of the keys: an edit reruns the phase ("the schema changed"), a reformatting or a touch does not; cf watch reads it again', async () => {
     const b = await withSchema();
     expect((await b.build()).exitCode).toBe(0);
