@@ -4,8 +4,8 @@ import { Project, TWO_PHASES } from './helpers/project.js';
 
 /*
  * A phase's item schema through the real CLI (the in-memory behaviour is test/workspace.schema.test.ts):
- * a schema that is not a valid JSON Schema is exit 2 at its file and line with nothing touched, and an
- * edit of the schema file is seen past the no-op fast path's stamp.
+ * a schema that is not a valid JSON Schema is exit 2 at its file and line with nothing touched; fixed, the
+ * bundled cf validates with it (ajv loaded from its chunk).
  */
 
 let p: Project | undefined;
@@ -24,7 +24,7 @@ const SCHEMA = (textType: string): string => `{
 `;
 
 describe('schema: through the real CLI', () => {
-  it('an invalid schema file is exit 2 at its line, nothing touched; an edited one reruns its phase past the no-op stamp', async () => {
+  it('an invalid schema file is exit 2 at its line, nothing touched; a valid one validates the build', async () => {
     p = await Project.create({ seeds: 20, pipeline: TWO_PHASES('    schema: schemas/legos.json\n'), files: { 'schemas/legos.json': SCHEMA('strng') } });
     const bad = await p.cf(['build']);
     expect(bad.code).toBe(2);
@@ -32,13 +32,10 @@ describe('schema: through the real CLI', () => {
     expect(existsSync(p.file('.cf/records.log'))).toBe(false);
     expect(existsSync(p.file('out'))).toBe(false);
 
+    // "^legos\\(" is what the fake agent writes for legos: valid; its "pairs(…)" for pairs is not checked.
     await p.write('schemas/legos.json', SCHEMA('string'));
-    expect((await p.cf(['build'])).code).toBe(0);
-    await p.takeRuns();
-    await p.write('schemas/legos.json', SCHEMA('string').replace('"required"', '"minProperties": 2, "required"'));
-    const r = await p.cf(['build', '-v']);
+    const r = await p.cf(['build']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('the schema changed');
-    expect((await p.takeRuns()).map((x) => `${x.phase}#${x.batch}`)).toEqual(['legos#1']);
+    expect((await p.takeRuns()).map((x) => `${x.phase}#${x.batch}/${x.attempt}`)).toEqual(['pairs#1/1', 'legos#1/1']);
   });
 });
