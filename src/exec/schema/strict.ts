@@ -58,7 +58,9 @@ class Strict {
         out.anyOf = (v as unknown[]).map((b, i) => this.node(b, `${at}/${k}/${i}`));
         if (k === 'oneOf') this.notes.push(`${at}/oneOf: sent as anyOf (strict mode has no oneOf); cf checks that exactly one matches`);
       } else if (k === '$defs') out.$defs = Object.fromEntries(Object.entries(v as JsonSchema).map(([name, d]) => [name, this.node(d, `${at}/$defs/${name}`)]));
-      else if (['properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'prefixItems'].includes(k)) continue;
+      else if (['properties', 'required', 'additionalProperties', 'items', 'prefixItems'].includes(k)) continue;
+      // A map's key pattern goes on its entries' `key` (object()); on other objects it is not supported.
+      else if (k === 'propertyNames' && s.properties === undefined && isObject(s.additionalProperties)) continue;
       else if (!DROP.has(k)) moved[k] = v;
     }
     if (Object.keys(moved).length) this.notes.push(`${at}: ${Object.keys(moved).join(', ')} not supported in strict mode: moved to the description`);
