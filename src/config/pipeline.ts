@@ -196,9 +196,9 @@ export interface NamedFile {
 }
 
 /**
- * Every file a pipeline reads: seeds, intelligence, deps, schema files, recordings and the files its commands name (runners'
- * and validators'), in that order. The one list behind the checks that they exist, that no output
- * overwrites one, and what cf watch watches.
+ * Every file a pipeline reads: seeds, intelligence, deps, schema files, recordings and the files its
+ * commands name (runners' and validators'), in that order. The one list behind the checks that they
+ * exist, that no output overwrites one, and what cf watch watches.
  */
 export function pipelineInputs(p: Pipeline): NamedFile[] {
   const files: NamedFile[] = [{ rel: p.seeds, at: ['seeds'], what: 'seeds file', required: true }];

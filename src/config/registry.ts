@@ -7,10 +7,10 @@ import type { Item } from './seeds/item.js';
 
 /*
  * The kinds pipeline.yaml may name: cf's own runner kinds and `json` merge, and beyond them merge formats,
- * document kinds, rule sets, item schemas, context kinds, runner kinds and what `course:` means, as domains register
- * them (plugins.ts). One process-wide registry, filled by the composition root (app/session.ts; tests that
- * build pipelines) before a pipeline is read: the parser checks names against it, the engine, the executor
- * and the runners look kinds up in it.
+ * document kinds, rule sets, item schemas, context kinds, runner kinds and what `course:` means, as domains
+ * register them (plugins.ts). One process-wide registry, filled by the composition root (app/session.ts;
+ * tests that build pipelines) before a pipeline is read: the parser checks names against it, the engine,
+ * the executor and the runners look kinds up in it.
  */
 
 /** cf's own merge format: the items as one JSON array (written in a stream by engine/merge.ts). */
