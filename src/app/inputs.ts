@@ -57,6 +57,13 @@ export async function loadInputs(dir: string, given?: Pipeline, statCache?: Stat
   mark('pipeline loaded');
   const paths = storeLayout(dir);
   const cache = statCache ?? (await StatCache.load(paths.statCache));
+  // Schema files are read with the inputs (cf watch keeps its pipeline.yaml, not the schemas it names).
+  if (pipeline.phases.some((p) => p.schema && 'file' in p.schema.from)) {
+    const { readSchemaFiles } = await import('../config/itemSchemas.js');
+    const read = await readSchemaFiles(pipeline, cache);
+    if (!read.ok) return read;
+    pipeline = read.value;
+  }
   const seeds = await loadSeeds(dir, pipeline.seeds, pipeline.idField, cache, registry.seedTransform(pipeline.course));
   mark('seeds loaded');
   if (!seeds.ok) return seeds;

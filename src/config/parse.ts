@@ -2,9 +2,11 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { UserError } from '../util/errors.js';
+import { initHashing } from '../util/hash.js';
 import { err, ok, type Result } from '../util/result.js';
 import { DEFAULT_PRICES, type Price } from '../exec/runners/pricing.js';
 import { formatKeyPath, Locator, schemaError, type Fail } from './diagnostics.js';
+import { checkInlineSchemas } from './itemSchemas.js';
 import { phaseConfigs } from './phaseConfig.js';
 import { PIPELINE_FILE, pipelineInputs, type Pipeline } from './pipeline.js';
 import { registry } from './registry.js';
@@ -42,6 +44,8 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
   }
   const loc = new Locator(doc, lines);
   const raw: unknown = doc.toJS();
+  // Schemas' canonical hashes are taken as the phases are read.
+  await initHashing();
   // The kinds pipeline.yaml may name are the registered ones (registry.ts: its domains are registered first).
   const schema = pipelineSchema(registry);
   const parsed = schema.safeParse(raw ?? {});
@@ -81,8 +85,14 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     const key = r.preset ? 'preset' : 'command';
     locations[`runners.${r.name}.${key}`] = loc.at(['runners', r.name, key]);
   }
-  for (const [i, p] of pipeline.phases.entries()) if (p.validate?.command) locations[`phases[${i}].validate`] = loc.at(['phases', i, 'validate', 'command']);
+  for (const [i, p] of pipeline.phases.entries()) {
+    if (p.validate?.command) locations[`phases[${i}].validate`] = loc.at(['phases', i, 'validate', 'command']);
+    // A schema file that goes missing or turns invalid later is reported at the line naming it (itemSchemas.ts).
+    if (p.schema && 'file' in p.schema.from) locations[`phases[${i}].schema`] = loc.at(['phases', i, 'schema']);
+  }
   pipeline.locations = locations;
+  const inline = await checkInlineSchemas(pipeline, shown, text);
+  if (!inline.ok) return inline;
 
   // An output is a file only cf writes: one that is also read (an input of this pipeline) would be
   // overwritten by the merge, and the next build would read what it wrote.

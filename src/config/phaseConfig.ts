@@ -3,9 +3,10 @@ import { suggestion } from '../util/didYouMean.js';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import type { UserError } from '../util/errors.js';
+import { hashCanonical } from '../util/hash.js';
 import { ok, type Result } from '../util/result.js';
 import type { Fail } from './diagnostics.js';
-import type { MergeConfig, PhaseConfig, RunnerConfig, ValidateConfig } from './pipeline.js';
+import type { MergeConfig, PhaseConfig, RunnerConfig, SchemaConfig, ValidateConfig } from './pipeline.js';
 import type { Registry } from './registry.js';
 import { toCommand } from './builtinRunners.js';
 import type { RawMerge, RawPhase, RawValidate } from './schema.js';
@@ -58,6 +59,28 @@ function toMerge(m: RawMerge | undefined, r: Registry): MergeConfig {
   if (m === undefined) return { format: 'json', version: null };
   const ref = typeof m === 'string' ? m : m.format;
   return { format: r.mergeFormatByRef(ref)!.name, version: typeof m === 'string' ? null : (m.version ?? null) };
+}
+
+/**
+ * A phase's item schema: `schema:` as given (a file is read with the inputs: itemSchemas.ts), else its kind's
+ * when a domain ships one for its merge format (else for its rule set): `merge: ssi:lego_pairs` checks items
+ * against ssi:lego_pairs.
+ */
+function toSchema(raw: RawPhase['schema'], merge: MergeConfig, validate: ValidateConfig | null, r: Registry, at: PropertyKey[], fail: Fail): Result<SchemaConfig | null, UserError> {
+  const fromKind = (k: { ref: string; schema: SchemaConfig['schema'] }): SchemaConfig => ({ from: { kind: k.ref }, schema: k.schema, hash: hashCanonical(k.schema) });
+  if (raw === undefined) {
+    const kind = r.itemSchemaOfKind(merge.format) ?? (validate?.rules ? r.itemSchemaOfKind(validate.rules) : undefined);
+    return ok(kind ? fromKind(kind) : null);
+  }
+  if (typeof raw === 'object') return ok({ from: { inline: true }, schema: raw, hash: hashCanonical(raw) });
+  const kind = r.itemSchemaByRef(raw);
+  if (kind) return ok(fromKind(kind));
+  const namespace = /^([A-Za-z_][\w.-]*):/.exec(raw)?.[1];
+  if (namespace !== undefined && r.namespaces().includes(namespace)) {
+    const refs = r.itemSchemaRefs().filter((x) => x.startsWith(`${namespace}:`));
+    return fail(at, `unknown schema "${raw}"${suggestion(raw, refs)}`, refs.length ? `the schemas of ${namespace}: ${refs.join(', ')}` : `${namespace} ships no schemas`);
+  }
+  return ok({ from: { file: path.normalize(raw) }, schema: {}, hash: '' });
 }
 
 /**
@@ -151,6 +174,8 @@ export function phaseConfigs(
     const merge = toMerge(p.merge, registry);
     const needs = registry.mergeFormat(merge.format).needsCourse;
     if (needs && !hasCourse) return fail(['phases', i, 'merge'], needs.message, needs.hint);
+    const schema = toSchema(p.schema, merge, validate, registry, ['phases', i, 'schema'], fail);
+    if (!schema.ok) return schema;
     phases.push({
       name: p.name,
       index: i,
@@ -165,6 +190,7 @@ export function phaseConfigs(
       deps: p.deps ?? [],
       items: p.items ?? 'batch',
       context: contextKind !== undefined && contextPhase !== undefined ? { kind: contextKind, phase: contextPhase } : null,
+      schema: schema.value,
       model: {
         ...(p.model !== undefined ? { model: p.model } : {}),
         ...(p.max_tokens !== undefined ? { maxTokens: p.max_tokens } : {}),

@@ -117,6 +117,24 @@ export interface CourseConfig {
   targetName: string | null;
 }
 
+/** A JSON Schema as cf holds it: a parsed JSON object. */
+export type JsonSchema = { [key: string]: unknown };
+
+/**
+ * The JSON Schema (draft 2020-12) of one output item of a phase: checked on every item (exec/schema), sent to
+ * the model where its runner can constrain decoding with it, and part of the phase's keys (its canonical
+ * content's hash: reformatting a schema file changes nothing).
+ */
+export interface SchemaConfig {
+  /** `schema: schemas/x.json` (a JSON or YAML file), an inline mapping, or a domain's kind (`ssi:lego_pairs`, also the default of a phase of that kind). */
+  from: { file: string } | { inline: true } | { kind: string };
+  schema: JsonSchema;
+  /** Its canonical content's hash; "" for a file not read yet (config/itemSchemas.ts reads it with every load of the inputs). */
+  hash: string;
+  /** A file's content hash when it was read: read and checked again only when the file's differs. */
+  fileHash?: string;
+}
+
 export interface PhaseConfig {
   name: string;
   index: number;
@@ -137,6 +155,8 @@ export interface PhaseConfig {
   items: 'batch' | 'independent';
   /** Data derived from earlier seeds that this phase reads (a registered context kind: plugins.ts). */
   context: ContextConfig | null;
+  /** The schema of one output item (none: only the built-in checks and `validate`). */
+  schema: SchemaConfig | null;
 }
 
 /** `context: {vocabulary: lego_pairs}`: a context kind, and the earlier phase whose output it derives from. */
@@ -176,15 +196,16 @@ export interface NamedFile {
 }
 
 /**
- * Every file a pipeline reads: seeds, intelligence, deps, recordings and the files its commands name (runners'
- * and validators'), in that order. The one list behind the checks that they exist, that no output
- * overwrites one, and what cf watch watches.
+ * Every file a pipeline reads: seeds, intelligence, deps, schema files, recordings and the files its
+ * commands name (runners' and validators'), in that order. The one list behind the checks that they
+ * exist, that no output overwrites one, and what cf watch watches.
  */
 export function pipelineInputs(p: Pipeline): NamedFile[] {
   const files: NamedFile[] = [{ rel: p.seeds, at: ['seeds'], what: 'seeds file', required: true }];
   for (const [i, phase] of p.phases.entries()) {
     files.push({ rel: phase.intelligence, at: ['phases', i, 'intelligence'], what: 'intelligence file', required: true });
     phase.deps.forEach((d, j) => files.push({ rel: d, at: ['phases', i, 'deps', j], what: 'dependency', required: true }));
+    if (phase.schema && 'file' in phase.schema.from) files.push({ rel: phase.schema.from.file, at: ['phases', i, 'schema'], what: 'schema file', required: true });
   }
   for (const r of p.runners.values()) {
     if (r.kind === 'replay') files.push({ rel: r.recording, at: ['runners', r.name, 'recording'], what: 'recording', required: true });

@@ -5,7 +5,7 @@ import type { Validator } from '../exec/validate.js';
 import type { UserError } from '../util/errors.js';
 import type { Result } from '../util/result.js';
 import type { Fail } from './diagnostics.js';
-import type { CourseConfig, ModelSettings, Pipeline, PluginRunnerConfig, RunnerBase, RunnerConfig, ValidateConfig } from './pipeline.js';
+import type { CourseConfig, JsonSchema, ModelSettings, Pipeline, PluginRunnerConfig, RunnerBase, RunnerConfig, ValidateConfig } from './pipeline.js';
 import type { RawRunner } from './schema.js';
 import type { Item } from './seeds/item.js';
 import type { SeedTransform } from './seeds/load.js';
@@ -61,6 +61,16 @@ export interface RuleSet {
    */
   options?(raw: Record<string, unknown>, fail: Fail): Result<unknown, UserError>;
   create(config: ValidateConfig, pipeline: Pipeline): Validator;
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of one output item of a kind the domain knows. pipeline.yaml names it
+ * `<namespace>:<name>` (`schema: ssi:lego_pairs`); a phase without `schema:` whose merge format (else whose
+ * rule set) has the same name gets it. It is part of the keys of the phases that use it, by content.
+ */
+export interface ItemSchemaKind {
+  name: string;
+  schema: JsonSchema;
 }
 
 /**
@@ -169,6 +179,7 @@ export interface Domain {
   mergeFormats?: readonly MergeFormat[];
   documentKinds?: readonly DocumentKind[];
   ruleSets?: readonly RuleSet[];
+  itemSchemas?: readonly ItemSchemaKind[];
   contextKinds?: readonly ContextKind[];
   runnerKinds?: readonly RunnerPlugin[];
   course?: CourseSupport;

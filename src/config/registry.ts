@@ -1,16 +1,16 @@
 import { BUILTIN_RUNNER_KINDS } from '../exec/runners/builtins.js';
 import type { CourseConfig } from './pipeline.js';
-import type { ContextKind, CourseSupport, DocumentKind, Domain, MergeFormat, ReadResult, RuleSet, RunnerKind } from './plugins.js';
+import type { ContextKind, CourseSupport, DocumentKind, Domain, ItemSchemaKind, MergeFormat, ReadResult, RuleSet, RunnerKind } from './plugins.js';
 import { pluginRunnerKind } from './pluginRunner.js';
 import type { SeedTransform } from './seeds/load.js';
 import type { Item } from './seeds/item.js';
 
 /*
  * The kinds pipeline.yaml may name: cf's own runner kinds and `json` merge, and beyond them merge formats,
- * document kinds, rule sets, context kinds, runner kinds and what `course:` means, as domains register
- * them (plugins.ts). One process-wide registry, filled by the composition root (app/session.ts; tests that
- * build pipelines) before a pipeline is read: the parser checks names against it, the engine, the executor
- * and the runners look kinds up in it.
+ * document kinds, rule sets, item schemas, context kinds, runner kinds and what `course:` means, as domains
+ * register them (plugins.ts). One process-wide registry, filled by the composition root (app/session.ts;
+ * tests that build pipelines) before a pipeline is read: the parser checks names against it, the engine,
+ * the executor and the runners look kinds up in it.
  */
 
 /** cf's own merge format: the items as one JSON array (written in a stream by engine/merge.ts). */
@@ -40,6 +40,7 @@ export class Registry {
   private readonly formats = new Map<string, Named<MergeFormat>>([['json', { ref: 'json', kind: JSON_FORMAT }]]);
   private readonly documents = new Map<string, DocumentKind>();
   private readonly ruleSets = new Map<string, Named<RuleSet>>();
+  private readonly itemSchemas = new Map<string, Named<ItemSchemaKind>>();
   private readonly contexts = new Map<string, ContextKind>();
   /** By the name pipeline.yaml gives: cf's own (`command`) and the domains' (`csv:echo`), looked up alike. */
   private readonly runners = new Map<string, RunnerKind>(BUILTIN_RUNNER_KINDS.map((k) => [k.name, k]));
@@ -57,6 +58,7 @@ export class Registry {
     for (const f of domain.mergeFormats ?? []) if (this.formats.has(f.name)) taken('merge format', f.name);
     for (const d of domain.documentKinds ?? []) if (this.documents.has(d.name)) taken('document kind', d.name);
     for (const r of domain.ruleSets ?? []) if (this.ruleSets.has(r.name)) taken('rule set', r.name);
+    for (const x of domain.itemSchemas ?? []) if (this.itemSchemas.has(x.name)) taken('item schema', x.name);
     for (const c of domain.contextKinds ?? []) {
       if (this.contexts.has(c.name)) taken('context kind', c.name);
       // A key's context value is keyed by its kind, beside the engine's `{missing}` (engine/decide.ts).
@@ -67,6 +69,7 @@ export class Registry {
     for (const f of domain.mergeFormats ?? []) this.formats.set(f.name, { ref: ref(f.name), kind: f });
     for (const d of domain.documentKinds ?? []) this.documents.set(d.name, d);
     for (const r of domain.ruleSets ?? []) this.ruleSets.set(r.name, { ref: ref(r.name), kind: r });
+    for (const x of domain.itemSchemas ?? []) this.itemSchemas.set(x.name, { ref: ref(x.name), kind: x });
     for (const c of domain.contextKinds ?? []) this.contexts.set(c.name, c);
     for (const k of domain.runnerKinds ?? []) this.runners.set(ref(k.name), pluginRunnerKind(ref(k.name), k));
     if (domain.course) this.courseSupport = domain.course;
@@ -109,6 +112,16 @@ export class Registry {
     return [...new Set([...this.ruleSets.values()].flatMap((r) => r.kind.lists ?? []))];
   }
 
+  /** The item schemas' names as pipeline.yaml writes them (`ssi:lego_pairs`). */
+  itemSchemaRefs(): string[] {
+    return [...this.itemSchemas.values()].map((x) => x.ref);
+  }
+
+  /** The registered domains' namespaces: `ssi:…` names a kind, not a file. */
+  namespaces(): string[] {
+    return [...this.domains].map((d) => d.namespace);
+  }
+
   /** How pipeline.yaml starts a rule set's name, for hints ("ssi:…"). */
   ruleSetPrefixes(): string[] {
     return [...new Set([...this.ruleSets.values()].map((r) => r.ref.slice(0, r.ref.length - r.kind.name.length)))].map((p) => `${p}…`);
@@ -123,6 +136,18 @@ export class Registry {
 
   ruleSetByRef(ref: string): RuleSet | undefined {
     return [...this.ruleSets.values()].find((r) => r.ref === ref)?.kind;
+  }
+
+  /** An item schema by pipeline.yaml's name (`ssi:lego_pairs`), with that name, or undefined. */
+  itemSchemaByRef(ref: string): { ref: string; schema: ItemSchemaKind['schema'] } | undefined {
+    const x = [...this.itemSchemas.values()].find((s) => s.ref === ref);
+    return x && { ref: x.ref, schema: x.kind.schema };
+  }
+
+  /** The item schema of a kind by the name a phase keeps its merge format or rule set under (`lego_pairs`), if a domain ships one. */
+  itemSchemaOfKind(name: string): { ref: string; schema: ItemSchemaKind['schema'] } | undefined {
+    const x = this.itemSchemas.get(name);
+    return x && { ref: x.ref, schema: x.kind.schema };
   }
 
   /** A merge format by the name a phase keeps (its pipeline was checked against this registry). */

@@ -132,6 +132,11 @@ const courseSchema = z.strictObject({
   target_name: z.string().min(1).optional(),
 });
 
+/** `schema:` a file (JSON or YAML), a domain's kind (`ssi:lego_pairs`), or the schema itself, inline. */
+const itemSchemaSchema = z.union([z.string().min(1), z.record(z.string(), z.unknown())], {
+  error: 'expected the JSON Schema of one output item: a file (schemas/item.json or .yaml), a kind such as ssi:lego_pairs, or the schema inline (a mapping)',
+});
+
 const phaseSchema = (r: SchemaKinds) => z.strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
     message: 'a phase name is letters, digits, "_", "-" or "." and starts with a letter or "_"',
@@ -149,6 +154,7 @@ const phaseSchema = (r: SchemaKinds) => z.strictObject({
   description: z.string().optional(),
   items: z.enum(['batch', 'independent']).optional(),
   context: contextSchema(r.contextNames()).optional(),
+  schema: itemSchemaSchema.optional(),
   ...modelKeys,
 });
 

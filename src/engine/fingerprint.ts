@@ -17,6 +17,12 @@ export interface PhaseParts {
   runner: { config: Hash; files: FileHashes };
   validator: { config: Hash; files: FileHashes } | null;
   deps: FileHashes;
+  /**
+   * The canonical content hash of the phase's item schema, when it has one (absent otherwise, so that the
+   * keys of phases without a schema are what they were): it is checked on every item and shapes the answer
+   * where a runner constrains decoding with it.
+   */
+  schema?: Hash;
 }
 
 /**
@@ -152,5 +158,6 @@ export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, hash: F
     runner: { config: runnerConfigHash(runner, phase), files: await hashFiles(runnerFiles, hash, false) },
     validator: v ? { config: validatorConfigHash(v), files: await hashFiles(v.command ? commandFiles(v.command) : [], hash, false) } : null,
     deps: await hashFiles(phase.deps, hash, true),
+    ...(phase.schema ? { schema: phase.schema.hash as Hash } : {}),
   };
 }

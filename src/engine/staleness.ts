@@ -11,6 +11,8 @@ export type StaleReason =
   | { kind: 'runner-file'; path: string }
   | { kind: 'validator'; what: 'added' | 'removed' | 'config' | 'file'; path?: string }
   | { kind: 'dep'; path: string }
+  /** The item schema (its canonical content) was added, removed or changed. */
+  | { kind: 'schema'; what: 'added' | 'removed' | 'changed' }
   /** `what`: the context kind (e.g. vocabulary); `before`, `after`: its size (e.g. words). */
   | { kind: 'context'; what: string; phase: string; before: number; after: number }
   /** items: independent: of a stale batch, the items without a cached output (only they run). */
@@ -69,6 +71,7 @@ export function diffFingerprints(before: Fingerprint, after: Fingerprint, upstre
     for (const p of changedFiles(before.validator.files, after.validator.files)) reasons.push({ kind: 'validator', what: 'file', path: p });
   }
   for (const p of changedFiles(before.deps, after.deps)) reasons.push({ kind: 'dep', path: p });
+  if (before.schema !== after.schema) reasons.push({ kind: 'schema', what: !before.schema ? 'added' : !after.schema ? 'removed' : 'changed' });
   // A phase has one context, of one kind: its value is the only entry.
   const [kb, cb] = Object.entries(before.context ?? {})[0] ?? [];
   const [ka, ca] = Object.entries(after.context ?? {})[0] ?? [];

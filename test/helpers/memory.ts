@@ -97,6 +97,7 @@ export class World {
       model: {},
       items: p.items ?? 'batch',
       context: p.context ? { kind: Object.keys(p.context)[0]!, phase: Object.values(p.context)[0]! } : null,
+      schema: null,
     }));
     return { dir: '/mem', file: 'pipeline.yaml', seeds: 'seeds.json', idField: 'id', batchSize: this.batchSize, batching: this.batching, jobs: this.jobs, course: null, prices: {}, runners: new Map([['fake', runner]]), phases };
   }

@@ -36,6 +36,8 @@ export function formatStaleReason(r: StaleReason): string {
       return r.what === 'file' ? `validator file ${r.path} changed` : r.what === 'config' ? 'validator changed' : `validator ${r.what}`;
     case 'dep':
       return `dependency ${r.path} changed`;
+    case 'schema':
+      return r.what === 'changed' ? 'the schema changed' : r.what === 'added' ? 'a schema was added' : 'the schema was removed';
     case 'stale-items': {
       if (r.stale.length === 0) return `0 of ${r.of} items stale: every item's output is cached (no agent run)`;
       const why = { new: 'new', input: 'input changed', context: 'context changed', settings: 'phase settings changed' } as const;
