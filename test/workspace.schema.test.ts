@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchedFiles } from '../src/app/inputs.js';
+import { phaseParts } from '../src/engine/fingerprint.js';
+import type { Hash } from '../src/util/hash.js';
 import { describeStatus } from '../src/cli/format/statuses.js';
 import type { Item } from '../src/config/seeds.js';
 import { formatUserError, type UserError } from '../src/util/errors.js';
@@ -134,6 +136,10 @@ ${schema}`;
     bench = await Bench.create({ pipeline: pipeline('    schema: ssi:lego_pairs\n') });
     const ws = await bench.open();
     expect(ws.pipeline.phases.map((p) => p.schema?.from)).toEqual([{ kind: 'ssi:seed_pairs' }, { kind: 'ssi:lego_pairs' }]);
+    // The kind's default checks items but is not keyed (an upgraded cf reruns no batch of an existing
+    // course); the schema pipeline.yaml names is.
+    const parts = await Promise.all(ws.pipeline.phases.map((p) => phaseParts(ws.pipeline, p, async () => 'h' as Hash)));
+    expect(parts.map((p) => p.schema !== undefined)).toEqual([false, true]);
     await bench.write('pipeline.yaml', pipeline('    schema: ssi:lego_pair\n'));
     expect(await printed(bench)).toBe(
       'cf: error: pipeline.yaml:14:13: phases[1].schema: unknown schema "ssi:lego_pair" (did you mean "ssi:lego_pairs"?)\n  hint: the schemas of ssi: ssi:seed_pairs, ssi:lego_pairs, ssi:lego_baskets',

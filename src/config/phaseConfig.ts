@@ -70,7 +70,7 @@ function toSchema(raw: RawPhase['schema'], merge: MergeConfig, validate: Validat
   const fromKind = (k: { ref: string; schema: SchemaConfig['schema'] }): SchemaConfig => ({ from: { kind: k.ref }, schema: k.schema, hash: hashCanonical(k.schema) });
   if (raw === undefined) {
     const kind = r.itemSchemaOfKind(merge.format) ?? (validate?.rules ? r.itemSchemaOfKind(validate.rules) : undefined);
-    return ok(kind ? fromKind(kind) : null);
+    return ok(kind ? { ...fromKind(kind), implicit: true } : null);
   }
   if (typeof raw === 'object') return ok({ from: { inline: true }, schema: raw, hash: hashCanonical(raw) });
   const kind = r.itemSchemaByRef(raw);

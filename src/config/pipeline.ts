@@ -133,6 +133,12 @@ export interface SchemaConfig {
   hash: string;
   /** A file's content hash when it was read: read and checked again only when the file's differs. */
   fileHash?: string;
+  /**
+   * The phase's kind gave it (no `schema:` in pipeline.yaml). Such a schema checks every item but is not
+   * part of the keys, as a rule set's code is not: upgrading cf to a version whose domain ships schemas
+   * must not rerun (and pay for) every batch of an existing course. `schema: ssi:KIND` written out is keyed.
+   */
+  implicit?: true;
 }
 
 export interface PhaseConfig {

@@ -158,6 +158,7 @@ export async function phaseParts(pipeline: Pipeline, phase: PhaseConfig, hash: F
     runner: { config: runnerConfigHash(runner, phase), files: await hashFiles(runnerFiles, hash, false) },
     validator: v ? { config: validatorConfigHash(v), files: await hashFiles(v.command ? commandFiles(v.command) : [], hash, false) } : null,
     deps: await hashFiles(phase.deps, hash, true),
-    ...(phase.schema ? { schema: phase.schema.hash as Hash } : {}),
+    // A kind's default schema is not keyed (SchemaConfig.implicit): only a schema pipeline.yaml names is.
+    ...(phase.schema && !phase.schema.implicit ? { schema: phase.schema.hash as Hash } : {}),
   };
 }
