@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { Command, CommanderError, Help, Option } from 'commander';
 import { suggestion } from '../util/didYouMean.js';
+import { parseDuration } from '../util/duration.js';
+import { parseRemoteLocation, REMOTE_FORMS } from '../config/cacheConfig.js';
 import type { UserError } from '../util/errors.js';
 import { CF_VERSION } from '../version.js';
 
@@ -13,7 +15,7 @@ import { CF_VERSION } from '../version.js';
  * (`cf watch -n`, `cf status -j 2`: exit 2), not silently accepted. -C, --help and --version are global.
  */
 
-export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, ExplainOptions, GlobalOptions, Invocation, Parsed, StatusOptions, WatchOptions } from './options.js';
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, ExplainOptions, GcOptions, GlobalOptions, Invocation, Parsed, StatusOptions, WatchOptions } from './options.js';
 import type { CommandName, Invocation, Parsed } from './options.js';
 
 const TARGETS_HELP = `
@@ -35,6 +37,8 @@ commands:
                         [--seeds canonical.json [--target-name NAME]] [--seed-pairs F] [--lego-pairs F]
                         (companion files default to those beside FILE) [--json]
   adopt PHASE --from F  take an existing merged output as PHASE's batches, fresh for the current inputs
+  gc                    delete stored outputs no record refers to; --remote --older-than 30d: the
+                        shared cache's objects not written for 30 days
   help COMMAND          a command's options (also: cf COMMAND --help)
 ${TARGETS_HELP}
 
@@ -51,6 +55,9 @@ options (each command takes only its own; cf help COMMAND lists them):
                         (watch: the whole session's spending)
   --allow-empty-seeds   build, watch: build from a seeds file that holds no seeds (rewriting the
                         outputs empty); without it cf build refuses when outputs hold items (exit 2)
+  --remote-cache URL    build, watch, gc: the shared cache for this run (s3://BUCKET/PREFIX or a
+                        directory), instead of pipeline.yaml's cache: (also CF_REMOTE_CACHE=URL)
+  --no-remote-cache     build, watch: no shared cache for this run (also CF_REMOTE_CACHE=off)
   -h, --help            this help
   --version             print the version
 
@@ -65,6 +72,19 @@ const allowEmptySeeds = (): Option =>
     '--allow-empty-seeds',
     'build from a seeds file that holds no seeds (rewriting the outputs empty); without it cf build refuses when outputs hold items (exit 2)',
   );
+
+const remoteCache = (): Option[] => [
+  new Option('--remote-cache <URL>', "the shared cache for this run (s3://BUCKET/PREFIX, file:///DIR or a directory), instead of pipeline.yaml's cache: (also CF_REMOTE_CACHE)"),
+  new Option('--no-remote-cache', 'no shared cache for this run (also CF_REMOTE_CACHE=off)'),
+];
+/** --remote-cache URL (its form checked here), --no-remote-cache, or neither (pipeline.yaml's, or CF_REMOTE_CACHE). */
+function remoteCacheOf(v: Values): { remoteCache?: string | false } {
+  if (typeof v.remoteCache === 'string') {
+    const r = parseRemoteLocation(v.remoteCache, '.');
+    if (!r.ok) throw new BadValue({ kind: 'usage', message: `--remote-cache: ${r.error}`, hint: `a remote cache is ${REMOTE_FORMS}` });
+  }
+  return typeof v.remoteCache === 'string' || v.remoteCache === false ? { remoteCache: v.remoteCache } : {};
+}
 
 /** A command's option values as commander hands them to its action (keys in camelCase: dryRun, maxCost). */
 type Values = Record<string, string | boolean | undefined>;
@@ -92,6 +112,7 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('-v, --verbose', 'also print fresh targets and why each batch runs'),
       new Option('--max-cost <USD>', "start no agent run that would take the build's spending past USD"),
       allowEmptySeeds(),
+      ...remoteCache(),
     ],
     make: (v, dir, args) => ({
       command: 'build',
@@ -104,6 +125,7 @@ const SPECS: { [C in CommandName]: Spec } = {
         quiet: v.quiet === true,
         verbose: v.verbose === true,
         allowEmptySeeds: v.allowEmptySeeds === true,
+        ...remoteCacheOf(v),
       },
       args,
     }),
@@ -118,10 +140,11 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('-v, --verbose', 'print every batch, fresh targets and why each batch runs'),
       new Option('--max-cost <USD>', "start no agent run that would take the whole session's spending past USD"),
       allowEmptySeeds(),
+      ...remoteCache(),
     ],
     make: (v, dir, args) => ({
       command: 'watch',
-      opts: { dir, jobs: jobsOf(v.jobs), maxCost: maxCostOf(v.maxCost), json: v.json === true, verbose: v.verbose === true, allowEmptySeeds: v.allowEmptySeeds === true },
+      opts: { dir, jobs: jobsOf(v.jobs), maxCost: maxCostOf(v.maxCost), json: v.json === true, verbose: v.verbose === true, allowEmptySeeds: v.allowEmptySeeds === true, ...remoteCacheOf(v) },
       args,
     }),
   },
@@ -179,6 +202,28 @@ const SPECS: { [C in CommandName]: Spec } = {
     options: () => [new Option('--from <FILE>', "the merged output to adopt (e.g. old/lego_pairs.json)"), jsonDocument()],
     make: (v, dir, args) => ({ command: 'adopt', opts: { dir, json: v.json === true }, args, from: str(v.from) }),
   },
+  gc: {
+    summary: 'delete stored outputs no record refers to; --remote: the shared cache\'s old objects',
+    usage: '[options]',
+    after: `
+The shared cache is never cleaned by cf clean or a build: cf gc --remote --older-than 30d deletes its
+records and outputs not written for 30 days (a batch whose record is gone is built, and published, again
+by the next machine that needs it). A bucket's lifecycle rule (expire objects under PREFIX/cf/ after N
+days) does the same without cf.`,
+    options: () => [
+      new Option('--remote', "the shared cache (pipeline.yaml's cache:, --remote-cache or CF_REMOTE_CACHE), not this checkout's store"),
+      new Option('--older-than <AGE>', 'with --remote: delete what was not written for AGE (e.g. 30d, 12h, 2w)'),
+      new Option('-n, --dry-run', 'list what would be deleted; delete nothing'),
+      new Option('--remote-cache <URL>', 'with --remote: this shared cache instead of pipeline.yaml\'s (also CF_REMOTE_CACHE)'),
+    ],
+    make: (v, dir, args) => {
+      const remote = v.remote === true;
+      const olderThanMs = typeof v.olderThan === 'string' ? ageOf(v.olderThan) : null;
+      if (remote && olderThanMs === null) throw new BadValue({ kind: 'usage', message: 'cf gc --remote needs --older-than AGE (e.g. 30d): what was written since is kept', hint: 'cf gc --remote --older-than 30d' });
+      if (!remote && (olderThanMs !== null || typeof v.remoteCache === 'string')) throw new BadValue({ kind: 'usage', message: '--older-than and --remote-cache go with --remote (cf gc alone cleans this checkout\'s store)', hint: 'cf gc --remote --older-than 30d' });
+      return { command: 'gc', opts: { dir, dryRun: v.dryRun === true, remote, olderThanMs, ...remoteCacheOf(v) }, args };
+    },
+  },
 };
 
 const COMMANDS = Object.keys(SPECS) as CommandName[];
@@ -199,6 +244,14 @@ function jobsOf(v: string | boolean | undefined): number | null {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new BadValue({ kind: 'usage', message: `-j wants a whole number ≥ 1, not "${v}"`, hint: 'cf --help' });
   return n;
+}
+
+/** An age: "30d", "2w", "12h", "90m" (days and weeks, or a duration as timeouts take it). */
+function ageOf(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(d|w)$/.exec(v.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 'w' ? 7 : 1) * 86_400_000 : parseDuration(v);
+  if (ms === null || !(ms > 0)) throw new BadValue({ kind: 'usage', message: `--older-than wants an age (e.g. 30d, 2w, 12h), not "${v}"`, hint: 'cf help gc' });
+  return ms;
 }
 
 function maxCostOf(v: string | boolean | undefined): number | null {

@@ -62,6 +62,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/check.js')).checkCommand(run.opts, run.args, run.check);
       case 'adopt':
         return await (await import('./commands/adopt.js')).adoptCommand(run.opts, run.args, run.from);
+      case 'gc':
+        return await (await import('./commands/gc.js')).gcCommand(run.opts, run.args);
       default:
         return unreachable(run);
     }

@@ -14,9 +14,13 @@ export interface GlobalOptions {
   verbose: boolean;
   /** --allow-empty-seeds: a seeds file with no seeds is meant (not a save caught half-written). */
   allowEmptySeeds: boolean;
+  /** --remote-cache URL (a string), --no-remote-cache (false); absent: pipeline.yaml's, or CF_REMOTE_CACHE. */
+  remoteCache?: string | false;
 }
 export type BuildOptions = GlobalOptions;
-export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds'>;
+export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds' | 'remoteCache'>;
+/** `cf gc`: the local store, or (--remote) the shared cache's objects older than `olderThanMs`. */
+export type GcOptions = Pick<GlobalOptions, 'dir' | 'dryRun' | 'remoteCache'> & { remote: boolean; olderThanMs: number | null };
 export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 export type ExplainOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 export type CleanOptions = Pick<GlobalOptions, 'dir' | 'dryRun'>;
@@ -42,7 +46,8 @@ export type Invocation =
   | { command: 'explain'; opts: ExplainOptions; args: string[] }
   | { command: 'clean'; opts: CleanOptions; args: string[] }
   | { command: 'check'; opts: CheckCommandOptions; args: string[]; check: CheckOptions }
-  | { command: 'adopt'; opts: AdoptOptions; args: string[]; from: string | undefined };
+  | { command: 'adopt'; opts: AdoptOptions; args: string[]; from: string | undefined }
+  | { command: 'gc'; opts: GcOptions; args: string[] };
 
 export type CommandName = Invocation['command'];
 

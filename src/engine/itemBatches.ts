@@ -108,10 +108,17 @@ export class ItemBatches {
     const made = new Set<string>();
     let toRun: string[] = [];
     for (const [i, [id, inputHash]] of refs.entries()) {
-      const entry: PackEntry = { ...(await h.itemKey(phase, start + i, id, inputHash)), position: start + i, input: inputItems[i]! };
-      entries.set(id, entry);
-      const hit = await d.store.findItem(entry.key);
-      const content = hit && (await d.store.blobs.has(hit.out)) ? await h.inputs.itemContent(hit.out, id) : undefined;
+      entries.set(id, { ...(await h.itemKey(phase, start + i, id, inputHash)), position: start + i, input: inputItems[i]! });
+    }
+    // Looked up together: a shared cache (sharedStore.ts) answers them at once, not one after another.
+    const cached = await Promise.all(
+      refs.map(async ([id]) => {
+        const hit = await d.findItem(phase, entries.get(id)!);
+        return hit && (await d.store.blobs.has(hit.out)) ? h.inputs.itemContent(hit.out, id) : undefined;
+      }),
+    );
+    for (const [i, [id]] of refs.entries()) {
+      const content = cached[i];
       if (content) outputs.set(id, content);
       else toRun.push(id);
     }

@@ -36,6 +36,7 @@ export async function plan(d: Decider, requests: Request[], o: { jobs: number; e
   const given = new Map<string, number>();
   const phasesToRun = new Set<PhaseConfig>();
   const counts = { fresh: 0, stale: 0, pending: 0, failedBefore: 0 };
+  let remote = 0;
   const visit = async (phase: PhaseConfig, batch: number): Promise<void> => {
     const t = batchTarget(phase.name, batch);
     if (seen.has(t)) return;
@@ -45,8 +46,9 @@ export async function plan(d: Decider, requests: Request[], o: { jobs: number; e
     counts[s.kind]++;
     if (s.kind !== 'fresh') phasesToRun.add(phase);
     if (s.kind === 'stale' && s.failure) counts.failedBefore++;
+    if (s.kind === 'fresh' && s.reason.kind === 'remote' && s.reason.taken) remote++;
   };
   for (const r of requests) for (const b of r.batches) await visit(d.graph.phase(r.phase), b);
-  o.emit({ event: 'planned', seeds: d.graph.seedCount, batches: seen.size, jobs: o.jobs, ...counts });
+  o.emit({ event: 'planned', seeds: d.graph.seedCount, batches: seen.size, jobs: o.jobs, ...counts, ...(remote ? { remote } : {}) });
   return { analysis, planned: counts.stale + counts.pending, phasesToRun };
 }
