@@ -92,6 +92,8 @@ describe.each(['s3', 'directory'] as const)('a shared cache (%s)', (kind) => {
     expect(of(second, 'fresh')[0]!.why).toMatchObject({ kind: 'remote', host: hostname(), taken: true });
     for (const out of OUTPUTS) expect(b.output(out)).toBe(a.output(out));
     expect(of(second, 'remote-published')).toEqual([]);
+    // Recorded as built when A built it (a merged output's time is its newest batch's: the same in both).
+    expect(b.store.lastSuccess('pairs#1' as never)).toMatchObject({ at: a.store.lastSuccess('pairs#1' as never)!.at, remote: { host: hostname() } });
 
     // Edited in B: its batches run there, and of legos#2 only the edited seed's item (the others are taken).
     await b.editSeed('S0006', 'edited on the second machine');

@@ -269,7 +269,7 @@ export class Decider {
     const stored = hit !== undefined && (await this.store.blobs.has(hit.out));
     if (hit && stored) {
       const reason: FreshReason = hit.remote
-        ? { kind: 'remote', host: hit.remote.host, built: hit.remote.built, taken: this.store.taken?.(hit) ?? false }
+        ? { kind: 'remote', host: hit.remote.host, built: hit.at, taken: this.store.taken?.(hit) ?? false }
         : hit.target === target
           ? { kind: 'recorded', at: hit.at }
           : { kind: 'cached', at: hit.at, target: hit.target };

@@ -45,7 +45,7 @@ export interface BatchRecord {
    * vocabulary: the words it teaches and its LEGOs' keys). Named `vocab` on disk, whatever the kind.
    */
   vocab?: ContextEntries;
-  /** Taken from the shared cache (`at`: when), not built here: where and when it was built. */
+  /** Taken from the shared cache, not built here (`at`: when it was built there, as every record says). */
   remote?: RemoteOrigin;
 }
 
@@ -104,10 +104,10 @@ export interface ForgetRecord {
   items?: string[];
 }
 
-/** Where a record taken from a shared cache was built (sharedStore.ts): by which host, when. */
+/** A record taken from a shared cache (sharedStore.ts): the host that built it (its `at`), and when this checkout took it. */
 export interface RemoteOrigin {
   host: string;
-  built: string;
+  takenAt: string;
 }
 
 export interface FileStamp {

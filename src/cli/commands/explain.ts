@@ -40,7 +40,7 @@ function toLines(x: BatchExplanation | MergeExplanation): string[] {
   const last = x.last;
   if (last) {
     const how = last.adopted ? `adopted from ${last.adopted}` : `${count(last.attempts, 'attempt')}, ${formatDuration(last.ms)}`;
-    if (last.remote) lines.push(`  taken from the remote cache ${last.at}: built ${last.remote.built} by ${last.remote.host}: ${count(refsCount(last.items), 'item')}, ${how}, key ${last.key}`);
+    if (last.remote) lines.push(`  built ${last.at} by ${last.remote.host}, taken from the remote cache ${last.remote.takenAt}: ${count(refsCount(last.items), 'item')}, ${how}, key ${last.key}`);
     else lines.push(`  last built ${last.at}: ${count(refsCount(last.items), 'item')}, ${how}, key ${last.key}`);
     if (last.usage?.length) {
       const t = emptyTotals();

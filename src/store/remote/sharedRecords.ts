@@ -139,8 +139,11 @@ export function readShared(text: string, kind: 'batch' | 'item', name: string): 
   return r as unknown as SharedItem;
 }
 
-/** A shared batch as this checkout records it under its own key (`at`: when it was taken). */
-export function localBatch(s: SharedBatch, key: Hash, at: string): BatchRecord {
+/**
+ * A shared batch as this checkout records it under its own key: built when and where it was built (a merged
+ * output's time is its newest batch's, the same in every checkout), taken now (`takenAt`).
+ */
+export function localBatch(s: SharedBatch, key: Hash, takenAt: string): BatchRecord {
   return {
     t: 'batch',
     target: s.target,
@@ -150,14 +153,14 @@ export function localBatch(s: SharedBatch, key: Hash, at: string): BatchRecord {
     items: s.items,
     attempts: s.attempts,
     ms: s.ms,
-    at,
+    at: s.built.at,
     ...(s.warnings?.length ? { warnings: s.warnings } : {}),
     ...(s.vocab ? { vocab: s.vocab } : {}),
-    remote: { host: s.built.host, built: s.built.at },
+    remote: { host: s.built.host, takenAt },
   };
 }
 
-export function localItem(s: SharedItem, key: Hash, at: string): ItemRecord {
+export function localItem(s: SharedItem, key: Hash, takenAt: string): ItemRecord {
   return {
     t: 'item',
     phase: s.phase,
@@ -167,7 +170,7 @@ export function localItem(s: SharedItem, key: Hash, at: string): ItemRecord {
     out: s.out.xxh64,
     input: s.input,
     ...(s.context ? { context: s.context } : {}),
-    at,
-    remote: { host: s.built.host, built: s.built.at },
+    at: s.built.at,
+    remote: { host: s.built.host, takenAt },
   };
 }
