@@ -2,7 +2,8 @@ import { cp, readdir, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { remoteGc } from '../src/app/gc.js';
+import { localGc, remoteGc } from '../src/app/gc.js';
+import { parseCommandLine } from '../src/cli/args.js';
 import { loadInputs } from '../src/app/inputs.js';
 import { remoteSettings } from '../src/app/remote.js';
 import { describeStatus } from '../src/cli/format/statuses.js';
@@ -237,7 +238,18 @@ describe('a shared cache that is damaged, down, or may not be written', () => {
   });
 });
 
-describe('cf gc --remote', () => {
+describe('cf gc', () => {
+  it("alone: this checkout's stored outputs no record refers to (dry: counted, kept)", async () => {
+    const a = await checkout(null);
+    await a.build();
+    await a.store.blobs.put('["no record refers to this"]');
+    const ws = await a.open();
+    expect(await localGc(ws, { dryRun: true, onWait: () => undefined })).toBe(1);
+    expect(await localGc(ws, { dryRun: false, onWait: () => undefined })).toBe(1);
+    expect(await localGc(ws, { dryRun: false, onWait: () => undefined })).toBe(0);
+    expect((await a.build()).runs).toEqual([]);
+  });
+
   it('deletes the objects not written for the given age, records first; -n deletes nothing; a build never deletes any', async () => {
     const d = await directoryRemote();
     cleanup.push(d.remove);
@@ -338,6 +350,20 @@ describe('which shared cache a run uses', () => {
     expect(remoteSettings(p, null, { CF_REMOTE_CACHE: 'off' })).toEqual({ ok: true, value: null });
     expect(remoteSettings(p, 'gs://x/y', {})).toMatchObject({ ok: false, error: { kind: 'usage', message: expect.stringContaining('--remote-cache: a remote cache is s3://BUCKET/PREFIX') } });
     expect(remoteSettings(p, null, { CF_REMOTE_CACHE_MODE: 'write' })).toMatchObject({ ok: false, error: { message: expect.stringContaining('CF_REMOTE_CACHE_MODE') } });
+  });
+
+  it('the command line: --remote-cache URL (its form checked), --no-remote-cache; cf gc --remote wants an age', () => {
+    const opts = (argv: string[]): unknown => {
+      const p = parseCommandLine(argv);
+      return p.kind === 'run' ? p.run.opts : p.kind === 'error' ? p.error.message : p;
+    };
+    expect(opts(['build', '--remote-cache', 's3://course-cache/x'])).toMatchObject({ remoteCache: 's3://course-cache/x' });
+    expect(opts(['watch', '--no-remote-cache'])).toMatchObject({ remoteCache: false });
+    expect(opts(['build'])).not.toHaveProperty('remoteCache');
+    expect(opts(['build', '--remote-cache', 'ftp://x'])).toContain('--remote-cache: a remote cache is');
+    expect(opts(['gc', '--remote', '--older-than', '2w'])).toMatchObject({ remote: true, olderThanMs: 14 * 86_400_000 });
+    expect(opts(['gc', '--remote', '--older-than', 'soon'])).toContain('--older-than wants an age');
+    expect(opts(['status', '--remote-cache', 'x'])).toContain('cf status takes no --remote-cache option');
   });
 
   it('credentials in pipeline.yaml are refused where they are written, and say where credentials come from', async () => {
