@@ -110,15 +110,17 @@ export class ItemBatches {
     for (const [i, [id, inputHash]] of refs.entries()) {
       entries.set(id, { ...(await h.itemKey(phase, start + i, id, inputHash)), position: start + i, input: inputItems[i]! });
     }
-    // Looked up together: a shared cache (sharedStore.ts) answers them at once, not one after another.
-    const cached = await Promise.all(
+    // Looked up together: a shared cache (sharedStore.ts) answers them at once, not one after another. Their
+    // outputs are then read one by one (items of one batch share a stored output: it is parsed once).
+    const hits = await Promise.all(
       refs.map(async ([id]) => {
         const hit = await d.findItem(phase, entries.get(id)!);
-        return hit && (await d.store.blobs.has(hit.out)) ? h.inputs.itemContent(hit.out, id) : undefined;
+        return hit && (await d.store.blobs.has(hit.out)) ? hit : undefined;
       }),
     );
     for (const [i, [id]] of refs.entries()) {
-      const content = cached[i];
+      const hit = hits[i];
+      const content = hit ? await h.inputs.itemContent(hit.out, id) : undefined;
       if (content) outputs.set(id, content);
       else toRun.push(id);
     }
