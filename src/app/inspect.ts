@@ -40,6 +40,8 @@ export interface PhaseRow {
   output: MergeStatus;
   /** What the phase's current batches (and recorded failures) cost to build. */
   usage: UsageTotals;
+  /** Of the fresh batches: taken from the shared cache (built on another machine). */
+  remote: number;
 }
 
 export interface StatusReport {
@@ -58,7 +60,7 @@ export async function status(ws: Workspace): Promise<StatusReport> {
     const notFresh: BatchStatus[] = [];
     const failures: FailureRecord[] = [];
     for (const phase of graph.phases) {
-      const row: PhaseRow = { phase: phase.name, batches: graph.batchCount, fresh: 0, stale: 0, waiting: 0, failed: 0, output: await analysis.merge(phase, ws.outputs), usage: emptyTotals() };
+      const row: PhaseRow = { phase: phase.name, batches: graph.batchCount, fresh: 0, stale: 0, waiting: 0, failed: 0, output: await analysis.merge(phase, ws.outputs), usage: emptyTotals(), remote: 0 };
       for (const b of graph.batches()) {
         const s = await analysis.batch(phase, b);
         const f = s.kind !== 'fresh' ? store.failure(batchTarget(phase.name, b)) : undefined;
@@ -67,6 +69,7 @@ export async function status(ws: Workspace): Promise<StatusReport> {
         if (f) failures.push(f);
         // Each batch counts once: fresh, failed (with these very inputs), stale (will run), or waiting.
         if (s.kind === 'fresh') row.fresh++;
+        if (s.kind === 'fresh' && s.record.remote) row.remote++;
         else if (s.kind === 'stale' && s.failure) row.failed++;
         else if (s.kind === 'stale') row.stale++;
         else row.waiting++;

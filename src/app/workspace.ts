@@ -23,6 +23,8 @@ import { osUser } from '../util/osUser.js';
 import { err, ok, type Result } from '../util/result.js';
 import { mark } from '../util/timing.js';
 import { closure } from './closure.js';
+import { openBackend, remoteSettings, shareStore, type RemoteOverride } from './remote.js';
+import type { RemoteCache } from '../store/sharedStore.js';
 import { loadInputs, localExecutor, openStore, outputStore, readIntelligence, removeStaleTemporariesOf, type Inputs } from './inputs.js';
 
 /**
@@ -42,6 +44,11 @@ export interface WorkspaceSeams {
   runDir?(phase: PhaseConfig, batch: number): string | null;
   /** The phase's intelligence text (default: the file pipeline.yaml names). */
   intelligence?(phase: PhaseConfig): Promise<string>;
+  /**
+   * The shared cache builds read from and publish to (default: pipeline.yaml's `cache:`, or what the
+   * command line or CF_REMOTE_CACHE say: remote.ts); null: none.
+   */
+  remote?(): Promise<RemoteCache | null>;
   /** Process-wide policies of a build on this machine (the spawner, the heap): on by default. */
   local?: boolean;
   now?(): Date;
@@ -68,6 +75,8 @@ export interface BuildOptions {
   onEngine?(engine: Engine): void;
   /** Which command holds the lock (build, watch). */
   command?: string;
+  /** --remote-cache URL (a string), --no-remote-cache (false). */
+  remoteCache?: RemoteOverride;
 }
 
 export interface BuildResult {
@@ -154,6 +163,18 @@ export class Workspace {
     return this.seams.lock ? this.seams.lock(command, onWait, signal, onLeftovers) : acquireLock(this.dir, command, onWait, signal, onLeftovers);
   }
 
+  /** The shared cache of a build (null: none), and how to let go of it; or what is wrong with the settings. */
+  private async remoteCache(override: RemoteOverride | undefined): Promise<Result<{ cache: RemoteCache; close(): void } | null, UserError>> {
+    if (this.seams.remote) {
+      const cache = await this.seams.remote();
+      return ok(cache && { cache, close: () => undefined });
+    }
+    const settings = remoteSettings(this.pipeline, override ?? null);
+    if (!settings.ok || !settings.value) return settings as Result<null, UserError>;
+    const backend = await openBackend(settings.value);
+    return ok({ cache: { backend, mode: settings.value.mode }, close: () => backend.close() });
+  }
+
   /** The executor of a build (and of adopt's checks). */
   executor(o: { jobs: number; budget: Budget }): { executor: BatchExecutor; unstaged(phase: PhaseConfig): boolean } {
     if (this.seams.executor) return this.seams.executor(this.inputs, o);
@@ -217,6 +238,8 @@ export class Workspace {
       const empty = emptySeedsError(this.inputs.graph, store, requests);
       if (empty) return err(empty);
     }
+    const remote = await this.remoteCache(o.remoteCache);
+    if (!remote.ok) return remote;
     const outputs = new Map<string, FileStamp>();
     const lock = await this.lock(
       o.command ?? 'build',
@@ -227,10 +250,15 @@ export class Workspace {
       if (o.signal.aborted) return null;
       throw e;
     });
-    if (!lock) return ok({ summary: emptySummary(), outputs, interrupted: true });
+    if (!lock) {
+      remote.value?.close();
+      return ok({ summary: emptySummary(), outputs, interrupted: true });
+    }
     try {
       if (this.seams.local !== false) await removeStaleTemporariesOf(this.pipeline);
-      const store = o.store ?? (await this.openStore(false));
+      const local = o.store ?? (await this.openStore(false));
+      // A shared cache behind the checkout's store: asked for what this checkout lacks, told what it builds.
+      const store = remote.value ? shareStore(local, remote.value.cache, { dir: this.dir, now: () => this.now(), emit: o.emit }) : local;
       mark('state read');
       const engine = this.engine(store, o);
       o.onEngine?.(engine);
@@ -263,6 +291,7 @@ export class Workspace {
         mark('state saved');
       }
     } finally {
+      remote.value?.close();
       await lock.release();
     }
   }

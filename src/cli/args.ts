@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Command, CommanderError, Help, Option } from 'commander';
 import { suggestion } from '../util/didYouMean.js';
-import type { UserError } from '../util/errors.js';
 import { CF_VERSION } from '../version.js';
 
 /**
@@ -13,9 +12,12 @@ import { CF_VERSION } from '../version.js';
  * (`cf watch -n`, `cf status -j 2`: exit 2), not silently accepted. -C, --help and --version are global.
  */
 
-export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GlobalOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions } from './options.js';
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GcOptions, GlobalOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions } from './options.js';
 import type { CommandName, Invocation, Parsed, ServeSettings } from './options.js';
 import { correctionsOptions, correctOptions, serveOptions, serveSettings, type OptionValues } from './dashboardArgs.js';
+import { BadValue } from './badValue.js';
+import { GC_AFTER, gcOf, gcOptions, remoteCache, remoteCacheOf } from './cacheArgs.js';
+import { flagsOf, unknownCommand, unknownOption, type Cli } from './argErrors.js';
 
 const TARGETS_HELP = `
 targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
@@ -39,6 +41,8 @@ commands:
   serve                 a live dashboard of the course [--port 4280] [--host 127.0.0.1] [--token T]
   correct PHASE ID      correct a generated item (--set JSON | --pointer /p --value JSON) [--author A]
   corrections [PHASE]   list corrections; [--keep ID] re-bases one on the item generated now, [--drop ID]
+  gc                    delete stored outputs no record refers to; --remote --older-than 30d: the
+                        shared cache's objects not written for 30 days
   help COMMAND          a command's options (also: cf COMMAND --help)
 ${TARGETS_HELP}
 
@@ -56,6 +60,9 @@ options (each command takes only its own; cf help COMMAND lists them):
   --allow-empty-seeds   build, watch: build from a seeds file that holds no seeds (rewriting the
                         outputs empty); without it cf build refuses when outputs hold items (exit 2)
   --serve               build, watch: serve the dashboard while it runs (--port, --host, --token as cf serve)
+  --remote-cache URL    build, watch, gc: the shared cache for this run (s3://BUCKET/PREFIX or a
+                        directory), instead of pipeline.yaml's cache: (also CF_REMOTE_CACHE=URL)
+  --no-remote-cache     build, watch: no shared cache for this run (also CF_REMOTE_CACHE=off)
   -h, --help            this help
   --version             print the version
 
@@ -70,6 +77,7 @@ const allowEmptySeeds = (): Option =>
     '--allow-empty-seeds',
     'build from a seeds file that holds no seeds (rewriting the outputs empty); without it cf build refuses when outputs hold items (exit 2)',
   );
+
 
 /** A command's option values as commander hands them to its action (keys in camelCase: dryRun, maxCost). */
 type Values = OptionValues;
@@ -105,6 +113,7 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('--max-cost <USD>', "start no agent run that would take the build's spending past USD"),
       allowEmptySeeds(),
       ...serveOptions('serve the dashboard while it builds, and after, until Ctrl-C'),
+      ...remoteCache(),
     ],
     make: (v, dir, args) => ({
       command: 'build',
@@ -118,6 +127,7 @@ const SPECS: { [C in CommandName]: Spec } = {
         verbose: v.verbose === true,
         allowEmptySeeds: v.allowEmptySeeds === true,
         serve: serveOf(v),
+        ...remoteCacheOf(v),
       },
       args,
     }),
@@ -133,10 +143,11 @@ const SPECS: { [C in CommandName]: Spec } = {
       new Option('--max-cost <USD>', "start no agent run that would take the whole session's spending past USD"),
       allowEmptySeeds(),
       ...serveOptions('serve the dashboard while it watches (a correction saved there is rebuilt from)'),
+      ...remoteCache(),
     ],
     make: (v, dir, args) => ({
       command: 'watch',
-      opts: { dir, jobs: jobsOf(v.jobs), maxCost: maxCostOf(v.maxCost), json: v.json === true, verbose: v.verbose === true, allowEmptySeeds: v.allowEmptySeeds === true, serve: serveOf(v) },
+      opts: { dir, jobs: jobsOf(v.jobs), maxCost: maxCostOf(v.maxCost), json: v.json === true, verbose: v.verbose === true, allowEmptySeeds: v.allowEmptySeeds === true, serve: serveOf(v), ...remoteCacheOf(v) },
       args,
     }),
   },
@@ -213,19 +224,20 @@ const SPECS: { [C in CommandName]: Spec } = {
     options: () => [...correctionsOptions(), jsonDocument()],
     make: (v, dir, args) => ({ command: 'corrections', opts: { dir, json: v.json === true }, args, corrections: { keep: str(v.keep), drop: str(v.drop) } }),
   },
+  gc: {
+    summary: "delete stored outputs no record refers to; --remote: the shared cache's old objects",
+    usage: '[options]',
+    after: GC_AFTER,
+    options: gcOptions,
+    make: (v, dir, args) => ({ command: 'gc', opts: { dir, ...gcOf(v) }, args }),
+  },
 };
 
 const COMMANDS = Object.keys(SPECS) as CommandName[];
+const CLI: Cli = { commands: COMMANDS, optionsOf: (c) => SPECS[c].options() };
 
 function str(v: string | boolean | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
-}
-
-/** A usage error found while making a command's options (a bad value): carried out of commander's action. */
-class BadValue extends Error {
-  constructor(readonly error: UserError) {
-    super(error.message);
-  }
 }
 
 function jobsOf(v: string | boolean | undefined): number | null {
@@ -253,50 +265,6 @@ class ParseError extends Error {
 }
 
 /** The flags (-j, --jobs) of a command's declared options. */
-function flagsOf(options: Option[]): string[] {
-  return options.flatMap((o) => [o.short, o.long].filter((f): f is string => Boolean(f)));
-}
-
-/** The commands other than `except` that declare this flag. */
-function commandsTaking(flag: string, except: CommandName | null): CommandName[] {
-  return COMMANDS.filter((c) => c !== except && flagsOf(SPECS[c].options()).includes(flag));
-}
-
-function list(names: string[]): string {
-  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
-}
-
-/** An option the command does not declare: said in cf's words, with where it belongs or what was meant. */
-function unknownOption(command: CommandName | null, arg: string, globals: string[], argv: string[]): UserError {
-  const flag = arg.startsWith('--') ? arg.replace(/=.*$/, '') : arg;
-  if (command === 'watch' && (flag === '-n' || flag === '--dry-run')) {
-    return { kind: 'usage', message: `cf watch has no dry run (${flag}): it builds on every change`, hint: 'cf build -n shows what would run' };
-  }
-  const takers = commandsTaking(flag, command);
-  const elsewhere = takers.map((c) => `cf ${c}`);
-  if (command === null) {
-    if (!takers.length) return { kind: 'usage', message: `unknown option "${flag}"${longSuggestion(flag, globals)}`, hint: 'cf --help' };
-    // A command's option given before the command: the same words with the command first, when it takes it.
-    const at = argv.findIndex((a) => takers.includes(a as CommandName));
-    const fixed = at >= 0 ? `cf ${[argv[at], ...argv.slice(0, at), ...argv.slice(at + 1)].join(' ')}` : `${elsewhere[0]} ${flag} …`;
-    return { kind: 'usage', message: `${flag} goes after the command name (${list(elsewhere)} take${takers.length === 1 ? 's' : ''} it)`, hint: fixed };
-  }
-  if (elsewhere.length) {
-    return { kind: 'usage', message: `cf ${command} takes no ${flag} option (${list(elsewhere)} ${elsewhere.length === 1 ? 'does' : 'do'})`, hint: `cf help ${command} lists its options` };
-  }
-  const own = [...flagsOf(SPECS[command].options()), ...globals];
-  return { kind: 'usage', message: `unknown option "${flag}" for cf ${command}${longSuggestion(flag, own)}`, hint: `cf help ${command} lists its options` };
-}
-
-function unknownCommand(word: string): UserError {
-  return { kind: 'usage', message: `unknown command "${word}"${suggestion(word, COMMANDS)}`, hint: 'cf --help' };
-}
-
-/** Did-you-mean for a long option (a one-letter option is too short to guess from). */
-function longSuggestion(flag: string, candidates: string[]): string {
-  return flag.startsWith('--') ? suggestion(flag, candidates.filter((c) => c.startsWith('--'))) : '';
-}
-
 /**
  * The program: the commands and the global options. Commander writes nothing itself (help and the version
  * are collected into `out`) and never exits the process: every error comes back as a ParseError.
@@ -375,15 +343,15 @@ export function parseCommandLine(argv: string[]): Parsed {
         return { kind: 'print', text: out.join(''), exitCode: 0 };
       case 'cf.noCommand':
         if (!cause.message) return { kind: 'print', text: `${USAGE}\n`, exitCode: 2 };
-        return { kind: 'error', error: unknownCommand(cause.message) };
+        return { kind: 'error', error: unknownCommand(CLI, cause.message) };
       case 'cf.unknownHelp':
         return { kind: 'error', error: { kind: 'usage', message: `cf help: unknown command "${cause.message}"${suggestion(cause.message, COMMANDS)}`, hint: `commands: ${COMMANDS.join(', ')}` } };
       case 'commander.unknownOption': {
         // `cf biuld --json`: the word that names no command is the mistake, not the option after it.
         const word = cf.args[0];
-        if (command === null && word && !word.startsWith('-')) return { kind: 'error', error: unknownCommand(word) };
+        if (command === null && word && !word.startsWith('-')) return { kind: 'error', error: unknownCommand(CLI, word) };
         const arg = /unknown option '(.*)'/.exec(cause.message)?.[1] ?? cause.message;
-        return { kind: 'error', error: unknownOption(command, arg, globals, argv) };
+        return { kind: 'error', error: unknownOption(CLI, command, arg, globals, argv) };
       }
       case 'commander.optionMissingArgument': {
         const flags = /option '(.*)' argument missing/.exec(cause.message)?.[1];

@@ -68,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/correct.js')).correctCommand(run.opts, run.args, run.correct);
       case 'corrections':
         return await (await import('./commands/correct.js')).correctionsCommand(run.opts, run.args, run.corrections);
+      case 'gc':
+        return await (await import('./commands/gc.js')).gcCommand(run.opts, run.args);
       default:
         return unreachable(run);
     }

@@ -16,6 +16,8 @@ export interface GlobalOptions {
   allowEmptySeeds: boolean;
   /** --serve (build, watch): the dashboard served in-process, where (null: not served). */
   serve: ServeSettings | null;
+  /** --remote-cache URL (a string), --no-remote-cache (false); absent: pipeline.yaml's, or CF_REMOTE_CACHE. */
+  remoteCache?: string | false;
 }
 
 /** Where the dashboard is served (cf serve, --serve): --host, --port, --token (null: generated when needed). */
@@ -25,7 +27,7 @@ export interface ServeSettings {
   token: string | null;
 }
 export type BuildOptions = GlobalOptions;
-export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds' | 'serve'>;
+export type WatchOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'verbose' | 'maxCost' | 'allowEmptySeeds' | 'serve' | 'remoteCache'>;
 export type ServeOptions = Pick<GlobalOptions, 'dir'> & { serve: ServeSettings };
 export type CorrectOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 /** `cf correct`'s own options: the whole item, or a pointer and its value (JSON text), and who corrects. */
@@ -40,6 +42,8 @@ export interface CorrectionsValues {
   keep?: string;
   drop?: string;
 }
+/** `cf gc`: the local store, or (--remote) the shared cache's objects older than `olderThanMs`. */
+export type GcOptions = Pick<GlobalOptions, 'dir' | 'dryRun' | 'remoteCache'> & { remote: boolean; olderThanMs: number | null };
 export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 export type ExplainOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 export type CleanOptions = Pick<GlobalOptions, 'dir' | 'dryRun'>;
@@ -68,7 +72,8 @@ export type Invocation =
   | { command: 'adopt'; opts: AdoptOptions; args: string[]; from: string | undefined }
   | { command: 'serve'; opts: ServeOptions; args: string[] }
   | { command: 'correct'; opts: CorrectOptions; args: string[]; correct: CorrectValues }
-  | { command: 'corrections'; opts: CorrectOptions; args: string[]; corrections: CorrectionsValues };
+  | { command: 'corrections'; opts: CorrectOptions; args: string[]; corrections: CorrectionsValues }
+  | { command: 'gc'; opts: GcOptions; args: string[] };
 
 export type CommandName = Invocation['command'];
 

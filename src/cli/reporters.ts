@@ -1,5 +1,5 @@
 import type { BuildEvent, StampedEvent } from '../events/types.js';
-import { eventText, formatBudgetStop, formatMergeReason, formatMergeSkip, formatSkip } from './format/events.js';
+import { eventText, formatBudgetStop, formatMergeReason, formatMergeSkip, formatRemote, formatSkip } from './format/events.js';
 import { formatFreshReason, formatStaleReason } from './format/reasons.js';
 import { describeLockWait } from '../store/lock.js';
 import { describeError, type ValidationError } from '../exec/validate.js';
@@ -126,7 +126,8 @@ export class HumanReporter implements Reporter {
         if (!q) {
           const pending = e.pending ? `, ${e.pending} more if upstream output changes` : '';
           const work = e.stale + e.pending === 0 ? 'nothing to do' : `${e.stale} to run${pending} (-j ${e.jobs})`;
-          this.print(`cf: ${count(e.seeds, 'seed')}, ${count(e.batches, 'batch target')}: ${e.fresh} fresh, ${work}`);
+          const remote = e.remote ? ` (${e.remote} from the remote cache)` : '';
+          this.print(`cf: ${count(e.seeds, 'seed')}, ${count(e.batches, 'batch target')}: ${e.fresh} fresh${remote}, ${work}`);
         }
         break;
       case 'fresh':
@@ -211,6 +212,14 @@ export class HumanReporter implements Reporter {
         break;
       case 'attempt-done':
         break;
+      case 'remote-unavailable':
+      case 'remote-damaged':
+        // A warning: printed even when quiet.
+        this.print(`cf: ${formatRemote(e)}`);
+        break;
+      case 'remote-published':
+        if (!q) this.print(formatRemote(e));
+        break;
       case 'leftovers':
         // A warning about the directory, not the build's progress: on stderr.
         if (e.killed) process.stderr.write(`cf: stopped ${e.killed} process${e.killed === 1 ? '' : 'es'} left running by the cf that died holding this directory's lock (pid ${e.pid}, cf ${e.command})\n`);
@@ -218,7 +227,7 @@ export class HumanReporter implements Reporter {
         break;
       case 'summary': {
         this.running.clear();
-        const parts = [`${e.ran.length} ran`, `${e.fresh.length} fresh`];
+        const parts = [`${e.ran.length} ran`, `${e.fresh.length} fresh${e.remote?.length ? ` (${e.remote.length} from the remote cache)` : ''}`];
         if (e.failed.length) parts.push(`${e.failed.length} failed`);
         if (e.skipped.length) parts.push(`${e.skipped.length} skipped`);
         if (e.cancelled.length > this.notBuilt) parts.push(`${e.cancelled.length - this.notBuilt} cancelled`);

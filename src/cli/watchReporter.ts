@@ -1,4 +1,5 @@
 import type { BuildEvent } from '../events/types.js';
+import { formatRemote } from './format/events.js';
 import { formatDuration } from '../util/duration.js';
 import { formatUsd } from '../exec/runners/usage.js';
 import { describeLockWait } from '../store/lock.js';
@@ -35,13 +36,17 @@ export class WatchReporter implements Reporter {
       case 'error':
         this.print(formatErrorEvent(e));
         break;
+      case 'remote-unavailable':
+      case 'remote-damaged':
+        this.below.push(`  ${formatRemote(e)}`);
+        break;
       case 'waiting':
         this.print(`cf watch: ${describeLockWait(e.pid !== undefined ? { pid: e.pid, command: e.command ?? '?', gone: e.gone } : null)}`);
         break;
       case 'summary': {
         const time = new Date().toTimeString().slice(0, 8);
         const what = this.changed === null ? 'initial build' : `${this.changed.length ? this.changed.join(', ') : 'an input'} changed`;
-        const counts = [`${e.ran.length} ran`, `${e.fresh.length} fresh`];
+        const counts = [`${e.ran.length} ran`, `${e.fresh.length} fresh${e.remote?.length ? ` (${e.remote.length} from the remote cache)` : ''}`];
         if (e.failed.length) counts.push(`${e.failed.length} failed`);
         if (e.skipped.length) counts.push(`${e.skipped.length} skipped`);
         if (e.cancelled.length) counts.push(`${e.cancelled.length} cancelled (rerun next)`);

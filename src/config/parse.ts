@@ -12,6 +12,7 @@ import { PIPELINE_FILE, pipelineInputs, type Pipeline } from './pipeline.js';
 import { registry } from './registry.js';
 import { runnerConfigs } from './runnerConfig.js';
 import { pipelineSchema, type RawPrice } from './schema.js';
+import { CREDENTIALS_HINT, isCredentialKey } from './cacheConfig.js';
 
 /*
  * Reading pipeline.yaml: YAML with source positions, a zod schema (schema.ts), the runners and phases
@@ -46,6 +47,12 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
   const raw: unknown = doc.toJS();
   // Schemas' canonical hashes are taken as the phases are read.
   await initHashing();
+  // Credentials never go in pipeline.yaml: said so, rather than "unknown key".
+  const cache = (raw as { cache?: unknown } | null)?.cache;
+  const secretKey = cache && typeof cache === 'object' ? Object.keys(cache).find(isCredentialKey) : undefined;
+  if (secretKey) {
+    return err({ kind: 'config', file: shown, ...loc.at(['cache'], secretKey), path: `cache.${secretKey}`, message: 'credentials never go in pipeline.yaml (it is shared, and committed)', hint: CREDENTIALS_HINT });
+  }
   // The kinds pipeline.yaml may name are the registered ones (registry.ts: its domains are registered first).
   const schema = pipelineSchema(registry);
   const parsed = schema.safeParse(raw ?? {});
@@ -77,6 +84,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     runners: runners.value,
     phases: phases.value,
     prices: { ...DEFAULT_PRICES, ...toPrices(cfg.prices ?? {}) },
+    cache: cfg.cache ? { remote: cfg.cache.remote, endpoint: cfg.cache.endpoint ?? null, region: cfg.cache.region ?? null, mode: cfg.cache.mode ?? 'read-write' } : null,
   };
   // Where the commands are set: a command that cannot start is reported there (commandCheck.ts).
   const locations: Record<string, { line?: number; column?: number }> = {};

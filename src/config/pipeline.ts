@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Batching } from '../engine/batching.js';
+import type { CacheConfig } from './cacheConfig.js';
 import type { Limits } from '../exec/runners/limits.js';
 import type { Price } from '../exec/runners/pricing.js';
 
@@ -186,6 +187,8 @@ export interface Pipeline {
   phases: PhaseConfig[];
   /** Model-id prefix → USD per million tokens (defaults for current Claude models, extended here). */
   prices: Record<string, Price>;
+  /** `cache:`: the shared cache builds read from and publish to (null: none). */
+  cache?: CacheConfig | null;
   /** Where pipeline.yaml sets the commands (key path → line, column), for errors found when they are run. */
   locations?: Record<string, { line?: number; column?: number }>;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
+import { endpointError, parseRemoteLocation } from './cacheConfig.js';
 
 /*
  * The shape of pipeline.yaml, as zod schemas: what each key may hold, with the kinds a registry knows
@@ -158,6 +159,23 @@ const phaseSchema = (r: SchemaKinds) => z.strictObject({
   ...modelKeys,
 });
 
+/** `cache:`: a shared cache (cacheConfig.ts). Keys that look like credentials are refused before (parse.ts). */
+const cacheSchema = z.strictObject({
+  remote: z.string().superRefine((v, ctx) => {
+    const r = parseRemoteLocation(v, '.');
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+  }),
+  endpoint: z
+    .string()
+    .superRefine((v, ctx) => {
+      const e = endpointError(v);
+      if (e) ctx.addIssue({ code: 'custom', message: e });
+    })
+    .optional(),
+  region: z.string().min(1).optional(),
+  mode: z.enum(['read-write', 'read', 'off']).optional(),
+});
+
 function buildSchema(r: SchemaKinds) {
   const documentKinds = r.documentNames();
   return z.strictObject({
@@ -168,6 +186,7 @@ function buildSchema(r: SchemaKinds) {
     jobs: z.number().int().min(1).max(256).optional(),
     course: courseSchema.optional(),
     prices: z.record(z.string(), priceSchema).optional(),
+    cache: cacheSchema.optional(),
     runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(r.runnerKindRefs(), oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))),
     phases: z.array(phaseSchema(r)).min(1, { message: 'at least one phase is needed' }),
   });

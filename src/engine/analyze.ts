@@ -128,19 +128,20 @@ export class Analysis {
     const items = decodeRefs(text);
     const d = this.decider;
     const [start] = d.graph.batchRange(batch);
-    const stale: Array<{ id: string; why: ItemStaleness }> = [];
-    for (const [i, [id, h]] of items.entries()) {
-      const context = await d.contextAt(phase, start + i, this.contexts);
-      if (context && 'missing' in context) {
-        stale.push({ id, why: 'context' });
-        continue;
-      }
-      const hit = await d.store.findItem(d.keyFor(phase, encodeRefs([[id, h]]), context));
-      if (hit && (await d.store.blobs.has(hit.out))) continue;
-      const last = d.store.lastItem(phase.name, id);
-      const why: ItemStaleness = !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context ? contextHash(context) : null) ? 'context' : 'settings';
-      stale.push({ id, why });
-    }
+    const contexts: Array<ContextValue | { missing: string } | undefined> = [];
+    for (const i of items.keys()) contexts.push(await d.contextAt(phase, start + i, this.contexts));
+    // Looked up together: a shared cache (sharedStore.ts) answers them at once, not one after another.
+    const whys = await Promise.all(
+      items.map(async ([id, h], i): Promise<ItemStaleness | null> => {
+        const context = contexts[i];
+        if (context && 'missing' in context) return 'context';
+        const hit = await d.findItem(phase, { id, inputHash: h, key: d.keyFor(phase, encodeRefs([[id, h]]), context), ...(context ? { context } : {}) });
+        if (hit && (await d.store.blobs.has(hit.out))) return null;
+        const last = d.store.lastItem(phase.name, id);
+        return !last ? 'new' : last.input !== h ? 'input' : (last.context ?? null) !== (context ? contextHash(context) : null) ? 'context' : 'settings';
+      }),
+    );
+    const stale = items.flatMap(([id], i) => (whys[i] ? [{ id, why: whys[i] }] : []));
     return [{ kind: 'stale-items', of: items.length, stale }];
   }
 

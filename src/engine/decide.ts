@@ -10,6 +10,7 @@ import {
   fingerprintHead,
   fingerprintText,
   keyFromHead,
+  keyText,
   makeFingerprint,
   parseFingerprint,
   contextHash,
@@ -19,7 +20,7 @@ import {
   type RefsText,
 } from './fingerprint.js';
 import type { ContextConfig, PhaseConfig } from '../config/pipeline.js';
-import type { BatchRecord, FailureRecord } from '../store/records.js';
+import type { BatchRecord, FailureRecord, ItemRecord } from '../store/records.js';
 import type { SeedSet } from '../config/seeds.js';
 import type { BuildStore } from '../store/buildStore.js';
 import { correctedView, Corrections, type CorrectedView } from './corrections.js';
@@ -269,23 +270,41 @@ export class Decider {
     const memoKey = context ? `${items}\n@${contextHash(context)}` : items;
     const known = memo.get(memoKey);
     if (known) return known;
-    let head = this.heads.get(phase.name);
-    if (head === undefined) this.heads.set(phase.name, (head = fingerprintHead(this.parts.get(phase.name)!, phase.from)));
-    const key = keyFromHead(head, items, context);
+    const key = keyFromHead(this.head(phase), items, context);
     memo.set(memoKey, key);
     return key;
+  }
+
+  private head(phase: PhaseConfig): string {
+    let head = this.heads.get(phase.name);
+    if (head === undefined) this.heads.set(phase.name, (head = fingerprintHead(this.parts.get(phase.name)!, phase.from)));
+    return head;
+  }
+
+  /** What keyFor() hashes, when a store asks (a shared cache names its records by its SHA-256). */
+  keyMaterial(phase: PhaseConfig, items: RefsText, context?: ContextValue): () => string {
+    return () => keyText(this.head(phase), items, context);
+  }
+
+  /** An item's cached output (items: independent), looked up with what a shared store needs. */
+  findItem(phase: PhaseConfig, item: Pick<ItemKey, 'id' | 'inputHash' | 'key' | 'context'>): Promise<ItemRecord | undefined> {
+    return this.store.findItem(item.key, this.keyMaterial(phase, encodeRefs([[item.id, item.inputHash]]), item.context));
   }
 
   /** Decides a batch whose input items are known (seeds, or a fresh/just-built upstream batch). */
   async decide(phase: PhaseConfig, batch: number, items: RefsText, context?: ContextValue): Promise<Decision> {
     const target = batchTarget(phase.name, batch);
     const key = this.keyFor(phase, items, context);
-    const hit = await this.store.findBatch(key);
+    const hit = await this.store.findBatch(key, this.keyMaterial(phase, items, context));
     // A record is fresh only with its stored output (a no-op build never gets here: its fast path answers
     // first). One found damaged when read is built again by the engine (engine.ts, repair).
     const stored = hit !== undefined && (await this.store.blobs.has(hit.out));
     if (hit && stored) {
-      const reason: FreshReason = hit.target === target ? { kind: 'recorded', at: hit.at } : { kind: 'cached', at: hit.at, target: hit.target };
+      const reason: FreshReason = hit.remote
+        ? { kind: 'remote', host: hit.remote.host, built: hit.at, taken: this.store.taken?.(hit) ?? false }
+        : hit.target === target
+          ? { kind: 'recorded', at: hit.at }
+          : { kind: 'cached', at: hit.at, target: hit.target };
       return { kind: 'fresh', key, record: hit, reason };
     }
     const fp = this.fingerprint(phase, items, context);

@@ -112,9 +112,13 @@ export function fingerprintHead(parts: PhaseParts, from: string): string {
   return canonicalJson({ v: FINGERPRINT_VERSION, ...parts, from });
 }
 
+/** The canonical text a key is the hash of (a shared cache names its records by its SHA-256). */
+export function keyText(head: string, items: RefsText, context?: ContextValue): string {
+  return context ? `${head}\n${items}\n@context ${canonicalJson(context)}` : `${head}\n${items}`;
+}
+
 export function keyFromHead(head: string, items: RefsText, context?: ContextValue): Hash {
-  const text = context ? `${head}\n${items}\n@context ${canonicalJson(context)}` : `${head}\n${items}`;
-  return hashString(text);
+  return hashString(keyText(head, items, context));
 }
 
 /** The content hash of a file named relative to the pipeline directory, or null when there is none. */

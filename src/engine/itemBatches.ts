@@ -108,10 +108,19 @@ export class ItemBatches {
     const made = new Set<string>();
     let toRun: string[] = [];
     for (const [i, [id, inputHash]] of refs.entries()) {
-      const entry: PackEntry = { ...(await h.itemKey(phase, start + i, id, inputHash)), position: start + i, input: inputItems[i]! };
-      entries.set(id, entry);
-      const hit = await d.store.findItem(entry.key);
-      const content = hit && (await d.store.blobs.has(hit.out)) ? await h.inputs.itemContent(hit.out, id) : undefined;
+      entries.set(id, { ...(await h.itemKey(phase, start + i, id, inputHash)), position: start + i, input: inputItems[i]! });
+    }
+    // Looked up together: a shared cache (sharedStore.ts) answers them at once, not one after another. Their
+    // outputs are then read one by one (items of one batch share a stored output: it is parsed once).
+    const hits = await Promise.all(
+      refs.map(async ([id]) => {
+        const hit = await d.findItem(phase, entries.get(id)!);
+        return hit && (await d.store.blobs.has(hit.out)) ? hit : undefined;
+      }),
+    );
+    for (const [i, [id]] of refs.entries()) {
+      const hit = hits[i];
+      const content = hit ? await h.inputs.itemContent(hit.out, id) : undefined;
       if (content) outputs.set(id, content);
       else toRun.push(id);
     }

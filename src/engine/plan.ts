@@ -38,6 +38,7 @@ export async function plan(d: Decider, requests: Request[], o: { jobs: number; e
   const counts = { fresh: 0, stale: 0, pending: 0, failedBefore: 0 };
   /** The batches that will or may run (a dashboard shows them queued). */
   const toRun: TargetId[] = [];
+  let remote = 0;
   const visit = async (phase: PhaseConfig, batch: number): Promise<void> => {
     const t = batchTarget(phase.name, batch);
     if (seen.has(t)) return;
@@ -50,8 +51,9 @@ export async function plan(d: Decider, requests: Request[], o: { jobs: number; e
       toRun.push(t);
     }
     if (s.kind === 'stale' && s.failure) counts.failedBefore++;
+    if (s.kind === 'fresh' && s.reason.kind === 'remote' && s.reason.taken) remote++;
   };
   for (const r of requests) for (const b of r.batches) await visit(d.graph.phase(r.phase), b);
-  o.emit({ event: 'planned', seeds: d.graph.seedCount, batches: seen.size, jobs: o.jobs, ...counts, toRun });
+  o.emit({ event: 'planned', seeds: d.graph.seedCount, batches: seen.size, jobs: o.jobs, ...counts, toRun, ...(remote ? { remote } : {}) });
   return { analysis, planned: counts.stale + counts.pending, phasesToRun };
 }

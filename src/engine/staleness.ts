@@ -32,6 +32,8 @@ export type ItemStaleness = 'new' | 'input' | 'context' | 'settings';
 export type FreshReason =
   | { kind: 'recorded'; at: string }
   | { kind: 'cached'; at: string; target: string }
+  /** Built on another machine (`host`, at `built`) and taken from the shared cache: by this build (`taken`), or an earlier one. */
+  | { kind: 'remote'; host: string; built: string; taken: boolean }
   /** items: independent: every item's output was cached; the batch was assembled from them and validated. */
   | { kind: 'assembled'; items: number };
 

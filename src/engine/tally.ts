@@ -30,6 +30,7 @@ export class Tally {
 
   fresh(phase: PhaseConfig, batch: number, target: TargetId, why: FreshReason, record: BatchRecord): BatchResult & { kind: 'ok' } {
     this.summary.fresh.push(target);
+    if (why.kind === 'remote' && why.taken) (this.summary.remote ??= []).push(target);
     this.emit({ event: 'fresh', target, phase: phase.name, batch, why });
     return { kind: 'ok', record };
   }
@@ -73,6 +74,8 @@ export class Tally {
   unfresh(target: TargetId): void {
     const i = this.summary.fresh.indexOf(target);
     if (i >= 0) this.summary.fresh.splice(i, 1);
+    const r = this.summary.remote?.indexOf(target) ?? -1;
+    if (r >= 0) this.summary.remote!.splice(r, 1);
   }
 
   /**

@@ -16,6 +16,8 @@ export interface BuildSummary {
   stopped: string[];
   /** What this build's attempts consumed, per phase. */
   usage: Record<string, UsageTotals>;
+  /** Of `fresh`: taken from the shared cache by this build (built on another machine; no agent ran). */
+  remote?: string[];
 }
 
 /** A summary with nothing in it yet. */
@@ -50,8 +52,11 @@ export type MergeSkip = { kind: 'batches-not-built'; targets: string[] } | { kin
  */
 export type BuildEvent =
   | { event: 'waiting'; reason: 'lock'; pid?: number; command?: string; since?: string; gone?: boolean }
-  /** `toRun`: the batch targets that will run or may run (stale or pending), in plan order. */
-  | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number; toRun?: string[] }
+  /**
+   * `toRun`: the batch targets that will run or may run (stale or pending), in plan order. `remote`: of the
+   * fresh, taken from the shared cache while planning (absent: none).
+   */
+  | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number; toRun?: string[]; remote?: number }
   | { event: 'fresh'; target: string; phase: string; batch: number; why: FreshReason }
   | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string }
   | { event: 'attempt'; target: string; phase: string; batch: number; attempt: number; of: number }
@@ -88,6 +93,15 @@ export type BuildEvent =
   | { event: 'merged'; phase: string; output: string; items: number; batches: number; why: MergeReason }
   | { event: 'merge-fresh'; phase: string; output: string }
   | { event: 'merge-skipped'; phase: string; output: string; why: MergeSkip }
+  /**
+   * The shared cache did not answer or refused (`op`: while reading, or publishing): said once a build, which
+   * goes on locally (after a publishing failure it still reads).
+   */
+  | { event: 'remote-unavailable'; remote: string; op: 'read' | 'publish'; reason: string }
+  /** What the shared cache holds for a batch (or "PHASE item ID") is damaged or incomplete: not taken, it is built here. */
+  | { event: 'remote-damaged'; remote: string; target: string; reason: string }
+  /** What this build published to the shared cache, all stored before it ended (`waitedMs`: how long it waited at its end for the last uploads). */
+  | { event: 'remote-published'; remote: string; batches: number; items: number; waitedMs: number }
   /** The processes a cf that died holding this directory's lock left running: stopped, or not dying. */
   | { event: 'leftovers'; pid: number; command: string; killed: number; left: number[] }
   | ({ event: 'summary'; ok: boolean; exitCode: number; ms: number; maxCost?: number } & BuildSummary);

@@ -3,6 +3,9 @@ import type { TargetId } from '../engine/targets.js';
 import type { BlobStore } from './blobs.js';
 import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord } from './records.js';
 
+/** A key's canonical text, computed when asked (only a store that shares it asks, and only on a miss). */
+export type KeyMaterial = () => string;
+
 /**
  * Everything the engine reads and writes about builds, and the one way it does. Two kinds of knowledge:
  *
@@ -17,10 +20,16 @@ import type { BatchRecord, FailureRecord, ForgetRecord, ItemRecord, MergeRecord 
  */
 export interface BuildStore {
   readonly blobs: BlobStore;
-  /** A validated batch output built from exactly these inputs (under this target or any other). */
-  findBatch(key: Hash): Promise<BatchRecord | undefined>;
+  /**
+   * A validated batch output built from exactly these inputs (under this target or any other). `material`:
+   * the key's canonical text (keyText), for a store that shares by content with other machines: it names
+   * what it holds by the text's SHA-256, not by the 64-bit key.
+   */
+  findBatch(key: Hash, material?: KeyMaterial): Promise<BatchRecord | undefined>;
   /** An item output (items: independent) cached under this item key. */
-  findItem(key: Hash): Promise<ItemRecord | undefined>;
+  findItem(key: Hash, material?: KeyMaterial): Promise<ItemRecord | undefined>;
+  /** Whether this store took the record from a shared cache since it was opened (not built, nor recorded, here before). */
+  taken?(r: BatchRecord): boolean;
 
   /** The newest successful run of a target (what explanations compare with). */
   lastSuccess(target: TargetId): BatchRecord | undefined;

@@ -45,6 +45,8 @@ export interface BatchRecord {
    * vocabulary: the words it teaches and its LEGOs' keys). Named `vocab` on disk, whatever the kind.
    */
   vocab?: ContextEntries;
+  /** Taken from the shared cache, not built here (`at`: when it was built there, as every record says). */
+  remote?: RemoteOrigin;
 }
 
 /** One output item of an `items: independent` phase, cached under its own key. */
@@ -61,6 +63,8 @@ export interface ItemRecord {
   input: Hash;
   context?: string;
   at: string;
+  /** Taken from the shared cache, not built here. */
+  remote?: RemoteOrigin;
 }
 
 export interface FailureRecord {
@@ -98,6 +102,12 @@ export interface ForgetRecord {
   at: string;
   /** A batch of an items: independent phase: its items, whose cached outputs no longer count either. */
   items?: string[];
+}
+
+/** A record taken from a shared cache (sharedStore.ts): the host that built it (its `at`), and when this checkout took it. */
+export interface RemoteOrigin {
+  host: string;
+  takenAt: string;
 }
 
 export interface FileStamp {

@@ -18,6 +18,7 @@ import type { ValidationError, Validator } from '../../src/exec/validate.js';
 import { createValidator } from '../../src/exec/validators.js';
 import type { OpenedStore } from '../../src/store/buildStore.js';
 import { LocalStore } from '../../src/store/localStore.js';
+import type { RemoteCache } from '../../src/store/sharedStore.js';
 import { memoryLock } from '../../src/store/lock.js';
 import { MemoryOutputStore } from '../../src/store/outputs.js';
 import type { UserError } from '../../src/util/errors.js';
@@ -70,6 +71,8 @@ export class Bench {
   runDirs = false;
   /** Another store instead (a shared one, as another machine's cf would open the same). */
   storeInstead: OpenedStore | undefined;
+  /** The shared cache builds read from and publish to (default: none, whatever the environment says). */
+  remote: RemoteCache | null = null;
   /** The clock of records and events (default: the time). */
   now: (() => Date) | undefined;
   /** The executor each build's jobs go through (a test may wrap it: a JSON round trip). */
@@ -193,6 +196,7 @@ export class Bench {
       ...(this.realAgents ? {} : fake),
       outputs: this.outputs,
       lock: this.lock,
+      remote: async () => this.remote,
       ...(this.runDirs ? {} : { runDir: () => null }),
       local: false,
       ...(this.now ? { now: this.now } : {}),

@@ -48,7 +48,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   );
   const started = Date.now();
   const built = await ws
-    .build(requests, { jobs: opts.jobs, maxCost: opts.maxCost, allowEmptySeeds: opts.allowEmptySeeds, emit: bus.emitter, signal: interrupt.signal })
+    .build(requests, { jobs: opts.jobs, maxCost: opts.maxCost, allowEmptySeeds: opts.allowEmptySeeds, emit: bus.emitter, signal: interrupt.signal, ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}) })
     .finally(() => interrupt.dispose());
   if (!built.ok) {
     // Input cf cannot build from (found before anything ran): no summary, exit 2.

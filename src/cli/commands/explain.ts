@@ -40,7 +40,8 @@ function toLines(x: BatchExplanation | MergeExplanation): string[] {
   const last = x.last;
   if (last) {
     const how = last.adopted ? `adopted from ${last.adopted}` : `${count(last.attempts, 'attempt')}, ${formatDuration(last.ms)}`;
-    lines.push(`  last built ${last.at}: ${count(refsCount(last.items), 'item')}, ${how}, key ${last.key}`);
+    if (last.remote) lines.push(`  built ${last.at} by ${last.remote.host}, taken from the remote cache ${last.remote.takenAt}: ${count(refsCount(last.items), 'item')}, ${how}, key ${last.key}`);
+    else lines.push(`  last built ${last.at}: ${count(refsCount(last.items), 'item')}, ${how}, key ${last.key}`);
     if (last.usage?.length) {
       const t = emptyTotals();
       for (const u of last.usage) addUsage(t, u, u.attempt > 1);
@@ -70,7 +71,7 @@ function toJson(x: BatchExplanation | MergeExplanation): object {
     state: s.kind,
     reasons: s.kind === 'stale' ? s.reasons.map(formatStaleReason) : [describeStatus(s)],
     reasonCodes: s.kind === 'stale' ? s.reasons : [],
-    ...(last ? { lastBuilt: { at: last.at, key: last.key, items: refsCount(last.items), attempts: last.attempts, ms: last.ms } } : {}),
+    ...(last ? { lastBuilt: { at: last.at, key: last.key, items: refsCount(last.items), attempts: last.attempts, ms: last.ms, ...(last.remote ? { remote: last.remote } : {}) } } : {}),
     ...(x.failure ? { lastFailure: x.failure } : {}),
   };
 }

@@ -56,6 +56,8 @@ function toLines(r: StatusReport): string[] {
     const outState = o.kind === 'fresh' ? 'up to date' : `out of date: ${o.reason}`;
     out.push(`${p.phase.padEnd(w)}  ${`${p.fresh}/${p.batches}`.padEnd(8)}  ${String(p.stale).padEnd(5)}  ${String(p.waiting).padEnd(7)}  ${String(p.failed).padEnd(6)}  ${o.output} (${outState})`);
   }
+  const remote = r.phases.filter((p) => p.remote);
+  if (remote.length) out.push('', `fresh from the remote cache (built on other machines): ${remote.map((p) => `${p.phase} ${p.remote}/${p.batches}`).join(', ')}`);
   const priced = r.phases.filter((p) => reported(p.usage));
   if (priced.length) {
     out.push('', 'what the current batches cost (agent runs recorded with them):');

@@ -168,6 +168,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
         store: state,
         outputs,
         command: 'watch',
+        ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}),
         onEngine: (engine) => {
           current = { engine, drain, state };
           // Changes seen while the inputs were being read: this build may already be out of date.

@@ -36,6 +36,24 @@ export function formatMergeSkip(why: MergeSkip): string {
   return `${n} batch${n === 1 ? '' : 'es'} not built (${names})`;
 }
 
+type RemoteEvent = Extract<BuildEvent, { event: 'remote-unavailable' | 'remote-damaged' | 'remote-published' }>;
+
+/** What the shared cache did, or did not do, in a line. */
+export function formatRemote(e: RemoteEvent): string {
+  switch (e.event) {
+    case 'remote-unavailable':
+      return e.op === 'read'
+        ? `warning: the remote cache ${e.remote} does not answer: ${e.reason}; building on locally (nothing more is read from it or published to it in this build)`
+        : `warning: the remote cache ${e.remote} refused what this build publishes: ${e.reason}; building on without publishing`;
+    case 'remote-damaged':
+      return `warning: ${e.target} in the remote cache ${e.remote}: ${e.reason}; it is built here`;
+    case 'remote-published': {
+      const items = e.items ? ` and ${e.items} item${e.items === 1 ? '' : 's'}` : '';
+      return `published ${e.batches} batch${e.batches === 1 ? '' : 'es'}${items} to the remote cache ${e.remote}`;
+    }
+  }
+}
+
 /** The text fields an event carries in NDJSON besides its data (as it always has: `reason`, `because`, …). */
 export function eventText(e: BuildEvent): Record<string, unknown> {
   switch (e.event) {
@@ -51,6 +69,10 @@ export function eventText(e: BuildEvent): Record<string, unknown> {
       return { reason: formatMergeReason(e.why, e.output), ...(e.why.kind === 'edited' || e.why.kind === 'not-ours' ? { replaced: e.why.kept } : {}) };
     case 'merge-skipped':
       return { because: formatMergeSkip(e.why) };
+    case 'remote-unavailable':
+    case 'remote-damaged':
+    case 'remote-published':
+      return { message: formatRemote(e) };
     default:
       return {};
   }

@@ -70,6 +70,8 @@ export function formatFreshReason(r: FreshReason): string {
       return `fresh: inputs unchanged since ${r.at}`;
     case 'cached':
       return `fresh: same inputs as a run of ${r.target} at ${r.at} (output reused)`;
+    case 'remote':
+      return r.taken ? `fresh: taken from the remote cache (built ${r.built} by ${r.host})` : `fresh: from the remote cache, built ${r.built} by ${r.host}`;
     case 'assembled':
       return `fresh: ${r.items === 1 ? 'its item' : `all ${r.items} items`} cached (assembled, no agent run)`;
     default:
