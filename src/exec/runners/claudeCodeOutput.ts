@@ -1,4 +1,4 @@
-import { createReadStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { claudeCodeResult, type ClaudeCodeEnvelope } from './extract.js';
 import { costOf, priceFor, type Price } from './pricing.js';
 import type { Usage } from './usage.js';
@@ -56,7 +56,8 @@ export async function readClaudeCodeOutput(file: string, o: { prices: Record<str
   // Model calls since the last result line (a result's figures count every call before it).
   let messages = new Map<string, StreamedMessage>();
   let current: string | null = null;
-  const kept: string[] = [];
+  // The lines kept (all but the partial messages), written beside the file as they are read.
+  const kept = o.compact ? new LineWriter(`${file}.compact`) : null;
 
   const message = (id: string, model: unknown): StreamedMessage => {
     let m = messages.get(id);
@@ -128,15 +129,18 @@ export async function readClaudeCodeOutput(file: string, o: { prices: Record<str
     try {
       v = JSON.parse(t);
     } catch {
-      kept.push(text);
+      kept?.write(text);
       return;
     }
     event(v);
-    if (!(v && typeof v === 'object' && (v as { type?: unknown }).type === 'stream_event')) kept.push(text);
+    if (!(v && typeof v === 'object' && (v as { type?: unknown }).type === 'stream_event')) kept?.write(text);
   };
 
-  await eachLine(file, line);
-  if (o.compact && partials) writeLines(file, kept);
+  try {
+    await eachLine(file, line);
+  } finally {
+    kept?.close(partials ? file : null);
+  }
 
   const streamed = [...messages.values()].filter((m) => m.input + m.cacheWrite + m.cacheRead + m.output + m.chars > 0);
   const fromStream = streamedUsage(streamed, o.prices);
@@ -212,15 +216,46 @@ async function eachLine(file: string, fn: (line: string) => void): Promise<void>
   if (parts.length && !skipping) fn(Buffer.concat(parts).toString('utf8'));
 }
 
-/** Replaces the file with these lines (beside it, then renamed over it). */
-function writeLines(file: string, lines: string[]): void {
-  const tmp = `${file}.compact`;
-  try {
-    const text = lines.length ? `${lines.join('\n')}\n` : '';
-    // Synchronous: the file is small once compacted, and nothing else runs in this attempt meanwhile.
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch {
-    rmSync(tmp, { force: true });
+/**
+ * Lines written to a file as they come (synchronously: small writes while the attempt's output is read),
+ * which then replaces another file, or is dropped. A failure to write only leaves the file as it was.
+ */
+class LineWriter {
+  private fd: number | null;
+
+  constructor(private readonly path: string) {
+    try {
+      this.fd = openSync(path, 'w');
+    } catch {
+      this.fd = null;
+    }
+  }
+
+  write(line: string): void {
+    if (this.fd === null) return;
+    try {
+      writeSync(this.fd, `${line}\n`);
+    } catch {
+      this.drop();
+    }
+  }
+
+  /** Renamed over `replace`, or removed (null). */
+  close(replace: string | null): void {
+    if (this.fd === null) return;
+    closeSync(this.fd);
+    this.fd = null;
+    try {
+      if (replace) renameSync(this.path, replace);
+      else rmSync(this.path, { force: true });
+    } catch {
+      rmSync(this.path, { force: true });
+    }
+  }
+
+  private drop(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    rmSync(this.path, { force: true });
   }
 }
