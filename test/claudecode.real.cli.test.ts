@@ -30,6 +30,12 @@ ${runner}phases:
     output: out/pairs.json
 ${phase}`;
 
+/**
+ * One CLI at a time: a start takes about a second of CPU, and the other test files (run beside this one)
+ * time agents out after a second.
+ */
+const ONE_AT_A_TIME = ['-j', '1'];
+
 let api: MessagesStandIn;
 let p: Project | undefined;
 const leftovers: number[] = [];
@@ -124,7 +130,7 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
     });
     p = project;
     await p.write('CLAUDE.md', 'HIDDEN-CLAUDE-MD-INSTRUCTION\n');
-    const r = await p.cf(['build', '--json'], env);
+    const r = await p.cf(['build', '--json', ...ONE_AT_A_TIME], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(JSON.parse(await p.read('out/pairs.json'))).toEqual([1, 2, 3, 4].map((i) => ({ id: `S000${i}`, text: `real(seed number ${i})` })));
 
@@ -165,7 +171,7 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
       6,
     );
     p = project;
-    const r = await p.cf(['build', '--json', '-j', '3'], env);
+    const r = await p.cf(['build', '--json', ...ONE_AT_A_TIME], env);
     expect(r.code).toBe(1);
     const failed = Object.fromEntries(events(r.stdout).filter((e) => e.event === 'failed').map((e) => [e.target, (e as { errors: Array<{ message: string }> }).errors.map((x) => x.message)]));
     expect(failed).toEqual({
