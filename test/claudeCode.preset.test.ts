@@ -43,15 +43,17 @@ describe("Claude Code's output, read however the run ended", () => {
         assistant('m1', { input_tokens: 1000, cache_read_input_tokens: 500, output_tokens: 1 }),
         end('m1', 200),
         { type: 'user', message: { content: [{ type: 'tool_result', content: 'ok' }] } },
+        // A subagent's call (on haiku), forwarded whole: its usage as it started, its text.
+        { type: 'assistant', parent_tool_use_id: 'toolu_1', message: { id: 'sub1', model: 'claude-haiku-4-5', stop_reason: null, usage: { input_tokens: 500, output_tokens: 1 }, content: [{ type: 'text', text: 'y'.repeat(40) }] } },
         start('m2', { input_tokens: 2000 }),
         delta('m2', 'x'.repeat(400)),
       ),
     );
     expect(out.envelope).toBeNull();
-    // m2 was cut off after 400 characters: about 100 tokens generated.
-    expect(out.usage).toMatchObject({ model: SONNET, inputTokens: 3000, cacheWriteTokens: 0, cacheReadTokens: 500, outputTokens: 300 });
-    expect(out.usage!.costUsd).toBeCloseTo((3000 * 3 + 500 * 0.3 + 300 * 15) / 1e6, 9);
-    expect(left.split('\n').filter(Boolean).map((l) => JSON.parse(l).type)).toEqual(['system', 'assistant', 'user']);
+    // m2 was cut off after 400 characters: about 100 tokens generated; the subagent's call about 10.
+    expect(out.usage).toMatchObject({ model: SONNET, inputTokens: 3500, cacheWriteTokens: 0, cacheReadTokens: 500, outputTokens: 310 });
+    expect(out.usage!.costUsd).toBeCloseTo((3000 * 3 + 500 * 0.3 + 300 * 15) / 1e6 + (500 * 1 + 10 * 5) / 1e6, 9);
+    expect(left.split('\n').filter(Boolean).map((l) => JSON.parse(l).type)).toEqual(['system', 'assistant', 'user', 'assistant']);
   });
 
   it("a result: tokens summed over modelUsage (every model), dollars the CLI's; calls streamed after it added", async () => {
@@ -103,6 +105,7 @@ describe('how cf runs Claude Code', () => {
       'stream-json',
       '--verbose',
       '--include-partial-messages',
+      '--forward-subagent-text',
       '--permission-mode',
       'acceptEdits',
       '--model',

@@ -50,6 +50,7 @@ describe('preset: claude-code (a fake claude binary)', () => {
       'stream-json',
       '--verbose',
       '--include-partial-messages',
+      '--forward-subagent-text',
       '--permission-mode',
       'acceptEdits',
       '--model',

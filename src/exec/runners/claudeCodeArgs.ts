@@ -17,8 +17,11 @@ const RUN_FLAGS = [
   '--exclude-dynamic-system-prompt-sections',
 ];
 
-/** The output format cf reads: an event a line as it happens, each model call's usage included (claudeCodeOutput.ts). */
-const STREAM_FORMAT = ['stream-json', '--verbose', '--include-partial-messages'];
+/**
+ * The output format cf reads: an event a line as it happens, each model call's usage included
+ * (claudeCodeOutput.ts); subagents' messages too (without it, a killed run's subagent calls go untold).
+ */
+const STREAM_FORMAT = ['stream-json', '--verbose', '--include-partial-messages', '--forward-subagent-text'];
 
 /**
  * The environment cf sets for Claude Code (over its own; a runner's `env:` still overrides it): what an

@@ -95,6 +95,8 @@ export async function readClaudeCodeOutput(file: string, o: { prices: Record<str
         if (!msg?.id || msg.model === '<synthetic>') return;
         const m = message(msg.id, msg.model);
         merge(m, msg.usage);
+        // What it generated, for a call whose final usage never comes (a subagent's: no partial events of its own).
+        m.chars = Math.max(m.chars, contentChars(msg.content));
         // A whole message (the non-streaming fallback) says its stop reason; streamed ones say null.
         if (msg.stop_reason) m.done = true;
         return;
@@ -161,6 +163,18 @@ export async function readClaudeCodeOutput(file: string, o: { prices: Record<str
     usage = { ...fromStream, ...(fromStream.model ?? o.model ? { model: fromStream.model ?? o.model } : {}) };
   }
   return { envelope: env, usage, json };
+}
+
+/** The characters of a message's content: text, thinking, tool calls' input. */
+function contentChars(content: unknown): number {
+  if (!Array.isArray(content)) return 0;
+  let chars = 0;
+  for (const b of content as Array<Record<string, unknown>>) {
+    if (typeof b?.text === 'string') chars += b.text.length;
+    else if (typeof b?.thinking === 'string') chars += b.thinking.length;
+    else if (b?.type === 'tool_use') chars += JSON.stringify(b.input ?? {}).length;
+  }
+  return chars;
 }
 
 /**
