@@ -55,7 +55,7 @@ export class ClaudeCodeRunner extends CommandRunner {
     const usage = out.usage ? { usage: out.usage } : {};
     if (r.kind !== 'exited') return { ok: false, failure: processFailure(r, this.config.timeoutMs, files), ...usage };
     const e = out.envelope;
-    if (e && (e.isError || r.code !== 0)) return { ok: false, failure: envelopeFailure(e, r.code, files), ...usage };
+    if (e?.isError) return { ok: false, failure: envelopeFailure(e, r.code, files), ...usage };
     if (r.code !== 0) return { ok: false, failure: { kind: 'exit', code: r.code, detail: stderrFileDetail(files.stderr) }, ...usage };
     if (existsSync(files.output)) return { ok: true, ...usage };
     const answer = e ? answerText(e.result ?? '', req) : out.json ? answerText('', req) : stdoutAnswer(files.stdout, req);
