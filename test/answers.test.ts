@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prepareFiles, runAgentAttempt, type AttemptJob } from '../src/exec/attempts.js';
 import { renderPrompt } from '../src/exec/prompt.js';
-import { CommandRunner } from '../src/exec/runners/command.js';
+import { ClaudeCodeRunner } from '../src/exec/runners/claudeCode.js';
+import { DEFAULT_PRICES } from '../src/exec/runners/pricing.js';
 import { phaseParts } from '../src/engine/fingerprint.js';
 import type { PhaseConfig } from '../src/config/pipeline.js';
 import { decodeUtf8, firstInvalidUtf8 } from '../src/exec/runners/answerText.js';
@@ -136,9 +137,11 @@ describe("Claude Code's answer over max_output", () => {
   it('is refused, and what the run cost is still recorded', async () => {
     await withTempDir('answers', async (dir) => {
       const envelope = { type: 'result', is_error: false, result: `[{"id": "S1", "text": "${'x'.repeat(2000)}"}]`, total_cost_usd: 0.0125, usage: { input_tokens: 100, output_tokens: 900 } };
-      const runner = new CommandRunner(
+      const runner = new ClaudeCodeRunner(
         { name: 'claude', kind: 'command', command: { argv: ['node', '-e', `process.stdout.write(${JSON.stringify(JSON.stringify(envelope))})`] }, preset: 'claude-code', cwd: 'pipeline', model: {}, limits: {}, timeoutMs: 20_000, env: {}, deps: [] },
         dir,
+        new Map(),
+        DEFAULT_PRICES,
       );
       const prompt = renderPrompt({ intelligence: '#', phase: 'pairs', batch: 1, batchCount: 1, attempt: 1, attempts: 3, idField: 'id', itemIds: ['S1'], inputJson: '[]', delivery: 'file', outputFile: 'o', previousErrors: [] });
       const files = prepareFiles(path.join(dir, 'attempt-1'), prompt.full, '[]');

@@ -39,8 +39,25 @@ describe('preset: claude-code (a fake claude binary)', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const calls = (await p.read('claude.log')).trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; cwd: string });
     expect(calls).toHaveLength(2);
-    expect(calls[0]!.argv.slice(0, 6)).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--add-dir']);
-    expect(calls[0]!.argv).toEqual(expect.arrayContaining(['--model', 'claude-sonnet-4-5', '--max-turns', '3']));
+    // Its output streamed; no transcript; one system prompt for all batches; writes confined to the attempt's directory (no --add-dir).
+    expect(calls[0]!.argv).toEqual([
+      '-p',
+      '--no-session-persistence',
+      '--exclude-dynamic-system-prompt-sections',
+      '--allowedTools',
+      `Read(/${p.dir}/**)`,
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--include-partial-messages',
+      '--forward-subagent-text',
+      '--permission-mode',
+      'acceptEdits',
+      '--model',
+      'claude-sonnet-4-5',
+      '--max-turns',
+      '3',
+    ]);
     expect(calls.map((c) => path.relative(p!.dir, c.cwd)).sort()).toEqual(['.cf/runs/pairs/1/attempt-1', '.cf/runs/pairs/2/attempt-1']);
     const out = JSON.parse(await p.read('out/pairs.json')) as Array<{ id: string; text: string }>;
     expect(out[0]).toEqual({ id: 'S0001', text: 'claude(seed number 1)' });

@@ -22,10 +22,17 @@ export function toCommand(c: string | string[]): CommandSpec {
  * Claude Code headless: the prompt on stdin, a JSON envelope on stdout, file edits allowed, the pipeline
  * readable. The pipeline's directory is named by PIPELINE_DIR, put in when the agent starts: the command,
  * and so every key using it, is the same in any checkout of the course, wherever it is.
+ *
+ * This is the preset's command as it is keyed, as it always was; the flags cf adds to run it (its output
+ * streamed, no transcript, writes confined to the attempt's directory, …) are how it runs, not what it is
+ * asked, and are added when it starts (exec/runners/claudeCodeArgs.ts).
  */
 function claudeCodeArgv(model: string | undefined, extra: string[]): string[] {
   return ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--add-dir', PIPELINE_DIR, ...(model ? ['--model', model] : []), ...extra];
 }
+
+/** The pipeline directory's CLAUDE.md: keyed when a claude-code runner lets Claude Code read CLAUDE.md files. */
+const CLAUDE_MD = 'CLAUDE.md';
 
 /** `"key" does not apply to <kind> runners` for the first of these keys the entry sets, in this order. */
 function refused(e: RunnerEntry, keys: Array<keyof RawRunner>, fail: Fail): Result<never, UserError> | null {
@@ -39,6 +46,7 @@ export function commandRunner(e: RunnerEntry, fail: Fail): Result<CommandRunnerC
   const bad = refused(e, ['recording', 'as', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'max_tokens', 'temperature', 'options'], fail);
   if (bad) return bad;
   if (r.preset === undefined && r.model !== undefined) return fail([...at, 'model'], '"model" on a command runner needs a preset that passes it (preset: claude-code)');
+  if (r.preset === undefined && r.claude_md !== undefined) return fail([...at, 'claude_md'], '"claude_md" is a setting of preset: claude-code');
   if (r.preset === undefined && r.args !== undefined) return fail([...at, 'args'], '"args" adds arguments to a preset; put them in "command" instead');
   let command: CommandSpec;
   if (r.preset === 'claude-code') {
@@ -49,12 +57,15 @@ export function commandRunner(e: RunnerEntry, fail: Fail): Result<CommandRunnerC
   } else {
     command = toCommand(r.command);
   }
-  return ok({ ...e.base, kind: 'command', command, preset: r.preset ?? null, cwd: r.cwd ?? (r.preset ? 'run' : 'pipeline'), model: e.model, limits: e.limits });
+  // CLAUDE.md files are read only when asked for; the pipeline's own is then a dependency of every batch.
+  const claudeMd = r.preset === 'claude-code' && r.claude_md === true;
+  const deps = claudeMd && !e.base.deps.includes(CLAUDE_MD) ? [...e.base.deps, CLAUDE_MD] : e.base.deps;
+  return ok({ ...e.base, deps, kind: 'command', command, preset: r.preset ?? null, cwd: r.cwd ?? (r.preset ? 'run' : 'pipeline'), model: e.model, limits: e.limits, ...(claudeMd ? { claudeMd } : {}) });
 }
 
 /** Answers from a recording: the recording is a dependency of every key that uses it. */
 export function replayRunner(e: RunnerEntry, fail: Fail): Result<ReplayRunnerConfig, UserError> {
-  const keys: Array<keyof RawRunner> = ['command', 'preset', 'args', 'cwd', 'model', 'max_tokens', 'temperature', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'limits', 'options'];
+  const keys: Array<keyof RawRunner> = ['command', 'preset', 'args', 'cwd', 'claude_md', 'model', 'max_tokens', 'temperature', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'limits', 'options'];
   const bad = refused(e, keys, fail);
   if (bad) return bad;
   if (e.raw.recording === undefined) return fail(e.at, 'a replay runner needs "recording": the file it answers from');
@@ -66,7 +77,7 @@ export function replayRunner(e: RunnerEntry, fail: Fail): Result<ReplayRunnerCon
 export function apiRunner(kind: ApiRunnerConfig['kind']): (e: RunnerEntry, fail: Fail) => Result<ApiRunnerConfig, UserError> {
   return (e, fail) => {
     const { raw: r, at } = e;
-    const bad = refused(e, ['command', 'preset', 'args', 'cwd', 'recording', 'as', 'options'], fail);
+    const bad = refused(e, ['command', 'preset', 'args', 'cwd', 'claude_md', 'recording', 'as', 'options'], fail);
     if (bad) return bad;
     if (r.model === undefined) return fail(at, `a ${kind} runner needs "model"`, kind === 'anthropic' ? 'e.g. model: claude-sonnet-4-5' : 'e.g. model: gpt-4.1-mini');
     if (r.mode === 'batch' && kind !== 'anthropic') return fail([...at, 'mode'], 'mode: batch (Message Batches) is an anthropic runner setting');

@@ -47,6 +47,8 @@ export interface CommandRunnerConfig extends RunnerBase {
   cwd: 'pipeline' | 'run';
   model: ModelSettings;
   limits: Limits;
+  /** claude-code: Claude Code reads CLAUDE.md files (`claude_md: true`); off, it reads none. */
+  claudeMd?: boolean;
 }
 
 /** A model behind an HTTP API, through its official client. */
@@ -219,7 +221,9 @@ export function pipelineInputs(p: Pipeline): NamedFile[] {
   for (const r of p.runners.values()) {
     if (r.kind === 'replay') files.push({ rel: r.recording, at: ['runners', r.name, 'recording'], what: 'recording', required: true });
     r.deps.forEach((d, j) => {
-      if (r.kind !== 'replay' || d !== r.recording) files.push({ rel: d, at: ['runners', r.name, 'deps', j], what: 'dependency', required: true });
+      // claude_md: true makes the pipeline's CLAUDE.md a dependency: told as its own.
+      if (r.kind === 'command' && r.claudeMd && d === 'CLAUDE.md') files.push({ rel: d, at: ['runners', r.name, 'claude_md'], what: "Claude Code's instructions file", required: true });
+      else if (r.kind !== 'replay' || d !== r.recording) files.push({ rel: d, at: ['runners', r.name, 'deps', j], what: 'dependency', required: true });
     });
     if (r.kind === 'command') {
       for (const f of commandFiles(r.command)) files.push({ rel: f, at: ['runners', r.name, 'command'], what: 'file its command names', required: false });

@@ -65,6 +65,8 @@ const runnerSchema = (kinds: string[], documentKind: z.ZodType<string>) => z.str
   preset: z.enum(['claude-code'], { error: 'expected a preset: claude-code' }).optional(),
   args: z.array(z.string()).optional(),
   cwd: z.enum(['pipeline', 'run']).optional(),
+  /** preset: claude-code: let Claude Code read CLAUDE.md files (off by default); the pipeline's CLAUDE.md is then keyed. */
+  claude_md: z.boolean().optional(),
   recording: z.string().min(1).optional(),
   as: documentKind.optional(),
   ...modelKeys,

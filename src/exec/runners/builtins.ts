@@ -2,6 +2,7 @@ import { apiRunner, commandRunner, replayRunner } from '../../config/builtinRunn
 import type { ApiRunnerConfig, CommandRunnerConfig, ReplayRunnerConfig } from '../../config/pipeline.js';
 import type { RunnerKind } from '../../config/plugins.js';
 import { AnthropicRunner } from './anthropic.js';
+import { ClaudeCodeRunner } from './claudeCode.js';
 import { CommandRunner } from './command.js';
 import { OpenAiRunner } from './openai.js';
 import { ReplayRunner } from './replay.js';
@@ -15,14 +16,18 @@ import { ReplayRunner } from './replay.js';
 const command: RunnerKind<CommandRunnerConfig> = {
   name: 'command',
   parse: commandRunner,
-  keyed: (r, model) => ({ kind: r.kind, command: r.command, env: r.env, preset: r.preset, model }),
+  // claudeMd only when set: the keys of every runner without it are as they were.
+  keyed: (r, model) => ({ kind: r.kind, command: r.command, env: r.env, preset: r.preset, model, ...(r.claudeMd ? { claudeMd: true } : {}) }),
   create: (config, pipeline) =>
-    new CommandRunner(
-      config,
-      pipeline.dir,
-      // A preset passes a phase's own model (claude-code: --model).
-      new Map(pipeline.phases.filter((p) => p.runner === config.name && p.model.model).map((p) => [p.name, p.model.model!])),
-    ),
+    config.preset === 'claude-code'
+      ? new ClaudeCodeRunner(
+          config,
+          pipeline.dir,
+          // A phase's own model, passed as --model.
+          new Map(pipeline.phases.filter((p) => p.runner === config.name && p.model.model).map((p) => [p.name, p.model.model!])),
+          pipeline.prices,
+        )
+      : new CommandRunner(config, pipeline.dir),
 };
 
 const replay: RunnerKind<ReplayRunnerConfig> = {
