@@ -298,7 +298,9 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     });
   });
   const usage: AttemptUsage | null = result.usage ? { attempt, ...result.usage } : null;
-  if (result.ok || (result.failure.kind !== 'cancelled' && result.failure.kind !== 'budget')) job.onAttemptDone?.(attempt, usage, dir);
+  // A run that started is reported, a cancelled one too when it spent something (Ctrl-C mid-run: the
+  // dollars its stream showed are counted); one the budget refused never started.
+  if (result.ok || (result.failure.kind !== 'budget' && (result.failure.kind !== 'cancelled' || usage))) job.onAttemptDone?.(attempt, usage, dir);
   // Text from outside (an answer, a failure's detail, an API's error message) is scrubbed of secrets here,
   // before anything is recorded, written or shown.
   const invalid = (message: string): AgentAttempt => ({ kind: 'failed', error: { attempt, source: 'output', message: scrubSecrets(message) }, fatal: false, files, usage });
