@@ -206,6 +206,14 @@ function remove(dir: string): boolean {
 }
 
 /**
+ * At a process's exit: its cgroup removed if nothing is left in it (the usual case: one rmdir), else what
+ * is left killed (releaseCgroup then waits for it and removes the cgroup). Synchronous.
+ */
+export function endCgroup(dir: string): void {
+  if (!remove(dir)) killCgroup(dir);
+}
+
+/**
  * At cf's exit: the session's cgroups are removed if they are empty already (processes just killed may
  * still be dying: the watchdog removes them then).
  */

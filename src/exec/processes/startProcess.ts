@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { killCgroup, spawnInCgroup } from './cgroup.js';
+import { endCgroup, spawnInCgroup } from './cgroup.js';
 import { killMarked, MARK_VAR } from './sessionMark.js';
 import type { SpawnHandlers, SpawnRequest } from './spawner.js';
 
@@ -76,7 +76,7 @@ export function startProcess(req: SpawnRequest, h: SpawnHandlers): void {
   const piped = req.stdio[1] === 'pipe' || req.stdio[2] === 'pipe';
   child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
     if (pid !== undefined) killGroup(pid);
-    if (req.cgroup && contained) killCgroup(req.cgroup);
+    if (req.cgroup && contained) endCgroup(req.cgroup);
     // With files, the exit is the end; captured streams are read to their end ('close').
     if (!piped) return report(code, signal);
     const stuck = setTimeout(() => {
