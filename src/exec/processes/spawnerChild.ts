@@ -11,8 +11,8 @@
  * (cgroup.ts): cf kills a tree by its group id and its cgroup, directly.
  *
  * When cf goes (an exit, a crash, kill -9: the IPC channel closes with it), possibly before this process
- * has even loaded, it kills the process groups and cgroups of its children still running and exits,
- * quietly: cf's going is no error. (cf's watchdog, watchdog.ts, kills whatever else cf's processes left.)
+ * has even loaded, it kills the process groups and cgroups of its children still running and exits once
+ * they are dead, quietly: cf's going is no error. (cf's watchdog, watchdog.ts, kills whatever else cf's processes left.)
  */
 import { killCgroup } from './cgroup.js';
 import type { SpawnRequest } from './spawner.js';
@@ -40,12 +40,17 @@ function start(m: SpawnMessage): void {
     exit: (code, signal, stdout, stderr) => {
       if (pid !== undefined) groups.delete(pid);
       send({ t: 'exit', id: m.id, code, signal, stdout, stderr });
+      if (leaving && !groups.size) process.exit(0);
     },
     error: (message) => send({ t: 'error', id: m.id, message }),
   });
 }
 
-function cfGone(): never {
+let leaving = false;
+
+/** cf is gone: what this process started is killed, and it exits once they are dead (at most 2 s on). */
+function cfGone(): void {
+  leaving = true;
   for (const [g, cgroup] of groups) {
     if (cgroup) killCgroup(cgroup);
     try {
@@ -54,7 +59,8 @@ function cfGone(): never {
       // Gone already.
     }
   }
-  process.exit(0);
+  if (!groups.size) process.exit(0);
+  setTimeout(() => process.exit(0), 2000);
 }
 
 // Ctrl-C at a terminal, or the terminal closing, reaches cf's whole process group, this process included:
