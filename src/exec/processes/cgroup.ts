@@ -58,8 +58,8 @@ function currentCgroup(): string | { off: string } {
     const f = left!.split(' ');
     const root = unescapeMount(f[3] ?? '');
     const mountPoint = unescapeMount(f[4] ?? '');
-    if (root === '/' || rel === root) return path.join(mountPoint, rel.slice(root === '/' ? 0 : root.length));
-    if (rel.startsWith(`${root}/`)) return path.join(mountPoint, rel.slice(root.length));
+    const inside = root === '/' ? rel : rel === root || rel.startsWith(`${root}/`) ? rel.slice(root.length) : null;
+    if (inside !== null) return path.join(mountPoint, inside).replace(/(.)\/+$/, '$1');
   }
   return { off: 'the cgroup v2 hierarchy is not mounted' };
 }
