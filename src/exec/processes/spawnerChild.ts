@@ -12,7 +12,8 @@
  *
  * When cf goes (an exit, a crash, kill -9: the IPC channel closes with it), possibly before this process
  * has even loaded, it kills the process groups and cgroups of its children still running and exits once
- * they are dead, quietly: cf's going is no error. (cf's watchdog, watchdog.ts, kills whatever else cf's processes left.)
+ * they are dead, quietly: cf's going is no error. (cf's watchdog, watchdog.ts, kills whatever else cf's
+ * processes left.)
  */
 import { killCgroup } from './cgroup.js';
 import type { SpawnRequest } from './spawner.js';
