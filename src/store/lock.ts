@@ -3,6 +3,7 @@ import { processExists } from '../util/pid.js';
 import { hostname } from 'node:os';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopDeadSession } from '../exec/processes/cgroup.js';
 import { killMarkedAndWait, sessionId } from '../exec/processes/sessionMark.js';
 
 /**
@@ -48,7 +49,11 @@ function readOwner(ownerFile: string): Promise<LockOwner | null> {
  */
 async function stopLeftovers(previous: LockOwner | null, told: (l: Leftovers) => void): Promise<void> {
   if (!previous?.session || previous.host !== hostname() || processExists(previous.pid)) return;
-  const { killed, left } = await killMarkedAndWait({ session: previous.session });
+  // Its cgroups first (all its processes, however they detached: cgroup.ts), then what carries its mark.
+  const contained = await stopDeadSession(previous.session);
+  const marked = await killMarkedAndWait({ session: previous.session });
+  const killed = contained.killed + marked.killed;
+  const left = [...new Set([...contained.left, ...marked.left])];
   if (killed || left.length) told({ pid: previous.pid, command: previous.command, killed, left });
 }
 

@@ -12,6 +12,7 @@ import { storeLayout } from '../../store/layout.js';
 import { fail } from '../../util/errors.js';
 import { STATE_FORMAT } from '../../version.js';
 import { describeStatus } from '../format/statuses.js';
+import { noteUncontained } from '../../exec/processes/processes.js';
 import { onInterrupt } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
@@ -46,6 +47,7 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   const interrupt = onInterrupt(() =>
     reporter.note('cf: interrupted: stopping running agents (nothing half-done is recorded); Ctrl-C again to quit at once'),
   );
+  if (opts.verbose) noteUncontained((text) => reporter.note(text));
   const started = Date.now();
   const built = await ws
     .build(requests, { jobs: opts.jobs, maxCost: opts.maxCost, allowEmptySeeds: opts.allowEmptySeeds, emit: bus.emitter, signal: interrupt.signal, ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}) })

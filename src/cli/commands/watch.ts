@@ -14,6 +14,7 @@ import { EventLogWriter } from '../../events/eventLog.js';
 import { storeLayout } from '../../store/layout.js';
 import type { BuildEvent } from '../../events/types.js';
 import { Budget } from '../../exec/budget.js';
+import { noteUncontained } from '../../exec/processes/processes.js';
 import { spawner } from '../../exec/processes/spawner.js';
 import type { OpenedStore } from '../../store/buildStore.js';
 import { fail, type UserError } from '../../util/errors.js';
@@ -76,6 +77,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   bus.subscribe((e) => log.write(e));
   const emit = bus.emitter;
   const interrupt = onInterrupt(() => reporter.note('cf watch: stopping agents… Ctrl-C again to quit now'));
+  if (opts.verbose) noteUncontained((text) => reporter.note(text));
   spawner.prestart();
   const budget = new Budget(opts.maxCost);
   const pending = new Set<string>();

@@ -1,14 +1,18 @@
 import path from 'node:path';
 import { parseSimpleCommand } from './shellWords.js';
 import type { CommandSpec } from '../../config/pipeline.js';
-import { killMarked, MARK_VAR, newMark } from './sessionMark.js';
+import { describeProcess, killCgroup, madeSessionCgroup, newCgroup, releaseCgroup, removeSessionCgroup, why } from './cgroup.js';
+import { killMarkedAndWait, MARK_VAR, newMark } from './sessionMark.js';
 import { spawner, type SpawnHandlers, type SpawnRequest, type StdioSpec } from './spawner.js';
 import { startProcess } from './startProcess.js';
 import { watchdog } from './watchdog.js';
 
 /**
- * Child processes run in their own process group, so a timeout or Ctrl-C kills the whole tree an agent
- * started (a shell, its node, that node's children), not only the direct child.
+ * Child processes run in their own process group and, on Linux where cgroup v2 can be written, in a cgroup
+ * of their own (cgroup.ts): a timeout, Ctrl-C or the process's own exit kills everything it started,
+ * however it detached (setsid, a double fork, an emptied environment), not only the direct child. After
+ * a timeout or cancel, cf says the tree was killed only once it has seen its cgroup empty; what could not
+ * be killed is returned (`left`). Without a cgroup, the group and the mark are what cf has.
  *
  * Spawned with node:child_process directly rather than execa: on the agent path every millisecond per
  * process counts (a 20,000-seed course runs 6,000 agent and validator processes), and execa's extra
@@ -36,15 +40,37 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Kills every live process group now (synchronously: used on exit and on Ctrl-C). */
+/** Kills every live process group now (synchronously: used on exit and on Ctrl-C), and with SIGKILL every cgroup. */
 export function killAllChildren(signal: NodeJS.Signals = 'SIGKILL'): void {
+  const session = madeSessionCgroup();
+  if (session && signal === 'SIGKILL') killCgroup(session);
   for (const pid of live) killGroup(pid, signal);
+}
+
+let noted: ((text: string) => void) | null = null;
+
+/**
+ * `note` is told once, when the first process starts without a cgroup of its own, why (cf's verbose
+ * output says so: containment is then by process group and mark only). Not an error: the platform's.
+ */
+export function noteUncontained(note: (text: string) => void): void {
+  noted = note;
+}
+
+function tellUncontained(): void {
+  const n = noted;
+  if (!n) return;
+  noted = null;
+  n(`cf: note: agents and validators run without a cgroup of their own (${why() ?? 'it could not be entered'}): what they leave running is found by process group and by the ${MARK_VAR} mark only (README.md, "The agent protocol")`);
 }
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => killAllChildren('SIGKILL'));
+  process.on('exit', () => {
+    killAllChildren('SIGKILL');
+    removeSessionCgroup();
+  });
 }
 
 export interface SpawnOptions {
@@ -66,8 +92,9 @@ export interface SpawnOptions {
 export type SpawnResult =
   | { kind: 'exited'; code: number; stdout: string; stderr: string }
   | { kind: 'signalled'; signal: string; stdout: string; stderr: string }
-  | { kind: 'timeout' }
-  | { kind: 'cancelled' }
+  /** `left`: what it started that could not be killed (described: `pid 123 (sleep)`); absent when none. */
+  | { kind: 'timeout'; left?: string[] }
+  | { kind: 'cancelled'; left?: string[] }
   | { kind: 'spawn-error'; message: string };
 
 type Outcome = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } | { error: string };
@@ -86,34 +113,43 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
   const argv = 'argv' in o.command ? o.command.argv : simple ? simple.argv : ['/bin/sh', '-c', o.command.shell];
   const mark = newMark(o.env[MARK_VAR]);
   const env = { ...o.env, [MARK_VAR]: mark.value };
-  const req: SpawnRequest = { file: argv[0]!, args: argv.slice(1), cwd: o.cwd, env, stdio, maxCapture: o.maxCapture ?? 16 * 1024 * 1024 };
+  // The cgroup is named by the mark's counter: unique in this cf, and the two name the same process.
+  const cgroup = newCgroup(mark.token.slice(mark.token.lastIndexOf('.') + 1));
+  if (cgroup) watchdog.cgroup(madeSessionCgroup()!);
+  const req: SpawnRequest = { file: argv[0]!, args: argv.slice(1), cwd: o.cwd, env, stdio, maxCapture: o.maxCapture ?? 16 * 1024 * 1024, ...(cgroup ? { cgroup } : {}) };
 
   let pid: number | undefined;
   let direct = false;
+  let contained = false;
   let ended: 'timeout' | 'cancelled' | null = null;
+  const terminate = (p: number): void => {
+    killGroup(p, 'SIGTERM');
+    setTimeout(() => {
+      killGroup(p, 'SIGKILL');
+      if (contained) killCgroup(cgroup!);
+    }, o.graceMs ?? 3000).unref();
+  };
   const stop = (why: 'timeout' | 'cancelled'): void => {
     if (ended) return;
     ended = why;
-    if (pid === undefined) return; // killed as soon as its pid is known
-    killGroup(pid, 'SIGTERM');
-    const p = pid;
-    setTimeout(() => killGroup(p, 'SIGKILL'), o.graceMs ?? 3000).unref();
+    if (pid !== undefined) terminate(pid); // else killed as soon as its pid is known
   };
-  const started = (p: number): void => {
+  const started = (p: number, inCgroup: boolean): void => {
     pid = p;
+    contained = inCgroup;
+    if (!inCgroup) tellUncontained();
     live.add(p);
     // The spawner kills its own children if cf dies; those cf started itself, the watchdog does.
     if (direct) watchdog.watch(p);
-    if (ended) {
-      killGroup(p, 'SIGTERM');
-      setTimeout(() => killGroup(p, 'SIGKILL'), o.graceMs ?? 3000).unref();
-    }
+    if (ended) terminate(p);
   };
   const timer = setTimeout(() => stop('timeout'), o.timeoutMs);
   const onAbort = (): void => stop('cancelled');
   o.signal.addEventListener('abort', onAbort);
+  let r: Outcome = { error: 'not started' };
+  let left: string[] = [];
   try {
-    const r = await new Promise<Outcome>((resolve) => {
+    r = await new Promise<Outcome>((resolve) => {
       const handlers: SpawnHandlers = {
         spawned: started,
         exit: (code, signal, stdout, stderr) => resolve({ code, signal, stdout, stderr }),
@@ -125,10 +161,6 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
       }
       watchdog.startSoon();
     });
-    if (ended) return { kind: ended };
-    if ('error' in r) return { kind: 'spawn-error', message: r.error };
-    if (r.signal) return { kind: 'signalled', signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-    return { kind: 'exited', code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
   } finally {
     clearTimeout(timer);
     o.signal.removeEventListener('abort', onAbort);
@@ -137,9 +169,16 @@ export async function spawnTree(o: SpawnOptions): Promise<SpawnResult> {
       killGroup(pid, 'SIGKILL');
       live.delete(pid);
       if (direct) watchdog.ended(pid);
-      // Stopped before its end, it may have left processes outside its group too (setsid, a daemon): found
-      // by its mark. Reading /proc costs a few ms: after a timeout or Ctrl-C, not after every run.
-      if (ended) killMarked({ token: mark.token });
     }
+    // And whatever it left anywhere else: its cgroup is killed and seen empty (one rmdir when it is).
+    if (cgroup) left = await releaseCgroup(cgroup);
+    // Stopped before its end, it may have left processes outside its group and cgroup (without a cgroup: a
+    // setsid, a daemon; with one: a process that moved itself out): found by its mark. Reading /proc costs
+    // a few ms: after a timeout or Ctrl-C, not after every run.
+    if (ended) left = [...new Set([...left, ...(await killMarkedAndWait({ token: mark.token }, 2000)).left.map(describeProcess)])];
   }
+  if (ended) return { kind: ended, ...(left.length ? { left } : {}) };
+  if ('error' in r) return { kind: 'spawn-error', message: r.error };
+  if (r.signal) return { kind: 'signalled', signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  return { kind: 'exited', code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
 }

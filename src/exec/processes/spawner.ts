@@ -13,17 +13,20 @@ export interface SpawnRequest {
   env: Record<string, string>;
   stdio: [StdioSpec, StdioSpec, StdioSpec];
   maxCapture: number;
+  /** The cgroup to start it in (cgroup.ts), if it has one. */
+  cgroup?: string;
 }
 
 export interface SpawnHandlers {
-  spawned(pid: number): void;
+  /** `contained`: it started in its cgroup. */
+  spawned(pid: number, contained: boolean): void;
   exit(code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): void;
   error(message: string): void;
 }
 
 type Reply =
   | { t: 'ready' }
-  | { t: 'spawned'; id: number; pid: number }
+  | { t: 'spawned'; id: number; pid: number; contained: boolean }
   | { t: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
   | { t: 'error'; id: number; message: string };
 
@@ -102,7 +105,7 @@ class Spawner {
     }
     const h = this.pending.get(m.id);
     if (!h) return;
-    if (m.t === 'spawned') return h.spawned(m.pid);
+    if (m.t === 'spawned') return h.spawned(m.pid, m.contained);
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.ref(false);
     if (m.t === 'exit') h.exit(m.code, m.signal, m.stdout, m.stderr);

@@ -4,22 +4,25 @@
  * the child has exec'd: on a build of thousands of agent runs that was the largest cost on cf's main
  * thread. This process holds almost nothing, so its forks are cheap, and it waits for them, not cf.
  *
- * Protocol (IPC messages): in {t:'spawn', id, file, args, cwd, env, stdio: [spec, spec, spec], maxCapture}
- * where spec is 'ignore' | 'pipe' | {path, flags}; out {t:'spawned', id, pid} then
+ * Protocol (IPC messages): in {t:'spawn', id, file, args, cwd, env, stdio: [spec, spec, spec], maxCapture,
+ * cgroup?} where spec is 'ignore' | 'pipe' | {path, flags}; out {t:'spawned', id, pid, contained} then
  * {t:'exit', id, code, signal, stdout, stderr}, or {t:'error', id, message}.
- * Children are process-group leaders (detached): cf kills a tree by its group id, directly.
+ * Children are process-group leaders (detached), each in the cgroup cf made for it when it has one
+ * (cgroup.ts): cf kills a tree by its group id and its cgroup, directly.
  *
  * When cf goes (an exit, a crash, kill -9: the IPC channel closes with it), possibly before this process
- * has even loaded, it kills the process groups of its children still running and exits, quietly: cf's
- * going is no error. (cf's watchdog, watchdog.ts, kills whatever else cf's processes left.)
+ * has even loaded, it kills the process groups and cgroups of its children still running and exits once
+ * they are dead, quietly: cf's going is no error. (cf's watchdog, watchdog.ts, kills whatever else cf's
+ * processes left.)
  */
+import { killCgroup } from './cgroup.js';
 import type { SpawnRequest } from './spawner.js';
 import { startProcess } from './startProcess.js';
 
 type SpawnMessage = SpawnRequest & { t: 'spawn'; id: number };
 
-/** The process groups of this process's children still running. */
-const groups = new Set<number>();
+/** The process groups of this process's children still running, with their cgroups ('' when none). */
+const groups = new Map<number, string>();
 
 const ignore = (): void => undefined;
 // cf may be gone, or go at any moment: a message that cannot be sent is dropped, not an error.
@@ -30,28 +33,35 @@ const send = (m: object): void => {
 function start(m: SpawnMessage): void {
   let pid: number | undefined;
   startProcess(m, {
-    spawned: (p) => {
+    spawned: (p, contained) => {
       pid = p;
-      groups.add(p);
-      send({ t: 'spawned', id: m.id, pid: p });
+      groups.set(p, contained && m.cgroup ? m.cgroup : '');
+      send({ t: 'spawned', id: m.id, pid: p, contained });
     },
     exit: (code, signal, stdout, stderr) => {
       if (pid !== undefined) groups.delete(pid);
       send({ t: 'exit', id: m.id, code, signal, stdout, stderr });
+      if (leaving && !groups.size) process.exit(0);
     },
     error: (message) => send({ t: 'error', id: m.id, message }),
   });
 }
 
-function cfGone(): never {
-  for (const g of groups) {
+let leaving = false;
+
+/** cf is gone: what this process started is killed, and it exits once they are dead (at most 2 s on). */
+function cfGone(): void {
+  leaving = true;
+  for (const [g, cgroup] of groups) {
+    if (cgroup) killCgroup(cgroup);
     try {
       process.kill(-g, 'SIGKILL');
     } catch {
       // Gone already.
     }
   }
-  process.exit(0);
+  if (!groups.size) process.exit(0);
+  setTimeout(() => process.exit(0), 2000);
 }
 
 // Ctrl-C at a terminal, or the terminal closing, reaches cf's whole process group, this process included:

@@ -26,20 +26,37 @@ const SCRIPT = `
 trap '' INT TERM HUP
 session=$1
 groups=' '
+cg=
 while IFS= read -r line; do
   case $line in
     +*) groups="$groups\${line#+} " ;;
     -*) g=" \${line#-} "
         case $groups in *"$g"*) groups="\${groups%%"$g"*} \${groups#*"$g"}" ;; esac ;;
+    c*) cg=\${line#c} ;;
   esac
 done
+killcg() {
+  [ -n "$cg" ] && [ -d "$cg" ] || return 0
+  echo 1 > "$cg/cgroup.kill" 2>/dev/null && return 0
+  for f in $(find "$cg" -name cgroup.procs 2>/dev/null); do kill -9 $(cat "$f") 2>/dev/null; done
+}
+killcg
 for g in $groups; do kill -9 -"$g" 2>/dev/null; done
-[ -d /proc/self ] || exit 0
+if [ -d /proc/self ]; then
+  n=0
+  while [ $n -lt 50 ]; do
+    found=$(grep -lE "${MARK_VAR}=[0-9a-f.,]*$session[.]" /proc/[0-9]*/environ 2>/dev/null)
+    [ -n "$found" ] || break
+    for f in $found; do p=\${f#/proc/}; kill -9 "\${p%/environ}" 2>/dev/null; done
+    n=$((n + 1))
+  done
+fi
 n=0
-while [ $n -lt 50 ]; do
-  found=$(grep -lE "${MARK_VAR}=[0-9a-f.,]*$session[.]" /proc/[0-9]*/environ 2>/dev/null)
-  [ -n "$found" ] || exit 0
-  for f in $found; do p=\${f#/proc/}; kill -9 "\${p%/environ}" 2>/dev/null; done
+while [ -n "$cg" ] && [ -d "$cg" ] && [ $n -lt 100 ]; do
+  find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  [ -d "$cg" ] || break
+  sleep 0.05 2>/dev/null || sleep 1
+  killcg
   n=$((n + 1))
 done
 `;
@@ -49,6 +66,7 @@ class Watchdog {
   private started = false;
   /** Process groups started before the watchdog was: told to it when it starts. */
   private readonly groups = new Set<number>();
+  private cg: string | null = null;
 
   /** Starts the watchdog, once, soon: not before the process whose start asks for it. */
   startSoon(): void {
@@ -61,6 +79,13 @@ class Watchdog {
   watch(pgid: number): void {
     this.groups.add(pgid);
     this.tell(`+${pgid}\n`);
+  }
+
+  /** The session's cgroup (cgroup.ts): killed, and removed, when cf dies. Told once. */
+  cgroup(dir: string): void {
+    if (this.cg === dir) return;
+    this.cg = dir;
+    this.tell(`c${dir}\n`);
   }
 
   ended(pgid: number): void {
@@ -84,7 +109,8 @@ class Watchdog {
       return;
     }
     this.input = input;
-    if (this.groups.size) this.tell([...this.groups].map((g) => `+${g}\n`).join(''));
+    const told = [...this.groups].map((g) => `+${g}\n`).join('') + (this.cg ? `c${this.cg}\n` : '');
+    if (told) this.tell(told);
   }
 
   private tell(lines: string): void {
