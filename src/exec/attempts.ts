@@ -86,7 +86,9 @@ function agentFailureMessage(f: AgentRunFailure): string {
     case 'signal':
       return `the agent was killed by ${f.signal}${f.detail ? `: ${f.detail}` : ''}`;
     case 'timeout':
-      return `the agent timed out after ${formatDuration(f.ms)}; its process tree was killed`;
+      return f.left?.length
+        ? `the agent timed out after ${formatDuration(f.ms)}; still running after SIGKILL: ${f.left.join(', ')}`
+        : `the agent timed out after ${formatDuration(f.ms)}; its process tree was killed`;
     case 'spawn':
       return `the agent could not be started: ${f.message}`;
     case 'api':

@@ -86,7 +86,7 @@ export function processFailure(r: Exclude<SpawnResult, { kind: 'exited' }>, time
     case 'signalled':
       return { kind: 'signal', signal: r.signal, detail: stderrFileDetail(files.stderr) };
     case 'timeout':
-      return { kind: 'timeout', ms: timeoutMs };
+      return { kind: 'timeout', ms: timeoutMs, ...(r.left?.length ? { left: r.left } : {}) };
     case 'cancelled':
       return { kind: 'cancelled' };
     case 'spawn-error':

@@ -31,7 +31,8 @@ export interface AgentRequest {
 export type AgentFailure =
   | { kind: 'exit'; code: number; detail: string }
   | { kind: 'signal'; signal: string; detail: string }
-  | { kind: 'timeout'; ms: number }
+  /** `left`: what it started that could not be killed (`pid 123 (sleep)`); absent when the whole tree was seen gone. */
+  | { kind: 'timeout'; ms: number; left?: string[] }
   /** The agent could not be started at all (no such command): retrying cannot help. */
   | { kind: 'spawn'; message: string }
   /** The API refused or failed after its transport retries (not an invalid answer). */
