@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JsonRoundTrip } from '../src/exec/executor.js';
 import type { AgentRequest } from '../src/exec/runners/types.js';
-import { batchIds, DRAFT_2020_12 } from '../src/exec/schema/batchSchema.js';
+import { anthropicMode, anthropicOutput, openAiMode } from '../src/exec/runners/structured.js';
+import { batchIds, batchSchema, DRAFT_2020_12 } from '../src/exec/schema/batchSchema.js';
 import { INTELLIGENCE, KEY, pipeline } from './helpers/apiPipelines.js';
 import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
 import { fillSchema, standInModel } from './helpers/schemaModel.js';
@@ -27,6 +28,7 @@ const SCHEMA = `    schema:
       additionalProperties: false
 `;
 const IDS = ['S0001', 'S0002', 'S0003'];
+const ANSWERS = IDS.map((id) => ({ id, text: `t(seed number ${Number(id.slice(1))})`, level: 1 }));
 
 let api: FakeApi;
 let bench: Bench | undefined;
@@ -41,7 +43,8 @@ function setEnv(vars: Record<string, string>): void {
 
 beforeEach(async () => {
   api = await startFakeApi();
-  api.answer = standInModel({ item: (it) => ({ id: it.id, text: `t(${String(it.text)})`, level: 1 }), defects: [], rate: 0 });
+  // It means to write level 0, below the schema's minimum: held to a schema, it writes 1.
+  api.answer = standInModel({ item: (it) => ({ id: it.id, text: `t(${String(it.text)})`, level: 0 }), defects: [], rate: 0 });
 });
 afterEach(async () => {
   for (const [k, v] of saved) {
@@ -65,20 +68,21 @@ async function project(runner: string, seeds = 3, schema = SCHEMA): Promise<Benc
 
 const sent = (path: string): any[] => api.requests.filter((q) => q.path === path).map((q) => q.body);
 
-/** One item of the batch as OpenAI's strict mode gets it: every property required, no others, minLength in the description. */
-const strictItem = (id: string): object => ({
+/** The item as OpenAI's strict mode gets it: without its id (the key), every property required, no others, minLength in the description. */
+const STRICT_ITEM = {
   type: 'object',
-  properties: { id: { type: 'string', const: id }, text: { type: 'string', description: '(minLength: 1)' }, level: { type: 'integer', minimum: 1, maximum: 5 } },
-  required: ['id', 'text', 'level'],
+  properties: { text: { type: 'string', description: '(minLength: 1)' }, level: { type: 'integer', minimum: 1, maximum: 5 } },
+  required: ['text', 'level'],
   additionalProperties: false,
-});
-/** The batch in object form: one property per item id, in order. */
-const keyed = (item: (id: string) => object): object => ({
+};
+/** The batch in object form: one property per item id, in order, each the item schema (sent once, in $defs). */
+const keyed = (item: object): object => ({
   type: 'object',
   description: 'The items, each under its id, in this order.',
-  properties: Object.fromEntries(IDS.map((id) => [id, item(id)])),
+  properties: Object.fromEntries(IDS.map((id) => [id, { $ref: '#/$defs/item' }])),
   required: IDS,
   additionalProperties: false,
+  $defs: { item },
 });
 
 describe('kind: openai sends the batch schema as response_format', () => {
@@ -88,9 +92,9 @@ describe('kind: openai sends the batch schema as response_format', () => {
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     expect(sent('/v1/chat/completions').map((x) => x.response_format)).toEqual([
-      { type: 'json_schema', json_schema: { name: 'pairs', strict: true, schema: keyed(strictItem) } },
+      { type: 'json_schema', json_schema: { name: 'pairs', strict: true, schema: keyed(STRICT_ITEM) } },
     ]);
-    expect(JSON.parse(b.output('out/pairs.json')!)).toEqual(IDS.map((id) => ({ id, text: 'x', level: 1 })));
+    expect(JSON.parse(b.output('out/pairs.json')!)).toEqual(ANSWERS);
   });
 
   it('loose (any other server, e.g. llama.cpp): the array itself, prefixItems with the ids, exactly 3 of them', async () => {
@@ -109,13 +113,15 @@ describe('kind: openai sends the batch schema as response_format', () => {
     expect(JSON.parse(b.output('out/pairs.json')!)).toHaveLength(3);
   });
 
-  it('structured: off sends none; a phase without a schema sends none', async () => {
+  it('structured: off sends none (the schema is cf\'s check only); a phase without a schema sends none', async () => {
     const b = await project(`    kind: openai\n    model: local\n    base_url: ${api.url}/v1\n    structured: off`);
-    expect((await b.build()).exitCode).toBe(0);
+    const off = await b.build();
+    expect(off.exitCode).toBe(1);
+    expect(off.events.find((e) => e.event === 'failed')).toMatchObject({ attempts: 3, errors: expect.arrayContaining([expect.objectContaining({ item: 'S0001', message: '/level: must be >= 1' })]) });
     await b.write('pipeline.yaml', pipeline(`    kind: openai\n    model: local\n    base_url: ${api.url}/v1`));
     expect((await b.build()).exitCode).toBe(0);
     const bodies = sent('/v1/chat/completions');
-    expect(bodies).toHaveLength(2);
+    expect(bodies).toHaveLength(4);
     expect(bodies.every((x) => x.response_format === undefined)).toBe(true);
   });
 
@@ -133,12 +139,12 @@ describe('kind: openai sends the batch schema as response_format', () => {
 
 describe('kind: anthropic sends it as the output format, or as a forced tool', () => {
   /** As the SDK's transformJSONSchema leaves the strict form: keywords the API does not enforce go to descriptions. */
-  const formatItem = (id: string): object => ({
+  const FORMAT_ITEM = {
     type: 'object',
-    properties: { id: { const: id }, text: { type: 'string', description: '(minLength: 1)' }, level: { type: 'integer', description: '{minimum: 1, maximum: 5}' } },
+    properties: { text: { type: 'string', description: '(minLength: 1)' }, level: { type: 'integer', description: '{minimum: 1, maximum: 5}' } },
     additionalProperties: false,
-    required: ['id', 'text', 'level'],
-  });
+    required: ['text', 'level'],
+  };
 
   it('output_config.format for a model that takes it (claude-haiku-4-5); the answer text is the keyed object', async () => {
     const b = await project(`    kind: anthropic\n    model: claude-haiku-4-5\n    base_url: ${api.url}`);
@@ -146,12 +152,12 @@ describe('kind: anthropic sends it as the output format, or as a forced tool', (
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     const [body] = sent('/v1/messages');
-    expect(body.output_config).toEqual({ format: { type: 'json_schema', schema: keyed(formatItem) } });
+    expect(body.output_config).toEqual({ format: { type: 'json_schema', schema: keyed(FORMAT_ITEM) } });
     expect(body.tools).toBeUndefined();
     // The prompt cache as before: the intelligence in a system block marked cache_control.
     expect(body.system[0].cache_control).toEqual({ type: 'ephemeral' });
     // The stand-in reads "{minimum: 1, …}" in the description, as a model does.
-    expect(JSON.parse(b.output('out/pairs.json')!)).toEqual(IDS.map((id) => ({ id, text: 'x', level: 1 })));
+    expect(JSON.parse(b.output('out/pairs.json')!)).toEqual(ANSWERS);
   });
 
   it('a forced tool for a model without structured outputs (claude-3-5-haiku-latest); its input is the answer', async () => {
@@ -162,10 +168,10 @@ describe('kind: anthropic sends it as the output format, or as a forced tool', (
     const [body] = sent('/v1/messages');
     expect(body.output_config).toBeUndefined();
     expect(body.tools).toEqual([
-      { name: 'answer', description: 'Hand in the answer: the output item of every input item, under its id, in the order given.', input_schema: keyed(strictItem) },
+      { name: 'answer', description: 'Hand in the answer: the output item of every input item, under its id, in the order given.', input_schema: keyed(STRICT_ITEM) },
     ]);
     expect(body.tool_choice).toEqual({ type: 'tool', name: 'answer' });
-    expect(JSON.parse(b.output('out/pairs.json')!)).toEqual(IDS.map((id) => ({ id, text: 'x', level: 1 })));
+    expect(JSON.parse(b.output('out/pairs.json')!)).toEqual(ANSWERS);
   });
 
   it('mode: batch: each request of the Message Batch carries it, and its answer is read back the same way', async () => {
@@ -276,5 +282,20 @@ describe('structured: in pipeline.yaml', () => {
     );
     expect(await refused('    command: [node, agent.mjs]\n    structured: off')).toMatch(/^pipeline\.yaml:\d+:\d+: runners\.model\.structured: "structured" does not apply to command runners/);
     expect(await refused('    kind: anthropic\n    model: m\n    structured: strong')).toMatch(/runners\.model\.structured: .*expected strict, loose or off \(openai runners\), format, tool or off \(anthropic runners\)/);
+  });
+});
+
+describe('which mode a runner takes by default (structured.ts)', () => {
+  it('openai: strict for OpenAI (no base_url, or api.openai.com), loose for any other server; anthropic: format for models with structured outputs, else a tool', () => {
+    expect([null, 'https://api.openai.com/v1', 'http://127.0.0.1:8080/v1', 'https://openrouter.ai/api/v1'].map((baseUrl) => openAiMode({ baseUrl, structured: null }))).toEqual(['strict', 'strict', 'loose', 'loose']);
+    expect(openAiMode({ baseUrl: null, structured: 'off' })).toBe('off');
+    const models = ['claude-haiku-4-5', 'claude-sonnet-4-5-20250929', 'claude-opus-4-1-20250805', 'claude-sonnet-4-20250514', 'claude-opus-4-0', 'claude-3-5-haiku-latest', 'claude-sonnet-5-5', 'llama-3'];
+    expect(models.map((m) => anthropicMode({ structured: null }, m))).toEqual(['format', 'format', 'tool', 'tool', 'tool', 'tool', 'format', 'tool']);
+  });
+
+  it('anthropic format: a schema with no strict form (a free-form object) goes as a tool instead', () => {
+    const item = { type: 'object', properties: { id: { type: 'string' }, extra: { type: 'object' } }, required: ['id', 'extra'] };
+    const out = anthropicOutput({ item, batch: batchSchema(item, ['a'], 'id'), idField: 'id' }, 'format', (s) => s);
+    expect(out?.via).toBe('tool');
   });
 });

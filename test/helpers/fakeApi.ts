@@ -74,6 +74,12 @@ export interface FakeApi {
   batchPollsBeforeEnd: number;
   /** How each request of a Message Batch comes out (default: succeeded). */
   batchResult?: (customId: string, params: any) => BatchOutcome;
+  /**
+   * Whether a request's schema is part of its prompt (default true: OpenAI's and Anthropic's APIs). False: a
+   * local server (llama.cpp, vLLM, Ollama), which compiles it into a grammar for sampling: it is neither
+   * input tokens nor part of the cached prefix.
+   */
+  schemaInPrompt: boolean;
   /** Forget what the prompt caches hold (both APIs). */
   resetCache(): void;
   /** Resolves with the first request (already arrived, or the next to arrive) that matches. */
@@ -193,12 +199,6 @@ function kindOf(method: string, path: string): Exclude<ReplyKind, 'any'> | 'othe
   return 'other';
 }
 
-/** What a request sends of a schema (response_format, output_config, tools), as the text it adds to the prompt. */
-function schemaPrefix(body: any): string {
-  const parts = [body?.tools, body?.tool_choice, body?.output_config, body?.response_format].filter((x) => x !== undefined);
-  return parts.length ? JSON.stringify(parts) : '';
-}
-
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -247,6 +247,12 @@ export async function startFakeApi(): Promise<FakeApi> {
     };
   };
 
+  /** What a request sends of a schema (response_format, output_config, tools), as the text it adds to the prompt. */
+  const schemaPrefix = (body: any): string => {
+    const parts = [body?.tools, body?.tool_choice, body?.output_config, body?.response_format].filter((x) => x !== undefined);
+    return parts.length && api.schemaInPrompt ? JSON.stringify(parts) : '';
+  };
+
   const waiters: Array<{ match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }> = [];
   const api: FakeApi = {
     url: '',
@@ -257,6 +263,7 @@ export async function startFakeApi(): Promise<FakeApi> {
     answer: defaultAnswer,
     usage: defaultUsage,
     batchPollsBeforeEnd: 1,
+    schemaInPrompt: true,
     resetCache() {
       anthropicCache.clear();
       chatCache.clear();

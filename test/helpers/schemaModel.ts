@@ -1,11 +1,12 @@
 /**
- * A stand-in model for the fake API (fakeApi.ts): given a schema to decode against (OpenAI's
- * response_format, Anthropic's output_config.format or a forced tool), it answers with a value of that
- * schema, as constrained decoding would: deterministic, minimal (required properties only), every const
- * and enum taken as written, bounds and lengths respected, including those an adapter moved into a
- * description ("(minLength: 1)", "{minimum: 1}"), as a model reads them there. Without a schema it answers
- * as a weak model does: the right items, but each with some chance of a defect (a missing or extra property,
- * a wrong type), decided by a hash of the item and the prompt (the same request, the same answer).
+ * A stand-in model for the fake API (fakeApi.ts). It means to write, for each input item, the item its
+ * task wants (WeakModel.item). Given a schema to decode against (OpenAI's response_format, Anthropic's
+ * output_config.format or a forced tool) it answers with a value of that schema, as constrained decoding
+ * would: what it meant to write where the schema allows it, else the least the schema takes (every const
+ * and enum as written, bounds and lengths respected, including those an adapter moved into a description,
+ * "(minLength: 1)", "{minimum: 1}", as a model reads them there). Without a schema it answers as a weak
+ * model does: the right items, but each with some chance of a defect (a missing or extra property, a wrong
+ * type), decided by a hash of the item and the prompt (the same request, the same answer).
  */
 
 type Schema = { [key: string]: unknown };
@@ -56,46 +57,65 @@ const FORMATS: Record<string, string> = {
   duration: 'P1D',
 };
 
-/** A value of `schema`: deterministic and minimal (see the file's comment). */
-export function fillSchema(schema: unknown, root: Schema = isObject(schema) ? schema : {}): unknown {
+/** Whether a value is of a type a schema node names (no type named: any). */
+function ofType(v: unknown, s: Schema): boolean {
+  if (s.type === undefined) return v !== undefined;
+  const types = Array.isArray(s.type) ? s.type : [s.type];
+  const t = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v;
+  return types.includes(t) || (t === 'integer' && types.includes('number'));
+}
+
+/**
+ * A value of `schema`, deterministic: `want` (what the model would write) where the schema allows it,
+ * else the least the schema takes (the const, the first enum value, the lower bound, "x"): constrained
+ * decoding keeps what a model says and blocks what the schema forbids. Optional properties only when
+ * wanted.
+ */
+export function fillSchema(schema: unknown, root: Schema = isObject(schema) ? schema : {}, want?: unknown): unknown {
   const s = deref(schema, root);
   if (!isObject(s)) return null;
   if ('const' in s) return s.const;
-  if (Array.isArray(s.enum)) return s.enum[0];
+  if (Array.isArray(s.enum)) return s.enum.some((x) => JSON.stringify(x) === JSON.stringify(want)) ? want : s.enum[0];
   const branches = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
   if (Array.isArray(branches)) {
-    const pick = branches.find((b) => (deref(b, root) as Schema)?.type !== 'null') ?? branches[0];
-    return fillSchema(pick, root);
+    const nodes = branches.map((b) => deref(b, root) as Schema);
+    const pick = (want !== undefined ? nodes.find((b) => isObject(b) && ofType(want, b)) : undefined) ?? nodes.find((b) => b?.type !== 'null') ?? nodes[0];
+    return fillSchema(pick, root, want);
   }
-  if (Array.isArray(s.allOf)) return fillSchema(Object.assign({}, ...s.allOf.map((b) => deref(b, root) as Schema)), root);
+  if (Array.isArray(s.allOf)) return fillSchema(Object.assign({}, ...s.allOf.map((b) => deref(b, root) as Schema)), root, want);
   const types = Array.isArray(s.type) ? s.type : [s.type];
   const type = types.find((t) => t !== 'null') ?? types[0] ?? (s.properties ? 'object' : s.items || s.prefixItems ? 'array' : 'string');
   switch (type) {
     case 'object': {
       const props = isObject(s.properties) ? s.properties : {};
       const required = new Set(Array.isArray(s.required) ? s.required : []);
-      return Object.fromEntries(Object.entries(props).filter(([k]) => required.has(k)).map(([k, p]) => [k, fillSchema(p, root)]));
+      const w = isObject(want) ? want : {};
+      return Object.fromEntries(Object.entries(props).filter(([k]) => required.has(k) || k in w).map(([k, p]) => [k, fillSchema(p, root, w[k])]));
     }
     case 'array': {
-      const prefix = Array.isArray(s.prefixItems) ? s.prefixItems.map((p) => fillSchema(p, root)) : [];
-      const min = bound(s, 'minItems') ?? 0;
-      const rest = isObject(s.items) ? Array.from({ length: Math.max(0, min - prefix.length) }, () => fillSchema(s.items, root)) : [];
-      return [...prefix, ...rest];
+      const w = Array.isArray(want) ? want : [];
+      const prefix = Array.isArray(s.prefixItems) ? s.prefixItems.map((p, i) => fillSchema(p, root, w[i])) : [];
+      const more = isObject(s.items) ? Math.max(w.length, bound(s, 'minItems') ?? 0) - prefix.length : 0;
+      const max = bound(s, 'maxItems') ?? Infinity;
+      return [...prefix, ...Array.from({ length: Math.max(0, more) }, (_, i) => fillSchema(s.items, root, w[prefix.length + i]))].slice(0, max);
     }
     case 'integer':
     case 'number': {
-      const min = bound(s, 'minimum') ?? ((bound(s, 'exclusiveMinimum') ?? -1) + 1);
-      const lo = Math.max(0, min);
+      const lo = bound(s, 'minimum') ?? ((bound(s, 'exclusiveMinimum') ?? -1) + 1);
+      const hi = bound(s, 'maximum') ?? Infinity;
+      if (typeof want === 'number' && want >= lo && want <= hi && (type === 'number' || Number.isInteger(want))) return want;
       const step = bound(s, 'multipleOf') ?? 1;
-      return Math.ceil(lo / step) * step;
+      return Math.ceil(Math.max(0, lo) / step) * step;
     }
     case 'boolean':
-      return false;
+      return typeof want === 'boolean' ? want : false;
     case 'null':
       return null;
     default: {
+      const min = Math.max(1, bound(s, 'minLength') ?? 1);
+      if (typeof want === 'string' && want.length >= min) return want;
       if (typeof s.format === 'string' && FORMATS[s.format]) return FORMATS[s.format];
-      return 'x'.repeat(Math.max(1, bound(s, 'minLength') ?? 1));
+      return 'x'.repeat(min);
     }
   }
 }
@@ -144,15 +164,20 @@ export interface WeakModel {
  */
 export function standInModel(weak: WeakModel): (body: any) => string {
   return (body) => {
+    const wanted = inputItems(body).map((input) => weak.item(input));
     const sent = sentSchema(body);
-    if (sent) return JSON.stringify(fillSchema(sent.schema));
+    if (sent) {
+      // What the model means to write, in the form it is asked for: an array, or an object keyed by id.
+      const keyedById = sent.schema.type === 'object' && wanted.every((w) => isObject(sent.schema.properties) && String(w.id) in sent.schema.properties);
+      return JSON.stringify(fillSchema(sent.schema, sent.schema, keyedById ? Object.fromEntries(wanted.map((w) => [String(w.id), w])) : wanted));
+    }
     const user = userText(body);
-    const items = inputItems(body).map((input) => {
-      const item = weak.item(input);
+    const items = inputItems(body).map((input, i) => {
+      const item = wanted[i]!;
       const roll = chance(`${String(input.id)}\u0000${user}`);
       if (roll >= weak.rate || !weak.defects.length) return item;
       return weak.defects[Math.floor((roll / weak.rate) * weak.defects.length)]!(item);
     });
-    return `Here are the items:\n\n\`\`\`json\n${JSON.stringify(items, null, 2)}\n\`\`\``;
+    return `Here are the items:\n\n\`\`\`json\n${JSON.stringify(items)}\n\`\`\``;
   };
 }
