@@ -31,7 +31,7 @@ export function itemsText(items: readonly unknown[]): string {
 }
 
 /** The files every attempt writes again (truncating them): kept when a run directory is reused. */
-const REWRITTEN = new Set(['prompt.md', 'input.json', 'stdout.log', 'stderr.log', 'schema.json', 'item-schema.json']);
+const REWRITTEN = new Set(['prompt.md', 'input.json', 'stdout.log', 'stderr.log']);
 
 /**
  * Empties a batch's run directory for a new run: every earlier attempt's files go, except the first

@@ -5,6 +5,7 @@ import { extractJson } from './extract.js';
 import { BatchJournal } from './batchJournal.js';
 import { MessageBatcher } from './messageBatches.js';
 import { costOf, priceFor } from './pricing.js';
+import { strictSchema } from '../schema/strict.js';
 import { ANSWER_TOOL, anthropicMode, anthropicOutput, answerItems, schemaRefused, type AnthropicOutput } from './structured.js';
 import type { SendOptions } from './transport.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
@@ -61,7 +62,8 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     const s = this.settings(req.phase);
     const cached = this.warm.has(cacheKeyOf(s.model, req.prompt.intelligence));
     const intelligence = upperTokens(req.prompt.intelligence);
-    const schema = req.schema && anthropicMode(this.config, s.model) !== 'off' ? upperTokens(JSON.stringify(req.schema.batch)) : 0;
+    // The schema as sent (its object form; the SDK's transform only moves keywords into descriptions).
+    const schema = req.schema && anthropicMode(this.config, s.model) !== 'off' ? upperTokens(JSON.stringify(strictSchema(req.schema.batch, req.schema.idField).schema)) : 0;
     const tokens = {
       inputTokens: upperTokens(req.prompt.task) + schema,
       cacheWriteTokens: cached ? 0 : intelligence,
