@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPipeline } from '../src/config/loadPipeline.js';
+import { registry } from '../src/config/registry.js';
+import { registerSsi } from '../src/domains/ssi/index.js';
 import { phaseParts } from '../src/engine/fingerprint.js';
 import { formatUserError } from '../src/util/errors.js';
 import { hashString, initHashing } from '../src/util/hash.js';
@@ -60,6 +62,35 @@ describe("cf's own runner kinds key as they always have", () => {
         ant: '92b099776402dca7 {}',
         oai: '79a71d46ce0d9eaa {}',
       });
+    });
+  });
+
+  it("a phase with a schema pipeline.yaml names also keys how its runner sends it (structured:); no other phase's key moves", async () => {
+    await initHashing();
+    registerSsi(registry); // a phase of an SSi kind gets its kind's schema (as every cf command registers it)
+    await withTempDir('runner-keys-structured', async (dir) => {
+      const phase = (name: string, more = '') => `  - name: ${name}\n    intelligence: prompt.md\n    runner: oai\n    output: out/${name}.json\n${more}`;
+      const yaml = (structured: string) =>
+        `seeds: seeds.json\ncourse: {code: spa_for_eng, target_language: spa, known_language: eng}\n${RUNNERS}${structured}phases:\n` +
+        phase('plain') +
+        phase('named', '    schema: {type: object, properties: {id: {type: string}}}\n') +
+        phase('kind', '    merge: ssi:seed_pairs\n');
+      for (const [f, t] of Object.entries({ 'seeds.json': '[{"id": "S1", "text": "a"}]', 'prompt.md': '# p\n', 'agent.js': '', 'rec.json': '[]' })) await writeFile(path.join(dir, f), t);
+      const hashes = async (structured: string): Promise<Record<string, string>> => {
+        await writeFile(path.join(dir, 'pipeline.yaml'), yaml(structured));
+        const r = await loadPipeline(dir);
+        expect(r.ok, r.ok ? '' : formatUserError(r.error)).toBe(true);
+        if (!r.ok) return {};
+        const out: Record<string, string> = {};
+        for (const p of r.value.phases) out[p.name] = String((await phaseParts(r.value, p, async (rel) => hashString(rel))).runner.config);
+        return out;
+      };
+      const strict = await hashes('');
+      const off = await hashes('    structured: off\n');
+      // No schema, or a kind's default (not keyed): the runner's hash as pinned above, whatever structured: says.
+      expect([strict.plain, strict.kind, off.plain, off.kind]).toEqual(Array(4).fill('79a71d46ce0d9eaa'));
+      expect(strict.named).not.toBe('79a71d46ce0d9eaa');
+      expect(off.named).not.toBe(strict.named);
     });
   });
 });

@@ -64,45 +64,51 @@ describe('the batch schema', () => {
 });
 
 describe('adapted for OpenAI strict mode', () => {
-  it('sends an object keyed by id, every property required (optional ones nullable), no extra properties, unsupported keywords in the description', () => {
+  it('sends an object keyed by id (the item schema once, without its id), every property required (optional ones nullable), no extra properties, unsupported keywords in the description', () => {
     const sent = strictSchema(batchSchema(ITEM, IDS, 'id'), 'id');
     expect(sent.strict).toBe(true);
-    const strictElement = (id: string): JsonSchema => ({
-      type: 'object',
-      properties: {
-        id: { type: 'string', const: id, description: 'the input item id' },
-        text: { type: 'string', description: '(minLength: 1)' },
-        score: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'null' }] },
-        tags: { anyOf: [{ type: 'array', items: { type: 'string', pattern: '^[a-z]+\\d?$' } }, { type: 'null' }] },
-      },
-      required: ['id', 'text', 'score', 'tags'],
-      additionalProperties: false,
-    });
     expect(sent.schema).toEqual({
       type: 'object',
       description: 'The items, each under its id, in this order.',
-      properties: Object.fromEntries(IDS.map((id) => [id, strictElement(id)])),
+      properties: Object.fromEntries(IDS.map((id) => [id, { $ref: '#/$defs/item' }])),
       required: IDS,
       additionalProperties: false,
+      $defs: {
+        item: {
+          type: 'object',
+          properties: {
+            text: { type: 'string', description: '(minLength: 1)' },
+            score: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'null' }] },
+            tags: { anyOf: [{ type: 'array', items: { type: 'string', pattern: '^[a-z]+\\d?$' } }, { type: 'null' }] },
+          },
+          required: ['text', 'score', 'tags'],
+          additionalProperties: false,
+        },
+      },
     });
     expect(Object.keys(sent.schema.properties as object)).toEqual(IDS);
-    // The answer back to the batch's array: in the batch's order, nulls of optional properties left out.
-    const answer = { S0002: { id: 'S0002', text: 'b', score: null, tags: ['x'] }, S0001: { id: 'S0001', text: 'a', score: 2, tags: null } };
+    // The answer back to the batch's array: in the batch's order, each id put back first, nulls of optional properties left out.
+    const answer = { S0002: { text: 'b', score: null, tags: ['x'] }, S0001: { text: 'a', score: 2, tags: null } };
     expect(sent.toItems(answer)).toEqual([
       { id: 'S0001', text: 'a', score: 2 },
       { id: 'S0002', text: 'b', tags: ['x'] },
     ]);
+    // An id written inside an item (a server that did not hold to the schema) is kept, for cf's checks to see.
+    expect(sent.toItems({ S0001: { id: 'S0009', text: 'a' } })).toEqual([{ id: 'S0009', text: 'a' }]);
     expect(sent.toItems('not json')).toBe('not json');
+    // The item schema's own $defs keep their names; the item's takes one they do not use.
+    const withDefs = strictSchema(batchSchema({ ...ITEM, $defs: { item: { type: 'string' } } }, IDS, 'id'), 'id');
+    expect(Object.keys(withDefs.schema.$defs as object)).toEqual(['item', 'item2']);
   });
 
   it('sends a map as {key, value} entries and turns them back; a free-form object is strict: false', () => {
     const baskets = itemSchemas.find((s) => s.name === 'lego_baskets')!.schema;
     const sent = strictSchema(batchSchema(baskets, ['S0001'], 'seed_id'), 'seed_id');
     expect(sent.strict).toBe(true);
-    const map = ((sent.schema.properties as JsonSchema).S0001 as { properties: { baskets: JsonSchema } }).properties.baskets;
+    const map = ((sent.schema.$defs as JsonSchema).item as { properties: { baskets: JsonSchema } }).properties.baskets;
     expect(map).toMatchObject({ type: 'array', items: { properties: { key: { type: 'string', pattern: '^.+L[0-9]+$' } }, required: ['key', 'value'], additionalProperties: false } });
     const basket = { lego: { known: 'a', target: 'b' }, is_final_lego: true, practice_phrases: [], phrase_count: 0 };
-    expect(sent.toItems({ S0001: { seed_id: 'S0001', baskets: [{ key: 'S0001L01', value: basket }] } })).toEqual([{ seed_id: 'S0001', baskets: { S0001L01: basket } }]);
+    expect(sent.toItems({ S0001: { baskets: [{ key: 'S0001L01', value: basket }] } })).toEqual([{ seed_id: 'S0001', baskets: { S0001L01: basket } }]);
     expect(sent.notes.join('\n')).toContain('a map (additionalProperties) sent as an array of {key, value} entries');
 
     const free = strictSchema(batchSchema({ type: 'object', properties: { id: { type: 'string' }, meta: { type: 'object' } } }, ['a'], 'id'), 'id');

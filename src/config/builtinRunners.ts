@@ -43,7 +43,7 @@ function refused(e: RunnerEntry, keys: Array<keyof RawRunner>, fail: Fail): Resu
 /** A local process per attempt: a command, or a preset (claude-code) that builds it. */
 export function commandRunner(e: RunnerEntry, fail: Fail): Result<CommandRunnerConfig, UserError> {
   const { raw: r, at } = e;
-  const bad = refused(e, ['recording', 'as', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'max_tokens', 'temperature', 'options'], fail);
+  const bad = refused(e, ['recording', 'as', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'max_tokens', 'temperature', 'structured', 'options'], fail);
   if (bad) return bad;
   if (r.preset === undefined && r.model !== undefined) return fail([...at, 'model'], '"model" on a command runner needs a preset that passes it (preset: claude-code)');
   if (r.preset === undefined && r.claude_md !== undefined) return fail([...at, 'claude_md'], '"claude_md" is a setting of preset: claude-code');
@@ -65,13 +65,19 @@ export function commandRunner(e: RunnerEntry, fail: Fail): Result<CommandRunnerC
 
 /** Answers from a recording: the recording is a dependency of every key that uses it. */
 export function replayRunner(e: RunnerEntry, fail: Fail): Result<ReplayRunnerConfig, UserError> {
-  const keys: Array<keyof RawRunner> = ['command', 'preset', 'args', 'cwd', 'claude_md', 'model', 'max_tokens', 'temperature', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'limits', 'options'];
+  const keys: Array<keyof RawRunner> = ['command', 'preset', 'args', 'cwd', 'claude_md', 'model', 'max_tokens', 'temperature', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'limits', 'structured', 'options'];
   const bad = refused(e, keys, fail);
   if (bad) return bad;
   if (e.raw.recording === undefined) return fail(e.at, 'a replay runner needs "recording": the file it answers from');
   const recording = path.normalize(e.raw.recording);
   return ok({ ...e.base, kind: 'replay', recording, as: e.raw.as ?? null, deps: [...e.base.deps, recording] });
 }
+
+/** The `structured:` values each API kind takes (what each sends: exec/runners/structured.ts). */
+const STRUCTURED: Record<ApiRunnerConfig['kind'], { values: string[]; hint: string }> = {
+  openai: { values: ['strict', 'loose', 'off'], hint: 'openai runners take strict (OpenAI strict mode), loose (a local server\'s grammar: llama.cpp, vLLM, Ollama) or off' },
+  anthropic: { values: ['format', 'tool', 'off'], hint: 'anthropic runners take format (output_config.format), tool (a forced tool) or off' },
+};
 
 /** A model behind an HTTP API (anthropic, openai): the model is required, the rest has defaults. */
 export function apiRunner(kind: ApiRunnerConfig['kind']): (e: RunnerEntry, fail: Fail) => Result<ApiRunnerConfig, UserError> {
@@ -81,6 +87,8 @@ export function apiRunner(kind: ApiRunnerConfig['kind']): (e: RunnerEntry, fail:
     if (bad) return bad;
     if (r.model === undefined) return fail(at, `a ${kind} runner needs "model"`, kind === 'anthropic' ? 'e.g. model: claude-sonnet-4-5' : 'e.g. model: gpt-4.1-mini');
     if (r.mode === 'batch' && kind !== 'anthropic') return fail([...at, 'mode'], 'mode: batch (Message Batches) is an anthropic runner setting');
+    const modes = STRUCTURED[kind];
+    if (r.structured !== undefined && !modes.values.includes(r.structured)) return fail([...at, 'structured'], `structured: ${r.structured} does not apply to ${kind} runners`, modes.hint);
     return ok({
       ...e.base,
       kind,
@@ -91,6 +99,7 @@ export function apiRunner(kind: ApiRunnerConfig['kind']): (e: RunnerEntry, fail:
       pollIntervalMs: r.poll_interval !== undefined ? parseDuration(r.poll_interval)! : 30_000,
       maxRetries: r.max_retries ?? 6,
       limits: e.limits,
+      structured: r.structured ?? null,
     });
   };
 }

@@ -65,7 +65,16 @@ export interface ApiRunnerConfig extends RunnerBase {
   /** Transport retries (429, 529, 5xx, resets) per request, with backoff honouring Retry-After. */
   maxRetries: number;
   limits: Limits;
+  /**
+   * How a phase's schema constrains decoding (exec/runners/structured.ts): openai strict | loose | off,
+   * anthropic format | tool | off; null: the kind's default for the runner's base_url (openai) or the
+   * phase's model (anthropic).
+   */
+  structured: StructuredMode | null;
 }
+
+/** `structured:` of an API runner: what it sends of a phase's schema (exec/runners/structured.ts). */
+export type StructuredMode = 'strict' | 'loose' | 'format' | 'tool' | 'off';
 
 /** Answers each batch from a recorded output file, by item id (offline rebuilds, tests). */
 export interface ReplayRunnerConfig extends RunnerBase {

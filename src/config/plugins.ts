@@ -154,6 +154,11 @@ export interface RunnerKind<C extends RunnerConfig = RunnerConfig> {
    * key of the phases it runs. The same on every machine. Not in it: timeouts, limits, retries.
    */
   keyed(config: C, model: ModelSettings): unknown;
+  /**
+   * How its runners hold a model's decoding to a phase's schema (structured outputs), when they can: keyed
+   * beside `keyed` for the phases whose schema is keyed (a phase without one keys as it always has).
+   */
+  structured?(config: C, model: ModelSettings): unknown;
   /** The runner of one build, made once per runner and shared by its phases. */
   create(config: C, pipeline: Pipeline, kinds: RunnerContext): AgentRunner;
 }

@@ -140,11 +140,18 @@ async function hashFiles(rels: string[], hash: FileHasher, required: boolean): P
 
 /**
  * The runner settings that shape an answer, with the phase's model overrides, as the runner's kind says
- * (plugins.ts, RunnerKind.keyed). Not in it: timeouts, limits, retries, the API key's variable, the base
- * URL, batch or per-request mode.
+ * (plugins.ts, RunnerKind.keyed), and for a phase with a keyed schema how the runner sends it
+ * (RunnerKind.structured). Not in it: timeouts, limits, retries, the API key's variable, the base URL,
+ * batch or per-request mode.
  */
 export function runnerConfigHash(r: RunnerConfig, phase: PhaseConfig): Hash {
-  return hashCanonical(registry.runnerKindOf(r).keyed(r, effectiveModel(r, phase)));
+  const kind = registry.runnerKindOf(r);
+  const model = effectiveModel(r, phase);
+  const keyed = kind.keyed(r, model);
+  // How the runner sends the phase's schema (structured outputs) shapes the answers; only where the schema
+  // is keyed (a kind's default is not: SchemaConfig.implicit), so every other phase keys as it always has.
+  const structured = phase.schema && !phase.schema.implicit ? kind.structured?.(r, model) : undefined;
+  return hashCanonical(structured === undefined ? keyed : { runner: keyed, structured });
 }
 
 export function validatorConfigHash(v: ValidateConfig): Hash {

@@ -1,5 +1,4 @@
 import type { BudgetStop } from './budget.js';
-import { mkdirSync, readdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PhaseConfig } from '../config/pipeline.js';
@@ -7,10 +6,12 @@ import type { Item } from '../config/seeds.js';
 import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/result.js';
 import { scrubSecrets } from '../util/secrets.js';
+import { itemsText, prepareFiles, protocolEnv, resetRunDir, schemaPaths, type AttemptLabel } from './attemptFiles.js';
 import { overMaxOutput, readAnswerFile } from './runners/answerText.js';
 import type { AgentFailure, AgentRunner, AttemptFiles } from './runners/types.js';
 import type { Usage } from './runners/usage.js';
 import { renderPrompt } from './prompt.js';
+import { attemptSchema } from './schema/runSchema.js';
 import { builtinValidate, describeError, type ValidationError, type Validator, type ValidatorContext } from './validate.js';
 
 /** How an agent's run failed (not its output): what a dashboard or a retry policy reads, typed. */
@@ -79,6 +80,9 @@ export type BatchOutcome =
   | { kind: 'stopped'; stop: BudgetStop; attempts: number; errors: AttemptError[]; usage: AttemptUsage[] }
   | { kind: 'cancelled' };
 
+// An attempt's files and variables (attemptFiles.ts), with the loop that uses them.
+export { checkFiles, itemsText, prepareFiles, protocolEnv, resetRunDir, type AttemptLabel } from './attemptFiles.js';
+
 function agentFailureMessage(f: AgentRunFailure): string {
   switch (f.kind) {
     case 'exit':
@@ -96,94 +100,6 @@ function agentFailureMessage(f: AgentRunFailure): string {
     default:
       return unreachable(f);
   }
-}
-
-/**
- * Items as a JSON array with one item a line: compact for prompts (tokens cost money), easy on line-based
- * tools, still readable.
- */
-export function itemsText(items: readonly unknown[]): string {
-  return items.length ? `[\n${items.map((it) => JSON.stringify(it)).join(',\n')}\n]` : '[]';
-}
-
-/** The files every attempt writes again (truncating them): kept when a run directory is reused. */
-const REWRITTEN = new Set(['prompt.md', 'input.json', 'stdout.log', 'stderr.log']);
-
-/**
- * Empties a batch's run directory for a new run: every earlier attempt's files go, except the first
- * attempt's own files that the new run writes again anyway. Overwriting a file costs the filesystem far
- * less than deleting it and creating another (a rebuild after an intelligence edit reruns every batch).
- */
-export function resetRunDir(dir: string): void {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return; // not there: nothing to reset
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.name === 'attempt-1' && e.isDirectory()) {
-      for (const f of readdirSync(p, { withFileTypes: true })) {
-        if (!(REWRITTEN.has(f.name) && f.isFile())) rmSync(path.join(p, f.name), { recursive: true, force: true });
-      }
-    } else {
-      rmSync(p, { recursive: true, force: true });
-    }
-  }
-}
-
-/**
- * The attempt's directory and its prompt and input files. Synchronous on purpose: small writes between one
- * agent run and the next; through the thread pool each waited its turn behind the running agents.
- */
-export function prepareFiles(dir: string, prompt: string, inputJson: string): AttemptFiles {
-  mkdirSync(dir, { recursive: true });
-  const files: AttemptFiles = {
-    dir,
-    prompt: path.join(dir, 'prompt.md'),
-    input: path.join(dir, 'input.json'),
-    output: path.join(dir, 'output.json'),
-    stdout: path.join(dir, 'stdout.log'),
-    stderr: path.join(dir, 'stderr.log'),
-  };
-  writeFileSync(files.prompt, prompt);
-  writeFileSync(files.input, inputJson);
-  return files;
-}
-
-/** Who an attempt is for: what the CF_* variables of the agent protocol name. */
-export interface AttemptLabel {
-  phase: string;
-  batch: number;
-  batchCount: number;
-  /** 1, 2, …: an agent run; 0: a check of an output no agent wrote now (assembled, adopted, edited by hand). */
-  attempt: number;
-  target: string;
-}
-
-/** The CF_* variables an agent or a command validator gets (and the attempt's files, when on disk). */
-export function protocolEnv(a: AttemptLabel, files: AttemptFiles | null): Record<string, string> {
-  return {
-    CF_PHASE: a.phase,
-    CF_BATCH: String(a.batch),
-    CF_BATCH_COUNT: String(a.batchCount),
-    CF_ATTEMPT: String(a.attempt),
-    CF_TARGET: a.target,
-    ...(files ? { CF_PROMPT_FILE: files.prompt, CF_INPUT_FILE: files.input, CF_OUTPUT_FILE: files.output } : {}),
-  };
-}
-
-/**
- * The files of a check of an output no agent wrote now (a batch assembled from cached items, an adopted
- * file, a hand edit): in `dir`, a note for the prompt, the input items and the output, where a command
- * validator reads them as after an agent run. Null in memory (no `dir`).
- */
-export async function checkFiles(dir: string | null, note: string, inputItems: readonly unknown[], output: string): Promise<AttemptFiles | null> {
-  if (!dir) return null;
-  const files = prepareFiles(dir, `${note}\n`, itemsText(inputItems));
-  await writeFile(files.output, output);
-  return files;
 }
 
 /** Runs a process of a batch (its agent, or its validator) in one of the build's -j slots (or, `direct`, at once). */
@@ -265,6 +181,9 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
   if (attempt === 1 && job.runDir) resetRunDir(job.runDir);
   const label: AttemptLabel = { phase: job.phase.name, batch: job.batch, batchCount: job.batchCount, attempt, target: job.target };
   const dir = job.runDir ? path.join(job.runDir, `attempt-${attempt}`) : null;
+  const schema = attemptSchema(job.phase, job.inputIds, job.idField);
+  // An agent that writes files reads the schema from them (the API runners send it to constrain decoding).
+  const schemaFiles = schema && job.runner.delivery === 'file' ? (dir ? schemaPaths(dir) : { schema: '$CF_SCHEMA_FILE', itemSchema: '$CF_ITEM_SCHEMA_FILE' }) : undefined;
   const prompt = renderPrompt({
     intelligence: job.intelligence,
     phase: job.phase.name,
@@ -279,8 +198,9 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     outputFile: dir ? path.join(dir, 'output.json') : '$CF_OUTPUT_FILE',
     previousErrors: previous,
     ...(job.context ? { context: job.context.prompt } : {}),
+    ...(schemaFiles ? { schemaFiles } : {}),
   });
-  const files = dir ? prepareFiles(dir, prompt.full, inputJson) : null;
+  const files = dir ? prepareFiles(dir, prompt.full, inputJson, schema) : null;
   const env = protocolEnv(label, files);
   const result = await (job.exclusive ?? direct)('agent', () => {
     job.onAttempt(attempt);
@@ -295,6 +215,7 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
       env,
       files,
       maxOutput: job.phase.maxOutput,
+      ...(schema ? { schema } : {}),
       signal: job.signal,
       batchRun,
     });

@@ -5,6 +5,7 @@ import { checkFiles, checkOutput, protocolEnv, runAgentAttempt, runBatch, writeE
 import type { Budget } from './budget.js';
 import type { BatchExecutor, ContextSpec, ItemsOutcome, JobEvent, JobOptions, JobOutcome, JobSpec } from './executor.js';
 import type { AgentResult, AgentRunner } from './runners/types.js';
+import { attemptSchema } from './schema/runSchema.js';
 import { partitionOutput, type Validator, type ValidatorContext } from './validate.js';
 
 export interface LocalExecutorOptions {
@@ -153,7 +154,7 @@ export class LocalExecutor implements BatchExecutor {
     slot: Exclusive,
   ): Promise<CheckResult> {
     const output = JSON.stringify(spec.output);
-    const files = await checkFiles(spec.runDir, spec.note, spec.inputItems, output);
+    const files = await checkFiles(spec.runDir, spec.note, spec.inputItems, output, attemptSchema(phase, spec.inputIds, spec.idField));
     const checked = await checkOutput({
       text: output,
       inputItems: spec.inputItems,

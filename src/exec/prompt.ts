@@ -23,6 +23,11 @@ export interface PromptInput {
   previousErrors: ValidationError[];
   /** A rendered context section (the vocabulary taught before these items), when the phase has one. */
   context?: string;
+  /**
+   * The phase's schema as files (CF_SCHEMA_FILE, CF_ITEM_SCHEMA_FILE), for an agent that writes its output
+   * file (runners that constrain decoding send it instead). Absent: the prompt reads as it always has.
+   */
+  schemaFiles?: { schema: string; itemSchema: string };
 }
 
 /**
@@ -56,7 +61,11 @@ ${p.previousErrors.map((e) => `- ${describeError(e)}`).join('\n')}
     p.delivery === 'file'
       ? `Apply the instructions above to each input item. Write a JSON array to ${p.outputFile} holding exactly one
 output object per input item, in the same order, each with its "${p.idField}" unchanged. Write nothing else
-to that file: no comments, no prose.`
+to that file: no comments, no prose.${
+          p.schemaFiles
+            ? `\nEach output object must follow the JSON Schema in ${p.schemaFiles.itemSchema} (the whole array: ${p.schemaFiles.schema}).`
+            : ''
+        }`
       : `Apply the instructions above to each input item. Answer with one \`\`\`json fenced block holding a JSON array
 with exactly one output object per input item, in the same order, each with its "${p.idField}" unchanged.`;
   const intelligence = p.intelligence.trimEnd();

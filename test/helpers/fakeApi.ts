@@ -10,9 +10,16 @@
  * POST /v1/chat/completions. Anything else answers 404 in the API's error shape.
  *
  * Token counts are estimates: ceil(characters / 4).
+ *
+ * Structured outputs: a request's schema (OpenAI's response_format, Anthropic's output_config.format or
+ * tools) counts as input and is part of the prompt cache's prefix, before the system prompt, as the
+ * providers document it (OpenAI: "the schema serves as a prefix to the system message"; Anthropic: tools
+ * come first). A request forcing a tool (tool_choice {type: tool}) is answered with a tool_use block whose
+ * input is the answer parsed as JSON. `answer = standInModel(...)` (schemaModel.ts) obeys a schema.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sentSchema } from './schemaModel.js';
 
 export interface RecordedRequest {
   method: string;
@@ -67,6 +74,12 @@ export interface FakeApi {
   batchPollsBeforeEnd: number;
   /** How each request of a Message Batch comes out (default: succeeded). */
   batchResult?: (customId: string, params: any) => BatchOutcome;
+  /**
+   * Whether a request's schema is part of its prompt (default true: OpenAI's and Anthropic's APIs). False: a
+   * local server (llama.cpp, vLLM, Ollama), which compiles it into a grammar for sampling: it is neither
+   * input tokens nor part of the cached prefix.
+   */
+  schemaInPrompt: boolean;
   /** Forget what the prompt caches hold (both APIs). */
   resetCache(): void;
   /** Resolves with the first request (already arrived, or the next to arrive) that matches. */
@@ -210,8 +223,10 @@ export async function startFakeApi(): Promise<FakeApi> {
     system.forEach((b, i) => {
       if (b && typeof b === 'object' && b.cache_control) lastCached = i;
     });
-    const cachedText = system.slice(0, lastCached + 1).map((b) => contentText([b])).join('');
-    const uncachedSystem = system.slice(lastCached + 1).map((b) => contentText([b])).join('');
+    // Tools and the output format come before the system prompt: in the cached prefix when a block is marked.
+    const schemaText = schemaPrefix(body);
+    const cachedText = lastCached >= 0 ? schemaText + system.slice(0, lastCached + 1).map((b) => contentText([b])).join('') : '';
+    const uncachedSystem = (lastCached >= 0 ? '' : schemaText) + system.slice(lastCached + 1).map((b) => contentText([b])).join('');
     const messagesText = Array.isArray(body?.messages) ? body.messages.map((m: any) => contentText(m?.content)).join('') : '';
     const cachedTokens = lastCached >= 0 ? approxTokens(cachedText) : 0;
     let write = 0;
@@ -232,6 +247,12 @@ export async function startFakeApi(): Promise<FakeApi> {
     };
   };
 
+  /** What a request sends of a schema (response_format, output_config, tools), as the text it adds to the prompt. */
+  const schemaPrefix = (body: any): string => {
+    const parts = [body?.tools, body?.tool_choice, body?.output_config, body?.response_format].filter((x) => x !== undefined);
+    return parts.length && api.schemaInPrompt ? JSON.stringify(parts) : '';
+  };
+
   const waiters: Array<{ match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }> = [];
   const api: FakeApi = {
     url: '',
@@ -242,6 +263,7 @@ export async function startFakeApi(): Promise<FakeApi> {
     answer: defaultAnswer,
     usage: defaultUsage,
     batchPollsBeforeEnd: 1,
+    schemaInPrompt: true,
     resetCache() {
       anthropicCache.clear();
       chatCache.clear();
@@ -257,19 +279,26 @@ export async function startFakeApi(): Promise<FakeApi> {
   /** A finished Anthropic Message for a request body. */
   const message = (body: any, serviceTier: 'standard' | 'batch'): unknown => {
     let text = api.answer(body, 'messages');
-    let stopReason = 'end_turn';
+    const tool = sentSchema(body)?.via === 'tool' ? String(body.tool_choice.name) : null;
+    let stopReason = tool ? 'tool_use' : 'end_turn';
     const maxTokens = body?.max_tokens;
     if (typeof maxTokens === 'number' && maxTokens < approxTokens(text)) {
       text = text.slice(0, Math.max(0, maxTokens) * 4);
       stopReason = 'max_tokens';
     }
     const u = api.usage(body, text);
+    let input: unknown = {};
+    try {
+      input = JSON.parse(text);
+    } catch {
+      // cut off: the tool's input as far as it parses (nothing)
+    }
     return {
       id: nextId('msg_'),
       type: 'message',
       role: 'assistant',
       model: body?.model ?? 'unknown-model',
-      content: [{ type: 'text', text, citations: null }],
+      content: tool ? [{ type: 'tool_use', id: nextId('toolu_'), name: tool, input }] : [{ type: 'text', text, citations: null }],
       stop_reason: stopReason,
       stop_sequence: null,
       stop_details: null,
@@ -297,7 +326,8 @@ export async function startFakeApi(): Promise<FakeApi> {
     }
     const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
     const isSystem = (m: any): boolean => m?.role === 'system' || m?.role === 'developer';
-    const systemText = messages.filter(isSystem).map((m) => contentText(m.content)).join('');
+    // The schema of response_format is a prefix of the system message (and cached with it).
+    const systemText = schemaPrefix(body) + messages.filter(isSystem).map((m) => contentText(m.content)).join('');
     const restText = messages.filter((m) => !isSystem(m)).map((m) => contentText(m?.content)).join('');
     const systemTokens = approxTokens(systemText);
     let cached = 0;

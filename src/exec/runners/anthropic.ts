@@ -1,10 +1,12 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import type { ApiRunnerConfig, Pipeline } from '../../config/pipeline.js';
+import type { ApiRunnerConfig, JsonSchema, Pipeline } from '../../config/pipeline.js';
 import { ApiRunner, approxTokens, upperTokens } from './apiRunner.js';
 import { extractJson } from './extract.js';
 import { BatchJournal } from './batchJournal.js';
 import { MessageBatcher } from './messageBatches.js';
 import { costOf, priceFor } from './pricing.js';
+import { strictSchema } from '../schema/strict.js';
+import { ANSWER_TOOL, anthropicMode, anthropicOutput, answerItems, schemaRefused, type AnthropicOutput } from './structured.js';
 import type { SendOptions } from './transport.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 import type { Usage } from './usage.js';
@@ -19,7 +21,8 @@ type Params = Anthropic.Messages.MessageCreateParamsNonStreaming;
  * cache_control, so batches 2..N of a phase read it from the prompt cache; the batch's task is the user
  * message. Transport failures are repeated by transport.ts within the batch's budget (the client itself
  * repeats nothing) and are not validation attempts. mode: batch sends a phase's stale batches as one
- * Message Batch at half price.
+ * Message Batch at half price. A phase with a schema sends the batch schema as the output format, or as a
+ * forced tool for models without structured outputs (structured.ts).
  */
 export class AnthropicRunner extends ApiRunner implements AgentRunner {
   readonly pooled: boolean;
@@ -33,6 +36,8 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
   private readonly warm = new Set<string>();
 
   private readonly pipelineDir: string;
+  /** The SDK's transformJSONSchema (what the API's output format takes), loaded with the first schema sent. */
+  private transform: Promise<(schema: JsonSchema) => JsonSchema> | undefined;
 
   constructor(config: ApiRunnerConfig, pipeline: Pipeline) {
     super(config, pipeline);
@@ -57,8 +62,10 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     const s = this.settings(req.phase);
     const cached = this.warm.has(cacheKeyOf(s.model, req.prompt.intelligence));
     const intelligence = upperTokens(req.prompt.intelligence);
+    // The schema as sent (its object form; the SDK's transform only moves keywords into descriptions).
+    const schema = req.schema?.constrain && anthropicMode(this.config, s.model) !== 'off' ? upperTokens(JSON.stringify(strictSchema(req.schema.batch, req.schema.idField).schema)) : 0;
     const tokens = {
-      inputTokens: upperTokens(req.prompt.task),
+      inputTokens: upperTokens(req.prompt.task) + schema,
       cacheWriteTokens: cached ? 0 : intelligence,
       cacheReadTokens: cached ? intelligence : 0,
       outputTokens: s.maxTokens,
@@ -67,7 +74,16 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     return costOf(tokens, priceFor(s.model, this.prices));
   }
 
-  params(req: AgentRequest): Params {
+  /** What the request carries of the phase's schema for its model (null: none, or structured: off). */
+  private async output(req: AgentRequest): Promise<AnthropicOutput | null> {
+    if (!req.schema?.constrain) return null;
+    const mode = anthropicMode(this.config, this.settings(req.phase).model);
+    if (mode === 'off') return null;
+    this.transform ??= import('@anthropic-ai/sdk/lib/transform-json-schema').then((m) => m.transformJSONSchema);
+    return anthropicOutput(req.schema, mode, await this.transform);
+  }
+
+  params(req: AgentRequest, output: AnthropicOutput | null): Params {
     const s = this.settings(req.phase);
     return {
       model: s.model,
@@ -75,6 +91,7 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
       ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
       system: [{ type: 'text', text: req.prompt.intelligence, cache_control: { type: 'ephemeral' } }],
       messages: [{ role: 'user', content: req.prompt.task }],
+      ...output?.params,
     };
   }
 
@@ -92,9 +109,13 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     return { ...tokens, costUsd: costOf(tokens, priceFor(message.model, this.prices) ?? priceFor(this.settings('').model, this.prices)) };
   }
 
-  /** The answer of a finished message: its JSON, or why there is none (an answer cut off is kept, as `partial`). */
-  answer(message: Message, usage: Usage): AgentResult {
-    const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+  /**
+   * The answer of a finished message: its JSON (the forced tool's input, when the schema went as a tool),
+   * or why there is none (an answer cut off is kept, as `partial`).
+   */
+  answer(message: Message, usage: Usage, output: AnthropicOutput | null): AgentResult {
+    const tool = output?.via === 'tool' ? message.content.find((b) => b.type === 'tool_use' && b.name === ANSWER_TOOL) : undefined;
+    const text = tool?.type === 'tool_use' ? JSON.stringify(tool.input) : message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
     if (message.stop_reason === 'max_tokens') {
       return {
         ok: false,
@@ -103,7 +124,9 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
         partial: text,
       };
     }
-    return { ok: true, output: extractJson(text), usage };
+    // Structured outputs: a refusal may not follow the schema; the model may answer otherwise next time.
+    if (message.stop_reason === 'refusal') return { ok: false, failure: { kind: 'output', message: `the model refused${text ? `: ${text}` : ''}` }, usage };
+    return { ok: true, output: output ? answerItems(tool?.type === 'tool_use' ? tool.input : text, output.adapted) : extractJson(text), usage };
   }
 
   async run(req: AgentRequest): Promise<AgentResult> {
@@ -116,18 +139,22 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
         BatchJournal.forPipeline(this.pipelineDir),
         this.config.maxRetries,
       );
-      return this.batcher.submit(req, this.params(req), (m) => this.answer(m, this.usageOf(m, true, 0)), (e) => this.failure(e));
+      const output = await this.output(req);
+      return this.batcher.submit(req, this.params(req, output), (m) => this.answer(m, this.usageOf(m, true, 0), output), (e) => this.failure(e));
     }
-    const params = this.params(req);
+    const output = await this.output(req);
+    const params = this.params(req, output);
     // The first request of a phase goes alone: it writes the cache; the others wait and read it instead of
-    // each paying to write it (1.25x) when -j starts them together.
+    // each paying to write it (1.25x) when -j starts them together. Not with a batch's schema: it comes
+    // before the system prompt in the cached prefix (tools first; the output format is part of it too), so
+    // another batch cannot read what this one writes (its own retries do).
     const cacheKey = cacheKeyOf(params.model, req.prompt.intelligence);
-    const warm = this.warming.get(cacheKey);
+    const warm = output ? undefined : this.warming.get(cacheKey);
     let done: (() => void) | undefined;
     if (warm) await warm;
-    else this.warming.set(cacheKey, new Promise<void>((r) => (done = r)));
+    else if (!output) this.warming.set(cacheKey, new Promise<void>((r) => (done = r)));
     try {
-      const r = await this.send(req, params);
+      const r = await this.send(req, params, output);
       if (r.usage && r.usage.cacheWriteTokens + r.usage.cacheReadTokens > 0) this.warm.add(cacheKey);
       return r;
     } finally {
@@ -135,17 +162,18 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     }
   }
 
-  private async send(req: AgentRequest, params: Params): Promise<AgentResult> {
-    const ticket = await this.place(approxTokens(req.prompt.full) + params.max_tokens, req);
+  private async send(req: AgentRequest, params: Params, output: AnthropicOutput | null): Promise<AgentResult> {
+    const ticket = await this.place(approxTokens(req.prompt.full) + (output ? approxTokens(JSON.stringify(output.params)) : 0) + params.max_tokens, req);
     if (!ticket) return { ok: false, failure: { kind: 'cancelled' } };
     const { client, errors } = await this.getClient();
     const r = await this.request(req, errors, (signal) => client.messages.create(params, { signal }));
     if (!r.ok) {
       ticket.release();
-      return this.failed(r, params.model);
+      const failed = this.failed(r, params.model);
+      return output ? schemaRefused(failed, `structured: ${output.via === 'format' ? 'format, as output_config.format' : 'tool, as a forced tool'}`, output.via === 'format' ? 'tool or off' : 'off', this.config.name) : failed;
     }
     const usage = this.usageOf(r.value, false, r.repeats);
     ticket.release(usage.inputTokens + usage.cacheWriteTokens + usage.cacheReadTokens + usage.outputTokens);
-    return this.answer(r.value, usage);
+    return this.answer(r.value, usage, output);
   }
 }

@@ -6,6 +6,7 @@ import { ClaudeCodeRunner } from './claudeCode.js';
 import { CommandRunner } from './command.js';
 import { OpenAiRunner } from './openai.js';
 import { ReplayRunner } from './replay.js';
+import { anthropicMode, openAiMode } from './structured.js';
 
 /*
  * cf's own runner kinds, registered as a domain's are (config/registry.ts): how pipeline.yaml's entry is
@@ -42,6 +43,8 @@ const anthropic: RunnerKind<ApiRunnerConfig> = {
   name: 'anthropic',
   parse: apiRunner('anthropic'),
   keyed: (r, model) => ({ kind: r.kind, env: r.env, model }),
+  // The mode for the phase's model (format, tool or off): what the request carries of the schema.
+  structured: (r, model) => anthropicMode(r, model.model ?? r.model.model),
   create: (config, pipeline) => new AnthropicRunner(config, pipeline),
 };
 
@@ -49,6 +52,8 @@ const openai: RunnerKind<ApiRunnerConfig> = {
   name: 'openai',
   parse: apiRunner('openai'),
   keyed: (r, model) => ({ kind: r.kind, env: r.env, model }),
+  // strict, loose or off: the base URL counts only through the mode it implies (structured.ts).
+  structured: (r) => openAiMode(r),
   create: (config, pipeline) => new OpenAiRunner(config, pipeline),
 };
 

@@ -4,7 +4,9 @@ import type { Prompt } from '../prompt.js';
 import type { Usage } from './usage.js';
 import type { AttemptFiles } from '../attemptFiles.js';
 
-export type { AttemptFiles };
+import type { AttemptSchema } from '../schema/runSchema.js';
+
+export type { AttemptFiles, AttemptSchema };
 
 export interface AgentRequest {
   target: string;
@@ -19,6 +21,8 @@ export interface AgentRequest {
   files: AttemptFiles | null;
   /** The phase's max_output: an answer larger than this many bytes is refused before it is read. */
   maxOutput: number;
+  /** The phase's schema for these items (absent: the phase has none). cf checks every answer against it whatever a runner does with it. */
+  schema?: AttemptSchema;
   signal: AbortSignal;
   /**
    * The same object for every attempt of one batch (the attempt loop's): what a runner keeps across a

@@ -10,7 +10,10 @@ import { restore, withMoved, type ProviderSchema } from './providerSchema.js';
  * - "Root objects must not be anyOf and must be an object": the batch's array becomes an object with one
  *   property per item, named by its id, in the batch's order ("outputs will be produced in the same order as
  *   the ordering of keys in the schema"): the ids, their count and their order stay constrained, which an
- *   array could not keep (prefixItems is not among the supported keywords). toItems turns it back.
+ *   array could not keep (prefixItems is not among the supported keywords). The item schema goes once, in
+ *   $defs, without its id field (each property's name is the id), and every property refers to it: a batch
+ *   of 20 items is not 20 copies of the item schema (tokens, and the grammar the provider compiles).
+ *   toItems turns it back, the id put back first in each item.
  * - "All fields must be required" ("it is possible to emulate an optional parameter by using a union type
  *   with null"): an optional property becomes required and nullable; toItems drops its nulls again.
  * - "additionalProperties: false must always be set in objects": set on every object. A map (an object whose
@@ -131,13 +134,26 @@ export function strictSchema(batch: JsonSchema, idField: string): ProviderSchema
   const defs = isObject(batch.$defs) ? { $defs: Object.fromEntries(Object.entries(batch.$defs).map(([name, d]) => [name, c.node(d, `/$defs/${name}`)])) } : {};
   let schema: JsonSchema;
   let toItems: (answer: unknown) => unknown;
-  if (ids) {
-    const prefix = batch.prefixItems as unknown[];
-    const properties = Object.fromEntries(ids.map((id, i) => [id, c.node(prefix[i], `/prefixItems/${i}`)]));
-    schema = { type: 'object', description: 'The items, each under its id, in this order.', properties, required: ids, additionalProperties: false, ...defs };
-    c.notes.push('/: the array of items sent as an object with one property per item id, in order (a strict root is an object)');
-    // An id left out stays out: cf's checks name it as missing.
-    toItems = (answer) => (isObject(answer) ? ids.flatMap((id, i) => (id in answer ? [restore(answer[id], prefix[i], batch)] : [])) : answer);
+  if (ids?.length) {
+    // Every element is the item schema with its id a const: sent once, in $defs, without the id (each
+    // property's name is the id). Per element, it would be the item schema again for every item of the batch.
+    const element = withoutId((batch.prefixItems as JsonSchema[])[0]!, idField);
+    const name = defName(isObject(batch.$defs) ? batch.$defs : {});
+    const item = c.node(element, '/prefixItems/0');
+    const properties = Object.fromEntries(ids.map((id) => [id, { $ref: `#/$defs/${name}` }]));
+    schema = {
+      type: 'object',
+      description: 'The items, each under its id, in this order.',
+      properties,
+      required: ids,
+      additionalProperties: false,
+      $defs: { ...(defs.$defs ?? {}), [name]: item },
+    };
+    c.notes.push(`/: the array of items sent as an object with one property per item id, in order (a strict root is an object); the item's schema once, as $defs/${name}, its id the property's name`);
+    // An id left out stays out: cf's checks name it as missing. An id the answer gives inside an item wins
+    // over its key, so that cf's checks see a mismatch.
+    toItems = (answer) =>
+      isObject(answer) ? ids.flatMap((id) => (id in answer ? [withIdOf(id, restore(answer[id], element, batch), idField)] : [])) : answer;
   } else {
     const { $defs: _defs, $schema: _schema, ...body } = batch;
     schema = { type: 'object', properties: { items: c.node(body, '') }, required: ['items'], additionalProperties: false, ...defs };
@@ -149,6 +165,25 @@ export function strictSchema(batch: JsonSchema, idField: string): ProviderSchema
     c.loose('', `over strict mode's limits (${size.properties} properties, ${size.depth} levels of objects, ${size.chars} characters of names and values, ${size.enums} enum values)`);
   }
   return { schema, strict: c.strict, toItems, notes: c.notes };
+}
+
+/** An element of a batch schema without its id property (and no longer requiring it). */
+function withoutId(element: JsonSchema, idField: string): JsonSchema {
+  const { [idField]: _id, ...properties } = isObject(element.properties) ? element.properties : {};
+  const required = Array.isArray(element.required) ? element.required.filter((r) => r !== idField) : [];
+  return { ...element, properties, required };
+}
+
+/** The item back with its id (first, as items are written); a value that is not an object as it is. */
+function withIdOf(id: string, value: unknown, idField: string): unknown {
+  return isObject(value) ? { [idField]: id, ...value } : value;
+}
+
+/** A name for the item's definition that the item schema's own $defs do not use. */
+function defName(defs: JsonSchema): string {
+  let name = 'item';
+  for (let i = 2; name in defs; i++) name = `item${i}`;
+  return name;
 }
 
 /** What strict mode's limits count: object properties, levels of nested objects, names and values, enum values. */
