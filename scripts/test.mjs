@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// `npm test`: the bundle, the type check, the import rules and the tests, each failing the run.
+//
+// The bundle comes first (the CLI tests run bin/cf.js). The type check (tsc, some 20 s of CPU on a
+// 2-core machine) and the import check then run beside the tests instead of before them: the tests wait on
+// the processes they start (agents, validators, timeouts, a browser, the Claude Code CLI) for much of
+// their time, and the type check takes that idle CPU. It runs at a lower priority (nice 10) so that the
+// tests, which time agents out after a second, are not the ones kept waiting. Its output is printed after
+// the tests'. Arguments are passed to vitest (`npm test -- test/build.cli.test.ts`).
+import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+
+/** Runs a command in the repository; its output printed as it comes (inherit) or kept to print later. */
+function run(label, command, args, { inherit = false, nice = 0 } = {}) {
+  const child = spawn(command, args, { cwd: root, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+  if (nice) {
+    try {
+      setPriority(child.pid, nice);
+    } catch {
+      // Not allowed here: it runs at the same priority, which is only slower.
+    }
+  }
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  return new Promise((resolve) => {
+    child.on('error', (e) => resolve({ label, code: 1, output: `${label}: ${e.message}\n` }));
+    child.on('close', (code, signal) => resolve({ label, code: code ?? (signal ? 1 : 0), output }));
+  });
+}
+
+const bundle = await run('build', process.execPath, [path.join(root, 'scripts', 'bundle.mjs')], { inherit: true });
+if (bundle.code !== 0) process.exit(bundle.code);
+
+const checks = [run('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json'], { nice: 10 }), run('check:imports', process.execPath, [path.join(root, 'scripts', 'check-imports.mjs')])];
+const tests = await run('vitest', bin('vitest'), ['run', ...process.argv.slice(2)], { inherit: true });
+
+const failed = tests.code !== 0 ? ['the tests'] : [];
+for (const c of await Promise.all(checks)) {
+  if (c.output.trim()) process.stdout.write(`\n> ${c.label}\n${c.output}`);
+  if (c.code !== 0) failed.push(c.label);
+}
+if (failed.length) {
+  process.stderr.write(`\nnpm test: failed: ${failed.join(', ')}\n`);
+  process.exit(1);
+}
+process.stdout.write('\nnpm test: the tests, typecheck and check:imports passed\n');
