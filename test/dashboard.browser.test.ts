@@ -108,7 +108,12 @@ describe('the dashboard in a browser (cf watch --serve on the example course)', 
     // The last batch's last item: the words it teaches come last (fewer items downstream read them).
     const built = page.locator('.phase[data-phase=seed_pairs] .cell[data-state=done]').last();
     const target = (await built.getAttribute('data-target'))!;
+    // The loop above may have left this batch open: its view is then drawn again once the click's request
+    // comes back. Wait for that (the view drawn before it goes), or the editor opened below would be
+    // drawn over.
+    const before = await page.locator('#batch h2').elementHandle();
     await built.click();
+    if (before) await page.waitForFunction((h2) => !h2.isConnected, before);
     await page.locator('#batch h2', { hasText: target }).waitFor();
     const row = page.locator('#batch .item').last();
     await row.waitFor();

@@ -1,7 +1,7 @@
 import type { AgentRequest, AgentResult, AgentRunner } from '../../src/exec/runners/types.js';
 
 /*
- * The fake agent of the in-memory tests: what test/fixtures/fake-agent.mjs does as a process, in process.
+ * The fake agent of the in-memory tests: what test/fixtures/fake-agent.cjs does as a process, in process.
  * It logs every run, answers "<phase>(<input text>)<suffix>", and misbehaves on request (Knobs); a run it
  * holds (gated, hanging) is told to the test through a Queue, so that tests wait on events, never on time.
  */
@@ -19,7 +19,7 @@ export interface FakeRun {
 }
 
 /**
- * How the fake agent misbehaves (fake-agent.mjs's FAKE_* variables): items whose id is in `fail` make it
+ * How the fake agent misbehaves (fake-agent.cjs's FAKE_* variables): items whose id is in `fail` make it
  * exit 1; those in `flaky` are left out of attempt 1 (and of later ones unless the prompt names their
  * error); a run holding an item in `hang` or whose text contains `hangText` waits until it is cancelled;
  * one whose text contains `gateText` waits until the test releases it (Gates). `onlyPhase` limits them.

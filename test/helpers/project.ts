@@ -9,7 +9,7 @@ import { execa, type ResultPromise } from 'execa';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '..', '..');
 export const CF_BIN = path.join(REPO, 'bin', 'cf.js');
-export const FAKE_AGENT = path.join(REPO, 'test', 'fixtures', 'fake-agent.mjs');
+export const FAKE_AGENT = path.join(REPO, 'test', 'fixtures', 'fake-agent.cjs');
 
 export interface Run {
   phase: string;

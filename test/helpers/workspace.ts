@@ -32,7 +32,7 @@ export { echoAgent, echoAnswer, type FakeRun, type Knobs } from './fakeAgent.js'
  * (pipeline.yaml, seeds, intelligence: read as cf reads them), with everything else in memory: the store
  * (LocalStore.memory(), kept across builds as .cf/ is), the merged outputs (MemoryOutputStore), the lock
  * (memoryLock), and the agents: the real LocalExecutor (attempt loop, -j slots, budget) over an in-process
- * fake agent (fakeAgent.ts, as test/fixtures/fake-agent.mjs behaves) and the phases' real validators (or
+ * fake agent (fakeAgent.ts, as test/fixtures/fake-agent.cjs behaves) and the phases' real validators (or
  * fakes). No process is started unless a test asks for the pipeline's own agents or command validators.
  * Each build() opens the workspace again, as a new cf invocation does.
  */
