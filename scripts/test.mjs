@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the bundle, the type check, the import rules and the tests, each failing the run.
 //
-// The bundle comes first (the CLI tests run bin/cf.js). The type check (tsc, some 20 s of CPU on a
-// 2-core machine) and the import check then run beside the tests instead of before them: the tests wait on
+// The bundle comes before the tests (the CLI tests run bin/cf.js). The type check (tsc, some 20 s of CPU
+// on a 2-core machine) and the import check run beside the bundle and the tests, not before them: the tests wait on
 // the processes they start (agents, validators, timeouts, a browser, the Claude Code CLI) for much of
 // their time, and the type check takes that idle CPU. It runs at a lower priority (nice 10) so that the
 // tests, which time agents out after a second, are not the ones kept waiting. Its output is printed after
@@ -15,9 +15,12 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 
+const started = [];
+
 /** Runs a command in the repository; its output printed as it comes (inherit) or kept to print later. */
 function run(label, command, args, { inherit = false, nice = 0 } = {}) {
   const child = spawn(command, args, { cwd: root, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
   if (nice) {
     try {
       setPriority(child.pid, nice);
@@ -34,10 +37,13 @@ function run(label, command, args, { inherit = false, nice = 0 } = {}) {
   });
 }
 
-const bundle = await run('build', process.execPath, [path.join(root, 'scripts', 'bundle.mjs')], { inherit: true });
-if (bundle.code !== 0) process.exit(bundle.code);
-
+// The checks need no bundle: they start with it.
 const checks = [run('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json'], { nice: 10 }), run('check:imports', process.execPath, [path.join(root, 'scripts', 'check-imports.mjs')])];
+const bundle = await run('build', process.execPath, [path.join(root, 'scripts', 'bundle.mjs')], { inherit: true });
+if (bundle.code !== 0) {
+  for (const child of started) child.kill();
+  process.exit(bundle.code);
+}
 const tests = await run('vitest', bin('vitest'), ['run', ...process.argv.slice(2)], { inherit: true });
 
 const failed = tests.code !== 0 ? ['the tests'] : [];

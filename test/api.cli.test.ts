@@ -1,23 +1,17 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
 import { events, Project } from './helpers/project.js';
 import { anthropic, INTELLIGENCE, KEY } from './helpers/apiPipelines.js';
 
-let api: FakeApi;
-let p: Project | undefined;
-
-beforeEach(async () => {
-  api = await startFakeApi();
-});
-afterEach(async () => {
-  await api.close();
-  await p?.remove();
-  p = undefined;
-});
-
+/** A fake API of the test's own (the tests run side by side), closed when it ends. */
+async function fakeApi(t: TestContext): Promise<FakeApi> {
+  const api = await startFakeApi();
+  t.onTestFinished(() => api.close());
+  return api;
+}
 
 interface Summary {
   ran: string[];
@@ -26,8 +20,10 @@ interface Summary {
 }
 const summaryOf = (stdout: string): Summary => events(stdout).at(-1) as unknown as Summary;
 
-async function project(yaml: string, seeds = 30): Promise<Project> {
+/** The test's project, removed when it ends. */
+async function project(t: TestContext, yaml: string, seeds = 30): Promise<Project> {
   const pr = await Project.create({ seeds, pipeline: yaml });
+  t.onTestFinished(() => pr.remove());
   await pr.write('prompts/pairs.md', INTELLIGENCE);
   return pr;
 }
@@ -41,9 +37,13 @@ async function everyFile(dir: string): Promise<string[]> {
 // What the runners send and record (caching, transport retries, retries with errors, budgets, Message
 // Batches, a missing key, OpenAI) is tested in process through the Workspace (api.test.ts). Here: a cf
 // killed while its Message Batch runs, and the key kept out of everything the process prints and writes.
-describe('kind: anthropic, against a local fake of the API (real SDK client)', () => {
-  it('a build killed while its Message Batch runs follows that batch next time instead of submitting again', async () => {
-    p = await project(anthropic(`    base_url: ${api.url}\n    mode: batch\n    poll_interval: 20ms`), 30);
+// The tests run side by side (describe.concurrent): the first one mostly waits for the dead cf's lock to
+// go stale.
+describe.concurrent('kind: anthropic, against a local fake of the API (real SDK client)', () => {
+  it('a build killed while its Message Batch runs follows that batch next time instead of submitting again', async (t) => {
+    const { expect } = t;
+    const api = await fakeApi(t);
+    const p = await project(t, anthropic(`    base_url: ${api.url}\n    mode: batch\n    poll_interval: 20ms`), 30);
     api.batchPollsBeforeEnd = 4;
     const first = p.spawn(['build', '--json'], { ANTHROPIC_API_KEY: KEY, CF_LOCK_STALE_MS: '2000' });
     // The first poll comes after the batch was created and journaled: kill -9 there, as a reboot would.
@@ -63,21 +63,24 @@ describe('kind: anthropic, against a local fake of the API (real SDK client)', (
     await expect(p.read('.cf/message-batches.json')).rejects.toThrow();
   });
 
-  it('a dead server: each batch fails at once (no repeats), naming the URL and the runner; exit 1', async () => {
+  it('a dead server: each batch fails at once (no repeats), naming the URL and the runner; exit 1', async (t) => {
+    const { expect } = t;
     // A loopback port nothing listens on (taken, then let go).
     const s = createServer();
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     await new Promise<void>((resolve) => s.close(() => resolve()));
-    p = await project(anthropic(`    base_url: ${url}`), 20);
+    const p = await project(t, anthropic(`    base_url: ${url}`), 20);
     const r = await p.cf(['build'], { ANTHROPIC_API_KEY: KEY });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`cannot connect to ${url} (runner model): connection refused; is the server running?`);
     expect(r.stdout).toMatch(/cf: FAILED: 0 ran, 0 fresh, 2 failed in \d+ ms/);
   });
 
-  it('the API key never reaches records, prompts on disk, logs or output', async () => {
-    p = await project(anthropic(`    base_url: ${api.url}`), 10);
+  it('the API key never reaches records, prompts on disk, logs or output', async (t) => {
+    const { expect } = t;
+    const api = await fakeApi(t);
+    const p = await project(t, anthropic(`    base_url: ${api.url}`), 10);
     api.enqueue('messages', { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: `bad key ${KEY}` } } });
     const r = await p.cf(['build', '--json'], { ANTHROPIC_API_KEY: KEY });
     expect(r.stdout + r.stderr).not.toContain(KEY);

@@ -71,6 +71,7 @@ describe('the command line: each command takes only its own options', () => {
   it('an unknown option or command: did you mean', () => {
     expect(error(['build', '--jbos', '2'])).toBe('cf: error: unknown option "--jbos" for cf build (did you mean "--jobs"?)\n  hint: cf help build lists its options');
     expect(error(['status', '--jsno'])).toContain('(did you mean "--json"?)');
+    expect(error(['build', '--frobnicate'])).toBe('cf: error: unknown option "--frobnicate" for cf build\n  hint: cf help build lists its options');
     expect(error(['biuld', '--json'])).toBe('cf: error: unknown command "biuld" (did you mean "build"?)\n  hint: cf --help');
     // A command's option before the command: where it goes.
     expect(error(['-j', '2', 'build', 'pairs'])).toBe('cf: error: -j goes after the command name (cf build and cf watch take it)\n  hint: cf build -j 2 pairs');
@@ -78,6 +79,7 @@ describe('the command line: each command takes only its own options', () => {
 
   it('bad values keep their messages', () => {
     expect(error(['build', '-j', '0'])).toBe('cf: error: -j wants a whole number ≥ 1, not "0"\n  hint: cf --help');
+    expect(error(['build', '-j', 'x'])).toBe('cf: error: -j wants a whole number ≥ 1, not "x"\n  hint: cf --help');
     expect(error(['watch', '--max-cost', 'abc'])).toContain('--max-cost wants dollars (e.g. 5 or 0.50), not "abc"');
     expect(error(['build', '-j'])).toBe('cf: error: -j, --jobs N wants a value\n  hint: cf help build lists its options');
   });

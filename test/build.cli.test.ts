@@ -1,11 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { events, isRunning, Project, targetsOf } from './helpers/project.js';
+import { afterEach, describe, expect, it, type TestContext } from 'vitest';
+import { events, isRunning, Project, targetsOf, TWO_PHASES } from './helpers/project.js';
 
 let project: Project | undefined;
 afterEach(async () => {
   await project?.remove();
   project = undefined;
 });
+
+/** A project of the test's own, removed when it ends (for the tests that run side by side). */
+async function own(t: TestContext, opts: Parameters<typeof Project.create>[0]): Promise<Project> {
+  const p = await Project.create(opts);
+  t.onTestFinished(() => p.remove());
+  return p;
+}
 
 async function built(seeds = 40): Promise<Project> {
   project = await Project.create({ seeds });
@@ -77,9 +84,11 @@ describe('cf build (through the CLI)', () => {
     expect((await p.cf(['build'])).stdout).toContain('nothing to do (no input changed since the last build)');
   });
 
-  it('a build of many batches starts its agents through the spawner; a timed-out tree is still killed', async () => {
+  // This test and the next run side by side (it.concurrent): both mostly wait out one-second timeouts.
+  it.concurrent('a build of many batches starts its agents through the spawner; a timed-out tree is still killed', async (t) => {
+    const { expect } = t;
     // 12 batches planned: over the 8 from which a build starts the spawner at once (app/workspace.ts).
-    project = await Project.create({ seeds: 120, pipeline: (await import('./helpers/project.js')).TWO_PHASES().replace('timeout: 20s', 'timeout: 1s') });
+    const project = await own(t, { seeds: 120, pipeline: TWO_PHASES().replace('timeout: 20s', 'timeout: 1s') });
     const proc = project.spawn(['build', '--json', '-j', '2'], { FAKE_HANG_IDS: 'S0101', FAKE_ONLY_PHASE: 'pairs' });
     const r = await proc;
     expect(r.exitCode).toBe(1);
@@ -98,10 +107,11 @@ describe('cf build (through the CLI)', () => {
     expect(events(r.stdout).at(-1)).toMatchObject({ failed: ['pairs#6'], skipped: ['legos#6'] });
   });
 
-  it('kills the whole process tree of an agent that times out', async () => {
+  it.concurrent('kills the whole process tree of an agent that times out', async (t) => {
+    const { expect } = t;
     // One attempt: each would wait out the timeout again.
-    const pipeline = (await import('./helpers/project.js')).TWO_PHASES().replace('timeout: 20s', 'timeout: 1s').replace('    output: out/pairs.json\n', '    output: out/pairs.json\n    attempts: 1\n');
-    project = await Project.create({ seeds: 20, pipeline });
+    const pipeline = TWO_PHASES().replace('timeout: 20s', 'timeout: 1s').replace('    output: out/pairs.json\n', '    output: out/pairs.json\n    attempts: 1\n');
+    const project = await own(t, { seeds: 20, pipeline });
     const r = await project.cf(['build', 'pairs#1'], { FAKE_HANG_IDS: 'S0001' });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('timed out after 1.0 s; its process tree was killed');

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { startMessagesStandIn, allUserText, toolResults, type MessagesStandIn, type RecordedMessagesRequest, type Turn } from './helpers/messagesStandIn.js';
 import { events, killLeftovers, Project, REPO, stillRunningAfter } from './helpers/project.js';
 
@@ -32,33 +32,33 @@ ${phase}`;
 
 /**
  * One CLI at a time: a start takes about a second of CPU, and the other test files (run beside this one)
- * time agents out after a second.
+ * time agents out after a second. (The timeout test waits out its timeout beside the max-turns test: two
+ * CLIs at a time at most.)
  */
 const ONE_AT_A_TIME = ['-j', '1'];
 
-let api: MessagesStandIn;
-let p: Project | undefined;
-const leftovers: number[] = [];
-
-beforeAll(async () => {
-  api = await startMessagesStandIn();
-});
-afterAll(async () => {
-  await api?.close();
-});
-afterEach(async () => {
-  killLeftovers(leftovers.splice(0));
-  await p?.remove();
-  p = undefined;
-});
-
-/** A project whose PATH finds the real `claude`, and the environment that points it at the stand-in. */
-async function withRealClaude(pipeline: string, script: (body: any, dir: string) => Turn, seeds = 4): Promise<{ project: Project; env: Record<string, string> }> {
+/**
+ * A project whose PATH finds the real `claude`, the environment that points it at a stand-in of its own
+ * (`api`: a test's calls are its own, also beside another test), and `leftovers`: processes to kill should
+ * the test fail. Removed, closed and killed when the test ends.
+ */
+async function withRealClaude(
+  t: TestContext,
+  pipeline: string,
+  script: (body: any, dir: string) => Turn,
+  seeds = 4,
+): Promise<{ p: Project; env: Record<string, string>; api: MessagesStandIn; leftovers: number[] }> {
   const project = await Project.create({ seeds, pipeline });
+  const api = await startMessagesStandIn();
+  const leftovers: number[] = [];
+  t.onTestFinished(async () => {
+    killLeftovers(leftovers);
+    await api.close();
+    await project.remove();
+  });
   await mkdir(project.file('bin'));
   symlinkSync(CLAUDE, project.file('bin/claude'));
   await mkdir(project.file('home'));
-  api.requests.length = 0;
   api.script = (body) => script(body, project.dir);
   const home = project.file('home');
   const env = {
@@ -72,7 +72,7 @@ async function withRealClaude(pipeline: string, script: (body: any, dir: string)
     // The CLI retries a 401 ten times (about three minutes) before it gives up: not in a test.
     CLAUDE_CODE_MAX_RETRIES: '0',
   };
-  return { project, env };
+  return { p: project, env, api, leftovers };
 }
 
 /** The batch's output file and items, as the prompt (the first user message) gives them. */
@@ -113,8 +113,8 @@ function processesNaming(needle: string): number[] {
 }
 
 describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () => {
-  it('a build: the Bash tool writes the answer; no hidden inputs, no transcript, one system prompt for all batches, writes confined to the attempt, tokens of every model', async () => {
-    const { project, env } = await withRealClaude(PIPELINE(), (body, dir) => {
+  it('a build: the Bash tool writes the answer; no hidden inputs, no transcript, one system prompt for all batches, writes confined to the attempt, tokens of every model', async (t) => {
+    const { p, env, api } = await withRealClaude(t, PIPELINE(), (body, dir) => {
       const text = allUserText(body);
       // A subagent's call: its own conversation, without the batch's prompt.
       if (!text.includes('## Input items')) return { text: 'Nothing to add.', usage: { input_tokens: 500, output_tokens: 50 } };
@@ -128,7 +128,6 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
       if (done.length === 1) return writeAnswer(body);
       return { text: 'Done.', usage: { input_tokens: 1000, output_tokens: 100 } };
     });
-    p = project;
     await p.write('CLAUDE.md', 'HIDDEN-CLAUDE-MD-INSTRUCTION\n');
     const r = await p.cf(['build', '--json', ...ONE_AT_A_TIME], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -159,8 +158,11 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
     expect.soft(summary.usage.pairs!.costUsd).toBeGreaterThan((6000 * 3 + 1000 * 15) / 1e6);
   });
 
-  it('a run that ends without a result (max turns) says why and what it cost; an unknown model (404) or a refused key (401) fails its batch at once', async () => {
-    const { project, env } = await withRealClaude(
+  // This test and the next run side by side (it.concurrent): the next one mostly waits out its timeout.
+  it.concurrent('a run that ends without a result (max turns) says why and what it cost; an unknown model (404) or a refused key (401) fails its batch at once', async (t) => {
+    const { expect } = t;
+    const { p, env } = await withRealClaude(
+      t,
       PIPELINE('    args: [--max-turns, "1"]\n', '    attempts: 2\n'),
       (body) => {
         const batch = /- Batch: (\d) of/.exec(allUserText(body))![1];
@@ -170,7 +172,6 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
       },
       6,
     );
-    p = project;
     const r = await p.cf(['build', '--json', ...ONE_AT_A_TIME], env);
     expect(r.code).toBe(1);
     const failed = Object.fromEntries(events(r.stdout).filter((e) => e.event === 'failed').map((e) => [e.target, (e as { errors: Array<{ message: string }> }).errors.map((x) => x.message)]));
@@ -187,12 +188,12 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
     expect(summary.usage.pairs!.costUsd).toBeCloseTo(2 * 0.006, 6);
   });
 
-  it('a run killed by its timeout: what it streamed is recorded and counted against --max-cost; nothing it started survives', async () => {
-    const { project, env } = await withRealClaude(PIPELINE('    timeout: 8s\n', '    attempts: 3\n'), (body, dir) =>
+  it.concurrent('a run killed by its timeout: what it streamed is recorded and counted against --max-cost; nothing it started survives', async (t) => {
+    const { expect } = t;
+    const { p, env, api, leftovers } = await withRealClaude(t, PIPELINE('    timeout: 8s\n', '    attempts: 3\n'), (body, dir) =>
       // A first call of 100,000 input tokens ($0.30 at $3 per million), then a command that never ends.
       toolResults(body).length === 0 ? { tool: 'Bash', input: { command: `cat ${path.join(dir, 'hold.fifo')}`, description: 'Wait' }, usage: { input_tokens: 100_000, output_tokens: 200 } } : { text: 'unreachable' },
     );
-    p = project;
     expect(spawnSync('mkfifo', [p.file('hold.fifo')]).status).toBe(0);
     const r = await p.cf(['build', '--json', '--max-cost', '0.5', 'pairs#1'], env);
     const hung = processesNaming(p.file('hold.fifo'));
@@ -207,11 +208,10 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
     expect(await stillRunningAfter(hung)).toEqual([]);
   });
 
-  it('Ctrl-C while the Bash tool runs a command: nothing it started survives', async () => {
-    const { project, env } = await withRealClaude(PIPELINE(), (body, dir) =>
+  it('Ctrl-C while the Bash tool runs a command: nothing it started survives', async (t) => {
+    const { p, env, leftovers } = await withRealClaude(t, PIPELINE(), (body, dir) =>
       toolResults(body).length === 0 ? { tool: 'Bash', input: { command: `cat ${path.join(dir, 'hold.fifo')}`, description: 'Wait' } } : { text: 'unreachable' },
     );
-    p = project;
     expect(spawnSync('mkfifo', [p.file('hold.fifo')]).status).toBe(0);
     const cf = p.spawn(['build', 'pairs#1'], env);
     // Opening the FIFO to write returns once the Bash tool's `cat` has opened it to read: the command runs.

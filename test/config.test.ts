@@ -106,10 +106,12 @@ describe('bad input through the CLI: exit 2, nothing built is touched', () => {
     expect(await p.takeRuns()).toEqual([]);
   });
 
+  // Every command-line error the parser finds takes the same path to exit 2 (cli/main.ts): one here, the
+  // others (a bad -j value, an unknown option...) in memory in args.test.ts.
   it('usage errors exit 2', async () => {
-    expect((await p.cf(['biuld'])).stderr).toContain('unknown command "biuld" (did you mean "build"?)');
-    expect((await p.cf(['build', '-j', 'x'])).code).toBe(2);
-    expect((await p.cf(['build', '--frobnicate'])).code).toBe(2);
+    const typo = await p.cf(['biuld']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('unknown command "biuld" (did you mean "build"?)');
     const noDir = await p.cf(['-C', p.file('nowhere'), 'build']);
     expect(noDir.code).toBe(2);
     expect(noDir.stderr).toContain('no pipeline.yaml here');
