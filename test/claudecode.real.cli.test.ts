@@ -208,6 +208,35 @@ describe.skipIf(!runs)('preset: claude-code with the real Claude Code CLI', () =
     expect(await stillRunningAfter(hung)).toEqual([]);
   });
 
+  // Beside the timeout test (it.concurrent): one CLI run.
+  it.concurrent("a phase's schema goes by --json-schema: the answer is the StructuredOutput tool's input, which the CLI checks against the batch schema in the run", async (t) => {
+    const { expect } = t;
+    const schema = '    schema: {type: object, properties: {id: {type: string}, text: {type: string, pattern: "^real"}}, required: [id, text], additionalProperties: false}\n';
+    const { p, env, api } = await withRealClaude(
+      t,
+      PIPELINE('', schema),
+      (body) => {
+        // First an answer the batch schema refuses (S0001's text does not match), then one it takes.
+        const first = toolResults(body).length === 0;
+        return { tool: 'StructuredOutput', input: { S0001: { text: first ? 'wrong' : 'real(seed number 1)' }, S0002: { text: 'real(seed number 2)' } } };
+      },
+      2,
+    );
+    const r = await p.cf(['build', '--json'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(await p.read('out/pairs.json'))).toEqual([1, 2].map((i) => ({ id: `S000${i}`, text: `real(seed number ${i})` })));
+    const calls = api.calls();
+    expect(calls).toHaveLength(2);
+    // The tool the CLI made of --json-schema: the batch's ids as properties, in order, all required.
+    const tool = (calls[0]!.body.tools as Array<{ name: string; input_schema: any }>).find((x) => x.name === 'StructuredOutput')!;
+    expect(Object.keys(tool.input_schema.properties)).toEqual(['S0001', 'S0002']);
+    expect(tool.input_schema).toMatchObject({ required: ['S0001', 'S0002'], additionalProperties: false });
+    // The prompt asks for the tool, not a file; the CLI's check named the pointer, and the model fixed it in the same run.
+    expect(allUserText(calls[0]!.body)).toContain('calling the StructuredOutput tool once');
+    expect(toolResults(calls[1]!.body)[0]).toMatchObject({ isError: true, content: expect.stringContaining('/S0001/text: must match pattern') });
+    expect((events(r.stdout).at(-1) as { usage: Record<string, { attempts: number }> }).usage.pairs).toMatchObject({ attempts: 1 });
+  });
+
   it('Ctrl-C while the Bash tool runs a command: nothing it started survives', async (t) => {
     const { p, env, leftovers } = await withRealClaude(t, PIPELINE(), (body, dir) =>
       toolResults(body).length === 0 ? { tool: 'Bash', input: { command: `cat ${path.join(dir, 'hold.fifo')}`, description: 'Wait' } } : { text: 'unreachable' },

@@ -69,9 +69,11 @@ describe("cf's own runner kinds key as they always have", () => {
     await initHashing();
     registerSsi(registry); // a phase of an SSi kind gets its kind's schema (as every cf command registers it)
     await withTempDir('runner-keys-structured', async (dir) => {
-      const phase = (name: string, more = '') => `  - name: ${name}\n    intelligence: prompt.md\n    runner: oai\n    output: out/${name}.json\n${more}`;
+      let runner = 'oai';
+      const phase = (name: string, more = '') => `  - name: ${name}\n    intelligence: prompt.md\n    runner: ${runner}\n    output: out/${name}.json\n${more}`;
+      // structured: goes on the runner the phases use.
       const yaml = (structured: string) =>
-        `seeds: seeds.json\ncourse: {code: spa_for_eng, target_language: spa, known_language: eng}\n${RUNNERS}${structured}phases:\n` +
+        `seeds: seeds.json\ncourse: {code: spa_for_eng, target_language: spa, known_language: eng}\n${RUNNERS.replace(`  ${runner}:\n`, `  ${runner}:\n${structured}`)}phases:\n` +
         phase('plain') +
         phase('named', '    schema: {type: object, properties: {id: {type: string}}}\n') +
         phase('kind', '    merge: ssi:seed_pairs\n');
@@ -91,6 +93,14 @@ describe("cf's own runner kinds key as they always have", () => {
       expect([strict.plain, strict.kind, off.plain, off.kind]).toEqual(Array(4).fill('79a71d46ce0d9eaa'));
       expect(strict.named).not.toBe('79a71d46ce0d9eaa');
       expect(off.named).not.toBe(strict.named);
+
+      // claude-code: --json-schema (tool, its default) or the schema files named in the prompt (off).
+      runner = 'claude';
+      const tool = await hashes('');
+      const files = await hashes('    structured: off\n');
+      expect([tool.plain, tool.kind, files.plain, files.kind]).toEqual(Array(4).fill('191455cc6807a660'));
+      expect(tool.named).not.toBe('191455cc6807a660');
+      expect(files.named).not.toBe(tool.named);
     });
   });
 });

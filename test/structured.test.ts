@@ -282,7 +282,9 @@ describe('structured: in pipeline.yaml', () => {
       'pipeline.yaml:7:17: runners.model.structured: structured: format does not apply to openai runners\n' +
         "  hint: openai runners take strict (OpenAI strict mode), loose (a local server's grammar: llama.cpp, vLLM, Ollama) or off",
     );
-    expect(await refused('    command: [node, agent.mjs]\n    structured: off')).toMatch(/^pipeline\.yaml:\d+:\d+: runners\.model\.structured: "structured" does not apply to command runners/);
+    expect(await refused('    command: [node, agent.mjs]\n    structured: off')).toMatch(/^pipeline\.yaml:\d+:\d+: runners\.model\.structured: "structured" is a setting of preset: claude-code and of the API runners\n  hint: a command agent reads the schema from CF_SCHEMA_FILE/);
+    expect(await refused('    preset: claude-code\n    structured: format')).toMatch(/runners\.model\.structured: structured: format does not apply to claude-code runners\n  hint: preset: claude-code takes tool \(the CLI's --json-schema/);
+    expect(await refused('    preset: claude-code\n    structured: off')).toBe('opened');
     expect(await refused('    kind: anthropic\n    model: m\n    structured: strong')).toMatch(/runners\.model\.structured: .*expected strict, loose or off \(openai runners\), format, tool or off \(anthropic runners\)/);
   });
 });

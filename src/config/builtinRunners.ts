@@ -43,8 +43,10 @@ function refused(e: RunnerEntry, keys: Array<keyof RawRunner>, fail: Fail): Resu
 /** A local process per attempt: a command, or a preset (claude-code) that builds it. */
 export function commandRunner(e: RunnerEntry, fail: Fail): Result<CommandRunnerConfig, UserError> {
   const { raw: r, at } = e;
-  const bad = refused(e, ['recording', 'as', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'max_tokens', 'temperature', 'structured', 'options'], fail);
+  const bad = refused(e, ['recording', 'as', 'api_key_env', 'base_url', 'mode', 'poll_interval', 'max_retries', 'max_tokens', 'temperature', 'options'], fail);
   if (bad) return bad;
+  if (r.preset === undefined && r.structured !== undefined) return fail([...at, 'structured'], '"structured" is a setting of preset: claude-code and of the API runners', 'a command agent reads the schema from CF_SCHEMA_FILE and CF_ITEM_SCHEMA_FILE');
+  if (r.structured !== undefined && !STRUCTURED['claude-code'].values.includes(r.structured)) return fail([...at, 'structured'], `structured: ${r.structured} does not apply to claude-code runners`, STRUCTURED['claude-code'].hint);
   if (r.preset === undefined && r.model !== undefined) return fail([...at, 'model'], '"model" on a command runner needs a preset that passes it (preset: claude-code)');
   if (r.preset === undefined && r.claude_md !== undefined) return fail([...at, 'claude_md'], '"claude_md" is a setting of preset: claude-code');
   if (r.preset === undefined && r.args !== undefined) return fail([...at, 'args'], '"args" adds arguments to a preset; put them in "command" instead');
@@ -60,7 +62,8 @@ export function commandRunner(e: RunnerEntry, fail: Fail): Result<CommandRunnerC
   // CLAUDE.md files are read only when asked for; the pipeline's own is then a dependency of every batch.
   const claudeMd = r.preset === 'claude-code' && r.claude_md === true;
   const deps = claudeMd && !e.base.deps.includes(CLAUDE_MD) ? [...e.base.deps, CLAUDE_MD] : e.base.deps;
-  return ok({ ...e.base, deps, kind: 'command', command, preset: r.preset ?? null, cwd: r.cwd ?? (r.preset ? 'run' : 'pipeline'), model: e.model, limits: e.limits, ...(claudeMd ? { claudeMd } : {}) });
+  const structured = r.structured as CommandRunnerConfig['structured'];
+  return ok({ ...e.base, deps, kind: 'command', command, preset: r.preset ?? null, cwd: r.cwd ?? (r.preset ? 'run' : 'pipeline'), model: e.model, limits: e.limits, ...(claudeMd ? { claudeMd } : {}), ...(structured ? { structured } : {}) });
 }
 
 /** Answers from a recording: the recording is a dependency of every key that uses it. */
@@ -74,7 +77,8 @@ export function replayRunner(e: RunnerEntry, fail: Fail): Result<ReplayRunnerCon
 }
 
 /** The `structured:` values each API kind takes (what each sends: exec/runners/structured.ts). */
-const STRUCTURED: Record<ApiRunnerConfig['kind'], { values: string[]; hint: string }> = {
+const STRUCTURED: Record<ApiRunnerConfig['kind'] | 'claude-code', { values: string[]; hint: string }> = {
+  'claude-code': { values: ['tool', 'off'], hint: 'preset: claude-code takes tool (the CLI\'s --json-schema: its StructuredOutput tool) or off (the schema files named in the prompt)' },
   openai: { values: ['strict', 'loose', 'off'], hint: 'openai runners take strict (OpenAI strict mode), loose (a local server\'s grammar: llama.cpp, vLLM, Ollama) or off' },
   anthropic: { values: ['format', 'tool', 'off'], hint: 'anthropic runners take format (output_config.format), tool (a forced tool) or off' },
 };

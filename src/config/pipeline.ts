@@ -49,6 +49,12 @@ export interface CommandRunnerConfig extends RunnerBase {
   limits: Limits;
   /** claude-code: Claude Code reads CLAUDE.md files (`claude_md: true`); off, it reads none. */
   claudeMd?: boolean;
+  /**
+   * claude-code: how a phase's schema reaches the run (exec/runners/claudeCode.ts): tool, the CLI's
+   * `--json-schema` (its StructuredOutput tool, whose input the CLI checks against the batch schema); off,
+   * the schema files named in the prompt. Absent: tool.
+   */
+  structured?: 'tool' | 'off';
 }
 
 /** A model behind an HTTP API, through its official client. */

@@ -73,8 +73,8 @@ const runnerSchema = (kinds: string[], documentKind: z.ZodType<string>) => z.str
   api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'the NAME of an environment variable (never the key itself)' }).optional(),
   base_url: z.url().optional(),
   mode: z.enum(['messages', 'batch']).optional(),
-  /** How an API runner constrains decoding to the phase's schema; which values a kind takes is its own (builtinRunners.ts). */
-  structured: z.enum(['strict', 'loose', 'format', 'tool', 'off'], { error: 'expected strict, loose or off (openai runners), format, tool or off (anthropic runners)' }).optional(),
+  /** How a runner holds the model to the phase's schema; which values a kind takes is its own (builtinRunners.ts). */
+  structured: z.enum(['strict', 'loose', 'format', 'tool', 'off'], { error: 'expected strict, loose or off (openai runners), format, tool or off (anthropic runners), tool or off (preset: claude-code)' }).optional(),
   poll_interval: durationSchema.optional(),
   max_retries: z.number().int().min(0).max(20).optional(),
   limits: limitsSchema.optional(),

@@ -183,7 +183,9 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
   const dir = job.runDir ? path.join(job.runDir, `attempt-${attempt}`) : null;
   const schema = attemptSchema(job.phase, job.inputIds, job.idField);
   // An agent that writes files reads the schema from them (the API runners send it to constrain decoding).
-  const schemaFiles = schema && job.runner.delivery === 'file' ? (dir ? schemaPaths(dir) : { schema: '$CF_SCHEMA_FILE', itemSchema: '$CF_ITEM_SCHEMA_FILE' }) : undefined;
+  // One that hands it in through a tool holding it to the batch schema (claude-code's --json-schema) is told that tool.
+  const answerTool = schema?.constrain ? job.runner.answerTool : undefined;
+  const schemaFiles = schema && job.runner.delivery === 'file' && !answerTool ? (dir ? schemaPaths(dir) : { schema: '$CF_SCHEMA_FILE', itemSchema: '$CF_ITEM_SCHEMA_FILE' }) : undefined;
   const prompt = renderPrompt({
     intelligence: job.intelligence,
     phase: job.phase.name,
@@ -199,6 +201,7 @@ export async function runAgentAttempt(job: AttemptJob, attempt: number, previous
     previousErrors: previous,
     ...(job.context ? { context: job.context.prompt } : {}),
     ...(schemaFiles ? { schemaFiles } : {}),
+    ...(answerTool ? { answerTool } : {}),
   });
   const files = dir ? prepareFiles(dir, prompt.full, inputJson, schema) : null;
   const env = protocolEnv(label, files);

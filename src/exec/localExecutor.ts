@@ -55,6 +55,7 @@ export class LocalExecutor implements BatchExecutor {
       ? inner
       : {
           delivery: inner.delivery,
+          ...(inner.answerTool !== undefined ? { answerTool: inner.answerTool } : {}),
           ...(inner.pooled !== undefined ? { pooled: inner.pooled } : {}),
           run: async (req) => {
             const reservation = await budget.reserve(phase.name, inner.estimateCost?.(req) ?? null);

@@ -28,6 +28,12 @@ export interface PromptInput {
    * file (runners that constrain decoding send it instead). Absent: the prompt reads as it always has.
    */
   schemaFiles?: { schema: string; itemSchema: string };
+  /**
+   * The tool the agent hands its answer in with (Claude Code's StructuredOutput, given the batch schema by
+   * --json-schema), instead of the output file. Its input is the batch in object form (schema/strict.ts):
+   * one property per item, named by its id, in order.
+   */
+  answerTool?: string;
 }
 
 /**
@@ -57,8 +63,11 @@ ${p.attempt > 1 ? 'Your previous answer was rejected' : 'An earlier answer for t
 ${p.previousErrors.map((e) => `- ${describeError(e)}`).join('\n')}
 `
     : '';
-  const deliver =
-    p.delivery === 'file'
+  const deliver = p.answerTool
+    ? `Apply the instructions above to each input item. Hand in the answer by calling the ${p.answerTool} tool once, at
+the end: its input has one property per input item, named by the item's "${p.idField}", in the same order, holding
+that item's output object without its "${p.idField}" (the property's name is the ${p.idField}). Write no output file.`
+    : p.delivery === 'file'
       ? `Apply the instructions above to each input item. Write a JSON array to ${p.outputFile} holding exactly one
 output object per input item, in the same order, each with its "${p.idField}" unchanged. Write nothing else
 to that file: no comments, no prose.${

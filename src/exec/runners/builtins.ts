@@ -2,7 +2,7 @@ import { apiRunner, commandRunner, replayRunner } from '../../config/builtinRunn
 import type { ApiRunnerConfig, CommandRunnerConfig, ReplayRunnerConfig } from '../../config/pipeline.js';
 import type { RunnerKind } from '../../config/plugins.js';
 import { AnthropicRunner } from './anthropic.js';
-import { ClaudeCodeRunner } from './claudeCode.js';
+import { ClaudeCodeRunner, claudeCodeMode } from './claudeCode.js';
 import { CommandRunner } from './command.js';
 import { OpenAiRunner } from './openai.js';
 import { ReplayRunner } from './replay.js';
@@ -19,6 +19,9 @@ const command: RunnerKind<CommandRunnerConfig> = {
   parse: commandRunner,
   // claudeMd only when set: the keys of every runner without it are as they were.
   keyed: (r, model) => ({ kind: r.kind, command: r.command, env: r.env, preset: r.preset, model, ...(r.claudeMd ? { claudeMd: true } : {}) }),
+  // claude-code: whether the run gets --json-schema (it changes the CLI's tools and how the answer is handed
+  // in). A command agent's keys have no mode: it reads the schema files, which the schema's key covers.
+  structured: (r) => (r.preset === 'claude-code' ? claudeCodeMode(r) : undefined),
   create: (config, pipeline) =>
     config.preset === 'claude-code'
       ? new ClaudeCodeRunner(

@@ -60,6 +60,8 @@ export interface ClaudeCodeRun {
   confined: boolean;
   /** The phase's model, replacing (or adding) --model. */
   model?: string;
+  /** The batch schema the answer is held to (--json-schema: the StructuredOutput tool), in print mode. */
+  jsonSchema?: string;
 }
 
 /**
@@ -85,6 +87,7 @@ export function claudeCodeArgv(run: ClaudeCodeRun): string[] {
       const dirs = [...new Set([run.pipelineDir, run.realPipelineDir ?? run.pipelineDir])];
       flags.push('--allowedTools', ...dirs.map((d) => `Read(${rulePath(d)}/**)`));
     }
+    if (run.jsonSchema !== undefined) flags.push('--json-schema', run.jsonSchema);
     argv.splice(p + 1, 0, ...flags);
   }
   if (run.model) {

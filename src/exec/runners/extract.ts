@@ -47,6 +47,8 @@ export interface ClaudeCodeEnvelope {
   costUsd: number | null;
   usage: ClaudeCodeTokens | null;
   model?: string;
+  /** With --json-schema: the StructuredOutput tool's input, as the CLI checked it against the schema. */
+  structuredOutput?: unknown;
 }
 
 export function parseClaudeCodeEnvelope(stdout: string): ClaudeCodeEnvelope | null {
@@ -96,5 +98,6 @@ export function claudeCodeResult(v: unknown): ClaudeCodeEnvelope | null {
     costUsd: typeof o.total_cost_usd === 'number' ? o.total_cost_usd : null,
     usage,
     ...(models.length ? { model: models[0]![0] } : {}),
+    ...(o.structured_output !== undefined ? { structuredOutput: o.structured_output } : {}),
   };
 }

@@ -60,6 +60,12 @@ export type AgentResult =
 export interface AgentRunner {
   /** file: the agent writes CF_OUTPUT_FILE; reply: the answer comes back in the result. */
   readonly delivery: 'file' | 'reply';
+  /**
+   * A runner whose agent hands in its answer through a tool that holds it to the batch schema (Claude
+   * Code's StructuredOutput, with --json-schema), when the request's schema constrains: the tool's name,
+   * for the prompt. Absent: the answer is delivered as `delivery` says.
+   */
+  readonly answerTool?: string;
   /** False for runners that only wait (e.g. a Message Batch): they do not take a -j slot. */
   readonly pooled?: boolean;
   /** True when its results carry a cost (so --max-cost can be enforced). */
