@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatTotals } from '../src/exec/runners/usage.js';
 import type { BatchRecord } from '../src/store/records.js';
-import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
+import { useApiTests } from './helpers/apiTests.js';
 import { Bench } from './helpers/workspace.js';
 import { eventText } from '../src/cli/format/events.js';
 import { anthropic, INTELLIGENCE, KEY, pipeline } from './helpers/apiPipelines.js';
@@ -14,39 +14,10 @@ import { anthropic, INTELLIGENCE, KEY, pipeline } from './helpers/apiPipelines.j
  * and writes) stays there.
  */
 
-let api: FakeApi;
-let bench: Bench | undefined;
-/** Environment variables a test set, with what they were. */
-const saved = new Map<string, string | undefined>();
-
-function setEnv(vars: Record<string, string>): void {
-  for (const [k, v] of Object.entries(vars)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    process.env[k] = v;
-  }
-}
-
-beforeEach(async () => {
-  api = await startFakeApi();
-});
-afterEach(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  saved.clear();
-  await api.close();
-  await bench?.remove();
-  bench = undefined;
-});
-
+const t = useApiTests();
 
 async function project(yaml: string, seeds = 30): Promise<Bench> {
-  const b = await Bench.create({ seeds, pipeline: yaml });
-  await b.write('prompts/pairs.md', INTELLIGENCE);
-  b.realAgents = true;
-  bench = b;
-  return b;
+  return t.project(yaml, seeds);
 }
 
 /** Each batch's record, in the order the batches finished (as records.log lists them). */
@@ -59,11 +30,11 @@ function records(b: Bench): BatchRecord[] {
 
 describe('kind: anthropic, against a local fake of the API (real SDK client, the Workspace in memory)', () => {
   it('caches the intelligence: batch 1 writes the cache, batches 2-3 read it; records usage and cost', async () => {
-    const b = await project(anthropic(`    base_url: ${api.url}`));
-    setEnv({ ANTHROPIC_API_KEY: KEY });
+    const b = await project(anthropic(`    base_url: ${t.api.url}`));
+    t.setEnv({ ANTHROPIC_API_KEY: KEY });
     const r = await b.build([], { jobs: 4 });
     expect(r.exitCode).toBe(0);
-    const calls = api.requests.filter((q) => q.path === '/v1/messages');
+    const calls = t.api.requests.filter((q) => q.path === '/v1/messages');
     expect(calls).toHaveLength(3);
     for (const c of calls) {
       expect(c.body).toMatchObject({ model: 'claude-haiku-4-5', max_tokens: 2000, temperature: 0.2 });
@@ -90,14 +61,14 @@ describe('kind: anthropic, against a local fake of the API (real SDK client, the
 
   it('429 with Retry-After: waits and succeeds, and it is not an attempt; 529 and 500 likewise', async () => {
     const b = await project(anthropic(), 10);
-    api.enqueue('messages', { status: 429, headers: { 'retry-after': '1' } }, { status: 529 }, { status: 500, headers: { 'retry-after-ms': '10' } });
+    t.api.enqueue('messages', { status: 429, headers: { 'retry-after': '1' } }, { status: 529 }, { status: 500, headers: { 'retry-after-ms': '10' } });
     // The backoff of the 529 kept short; the 429's Retry-After (1 s) is honoured as given.
-    setEnv({ ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: api.url, CF_API_RETRY_MS: '2' });
+    t.setEnv({ ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: t.api.url, CF_API_RETRY_MS: '2' });
     const started = Date.now();
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    expect(api.requests.filter((q) => q.path === '/v1/messages')).toHaveLength(4);
+    expect(t.api.requests.filter((q) => q.path === '/v1/messages')).toHaveLength(4);
     expect(r.events.find((e) => e.event === 'ran')).toMatchObject({ target: 'pairs#1', attempts: 1 });
     expect(r.events.some((e) => e.event === 'retried')).toBe(false);
     expect(records(b)[0]!.usage![0]!.transportRetries).toBe(3);
@@ -107,10 +78,10 @@ describe('kind: anthropic, against a local fake of the API (real SDK client, the
   });
 
   it('an invalid answer is retried with its errors; a 401 fails at once (no retries)', async () => {
-    const b = await project(anthropic(`    base_url: ${api.url}`), 10);
-    setEnv({ ANTHROPIC_API_KEY: KEY });
+    const b = await project(anthropic(`    base_url: ${t.api.url}`), 10);
+    t.setEnv({ ANTHROPIC_API_KEY: KEY });
     let n = 0;
-    api.answer = (body) => {
+    t.api.answer = (body) => {
       n++;
       const items = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(body.messages[0].content)![1]!) as Array<{ id: string }>;
       const out = n === 1 ? items.slice(1) : items.map((it) => ({ ...it, answered: true }));
@@ -119,11 +90,11 @@ describe('kind: anthropic, against a local fake of the API (real SDK client, the
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     expect(r.events.find((e) => e.event === 'retried')).toMatchObject({ errors: [expect.objectContaining({ item: 'S0001', message: 'S0001 is missing from the output' })] });
-    const second = api.requests.filter((q) => q.path === '/v1/messages')[1]!;
+    const second = t.api.requests.filter((q) => q.path === '/v1/messages')[1]!;
     expect(second.body.messages[0].content).toContain('- S0001: S0001 is missing from the output');
 
     await b.clean();
-    api.enqueue('messages', { status: 401 });
+    t.api.enqueue('messages', { status: 401 });
     const denied = await b.build();
     expect(denied.exitCode).toBe(1);
     expect(denied.events.find((e) => e.event === 'failed')).toMatchObject({ attempts: 1, errors: [expect.objectContaining({ message: expect.stringMatching(/HTTP 401/) })] });
@@ -131,8 +102,8 @@ describe('kind: anthropic, against a local fake of the API (real SDK client, the
   });
 
   it('--max-cost stops before exceeding; a later build with a higher budget resumes where it stopped', async () => {
-    const b = await project(anthropic(`    base_url: ${api.url}`), 50);
-    setEnv({ ANTHROPIC_API_KEY: KEY });
+    const b = await project(anthropic(`    base_url: ${t.api.url}`), 50);
+    t.setEnv({ ANTHROPIC_API_KEY: KEY });
     const capped = await b.build([], { jobs: 1, maxCost: 0.012 });
     expect(capped.exitCode).toBe(1);
     const s = capped.summary;
@@ -140,20 +111,20 @@ describe('kind: anthropic, against a local fake of the API (real SDK client, the
     expect(s.stopped.length).toBeGreaterThan(0);
     expect(s.usage.pairs!.costUsd).toBeLessThanOrEqual(0.012);
     expect(eventText(capped.events.find((e) => e.event === 'stopped')!)).toMatchObject({ reason: expect.stringContaining('would exceed --max-cost $0.0120') });
-    const before = api.requests.length;
+    const before = t.api.requests.length;
     const more = await b.build([], { maxCost: 5 });
     expect(more.exitCode).toBe(0);
     expect(more.summary.ran.slice().sort()).toEqual([...s.stopped].sort());
-    expect(api.requests.length - before).toBe(s.stopped.length);
+    expect(t.api.requests.length - before).toBe(s.stopped.length);
   });
 
   it('mode: batch sends the stale batches as one Message Batch at half price', async () => {
-    const b = await project(anthropic(`    base_url: ${api.url}\n    mode: batch\n    poll_interval: 10ms`), 30);
-    setEnv({ ANTHROPIC_API_KEY: KEY });
-    api.batchPollsBeforeEnd = 2;
+    const b = await project(anthropic(`    base_url: ${t.api.url}\n    mode: batch\n    poll_interval: 10ms`), 30);
+    t.setEnv({ ANTHROPIC_API_KEY: KEY });
+    t.api.batchPollsBeforeEnd = 2;
     // Batch 2's first answer leaves out S0011: it comes back invalid and goes out again in a second round.
     let firstOfBatch2 = true;
-    api.answer = (body) => {
+    t.api.answer = (body) => {
       const items = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(body.messages[0].content)![1]!) as Array<{ id: string }>;
       const drop = items[0]!.id === 'S0011' && firstOfBatch2;
       if (drop) firstOfBatch2 = false;
@@ -161,33 +132,33 @@ describe('kind: anthropic, against a local fake of the API (real SDK client, the
     };
     const r = await b.build();
     expect(r.exitCode).toBe(0);
-    const creates = api.requests.filter((q) => q.method === 'POST' && q.path === '/v1/messages/batches');
+    const creates = t.api.requests.filter((q) => q.method === 'POST' && q.path === '/v1/messages/batches');
     expect(creates).toHaveLength(2);
     expect(creates[0]!.body.requests.map((x: { custom_id: string }) => x.custom_id).sort()).toEqual(['pairs-1-a1', 'pairs-2-a1', 'pairs-3-a1']);
     expect(creates[1]!.body.requests.map((x: { custom_id: string }) => x.custom_id)).toEqual(['pairs-2-a2']);
     expect(creates[1]!.body.requests[0].params.messages[0].content).toContain('- S0011: S0011 is missing from the output');
-    expect(api.requests.some((q) => q.path === '/v1/messages')).toBe(false);
+    expect(t.api.requests.some((q) => q.path === '/v1/messages')).toBe(false);
     expect(records(b)[0]!.usage![0]!.batch).toBe(true);
   });
 
   it('a missing key is a clear failure, not a request (a server elsewhere than this machine)', async () => {
-    const b = await project(anthropic('    base_url: https://api.example.invalid'), 10);
-    setEnv({ ANTHROPIC_API_KEY: '' });
+    const b = await project(anthropic('    base_url: https://t.api.example.invalid'), 10);
+    t.setEnv({ ANTHROPIC_API_KEY: '' });
     const r = await b.build();
     expect(r.exitCode).toBe(1);
     expect(r.events.find((e) => e.event === 'failed')).toMatchObject({ errors: [expect.objectContaining({ message: expect.stringContaining('ANTHROPIC_API_KEY is not set') })] });
-    expect(api.requests).toHaveLength(0);
+    expect(t.api.requests).toHaveLength(0);
   });
 });
 
 describe('kind: openai (OpenAI or a local server), real client, the Workspace in memory', () => {
   it('chat completions through OPENAI_BASE_URL, with a phase overriding the model; 429 retried', async () => {
     const b = await project(pipeline(`    kind: openai\n    model: gpt-4.1-mini\n    max_tokens: 1500`, '    model: local-llama\n'), 20);
-    api.enqueue('chat', { status: 429, headers: { 'retry-after-ms': '20' } });
-    setEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${api.url}/v1` });
+    t.api.enqueue('chat', { status: 429, headers: { 'retry-after-ms': '20' } });
+    t.setEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${t.api.url}/v1` });
     const r = await b.build();
     expect(r.exitCode).toBe(0);
-    const calls = api.requests.filter((q) => q.path === '/v1/chat/completions');
+    const calls = t.api.requests.filter((q) => q.path === '/v1/chat/completions');
     expect(calls).toHaveLength(3);
     expect(calls[0]!.body).toMatchObject({ model: 'local-llama', max_tokens: 1500 });
     expect(calls[0]!.body.messages[0]).toEqual({ role: 'system', content: INTELLIGENCE.trimEnd() });

@@ -1,10 +1,10 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatTotals } from '../src/exec/runners/usage.js';
-import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
+import { useApiTests } from './helpers/apiTests.js';
 import { Bench } from './helpers/workspace.js';
-import { anthropic, INTELLIGENCE, KEY, pipeline } from './helpers/apiPipelines.js';
+import { anthropic, KEY, pipeline } from './helpers/apiPipelines.js';
 import type { BuildEvent } from '../src/events/types.js';
 
 /*
@@ -16,45 +16,16 @@ import type { BuildEvent } from '../src/events/types.js';
  * honoured as the server gives it).
  */
 
-let api: FakeApi;
-let bench: Bench | undefined;
-const saved = new Map<string, string | undefined>();
-
-function setEnv(vars: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(vars)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
-beforeEach(async () => {
-  api = await startFakeApi();
-  setEnv({ CF_API_RETRY_MS: '2' });
-});
-afterEach(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  saved.clear();
-  await api.close();
-  await bench?.remove();
-  bench = undefined;
-});
+const t = useApiTests({ env: { CF_API_RETRY_MS: '2' } });
 
 async function project(yaml: string, seeds = 10): Promise<Bench> {
-  const b = await Bench.create({ seeds, pipeline: yaml });
-  await b.write('prompts/pairs.md', INTELLIGENCE);
-  b.realAgents = true;
-  bench = b;
-  return b;
+  return t.project(yaml, seeds);
 }
 
 /** An openai runner on the fake (local-llama: no price), with `more` runner keys. */
-const local = (more = '', phase = ''): string => pipeline(`    kind: openai\n    model: local-llama\n    max_tokens: 1500\n    base_url: ${api.url}/v1\n${more}`, phase);
+const local = (more = '', phase = ''): string => pipeline(`    kind: openai\n    model: local-llama\n    max_tokens: 1500\n    base_url: ${t.api.url}/v1\n${more}`, phase);
 
-const chats = (): number => api.requests.filter((q) => q.path === '/v1/chat/completions').length;
+const chats = (): number => t.api.requests.filter((q) => q.path === '/v1/chat/completions').length;
 const failedEvent = (events: BuildEvent[]): Extract<BuildEvent, { event: 'failed' }> => events.find((e) => e.event === 'failed') as Extract<BuildEvent, { event: 'failed' }>;
 
 /** A loopback port nothing listens on (taken, then let go). */
@@ -69,8 +40,8 @@ async function closedPort(): Promise<number> {
 describe('transport failures share one budget per batch', () => {
   it('a server that answers 500 every time: the batch fails after the same failure 3 times (3 requests, not 21), and they are counted', async () => {
     const b = await project(local(), 10);
-    setEnv({ OPENAI_API_KEY: KEY });
-    api.enqueue('chat', ...Array.from({ length: 30 }, () => ({ status: 500 })));
+    t.setEnv({ OPENAI_API_KEY: KEY });
+    t.api.enqueue('chat', ...Array.from({ length: 30 }, () => ({ status: 500 })));
     const r = await b.build();
     expect(r.exitCode).toBe(1);
     expect(chats()).toBe(3);
@@ -83,14 +54,14 @@ describe('transport failures share one budget per batch', () => {
 
   it('failures that differ: at most 1 + max_retries requests for the batch, over all its attempts', async () => {
     const b = await project(local('    max_retries: 3\n'), 10);
-    setEnv({ OPENAI_API_KEY: KEY });
+    t.setEnv({ OPENAI_API_KEY: KEY });
     // Attempt 1: two 500s, then an answer missing S0001 (invalid); attempt 2: a 502 and a 503 spend the rest.
-    api.enqueue('chat', { status: 500 }, { status: 502 });
+    t.api.enqueue('chat', { status: 500 }, { status: 502 });
     let n = 0;
-    api.answer = (body) => {
+    t.api.answer = (body) => {
       n++;
       const items = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(body.messages[1].content)![1]!) as Array<{ id: string }>;
-      if (n === 1) api.enqueue('chat', { status: 504 }, { status: 503 }, { status: 500 });
+      if (n === 1) t.api.enqueue('chat', { status: 504 }, { status: 503 }, { status: 500 });
       return `\`\`\`json\n${JSON.stringify(n === 1 ? items.slice(1) : items)}\n\`\`\``;
     };
     const r = await b.build();
@@ -102,13 +73,13 @@ describe('transport failures share one budget per batch', () => {
     expect(failed.errors.at(-1)!.message).toMatch(/HTTP 503: .*max_retries 3 spent/);
     expect(r.summary.usage.pairs).toMatchObject({ transportRetries: 3 });
     // An API failure is not an error for the model to fix: attempt 2's prompt carries attempt 1's validation errors only.
-    for (const q of api.requests.slice(3)) expect(q.body.messages[1].content).not.toMatch(/HTTP 5\d\d/);
+    for (const q of t.api.requests.slice(3)) expect(q.body.messages[1].content).not.toMatch(/HTTP 5\d\d/);
   });
 
   it('a refused connection fails each batch at once, naming the URL and the runner', async () => {
     const port = await closedPort();
     const b = await project(pipeline(`    kind: openai\n    model: local-llama\n    base_url: http://127.0.0.1:${port}/v1`), 30);
-    setEnv({ OPENAI_API_KEY: KEY });
+    t.setEnv({ OPENAI_API_KEY: KEY });
     const started = Date.now();
     const r = await b.build([], { jobs: 1 });
     expect(r.exitCode).toBe(1);
@@ -124,8 +95,8 @@ describe('transport failures share one budget per batch', () => {
 
   it('permanent errors (unknown model 404, 403, 400) fail the batch after one request', async () => {
     const b = await project(local(), 30);
-    setEnv({ OPENAI_API_KEY: KEY });
-    api.enqueue('chat', { status: 404 }, { status: 403 }, { status: 400 });
+    t.setEnv({ OPENAI_API_KEY: KEY });
+    t.api.enqueue('chat', { status: 404 }, { status: 403 }, { status: 400 });
     const r = await b.build([], { jobs: 1 });
     expect(r.exitCode).toBe(1);
     expect(chats()).toBe(3);
@@ -142,10 +113,10 @@ describe('answers cut off, listeners, keys and prices', () => {
   it('an answer cut off at max_tokens is kept in the attempt directory and the retry prompt carries no API error', async () => {
     const b = await project(local(), 10);
     b.runDirs = true;
-    setEnv({ OPENAI_API_KEY: KEY });
+    t.setEnv({ OPENAI_API_KEY: KEY });
     let n = 0;
     const long = (text: string): string => `${text}\n${'padding '.repeat(2000)}`;
-    api.answer = (body, kind) => {
+    t.api.answer = (body, kind) => {
       n++;
       const items = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(body.messages[1].content)![1]!) as Array<{ id: string }>;
       const text = `\`\`\`json\n${JSON.stringify(items)}\n\`\`\``;
@@ -158,16 +129,16 @@ describe('answers cut off, listeners, keys and prices', () => {
     const kept = await b.read('.cf/runs/pairs/1/attempt-1/output.json');
     expect(kept.startsWith('```json\n[')).toBe(true);
     expect(kept.length).toBe(1500 * 4);
-    const second = api.requests.filter((q) => q.path === '/v1/chat/completions')[1]!;
+    const second = t.api.requests.filter((q) => q.path === '/v1/chat/completions')[1]!;
     expect(second.body.messages[1].content).not.toContain('max_tokens');
     expect(second.body.messages[1].content).not.toContain('rejected');
   });
 
   it('no abort listener per request is left on the batch signal (no MaxListenersExceededWarning)', async () => {
     const b = await project(local('    max_retries: 12\n'), 10);
-    setEnv({ OPENAI_API_KEY: KEY });
+    t.setEnv({ OPENAI_API_KEY: KEY });
     // 12 repeats of one batch's request (a server asking to wait 1 ms): 13 requests under one signal.
-    api.enqueue('chat', ...Array.from({ length: 12 }, () => ({ status: 429, headers: { 'retry-after-ms': '1' } })));
+    t.api.enqueue('chat', ...Array.from({ length: 12 }, () => ({ status: 429, headers: { 'retry-after-ms': '1' } })));
     const warnings: Error[] = [];
     const onWarning = (w: Error): void => void warnings.push(w);
     process.on('warning', onWarning);
@@ -186,19 +157,19 @@ describe('answers cut off, listeners, keys and prices', () => {
 
   it('a server on loopback needs no API key (openai and anthropic)', async () => {
     const b = await project(local(), 10);
-    setEnv({ OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined });
+    t.setEnv({ OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined });
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     expect(chats()).toBe(1);
     await b.remove();
-    const a = await project(anthropic(`    base_url: ${api.url}`), 10);
+    const a = await project(anthropic(`    base_url: ${t.api.url}`), 10);
     expect((await a.build()).exitCode).toBe(0);
-    expect(api.requests.filter((q) => q.path === '/v1/messages')).toHaveLength(1);
+    expect(t.api.requests.filter((q) => q.path === '/v1/messages')).toHaveLength(1);
   });
 
   it('a model without a price reads "unpriced", not $0.0000', async () => {
     const b = await project(local(), 20);
-    setEnv({ OPENAI_API_KEY: KEY });
+    t.setEnv({ OPENAI_API_KEY: KEY });
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     const shown = formatTotals(r.summary.usage.pairs!);

@@ -1,12 +1,12 @@
 import type { PhaseConfig } from '../src/config/pipeline.js';
 import { attemptSchema } from '../src/exec/schema/runSchema.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JsonRoundTrip } from '../src/exec/executor.js';
 import type { AgentRequest } from '../src/exec/runners/types.js';
 import { anthropicMode, anthropicOutput, openAiMode } from '../src/exec/runners/structured.js';
 import { batchIds, batchSchema, DRAFT_2020_12 } from '../src/exec/schema/batchSchema.js';
-import { INTELLIGENCE, KEY, pipeline } from './helpers/apiPipelines.js';
-import { startFakeApi, type FakeApi } from './helpers/fakeApi.js';
+import { KEY, pipeline } from './helpers/apiPipelines.js';
+import { useApiTests } from './helpers/apiTests.js';
 import { fillSchema, standInModel } from './helpers/schemaModel.js';
 import { formatUserError } from '../src/util/errors.js';
 import { TWO_PHASES } from './helpers/project.js';
@@ -32,43 +32,19 @@ const SCHEMA = `    schema:
 const IDS = ['S0001', 'S0002', 'S0003'];
 const ANSWERS = IDS.map((id) => ({ id, text: `t(seed number ${Number(id.slice(1))})`, level: 1 }));
 
-let api: FakeApi;
-let bench: Bench | undefined;
-const saved = new Map<string, string | undefined>();
-
-function setEnv(vars: Record<string, string>): void {
-  for (const [k, v] of Object.entries(vars)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    process.env[k] = v;
-  }
-}
-
-beforeEach(async () => {
-  api = await startFakeApi();
-  // It means to write level 0, below the schema's minimum: held to a schema, it writes 1.
-  api.answer = standInModel({ item: (it) => ({ id: it.id, text: `t(${String(it.text)})`, level: 0 }), defects: [], rate: 0 });
-});
-afterEach(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  saved.clear();
-  await api.close();
-  await bench?.remove();
-  bench = undefined;
+const t = useApiTests({
+  setup: (a) => {
+    // It means to write level 0, below the schema's minimum: held to a schema, it writes 1.
+    a.answer = standInModel({ item: (it) => ({ id: it.id, text: `t(${String(it.text)})`, level: 0 }), defects: [], rate: 0 });
+  },
 });
 
 /** One phase `pairs` with SCHEMA, run by `runner` (YAML at 4 spaces), over `seeds` seeds in batches of 10. */
 async function project(runner: string, seeds = 3, schema = SCHEMA): Promise<Bench> {
-  const b = await Bench.create({ seeds, pipeline: pipeline(runner, schema) });
-  await b.write('prompts/pairs.md', INTELLIGENCE);
-  b.realAgents = true;
-  bench = b;
-  return b;
+  return t.project(pipeline(runner, schema), seeds);
 }
 
-const sent = (path: string): any[] => api.requests.filter((q) => q.path === path).map((q) => q.body);
+const sent = (path: string): any[] => t.api.requests.filter((q) => q.path === path).map((q) => q.body);
 
 /** The item as OpenAI's strict mode gets it: without its id (the key), every property required, no others, minLength in the description. */
 const STRICT_ITEM = {
@@ -90,7 +66,7 @@ const keyed = (item: object): object => ({
 describe('kind: openai sends the batch schema as response_format', () => {
   it('strict (OpenAI: no base_url): an object keyed by the ids, in order; the answer goes back to an array and merges', async () => {
     const b = await project('    kind: openai\n    model: gpt-4.1-mini');
-    setEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${api.url}/v1` });
+    t.setEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${t.api.url}/v1` });
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     expect(sent('/v1/chat/completions').map((x) => x.response_format)).toEqual([
@@ -100,7 +76,7 @@ describe('kind: openai sends the batch schema as response_format', () => {
   });
 
   it('loose (any other server, e.g. llama.cpp): the array itself, prefixItems with the ids, exactly 3 of them', async () => {
-    const b = await project(`    kind: openai\n    model: local\n    base_url: ${api.url}/v1`);
+    const b = await project(`    kind: openai\n    model: local\n    base_url: ${t.api.url}/v1`);
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     const item = (id: string): object => ({
@@ -116,11 +92,11 @@ describe('kind: openai sends the batch schema as response_format', () => {
   });
 
   it('structured: off sends none (the schema is cf\'s check only); a phase without a schema sends none', async () => {
-    const b = await project(`    kind: openai\n    model: local\n    base_url: ${api.url}/v1\n    structured: off`);
+    const b = await project(`    kind: openai\n    model: local\n    base_url: ${t.api.url}/v1\n    structured: off`);
     const off = await b.build();
     expect(off.exitCode).toBe(1);
     expect(off.events.find((e) => e.event === 'failed')).toMatchObject({ attempts: 3, errors: expect.arrayContaining([expect.objectContaining({ item: 'S0001', message: '/level: must be >= 1' })]) });
-    await b.write('pipeline.yaml', pipeline(`    kind: openai\n    model: local\n    base_url: ${api.url}/v1`));
+    await b.write('pipeline.yaml', pipeline(`    kind: openai\n    model: local\n    base_url: ${t.api.url}/v1`));
     expect((await b.build()).exitCode).toBe(0);
     const bodies = sent('/v1/chat/completions');
     expect(bodies).toHaveLength(4);
@@ -128,8 +104,8 @@ describe('kind: openai sends the batch schema as response_format', () => {
   });
 
   it('a server that refuses the schema: the failure says what was sent and which setting to change', async () => {
-    const b = await project(`    kind: openai\n    model: local\n    base_url: ${api.url}/v1`);
-    api.enqueue('chat', { status: 400, body: { error: { message: 'JSON schema conversion failed', type: 'invalid_request_error' } } });
+    const b = await project(`    kind: openai\n    model: local\n    base_url: ${t.api.url}/v1`);
+    t.api.enqueue('chat', { status: 400, body: { error: { message: 'JSON schema conversion failed', type: 'invalid_request_error' } } });
     const r = await b.build();
     expect(r.exitCode).toBe(1);
     expect(r.events.find((e) => e.event === 'failed')).toMatchObject({
@@ -149,8 +125,8 @@ describe('kind: anthropic sends it as the output format, or as a forced tool', (
   };
 
   it('output_config.format for a model that takes it (claude-haiku-4-5); the answer text is the keyed object', async () => {
-    const b = await project(`    kind: anthropic\n    model: claude-haiku-4-5\n    base_url: ${api.url}`);
-    setEnv({ ANTHROPIC_API_KEY: KEY });
+    const b = await project(`    kind: anthropic\n    model: claude-haiku-4-5\n    base_url: ${t.api.url}`);
+    t.setEnv({ ANTHROPIC_API_KEY: KEY });
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     const [body] = sent('/v1/messages');
@@ -163,8 +139,8 @@ describe('kind: anthropic sends it as the output format, or as a forced tool', (
   });
 
   it('a forced tool for a model without structured outputs (claude-3-5-haiku-latest); its input is the answer', async () => {
-    const b = await project(`    kind: anthropic\n    model: claude-3-5-haiku-latest\n    base_url: ${api.url}`);
-    setEnv({ ANTHROPIC_API_KEY: KEY });
+    const b = await project(`    kind: anthropic\n    model: claude-3-5-haiku-latest\n    base_url: ${t.api.url}`);
+    t.setEnv({ ANTHROPIC_API_KEY: KEY });
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     const [body] = sent('/v1/messages');
@@ -177,8 +153,8 @@ describe('kind: anthropic sends it as the output format, or as a forced tool', (
   });
 
   it('mode: batch: each request of the Message Batch carries it, and its answer is read back the same way', async () => {
-    const b = await project(`    kind: anthropic\n    model: claude-haiku-4-5\n    base_url: ${api.url}\n    mode: batch\n    poll_interval: 10ms`, 13);
-    setEnv({ ANTHROPIC_API_KEY: KEY });
+    const b = await project(`    kind: anthropic\n    model: claude-haiku-4-5\n    base_url: ${t.api.url}\n    mode: batch\n    poll_interval: 10ms`, 13);
+    t.setEnv({ ANTHROPIC_API_KEY: KEY });
     const r = await b.build();
     expect(r.exitCode).toBe(0);
     const [create] = sent('/v1/messages/batches').filter((x) => x?.requests);
@@ -193,9 +169,9 @@ describe('kind: anthropic sends it as the output format, or as a forced tool', (
 
 describe("cf's own check still decides", () => {
   it('an answer violating the item schema is retried with errors naming the item and the pointer', async () => {
-    const b = await project(`    kind: openai\n    model: local\n    base_url: ${api.url}/v1`);
+    const b = await project(`    kind: openai\n    model: local\n    base_url: ${t.api.url}/v1`);
     let n = 0;
-    api.answer = (body) => {
+    t.api.answer = (body) => {
       const items = fillSchema(body.response_format.json_schema.schema) as Array<Record<string, unknown>>;
       if (n++ === 0) items[1]!.level = 9; // a server whose grammar left out the bound
       return JSON.stringify(items);
@@ -209,17 +185,17 @@ describe("cf's own check still decides", () => {
 
 describe('the batch schema a runner gets', () => {
   it('items: independent: the packed items of the run, also through a job spec round-tripped through JSON', async () => {
-    bench = await Bench.create({ seeds: 30, pipeline: TWO_PHASES(`    items: independent\n${SCHEMA.replace('level: {type: integer, minimum: 1, maximum: 5}', 'level: {type: integer}').replace('[id, text, level]', '[id, text]')}`) });
-    bench.wrapExecutor = (e) => new JsonRoundTrip(e);
+    t.bench = await Bench.create({ seeds: 30, pipeline: TWO_PHASES(`    items: independent\n${SCHEMA.replace('level: {type: integer, minimum: 1, maximum: 5}', 'level: {type: integer}').replace('[id, text, level]', '[id, text]')}`) });
+    t.bench.wrapExecutor = (e) => new JsonRoundTrip(e);
     const got: Array<{ ids: string[]; schemaIds: string[] | null; attempt: number }> = [];
-    bench.agent = (req: AgentRequest) => {
+    t.bench.agent = (req: AgentRequest) => {
       if (req.phase === 'legos') got.push({ ids: req.inputItems.map((it) => String(it.id)), schemaIds: req.schema ? batchIds(req.schema.batch, 'id') : null, attempt: req.attempt });
       const items = JSON.parse(echoAnswer(req)) as Array<Record<string, unknown>>;
       // S0005 and S0027 (of batches 1 and 2) fail their first attempt: their retry packs them together.
       if (req.phase === 'legos' && req.attempt === 1) for (const it of items) if (it.id === 'S0005' || it.id === 'S0027') it.text = 5;
       return { ok: true, output: JSON.stringify(items) };
     };
-    const r = await bench.build();
+    const r = await t.bench.build();
     expect(r.exitCode).toBe(0);
     expect(got.length).toBeGreaterThan(1);
     for (const g of got) expect(g.schemaIds).toEqual(g.ids);
@@ -275,7 +251,7 @@ describe('structured: in pipeline.yaml', () => {
       const b = await project(runner);
       const r = await b.tryOpen();
       await b.remove();
-      bench = undefined;
+      t.bench = undefined;
       return r.ok ? 'opened' : formatUserError(r.error).replace(/^.*pipeline\.yaml/, 'pipeline.yaml');
     };
     expect(await refused('    kind: openai\n    model: m\n    structured: format')).toBe(
