@@ -142,7 +142,7 @@ describe('kind: anthropic, against a local fake of the API (real SDK client, the
   });
 
   it('a missing key is a clear failure, not a request (a server elsewhere than this machine)', async () => {
-    const b = await project(anthropic('    base_url: https://t.api.example.invalid'), 10);
+    const b = await project(anthropic('    base_url: https://api.example.invalid'), 10);
     t.setEnv({ ANTHROPIC_API_KEY: '' });
     const r = await b.build();
     expect(r.exitCode).toBe(1);
