@@ -7,6 +7,14 @@
 /** The GATE's words of a text: lower-case letter runs (as cf's rules count them). */
 export const gateWords = (text) => text.normalize("NFC").toLowerCase().match(/[\p{L}\p{M}]+/gu) ?? [];
 
+/** An entry's GATE words, worked out once (every LEGO of a batch asks about every entry). */
+const wordsOfEntry = new WeakMap();
+function entryWords(e) {
+  let ws = wordsOfEntry.get(e);
+  if (!ws) wordsOfEntry.set(e, (ws = gateWords(e.target)));
+  return ws;
+}
+
 /** Comparison key of a Spanish text: lower case, no punctuation. */
 const phraseKey = (text) => gateWords(text).join(" ");
 
@@ -17,6 +25,15 @@ function hash(text) {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i += 1) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h;
+}
+
+/** A stable number for a phrase of lexicon entries (by their places in the lexicon): integers, no strings. */
+function mixAll(h, parts, index) {
+  for (const p of parts) {
+    h = Math.imul(h ^ (index.get(p) + 1), 0x01000193) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+  }
+  return (h ^ (h >>> 13)) >>> 0;
 }
 
 /**
@@ -69,31 +86,44 @@ function agrees(parts) {
   return parts.every((p) => (!p.persons || p.persons.includes(modal.person)) && !(p.class && modal.avoid?.includes(p.class)));
 }
 
-/** Every phrase of at most three parts the lexicon's roles allow, each a list of entries. */
-function* shapes(entries) {
-  const byRole = (role) => entries.filter((e) => e.role === role);
-  const ofClass = (classes) => entries.filter((e) => e.class && classes?.includes(e.class));
-  const modals = byRole("modal");
-  const verbs = byRole("verb");
-  for (const v of verbs) {
-    for (const c of ofClass(v.takes)) yield [v, c];
-    for (const m of modals) {
-      if (!v.needs) yield [m, v];
-      for (const c of ofClass(v.takes)) yield [m, v, c];
+/**
+ * Every phrase of at most three parts the lexicon's roles allow that has `self` (the LEGO's entry) as a
+ * part, each a list of entries. A slot of self's role or class holds only self (the phrases without it are
+ * not wanted): a few hundred phrases a LEGO, not every modal × verb × complement of the lexicon.
+ */
+function shapes(entries, self) {
+  const out = [];
+  const allOf = (role) => entries.filter((e) => e.role === role);
+  const byRole = (role) => (self.role === role ? [self] : allOf(role));
+  const byClass = new Map();
+  for (const e of entries) if (e.class) byClass.set(e.class, [...(byClass.get(e.class) ?? []), e]);
+  const allClasses = (classes) => (classes ?? []).flatMap((c) => byClass.get(c) ?? []);
+  const ofClass = (classes) => (self.class ? (classes?.includes(self.class) ? [self] : []) : allClasses(classes));
+  if (self.role === "modal" || self.role === "verb" || self.class) {
+    const modals = byRole("modal");
+    for (const v of byRole("verb")) {
+      for (const c of ofClass(v.takes)) out.push([v, c]);
+      for (const m of modals) {
+        if (!v.needs) out.push([m, v]);
+        for (const c of ofClass(v.takes)) out.push([m, v, c]);
+      }
     }
+    for (const m of modals) for (const o of ofClass(m.takes)) out.push([m, o]);
   }
-  for (const m of modals) for (const o of ofClass(m.takes)) yield [m, o];
-  const clauses = byRole("clause");
-  for (const c of clauses) {
-    if (!c.needs) yield [c];
-    for (const o of ofClass(c.takes)) {
-      yield [c, o];
-      for (const t of ofClass(c.then)) yield [c, o, t];
+  if (self.role === "clause" || self.class) {
+    for (const c of byRole("clause")) {
+      if (!c.needs) out.push([c]);
+      for (const o of allClasses(c.takes)) {
+        out.push([c, o]);
+        for (const t of allClasses(c.then)) out.push([c, o, t]);
+      }
     }
   }
   // "Lo siento pero no entiendo": two statements that need nothing more, joined.
-  const whole = clauses.filter((c) => !c.needs && !c.q);
-  for (const j of byRole("conj")) for (const a of whole) for (const b of whole) if (a !== b) yield [a, j, b];
+  if (self.role !== "conj" && self.role !== "clause") return out;
+  const whole = allOf("clause").filter((c) => !c.needs && !c.q);
+  for (const j of byRole("conj")) for (const a of whole) for (const b of whole) if (a !== b) out.push([a, j, b]);
+  return out;
 }
 
 /**
@@ -106,35 +136,43 @@ export function basketPhrases(item, i, known, entryOf, lexiconEntries) {
   const isFinal = i === legos.length - 1;
   const have = new Set(known ?? []);
   for (const l of legos.slice(0, i + 1)) for (const w of gateWords(l.lego.target)) have.add(w);
-  const usable = (e) => gateWords(e.target).every((w) => have.has(w));
+  const usable = (e) => entryWords(e).every((w) => have.has(w));
 
   const self = entryOf(lego.lego);
   const phrases = [{ known: lego.lego.known, target: lego.lego.target }];
-  const candidates = new Map();
-  const add = (p) => {
-    const key = phraseKey(p.target);
-    if (key !== phraseKey(lego.lego.target) && !candidates.has(key)) candidates.set(key, p);
-  };
+  const seedHash = hash(lego.id);
+  // Candidates as a hash (stable, not the lexicon's order) and a way to write them: only those picked are.
+  const options = [];
   if (self) {
     // Phrases with this LEGO's entry as one of their parts, from entries whose every word is known.
     const entries = lexiconEntries.filter((e) => e === self || (e.target !== self.target && usable(e)));
-    for (const parts of shapes(entries)) if (parts.includes(self) && agrees(parts)) add(render(parts));
+    const entryIndex = new Map(lexiconEntries.map((e, k) => [e, k]));
+    for (const parts of shapes(entries, self)) {
+      if (parts.includes(self) && agrees(parts)) options.push({ h: mixAll(seedHash, parts, entryIndex), make: () => render(parts) });
+    }
   }
   // The seed up to this LEGO, a real fragment of a real sentence (the whole seed for the last LEGO, below).
   if (i > 0 && !isFinal) {
     const span = legos.slice(0, i + 1);
-    add({ known: capitalise(span.map((l) => l.lego.known).join(" ")), target: capitalise(span.map((l) => l.lego.target).join(" ")) });
+    const known = capitalise(span.map((l) => l.lego.known).join(" "));
+    const target = capitalise(span.map((l) => l.lego.target).join(" "));
+    options.push({ h: hash(`${lego.id} ${target}`), make: () => ({ known, target }) });
   }
 
-  // Five to eight of them, chosen by a hash of the phrase (stable, not the lexicon's order), shortest first.
+  // Five to eight of them, in hash order, no two the same (nor the LEGO alone), then shortest first.
   const want = 5 + (hash(lego.id) % 4);
-  const picked = [...candidates.values()]
-    .map((p) => ({ p, h: hash(`${lego.id} ${p.target}`) }))
-    .sort((a, b) => a.h - b.h)
-    .slice(0, want)
-    .sort((a, b) => gateWords(a.p.target).length - gateWords(b.p.target).length || a.h - b.h)
-    .map((x) => x.p);
-  phrases.push(...picked);
+  const seen = new Set([phraseKey(lego.lego.target)]);
+  const picked = [];
+  for (const o of options.sort((a, b) => a.h - b.h)) {
+    if (picked.length === want) break;
+    const p = o.make();
+    const key = phraseKey(p.target);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    picked.push({ p, h: o.h, words: key.split(" ").length });
+  }
+  picked.sort((a, b) => a.words - b.words || a.h - b.h);
+  phrases.push(...picked.map((x) => x.p));
   if (isFinal) {
     const seed = { known: item.seed_pair.known, target: item.seed_pair.target };
     const rest = phrases.filter((p) => phraseKey(p.target) !== phraseKey(seed.target));
