@@ -119,9 +119,9 @@ function shapes(entries, self) {
       }
     }
   }
-  // "Lo siento pero no entiendo": two statements that need nothing more, joined.
+  // "Lo siento pero no entiendo": two statements the lexicon marks as joinable, joined.
   if (self.role !== "conj" && self.role !== "clause") return out;
-  const whole = allOf("clause").filter((c) => !c.needs && !c.q);
+  const whole = allOf("clause").filter((c) => c.joins);
   for (const j of byRole("conj")) for (const a of whole) for (const b of whole) if (a !== b) out.push([a, j, b]);
   return out;
 }
