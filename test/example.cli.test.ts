@@ -48,6 +48,11 @@ describe('the example course (README quick start)', () => {
     const again = await cf('build');
     expect(again.stdout).toContain('0 ran, 9 fresh');
     expect((await cf('status')).stdout).toContain('everything is up to date');
+    // Baskets as a course writer would fill them (the real course has 6.5 phrases a basket), every phrase
+    // passing the GATE below: not the two mechanical windows of each LEGO's seed the agent once wrote.
+    const baskets = Object.values((await readJson<{ baskets: Record<string, { practice_phrases: Array<{ target: string }> }> }>(`${OUT}/lego_baskets.json`)).baskets);
+    const phrases = baskets.flatMap((b) => b.practice_phrases.map((p) => p.target));
+    expect(phrases.length / baskets.length).toBeGreaterThan(5);
     for (const f of ['seed_pairs', 'lego_pairs', 'lego_baskets']) {
       const check = await cf('check', `${OUT}/${f}.json`, '--json');
       expect(check.code, check.stdout).toBe(0);

@@ -3,7 +3,8 @@
 //
 // cf runs it once per batch with CF_PHASE, CF_INPUT_FILE, CF_OUTPUT_FILE, CF_ATTEMPT, ...
 // It reads the batch's input items, answers them from lexicon.json and writes one output
-// item per input item. The prompt (CF_PROMPT_FILE / stdin) is ignored.
+// item per input item. Of the prompt (CF_PROMPT_FILE) it reads only the vocabulary context
+// (lego_baskets: the words taught before each seed); stdin is ignored.
 //
 // Demo knobs (all optional):
 //   CF_DEMO_DELAY_MS  sleep this many milliseconds before answering
@@ -16,6 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { basketPhrases, vocabularyFromPrompt } from "./baskets.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const LEXICON_FILE = join(HERE, "lexicon.json");
@@ -56,17 +58,21 @@ function loadLexicon(file) {
   const raw = JSON.parse(readFileSync(file, "utf8"));
   const byKnown = new Map();
   const byTarget = new Map();
+  const entries = [];
   let maxKnownWords = 1;
   let maxTargetWords = 1;
   for (const [section, list] of Object.entries(raw.sections)) {
     for (const e of list) {
-      const entry = { known: e.known, target: e.target };
+      // role, class, takes, …: what the basket writer may build with the entry (baskets.mjs)
+      const { components: _, ...fields } = e;
+      const entry = { ...fields };
       if (wordCount(e.target) > 1) {
         if (!Array.isArray(e.components) || e.components.length === 0) {
           throw new AgentError(`lexicon: "${e.known}" (${section}) has a multi-word target but no components`);
         }
         entry.components = e.components.map(([known, target]) => ({ known, target }));
       }
+      entries.push(entry);
       const k = keyOf(e.known);
       if (byKnown.has(k)) throw new AgentError(`lexicon: duplicate chunk "${e.known}"`);
       byKnown.set(k, entry);
@@ -76,7 +82,7 @@ function loadLexicon(file) {
       maxTargetWords = Math.max(maxTargetWords, wordCount(e.target));
     }
   }
-  return { name: raw.target_language_name, byKnown, byTarget, maxKnownWords, maxTargetWords };
+  return { name: raw.target_language_name, byKnown, byTarget, entries, maxKnownWords, maxTargetWords };
 }
 
 // ---------------------------------------------------------------- English -> chunks
@@ -201,46 +207,33 @@ function makeLego(seedId, index, chunk) {
   return lego;
 }
 
-/** lego_baskets: {seed_id, seed_pair, legos} -> {seed_id, baskets} */
-function legoBaskets(item) {
+/**
+ * The lexicon entry a LEGO came from, with a role or class for the basket writer: its own ("I want"), else
+ * the first with the same Spanish that has one ("to speak" -> "speak"). Undefined for words not in the lexicon.
+ */
+function entryOf(pair, lex) {
+  const own = lex.byKnown.get(keyOf(pair.known));
+  if (own && (own.role || own.class)) return own;
+  const spanish = normTokens(pair.target).join(" ");
+  return lex.entries.find((e) => (e.role || e.class) && normTokens(e.target).join(" ") === spanish);
+}
+
+/** lego_baskets: {seed_id, seed_pair, legos} -> {seed_id, baskets}; `known`: seed id -> words taught before it. */
+function legoBaskets(item, lex, known) {
   if (typeof item?.seed_id !== "string" || !Array.isArray(item.legos)) {
     throw new AgentError(`${item?.seed_id ?? "?"}: input item needs seed_id and a legos array`);
   }
-  const legos = item.legos;
   const baskets = {};
-  legos.forEach((lego, i) => {
-    const isFinal = i === legos.length - 1;
-    const phrases = practicePhrases(legos, i, isFinal ? item.seed_pair : null);
+  item.legos.forEach((lego, i) => {
+    const phrases = basketPhrases(item, i, known?.get(item.seed_id) ?? null, (pair) => entryOf(pair, lex), lex.entries);
     baskets[lego.id] = {
       lego: { known: lego.lego.known, target: lego.lego.target },
-      is_final_lego: isFinal,
+      is_final_lego: i === item.legos.length - 1,
       practice_phrases: phrases,
       phrase_count: phrases.length,
     };
   });
   return { seed_id: item.seed_id, baskets };
-}
-
-/**
- * Phrases for LEGO i: the LEGO alone, then LEGOs i-1..i, i-2..i, ... 0..i joined.
- * For the final LEGO the last phrase (all LEGOs) is replaced by the full seed sentence.
- * Duplicates (same normalised Spanish) are dropped.
- */
-function practicePhrases(legos, i, seedPairForFinal) {
-  const phrases = [];
-  const seen = new Set();
-  for (let len = 1; len <= i + 1; len += 1) {
-    const span = legos.slice(i + 1 - len, i + 1);
-    const whole = seedPairForFinal && len === legos.length;
-    const phrase = whole
-      ? { known: seedPairForFinal.known, target: seedPairForFinal.target }
-      : { known: span.map((l) => l.lego.known).join(" "), target: span.map((l) => l.lego.target).join(" ") };
-    const key = normTokens(phrase.target).join(" ");
-    if (seen.has(key)) continue;
-    seen.add(key);
-    phrases.push(phrase);
-  }
-  return phrases;
 }
 
 function requireStrings(item, fields) {
@@ -287,8 +280,12 @@ async function main() {
   const failing = items.filter((it) => failIds.has(it?.seed_id)).map((it) => it.seed_id);
   if (failing.length > 0) throw new AgentError(`demo failure (CF_DEMO_FAIL) for ${failing.join(", ")}`, 3);
 
-  const lex = phase === "lego_baskets" ? null : loadLexicon(LEXICON_FILE);
-  let output = items.map((item) => answer(item, lex));
+  const lex = loadLexicon(LEXICON_FILE);
+  // The words taught before each seed, as cf's vocabulary context gives them in the prompt (none: this seed's own).
+  const promptFile = process.env.CF_PROMPT_FILE;
+  const prompt = phase === "lego_baskets" && promptFile ? readFileSync(promptFile, "utf8") : "";
+  const known = vocabularyFromPrompt(prompt, items.map((it) => it?.seed_id));
+  let output = items.map((item) => answer(item, lex, known));
 
   const flakyIds = idSet(process.env.CF_DEMO_FLAKY);
   if (attempt === 1 && flakyIds.size > 0) {
