@@ -29,7 +29,11 @@ export async function initCommand(opts: InitOptions, args: string[], root = pack
   const template = name as TemplateName;
   if (!root) fail({ kind: 'usage', message: "cannot find cf's templates (cf runs from outside its package)", hint: 'reinstall cf' });
   const dir = path.resolve(opts.dir, args[0] ?? '.');
-  const shown = (file: string): string => path.relative(process.cwd(), file) || '.';
+  // Relative to where cf runs when inside it, else absolute (not ../../tmp/x).
+  const shown = (file: string): string => {
+    const rel = path.relative(process.cwd(), file);
+    return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+  };
   const r = await scaffold(root, template, dir, shown);
   if (!r.ok) fail(r.error);
   const where = shown(dir);
