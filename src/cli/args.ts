@@ -107,7 +107,7 @@ const SPECS: { [C in CommandName]: Spec } = {
   init: {
     summary: 'start a project: a working pipeline in DIR (default: here) that cf build builds offline',
     usage: '[options] [DIR]',
-    after: '\nWrites only new files (DIR may be missing or empty): an existing file is an error (exit 2) and nothing is written.',
+    after: '\nWrites only new files (DIR may be missing or empty): an existing file it would write is an error\n(exit 2), and nothing is written.',
     options: () => [new Option('--template <NAME>', 'minimal (default): one phase and a small local agent; course: the three-phase example course')],
     make: (v, dir, args) => ({ command: 'init', opts: { dir, template: str(v.template) }, args }),
   },
@@ -241,7 +241,7 @@ const SPECS: { [C in CommandName]: Spec } = {
   graph: {
     summary: 'the phases and what each reads (seeds, intelligence, schema, deps, context)',
     usage: '[options]',
-    after: '\nmermaid renders on GitHub and in many editors (```mermaid blocks); dot: Graphviz (cf graph --format dot | dot -Tsvg > graph.svg).',
+    after: '\nmermaid renders on GitHub and in many editors (```mermaid blocks); dot is Graphviz\'s\n(cf graph --format dot | dot -Tsvg > graph.svg).',
     options: () => [
       new Option('--format <FORMAT>', 'mermaid (default), dot or json'),
       new Option('--batches', "each phase's batches by state: fresh, stale, waiting, failed (as cf status decides them)"),
