@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { registry } from '../config/registry.js';
+import { Registry } from '../config/registry.js';
 import { pipelineSchema } from '../config/schema.js';
 import { registerSsi } from '../domains/ssi/index.js';
 
@@ -17,6 +17,9 @@ import { registerSsi } from '../domains/ssi/index.js';
 export const PIPELINE_SCHEMA_FILE = 'schema/pipeline.schema.json';
 
 export function pipelineJsonSchema(): Record<string, unknown> {
+  // A registry of its own, as cf's composition root fills it (app/inputs.ts): not the process's, which a
+  // test (or a program embedding cf) may have registered other kinds in.
+  const registry = new Registry();
   registerSsi(registry);
   const generated = z.toJSONSchema(pipelineSchema(registry), { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
   const { $schema, ...rest } = generated;
