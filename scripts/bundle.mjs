@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { writePipelineSchema } from './pipeline-schema.mjs';
 
 /** A hash of every source file: which build of cf runs (src/version.ts CF_BUILD). */
 function sourceHash(dir) {
@@ -35,6 +36,9 @@ const lazyChildProcess = {
   },
 };
 
+// The JSON Schema of pipeline.yaml (schema/pipeline.schema.json) is generated beside the bundle.
+const schema = writePipelineSchema();
+
 await build({
   plugins: [lazyChildProcess],
   entryPoints: { main: 'src/cli/main.ts', spawner: 'src/exec/processes/spawnerChild.ts' },
@@ -60,3 +64,4 @@ await build({
     ].join(' '),
   },
 });
+await schema;

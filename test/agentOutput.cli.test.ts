@@ -105,8 +105,8 @@ phases:
     const r = await p.cf(['build']);
     expect(r.code).toBe(1);
     // The first line of each failure (what reports show) says what went wrong.
-    expect(r.stdout).toContain("    the agent exited with code 1: Error: Cannot find module './lib/model-client'\n");
-    expect(r.stdout).toMatch(/ {4}validator exited with code 1 without printing an error: SyntaxError: .*JSON.* \(at file:\/\/.*check\.mjs:2:\d+\)\n/);
+    expect(r.stderr).toContain("    the agent exited with code 1: Error: Cannot find module './lib/model-client'\n");
+    expect(r.stderr).toMatch(/ {4}validator exited with code 1 without printing an error: SyntaxError: .*JSON.* \(at file:\/\/.*check\.mjs:2:\d+\)\n/);
     // The end of stderr stays with the attempt's errors.
     const errors = await p.read('.cf/runs/pairs/1/attempt-1/errors.txt');
     expect(errors).toContain('code: \'MODULE_NOT_FOUND\'');

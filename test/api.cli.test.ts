@@ -73,7 +73,7 @@ describe.concurrent('kind: anthropic, against a local fake of the API (real SDK 
     const p = await project(t, anthropic(`    base_url: ${url}`), 20);
     const r = await p.cf(['build'], { ANTHROPIC_API_KEY: KEY });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`cannot connect to ${url} (runner model): connection refused; is the server running?`);
+    expect(r.stderr).toContain(`cannot connect to ${url} (runner model): connection refused; is the server running?`);
     expect(r.stdout).toMatch(/cf: FAILED: 0 ran, 0 fresh, 2 failed in \d+ ms/);
   });
 

@@ -100,8 +100,17 @@ describe('the command line: each command takes only its own options', () => {
     expect(error(['help', 'biuld'])).toContain('cf help: unknown command "biuld" (did you mean "build"?)');
   });
 
+  it('init [DIR] --template, graph --format --batches, check FILE --phase: parsed; each has its own help', () => {
+    expect(run(['init', 'demo', '--template', 'course'])).toEqual({ command: 'init', opts: { dir: process.cwd(), template: 'course' }, args: ['demo'] });
+    expect(run(['-C', 'x', 'graph', '--format', 'dot', '--batches'])).toEqual({ command: 'graph', opts: { dir: path.resolve('x'), format: 'dot', batches: true }, args: [] });
+    expect(run(['check', 'out/pairs.json', '--phase', 'pairs'])).toMatchObject({ command: 'check', args: ['out/pairs.json'], check: { phase: 'pairs' } });
+    expect(printed(['help', 'init']).text).toMatch(/^Usage: cf init \[options\] \[DIR\]\n[\s\S]*--template NAME/);
+    expect(printed(['graph', '--help']).text).toMatch(/^Usage: cf graph \[options\]\n[\s\S]*--format FORMAT[\s\S]*--batches/);
+    expect(error(['graph', '-j', '2'])).toBe('cf: error: cf graph takes no -j option (cf build and cf watch do)\n  hint: cf help graph lists its options');
+  });
+
   it("cf's usage names every option some command takes, with the commands that take it", () => {
-    for (const command of ['build', 'watch', 'status', 'explain', 'clean', 'check', 'adopt', 'serve', 'correct', 'corrections']) {
+    for (const command of ['init', 'build', 'watch', 'status', 'explain', 'clean', 'check', 'adopt', 'graph', 'serve', 'correct', 'corrections']) {
       const text = printed(['help', command]).text;
       const options = [...text.slice(text.indexOf('Options:'), text.indexOf('Global Options:')).matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!);
       expect(options.length).toBeGreaterThan(1);

@@ -114,7 +114,8 @@ describe('cf build (through the CLI)', () => {
     const project = await own(t, { seeds: 20, pipeline });
     const r = await project.cf(['build', 'pairs#1'], { FAKE_HANG_IDS: 'S0001' });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('timed out after 1.0 s; its process tree was killed');
+    // A failure: on stderr.
+    expect(r.stderr).toContain('timed out after 1.0 s; its process tree was killed');
     const { agent, grandchild } = JSON.parse(await project.read('.cf/runs/pairs/1/attempt-1/output.json.pids')) as { agent: number; grandchild: number };
     expect(isRunning(agent)).toBe(false);
     expect(isRunning(grandchild)).toBe(false);

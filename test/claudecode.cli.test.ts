@@ -72,7 +72,7 @@ describe('preset: claude-code (a fake claude binary)', () => {
     p = project;
     const bad = await p.cf(['build', 'pairs#1'], { ...env, FAKE_CLAUDE_ERROR: '1' });
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain('I could not do that.');
+    expect(bad.stderr).toContain('I could not do that.');
     await p.cf(['clean']);
     await readFile(p.file('claude.log')).then(() => p!.write('claude.log', ''));
     // One attempt costs $0.0125: a $0.02 budget allows one, then stops.

@@ -288,8 +288,8 @@ describe.concurrent('containment: cf ending while an agent and a validator have 
       expect(r.exitCode).toBe(1);
       // Both had taken every route before their timeout (else this test would prove nothing).
       expect(b.readyFiles.filter((f) => !existsSync(f))).toEqual([]);
-      expect(r.stdout).toContain('the agent timed out after 2.0 s; its process tree was killed');
-      expect(r.stdout).toContain('validator timed out after 2 s');
+      expect(r.stderr).toContain('the agent timed out after 2.0 s; its process tree was killed');
+      expect(r.stderr).toContain('validator timed out after 2 s');
       expect(await survivors(b.agent)).toEqual([]);
       expect(await survivors(b.validator)).toEqual([]);
     } finally {

@@ -58,7 +58,7 @@ describe('cf build with a shared cache', () => {
     await b.editSeed('S0001', 'edited again');
     const warned = await b.cf(['build', '-q'], down);
     expect(warned.code).toBe(0);
-    expect(warned.stdout.match(/warning: the remote cache s3:\/\/course-cache\/cli\/ does not answer: connect ECONNREFUSED [^;]*; building on locally/g)).toHaveLength(1);
+    expect(warned.stderr.match(/warning: the remote cache s3:\/\/course-cache\/cli\/ does not answer: connect ECONNREFUSED [^;]*; building on locally/g)).toHaveLength(1);
     expect(warned.stdout).toContain('cf: done: 2 ran');
 
     const gc = await a.cf(['gc', '--remote', '--older-than', '30d', '-n'], AWS);

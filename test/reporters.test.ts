@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 /** What a reporter prints of these builds' events, each followed by its summary (as cf build prints it). */
-function printed(builds: Built[], make: (out: Sink) => Reporter = (out) => new HumanReporter({ tty: false, quiet: false, verbose: false }, out)): string {
+function printed(builds: Built[], make: (out: Sink) => Reporter = (out) => new HumanReporter({ tty: false, quiet: false, verbose: false }, out, out)): string {
   const out = new Sink();
   const r = make(out);
   for (const b of builds) {
@@ -49,7 +49,7 @@ describe('cf build prints (HumanReporter)', () => {
     bench.knobs = { fail: ['S0030'], onlyPhase: 'pairs' };
     await bench.write('seeds.json', seedsJson(40, (i) => `edited ${i}`));
     const failed = await bench.build(['pairs']);
-    const quiet = printed([failed], (out) => new HumanReporter({ tty: false, quiet: true, verbose: false }, out));
+    const quiet = printed([failed], (out) => new HumanReporter({ tty: false, quiet: true, verbose: false }, out, out));
     expect(quiet).toContain('batch 2/2 of pairs FAILED after 3 attempts:\n    the agent exited with code 1: fake agent: refusing S0030\n');
     expect(quiet).not.toContain('done:');
     expect(quiet).toContain('cf: FAILED: 1 ran, 0 fresh, 1 failed in');

@@ -48,6 +48,6 @@ process.exit(bad.length ? 1 : 0);
     const r = await p.cf(['build']);
     expect(r.code).toBe(1);
     expect(targetsOf(await p.takeRuns())).toEqual(['pairs#1']);
-    expect(r.stdout).toContain('validator exited with code 3 without printing an error');
+    expect(r.stderr).toContain('validator exited with code 3 without printing an error');
   });
 });

@@ -108,7 +108,8 @@ describe('cf status (the Workspace, in memory)', () => {
     expect(s.seeds).toEqual({ file: 'seeds.json', count: 20, batchSize: 20, batches: 1, batching: 'positional' });
     // A failed batch is counted once: failed, not also stale.
     expect(s.phases.find((p) => p.phase === 'legos')).toMatchObject({ batches: 1, fresh: 0, stale: 0, waiting: 0, failed: 1, output: { kind: 'stale', output: 'out/legos.json' } });
-    expect(s.phases.find((p) => p.phase === 'pairs')).toMatchObject({ fresh: 1, stale: 0, failed: 0, output: { kind: 'fresh' } });
+    // A fresh batch is fresh only, not also waiting.
+    expect(s.phases.find((p) => p.phase === 'pairs')).toMatchObject({ fresh: 1, stale: 0, waiting: 0, failed: 0, output: { kind: 'fresh' } });
     expect(s.notFresh.map((x) => x.target)).toEqual(['legos#1']);
     expect(s.failures.map((f) => f.target)).toEqual(['legos#1']);
     await b.editSeed('S0001', 'edited');

@@ -30,6 +30,33 @@ export async function dryRun(ws: Workspace, requests: Request[]): Promise<DryRun
   }
 }
 
+/** A batch's state in one word, as cf status counts it: failed is stale whose last try with these inputs failed. */
+export type BatchState = 'fresh' | 'stale' | 'waiting' | 'failed';
+
+export function stateOf(s: BatchStatus): BatchState {
+  if (s.kind === 'fresh') return 'fresh';
+  if (s.kind === 'stale') return s.failure ? 'failed' : 'stale';
+  return 'waiting';
+}
+
+/** Every batch's state, per phase (pipeline order), read-only: what cf graph --batches colours. */
+export async function batchStates(ws: Workspace): Promise<Map<string, BatchState[]>> {
+  const { graph } = ws.inputs;
+  const store = await ws.openStore(true);
+  try {
+    const analysis = new Analysis(ws.inputs.decider(store));
+    const out = new Map<string, BatchState[]>();
+    for (const phase of graph.phases) {
+      const states: BatchState[] = [];
+      for (const b of graph.batches()) states.push(stateOf(await analysis.batch(phase, b)));
+      out.set(phase.name, states);
+    }
+    return out;
+  } finally {
+    store.close();
+  }
+}
+
 export interface PhaseRow {
   phase: string;
   batches: number;
@@ -68,11 +95,8 @@ export async function status(ws: Workspace): Promise<StatusReport> {
         for (const u of [...(built?.usage ?? []), ...(f?.usage ?? [])]) addUsage(row.usage, u, u.attempt > 1);
         if (f) failures.push(f);
         // Each batch counts once: fresh, failed (with these very inputs), stale (will run), or waiting.
-        if (s.kind === 'fresh') row.fresh++;
+        row[stateOf(s)]++;
         if (s.kind === 'fresh' && s.record.remote) row.remote++;
-        else if (s.kind === 'stale' && s.failure) row.failed++;
-        else if (s.kind === 'stale') row.stale++;
-        else row.waiting++;
         if (s.kind !== 'fresh') notFresh.push(s);
       }
       phases.push(row);

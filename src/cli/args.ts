@@ -12,7 +12,7 @@ import { CF_VERSION } from '../version.js';
  * (`cf watch -n`, `cf status -j 2`: exit 2), not silently accepted. -C, --help and --version are global.
  */
 
-export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GcOptions, GlobalOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions } from './options.js';
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GcOptions, GlobalOptions, GraphOptions, InitOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions } from './options.js';
 import type { CommandName, Invocation, Parsed, ServeSettings } from './options.js';
 import { correctionsOptions, correctOptions, serveOptions, serveSettings, type OptionValues } from './dashboardArgs.js';
 import { BadValue } from './badValue.js';
@@ -28,12 +28,16 @@ export const USAGE = `cf ${CF_VERSION}: a content-addressed build tool for LLM-a
 usage: cf [-C DIR] COMMAND [options] [TARGET...]
 
 commands:
+  init [DIR]            start a project: a pipeline that cf build builds offline, in DIR (default: here)
+                        [--template minimal|course]
   build [TARGET...]     build targets (default: every phase's output); runs only stale batches
   watch [TARGET...]     build, then rebuild what each saved change affects (Ctrl-C to stop)
   status                per phase: batches fresh, stale, failed; merged outputs; recorded failures
   explain TARGET...     why a target is stale or fresh, naming what changed
+  graph                 the phases and what each reads [--format mermaid|dot|json] [--batches]
   clean [TARGET...]     delete merged outputs and forget batch records (default: everything)
-  check FILE            run an SSi rule set on an existing file: per-rule counts and every failure
+  check FILE            check an existing file: --phase NAME as that phase's output (its schema and
+                        validators), or an SSi file by its rule set: per-rule counts and every failure
                         [--as seed_pairs|lego_pairs|lego_baskets] [--rules r1,r2] [--lang spa]
                         [--seeds canonical.json [--target-name NAME]] [--seed-pairs F] [--lego-pairs F]
                         (companion files default to those beside FILE) [--json]
@@ -100,6 +104,13 @@ interface Spec {
 }
 
 const SPECS: { [C in CommandName]: Spec } = {
+  init: {
+    summary: 'start a project: a working pipeline in DIR (default: here) that cf build builds offline',
+    usage: '[options] [DIR]',
+    after: '\nWrites only new files (DIR may be missing or empty): an existing file it would write is an error\n(exit 2), and nothing is written.',
+    options: () => [new Option('--template <NAME>', 'minimal (default): one phase and a small local agent; course: the three-phase example course')],
+    make: (v, dir, args) => ({ command: 'init', opts: { dir, template: str(v.template) }, args }),
+  },
   build: {
     summary: "build targets (default: every phase's output); runs only stale batches",
     usage: '[options] [TARGET...]',
@@ -172,9 +183,11 @@ const SPECS: { [C in CommandName]: Spec } = {
     make: (v, dir, args) => ({ command: 'clean', opts: { dir, dryRun: v.dryRun === true }, args }),
   },
   check: {
-    summary: 'run an SSi rule set on an existing file: per-rule counts and every failure',
+    summary: "check an existing file: as a phase's output (--phase), or an SSi file by its rule set",
     usage: '[options] FILE',
+    after: "\nWith --phase, FILE is read as that phase's merged output and each batch's items go through the phase's\nchecks as a build's answers do: the built-in ones, its schema: and its validate: (nothing is recorded).\nWithout it, FILE is an SSi document (seed_pairs, lego_pairs or lego_baskets) checked by its rule set.",
     options: () => [
+      new Option('--phase <NAME>', "check FILE as this phase's output: its schema and validators"),
       new Option('--as <KIND>', 'the kind of FILE: seed_pairs|lego_pairs|lego_baskets (default: told from its content)'),
       new Option('--rules <r1,r2>', 'only these rules'),
       new Option('--lang <CODE>', "the target language, e.g. spa (default: the file's)"),
@@ -189,6 +202,7 @@ const SPECS: { [C in CommandName]: Spec } = {
       opts: { dir, json: v.json === true },
       args,
       check: {
+        phase: str(v.phase),
         as: str(v.as),
         rules: str(v.rules),
         seeds: str(v.seeds),
@@ -223,6 +237,16 @@ const SPECS: { [C in CommandName]: Spec } = {
     usage: '[options] [PHASE] [--keep ID | --drop ID]',
     options: () => [...correctionsOptions(), jsonDocument()],
     make: (v, dir, args) => ({ command: 'corrections', opts: { dir, json: v.json === true }, args, corrections: { keep: str(v.keep), drop: str(v.drop) } }),
+  },
+  graph: {
+    summary: 'the phases and what each reads (seeds, intelligence, schema, deps, context)',
+    usage: '[options]',
+    after: '\nmermaid renders on GitHub and in many editors (```mermaid blocks); dot is Graphviz\'s\n(cf graph --format dot | dot -Tsvg > graph.svg).',
+    options: () => [
+      new Option('--format <FORMAT>', 'mermaid (default), dot or json'),
+      new Option('--batches', "each phase's batches by state: fresh, stale, waiting, failed (as cf status decides them)"),
+    ],
+    make: (v, dir, args) => ({ command: 'graph', opts: { dir, format: str(v.format), batches: v.batches === true }, args }),
   },
   gc: {
     summary: "delete stored outputs no record refers to; --remote: the shared cache's old objects",

@@ -7,7 +7,7 @@ import { scrubProcessOutput } from './scrubOutput.js';
 
 export const VERSION = CF_VERSION;
 
-export type { AdoptOptions, BuildOptions, CheckCommandOptions, CleanOptions, ExplainOptions, GlobalOptions, StatusOptions, WatchOptions } from './options.js';
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CleanOptions, ExplainOptions, GlobalOptions, GraphOptions, InitOptions, StatusOptions, WatchOptions } from './options.js';
 
 /** The answer of the no-op fast path: the same summary a full no-op build prints. */
 function reportNoop(opts: BuildOptions, fresh: string[], ms: number): number {
@@ -70,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/correct.js')).correctionsCommand(run.opts, run.args, run.corrections);
       case 'gc':
         return await (await import('./commands/gc.js')).gcCommand(run.opts, run.args);
+      case 'init':
+        return await (await import('./commands/init.js')).initCommand(run.opts, run.args);
+      case 'graph':
+        return await (await import('./commands/graph.js')).graphCommand(run.opts, run.args);
       default:
         return unreachable(run);
     }

@@ -50,6 +50,8 @@ export type CleanOptions = Pick<GlobalOptions, 'dir' | 'dryRun'>;
 export type CheckCommandOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 /** `cf check`'s own options: the document kind and the files it is checked against. */
 export interface CheckOptions {
+  /** --phase NAME: check FILE as that phase's output (its schema and validators), in this pipeline. */
+  phase?: string;
   as?: string;
   rules?: string;
   seeds?: string;
@@ -60,6 +62,10 @@ export interface CheckOptions {
 }
 
 export type AdoptOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+/** `cf init [DIR]`: which template (undefined: minimal). */
+export type InitOptions = Pick<GlobalOptions, 'dir'> & { template: string | undefined };
+/** `cf graph`: the format (undefined: mermaid) and whether each batch's state is shown. */
+export type GraphOptions = Pick<GlobalOptions, 'dir'> & { format: string | undefined; batches: boolean };
 
 /** A command to run, with its options and its positional arguments (each command checks their number). */
 export type Invocation =
@@ -73,7 +79,9 @@ export type Invocation =
   | { command: 'serve'; opts: ServeOptions; args: string[] }
   | { command: 'correct'; opts: CorrectOptions; args: string[]; correct: CorrectValues }
   | { command: 'corrections'; opts: CorrectOptions; args: string[]; corrections: CorrectionsValues }
-  | { command: 'gc'; opts: GcOptions; args: string[] };
+  | { command: 'gc'; opts: GcOptions; args: string[] }
+  | { command: 'init'; opts: InitOptions; args: string[] }
+  | { command: 'graph'; opts: GraphOptions; args: string[] };
 
 export type CommandName = Invocation['command'];
 

@@ -8,6 +8,8 @@ import { emptyTotals, formatTotals, formatUsd, reported } from '../exec/runners/
 import { count } from '../util/plural.js';
 import { unreachable } from '../util/result.js';
 import { formatUserError } from '../util/errors.js';
+import { painter, type Paint } from './colour.js';
+import { formatLeft, PhaseEta } from './eta.js';
 
 /** Where a reporter writes: stdout (a test passes a sink of its own). */
 export type ReportSink = Pick<NodeJS.WriteStream, 'write'> & { columns?: number };
@@ -55,7 +57,10 @@ interface Running {
 
 /**
  * Progress as people read it: "batch 3/34 of lego_pairs done: 20 items, 12.3 s". On a terminal a status
- * line below the log shows what is running now; in logs and CI only the plain lines are written.
+ * line below the log shows what is running now and the time left of each phase running; in logs and CI
+ * only the plain lines are written. Failures and warnings (a batch failed, an attempt rejected, a batch
+ * skipped or not built, the shared cache not answering) go to stderr, the rest to stdout; each in colour
+ * where its stream takes it (colour.ts decides).
  */
 export class HumanReporter implements Reporter {
   /** What holds a slot now (never more than -j), by target or run label. */
@@ -69,11 +74,20 @@ export class HumanReporter implements Reporter {
   private finished = 0;
   private timer: NodeJS.Timeout | undefined;
   private live: ((text: string) => void) & { clear(): void; done(): void } | undefined;
+  private readonly eta = new PhaseEta();
+  /** Paint for stdout's lines, and for stderr's. */
+  private readonly paint: Paint;
+  private readonly paintErr: Paint;
 
   constructor(
-    private readonly opts: { tty: boolean; quiet: boolean; verbose: boolean },
+    private readonly opts: { tty: boolean; quiet: boolean; verbose: boolean; colour?: { out: boolean; err: boolean } },
     private readonly out: ReportSink = process.stdout,
-  ) {}
+    /** Where failures and warnings go (a test may pass `out` again, to read them in order). */
+    private readonly err: ReportSink = process.stderr,
+  ) {
+    this.paint = painter(opts.colour?.out ?? false);
+    this.paintErr = painter(opts.colour?.err ?? false);
+  }
 
   async start(): Promise<void> {
     if (!this.opts.tty || this.opts.quiet) return;
@@ -83,31 +97,41 @@ export class HumanReporter implements Reporter {
     this.timer.unref();
   }
 
-  private print(line: string): void {
+  private print(line: string, to: ReportSink = this.out): void {
     if (this.live) {
       this.live.clear();
-      this.out.write(`${line}\n`);
+      to.write(`${line}\n`);
       this.render();
     } else {
-      this.out.write(`${line}\n`);
+      to.write(`${line}\n`);
     }
+  }
+
+  /** A failure or a warning: on stderr. */
+  private warn(line: string): void {
+    this.print(line, this.err);
   }
 
   private render(): void {
     if (!this.live) return;
-    if (this.running.size === 0) {
-      this.live('');
-      return;
-    }
-    const now = Date.now();
+    this.live(this.statusLine(Date.now()));
+  }
+
+  /**
+   * The live line: progress, the time left of each phase running (first: a long line is cut at the
+   * terminal's width), then what runs now. Empty when nothing runs.
+   */
+  statusLine(now: number): string {
+    if (this.running.size === 0) return '';
     const width = this.out.columns || 80;
     const parts = [...this.running.values()].map((r) => {
       const a = this.attempts.get(r.label);
       const notes = [...(r.what === 'validator' ? ['validating'] : []), ...(a && a.attempt > 1 ? [`attempt ${a.attempt}/${a.of}`] : [])];
       return `${r.label} ${formatDuration(now - r.since)}${notes.length ? ` (${notes.join(', ')})` : ''}`;
     });
-    const line = `[${this.finished}/${this.total}] running ${parts.join(', ')}`;
-    this.live(line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line);
+    const left = [...this.eta.estimates(now)].map(([phase, ms]) => `${phase} ${formatLeft(ms)}`);
+    const line = `[${this.finished}/${this.total}]${left.length ? ` ${left.join(', ')} ·` : ''} running ${parts.join(', ')}`;
+    return line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line;
   }
 
   note(text: string): void {
@@ -115,7 +139,10 @@ export class HumanReporter implements Reporter {
   }
 
   event(e: BuildEvent): void {
+    this.eta.event(e, Date.now());
     const q = this.opts.quiet;
+    const p = this.paint;
+    const pe = this.paintErr;
     const label = (phase: string, batch: number, count: number): string => `batch ${batch}/${count} of ${phase}`;
     switch (e.event) {
       case 'waiting':
@@ -149,7 +176,7 @@ export class HumanReporter implements Reporter {
         if (!q) {
           // Attempt 0: cached items (items: independent) rejected together; they are made again.
           const rejected = e.attempt > 1 ? `attempt ${e.attempt - 1} rejected` : 'cached items rejected';
-          this.print(`${label(e.phase, e.batch, e.batchCount)}: ${rejected}, retrying (${e.attempt}/${e.of}):\n${formatErrors(e.errors)}`);
+          this.warn(`${label(e.phase, e.batch, e.batchCount)}: ${pe('yellow', `${rejected}, retrying`)} (${e.attempt}/${e.of}):\n${formatErrors(e.errors)}`);
         }
         break;
       case 'ran':
@@ -158,44 +185,44 @@ export class HumanReporter implements Reporter {
           const attempts = e.attempts > 1 ? `, ${e.attempts} attempts` : '';
           const cached = e.regenerated !== undefined ? ` (${e.regenerated} regenerated, ${e.items - e.regenerated} cached)` : '';
           const warnings = e.warnings ? `, ${e.warnings} warning${e.warnings === 1 ? '' : 's'} (cf explain ${e.target})` : '';
-          this.print(`${label(e.phase, e.batch, e.batchCount)} done: ${count(e.items, 'item')}${cached}, ${formatDuration(e.ms)}${attempts}${warnings}`);
+          this.print(`${label(e.phase, e.batch, e.batchCount)} ${p('green', 'done')}: ${count(e.items, 'item')}${cached}, ${formatDuration(e.ms)}${attempts}${warnings}`);
         }
         break;
       case 'failed':
         this.finished++;
-        this.print(
-          `${label(e.phase, e.batch, e.batchCount)} FAILED${e.attempts ? ` after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}` : ''}:\n${formatErrors(
+        this.warn(
+          `${label(e.phase, e.batch, e.batchCount)} ${pe(['red', 'bold'], 'FAILED')}${e.attempts ? ` after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}` : ''}:\n${formatErrors(
             e.errors.filter((x) => x.attempt === e.attempts),
           )}`,
         );
         break;
       case 'skipped':
         this.finished++;
-        if (!q) this.print(`${e.target} skipped: ${formatSkip(e.why)}`);
+        if (!q) this.warn(`${e.target} ${pe('yellow', 'skipped')}: ${formatSkip(e.why)}`);
         break;
       case 'cancelled':
         if (e.because) {
           this.notBuilt++;
-          this.print(`${e.target} not built: ${e.because}`);
+          this.warn(`${e.target} ${pe('yellow', 'not built')}: ${e.because}`);
         }
         break;
       case 'stopped':
         if (!this.budgetNoted) {
           this.budgetNoted = true;
-          this.print(`cf: ${formatBudgetStop(e.budget)}; starting no more runs`);
+          this.warn(`cf: ${formatBudgetStop(e.budget)}; starting no more runs`);
         }
         break;
       case 'changed':
         this.print(`${e.files.length ? e.files.join(', ') : 'an input'} changed`);
         break;
       case 'error':
-        this.print(formatErrorEvent(e));
+        this.warn(formatErrorEvent(e));
         break;
       case 'edit-taken':
         this.print(`took the hand edit of ${e.output} as corrections${e.corrections ? ` (${e.corrections})` : ''}: ${e.targets.join(', ')} now show the edited items`);
         break;
       case 'edit-rejected':
-        this.print(
+        this.warn(
           e.target
             ? `did not take the hand edit of ${e.output} for ${e.target}:\n${formatErrors(e.errors)}`
             : `did not take the hand edit of ${e.output}: ${e.reason}`,
@@ -208,22 +235,22 @@ export class HumanReporter implements Reporter {
         if (this.opts.verbose) this.print(`${e.output} is up to date`);
         break;
       case 'merge-skipped':
-        this.print(`not writing ${e.output}: ${formatMergeSkip(e.why)}`);
+        this.warn(`${pe('yellow', 'not writing')} ${e.output}: ${formatMergeSkip(e.why)}`);
         break;
       case 'attempt-done':
         break;
       case 'remote-unavailable':
       case 'remote-damaged':
         // A warning: printed even when quiet.
-        this.print(`cf: ${formatRemote(e)}`);
+        this.warn(`cf: ${formatRemote(e)}`);
         break;
       case 'remote-published':
         if (!q) this.print(formatRemote(e));
         break;
       case 'leftovers':
         // A warning about the directory, not the build's progress: on stderr.
-        if (e.killed) process.stderr.write(`cf: stopped ${e.killed} process${e.killed === 1 ? '' : 'es'} left running by the cf that died holding this directory's lock (pid ${e.pid}, cf ${e.command})\n`);
-        if (e.left.length) process.stderr.write(`cf: warning: processes left running by the cf that died holding this directory's lock (pid ${e.pid}, cf ${e.command}) do not die: pid ${e.left.join(', ')}\n`);
+        if (e.killed) this.err.write(`cf: stopped ${e.killed} process${e.killed === 1 ? '' : 'es'} left running by the cf that died holding this directory's lock (pid ${e.pid}, cf ${e.command})\n`);
+        if (e.left.length) this.err.write(`cf: warning: processes left running by the cf that died holding this directory's lock (pid ${e.pid}, cf ${e.command}) do not die: pid ${e.left.join(', ')}\n`);
         break;
       case 'summary': {
         this.running.clear();
@@ -234,7 +261,7 @@ export class HumanReporter implements Reporter {
         if (this.notBuilt) parts.push(`${this.notBuilt} not built (input changed)`);
         if (e.stopped.length) parts.push(`${e.stopped.length} not started (budget)`);
         const incomplete = !e.failed.length && !e.skipped.length && !e.stopped.length;
-        const head = e.exitCode === 130 ? 'cf: interrupted' : e.ok ? 'cf: done' : incomplete ? 'cf: not done' : 'cf: FAILED';
+        const head = e.exitCode === 130 ? p('yellow', 'cf: interrupted') : e.ok ? p('green', 'cf: done') : incomplete ? p('yellow', 'cf: not done') : p(['red', 'bold'], 'cf: FAILED');
         this.print(`${head}: ${parts.join(', ')} in ${formatDuration(e.ms)}`);
         for (const [phase, t] of Object.entries(e.usage)) if (reported(t)) this.print(`  ${phase}: ${formatTotals(t)}`);
         const phases = Object.values(e.usage).filter(reported);

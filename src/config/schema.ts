@@ -60,8 +60,8 @@ const modelKeys = {
 };
 const runnerSchema = (kinds: string[], documentKind: z.ZodType<string>) => z.strictObject({
   // Any name: an unknown one is refused with a did-you-mean among the registered kinds (runnerConfig.ts).
-  kind: z.string({ error: `expected a runner kind: ${kinds.join(', ')}` }).min(1, { error: `expected a runner kind: ${kinds.join(', ')}` }).optional(),
-  command: commandSchema.optional(),
+  kind: z.string({ error: `expected a runner kind: ${kinds.join(', ')}` }).min(1, { error: `expected a runner kind: ${kinds.join(', ')}` }).describe(`how the agent runs (default command): ${kinds.join(', ')}`).optional(),
+  command: commandSchema.describe('the agent: argv without a shell ([node, agent.js]) or a string run by /bin/sh').optional(),
   preset: z.enum(['claude-code'], { error: 'expected a preset: claude-code' }).optional(),
   args: z.array(z.string()).optional(),
   cwd: z.enum(['pipeline', 'run']).optional(),
@@ -78,9 +78,9 @@ const runnerSchema = (kinds: string[], documentKind: z.ZodType<string>) => z.str
   poll_interval: durationSchema.optional(),
   max_retries: z.number().int().min(0).max(20).optional(),
   limits: limitsSchema.optional(),
-  timeout: durationSchema.optional(),
-  env: z.record(z.string(), z.string()).optional(),
-  deps: pathList.optional(),
+  timeout: durationSchema.describe('per attempt (default 30m): ms, s, m, h').optional(),
+  env: z.record(z.string(), z.string()).describe("extra environment (not for secrets: keys come from cf's environment)").optional(),
+  deps: pathList.describe('files the agent reads: part of every key using this runner').optional(),
   /** A registered kind's own settings, as its kind reads them (plugins.ts, RunnerPlugin). */
   options: z.record(z.string(), z.unknown()).optional(),
 });
@@ -146,20 +146,20 @@ const phaseSchema = (r: SchemaKinds) => z.strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
     message: 'a phase name is letters, digits, "_", "-" or "." and starts with a letter or "_"',
   }),
-  from: z.string().min(1).optional(),
-  intelligence: z.string().min(1),
-  runner: z.string().min(1),
-  output: z.string().min(1),
-  attempts: z.number().int().min(1).max(50).optional(),
-  validate: validateSchema(r).optional(),
-  validate_timeout: durationSchema.optional(),
-  max_output: sizeSchema.optional(),
-  merge: mergeSchema(r).optional(),
-  deps: pathList.optional(),
+  from: z.string().min(1).describe('"seeds" or an earlier phase (default: the previous phase)').optional(),
+  intelligence: z.string().min(1).describe("the prompt document the phase's agent follows"),
+  runner: z.string().min(1).describe('a runner named under runners:'),
+  output: z.string().min(1).describe("the merged output (also a target name)"),
+  attempts: z.number().int().min(1).max(50).describe('agent runs per batch before it fails (default 3)').optional(),
+  validate: validateSchema(r).describe("after the built-in checks: a command, a rule set (ssi:KIND), or {rules, command, …}").optional(),
+  validate_timeout: durationSchema.describe('default 5m').optional(),
+  max_output: sizeSchema.describe('default 20MB; a larger answer is an invalid output').optional(),
+  merge: mergeSchema(r).describe('how the batches merge into the output (default json: one array)').optional(),
+  deps: pathList.describe("other files this phase's batches depend on").optional(),
   description: z.string().optional(),
-  items: z.enum(['batch', 'independent']).optional(),
-  context: contextSchema(r.contextNames()).optional(),
-  schema: itemSchemaSchema.optional(),
+  items: z.enum(['batch', 'independent']).describe('independent: each item cached on its own (default batch)').optional(),
+  context: contextSchema(r.contextNames()).describe('what an earlier phase tells each item (e.g. {vocabulary: PHASE})').optional(),
+  schema: itemSchemaSchema.describe('the JSON Schema of ONE output item: a file (.json or YAML), inline, or a kind (ssi:KIND)').optional(),
   ...modelKeys,
 });
 
@@ -183,16 +183,16 @@ const cacheSchema = z.strictObject({
 function buildSchema(r: SchemaKinds) {
   const documentKinds = r.documentNames();
   return z.strictObject({
-    seeds: z.string().min(1),
-    id: z.string().min(1).optional(),
-    batch_size: z.number().int().min(1).max(100_000).optional(),
-    batching: z.enum(['positional', 'stable']).optional(),
-    jobs: z.number().int().min(1).max(256).optional(),
-    course: courseSchema.optional(),
-    prices: z.record(z.string(), priceSchema).optional(),
-    cache: cacheSchema.optional(),
-    runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(r.runnerKindRefs(), oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))),
-    phases: z.array(phaseSchema(r)).min(1, { message: 'at least one phase is needed' }),
+    seeds: z.string().min(1).describe('a JSON array of objects, a .jsonl file, or a .txt file (one seed a line)'),
+    id: z.string().min(1).describe('the field naming an item (default "id"); .txt seeds are numbered S0001, S0002, …').optional(),
+    batch_size: z.number().int().min(1).max(100_000).describe('seeds per batch (default 20)').optional(),
+    batching: z.enum(['positional', 'stable']).describe('stable: a seed inserted or deleted changes its own batch only (default positional)').optional(),
+    jobs: z.number().int().min(1).max(256).describe('agent and validator processes at once (default 4; -j N)').optional(),
+    course: courseSchema.describe('a language course (the ssi domain)').optional(),
+    prices: z.record(z.string(), priceSchema).describe('USD per million tokens, per model').optional(),
+    cache: cacheSchema.describe('a shared cache of built batches (s3://BUCKET/PREFIX or a directory)').optional(),
+    runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(r.runnerKindRefs(), oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))).describe('ways to run an agent, by name'),
+    phases: z.array(phaseSchema(r)).min(1, { message: 'at least one phase is needed' }).describe('in order; each reads seeds or an earlier phase'),
   });
 }
 

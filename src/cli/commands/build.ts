@@ -16,13 +16,14 @@ import { noteUncontained } from '../../exec/processes/processes.js';
 import { onInterrupt } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
+import { colourEnabled } from '../colour.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { openWorkspace, requireTargets } from '../workspace.js';
 import { startDashboard, type Dashboard } from '../dashboard.js';
 
 export async function makeReporter(opts: Pick<GlobalOptions, 'json' | 'quiet' | 'verbose'>): Promise<Reporter> {
   if (opts.json) return new JsonReporter();
-  const r = new HumanReporter({ tty: Boolean(process.stdout.isTTY) && !process.env.CI, quiet: opts.quiet, verbose: opts.verbose });
+  const r = new HumanReporter({ tty: Boolean(process.stdout.isTTY) && !process.env.CI, quiet: opts.quiet, verbose: opts.verbose, colour: { out: colourEnabled(process.stdout), err: colourEnabled(process.stderr) } });
   await r.start();
   return r;
 }

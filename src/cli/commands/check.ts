@@ -51,9 +51,10 @@ function languageOf(doc: unknown, lang: string | undefined): string {
   return m ? m[1]! : 'und';
 }
 
-/** `cf check FILE`: runs an SSi rule set on an existing file and reports per-rule counts and every failure. */
+/** `cf check FILE`: runs an SSi rule set on an existing file and reports per-rule counts and every failure (--phase: checkPhase.ts). */
 export async function checkCommand(opts: CheckCommandOptions, args: string[], o: CheckOptions): Promise<number> {
-  if (args.length !== 1) fail({ kind: 'usage', message: 'cf check takes one FILE', hint: 'cf check lego_pairs.json [--as lego_pairs] [--json]' });
+  if (args.length !== 1) fail({ kind: 'usage', message: 'cf check takes one FILE', hint: 'cf check out/pairs.json --phase pairs, or cf check lego_pairs.json [--as lego_pairs] [--json]' });
+  if (o.phase !== undefined) return (await import('./checkPhase.js')).checkPhaseCommand(opts, args[0]!, o);
   await initHashing();
   const file = path.resolve(opts.dir, args[0]!);
   const doc = await readJson(file, 'file');
@@ -63,7 +64,7 @@ export async function checkCommand(opts: CheckCommandOptions, args: string[], o:
     kind = o.as as SsiKind;
   } else {
     const k = detectKind(doc);
-    if (!k) fail({ kind: 'usage', message: `${args[0]}: cannot tell what kind of file this is`, hint: `name it: --as ${SSI_KINDS.join(' | ')}` });
+    if (!k) fail({ kind: 'usage', message: `${args[0]}: not an SSi file (${SSI_KINDS.join(', ')}) cf can tell from its content`, hint: `a phase's output: cf check ${args[0]} --phase NAME; an SSi file: --as ${SSI_KINDS.join(' | ')}` });
     kind = k;
   }
   // Malformed items are reported under "shape" and left out; the rest are checked.

@@ -6,6 +6,7 @@ import { fail } from '../../util/errors.js';
 import { count } from '../../util/plural.js';
 import { describeStatus } from '../format/statuses.js';
 import type { StatusOptions } from '../options.js';
+import { colourEnabled, painter, plain, type Paint } from '../colour.js';
 import { formatErrors } from '../reporters.js';
 import { openWorkspace } from '../workspace.js';
 
@@ -16,7 +17,7 @@ export async function statusCommand(opts: StatusOptions, args: string[]): Promis
   const ws = await openWorkspace(opts.dir);
   const report = await status(ws);
   const corrections = await correctionStates(ws);
-  process.stdout.write(`${opts.json ? JSON.stringify({ ...toJson(report), corrections }) : [...toLines(report), ...correctionLines(corrections)].join('\n')}\n`);
+  process.stdout.write(`${opts.json ? JSON.stringify({ ...toJson(report), corrections }) : [...toLines(report, painter(colourEnabled(process.stdout))), ...correctionLines(corrections)].join('\n')}\n`);
   return 0;
 }
 
@@ -44,7 +45,7 @@ function toJson(r: StatusReport): object {
   };
 }
 
-function toLines(r: StatusReport): string[] {
+function toLines(r: StatusReport, paint: Paint = plain): string[] {
   const out: string[] = [];
   const s = r.seeds;
   out.push(`seeds: ${s.file}: ${count(s.count, 'seed')} in ${count(s.batches, 'batch', 'batches')} of ${s.batching === 'stable' ? 'about ' : ''}${s.batchSize}`);
@@ -53,7 +54,7 @@ function toLines(r: StatusReport): string[] {
   out.push(`${'phase'.padEnd(w)}  fresh     stale  waiting  failed  output`);
   for (const p of r.phases) {
     const o = p.output;
-    const outState = o.kind === 'fresh' ? 'up to date' : `out of date: ${o.reason}`;
+    const outState = o.kind === 'fresh' ? paint('green', 'up to date') : paint('yellow', `out of date: ${o.reason}`);
     out.push(`${p.phase.padEnd(w)}  ${`${p.fresh}/${p.batches}`.padEnd(8)}  ${String(p.stale).padEnd(5)}  ${String(p.waiting).padEnd(7)}  ${String(p.failed).padEnd(6)}  ${o.output} (${outState})`);
   }
   const remote = r.phases.filter((p) => p.remote);
@@ -69,7 +70,7 @@ function toLines(r: StatusReport): string[] {
     if (r.notFresh.length > LIST_MAX) out.push(`  … and ${r.notFresh.length - LIST_MAX} more (cf build --dry-run lists them all)`);
   }
   if (r.failures.length) {
-    out.push('', 'failures recorded:');
+    out.push('', paint(['red', 'bold'], 'failures recorded:'));
     for (const f of r.failures) {
       out.push(`  ${f.target}: ${f.stopped ? `stopped by --max-cost after ${count(f.attempts, 'attempt')}` : `failed after ${count(f.attempts, 'attempt')}`} at ${f.at}`);
       for (let a = 1; a <= f.attempts; a++) {
@@ -78,6 +79,6 @@ function toLines(r: StatusReport): string[] {
       }
     }
   }
-  if (!r.notFresh.length && r.phases.every((p) => p.output.kind === 'fresh')) out.push('', 'everything is up to date');
+  if (!r.notFresh.length && r.phases.every((p) => p.output.kind === 'fresh')) out.push('', paint('green', 'everything is up to date'));
   return out;
 }

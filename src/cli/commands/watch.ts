@@ -22,6 +22,7 @@ import type { Result } from '../../util/result.js';
 import { onInterrupt } from '../interrupt.js';
 import type { WatchOptions } from '../options.js';
 import { OwnWrites } from '../ownWrites.js';
+import { colourEnabled } from '../colour.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { WatchedFiles } from '../watchFiles.js';
 import { WatchReporter } from '../watchReporter.js';
@@ -67,7 +68,7 @@ export async function watchCommand(opts: WatchOptions, names: string[]): Promise
   const reporter: Reporter = opts.json
     ? new JsonReporter()
     : opts.verbose
-      ? new HumanReporter({ tty: false, quiet: false, verbose: true })
+      ? new HumanReporter({ tty: false, quiet: false, verbose: true, colour: { out: colourEnabled(process.stdout), err: colourEnabled(process.stderr) } })
       : new WatchReporter();
   // The session's events: one stream, stamped (a rebuild's follow the one before's), the reporter a subscriber.
   const bus = new EventBus();
