@@ -34,6 +34,7 @@ describe('cf graph', () => {
       { kind: 'intelligence', from: 'vfs/intelligence/lego_baskets.md', fromKind: 'file' },
       { kind: 'runner', from: 'vfs/agent/scripted-agent.mjs', fromKind: 'file', label: 'scripted' },
       { kind: 'runner', from: 'vfs/agent/lexicon.json', fromKind: 'file', label: 'scripted' },
+      { kind: 'runner', from: 'vfs/agent/baskets.mjs', fromKind: 'file', label: 'scripted' },
       { kind: 'validator', from: 'vfs/agent/validate.mjs', fromKind: 'file' },
     ]);
     const text = mermaid(m);
