@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { endpointError, parseRemoteLocation } from './cacheConfig.js';
+import { parseQueueUrl } from './queueConfig.js';
 
 /*
  * The shape of pipeline.yaml, as zod schemas: what each key may hold, with the kinds a registry knows
@@ -191,6 +192,14 @@ function buildSchema(r: SchemaKinds) {
     course: courseSchema.optional(),
     prices: z.record(z.string(), priceSchema).optional(),
     cache: cacheSchema.optional(),
+    /** `queue:`: the Redis server of `cf build --queue` and `cf worker` (queueConfig.ts). */
+    queue: z
+      .string()
+      .superRefine((v, ctx) => {
+        const q = parseQueueUrl(v);
+        if (!q.ok) ctx.addIssue({ code: 'custom', message: q.error });
+      })
+      .optional(),
     runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(r.runnerKindRefs(), oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))),
     phases: z.array(phaseSchema(r)).min(1, { message: 'at least one phase is needed' }),
   });
