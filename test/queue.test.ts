@@ -10,7 +10,6 @@ import { backendBlobs, type OutputBlobs } from '../src/exec/queue/outputBlobs.js
 import type { QueueWorker, WorkerLog } from '../src/exec/queue/worker.js';
 import { DirectoryBackend } from '../src/store/remote/directory.js';
 import { FakeAgent, echoAgent } from './helpers/fakeAgent.js';
-import { seedsJson } from './helpers/project.js';
 import { RedisServer } from './helpers/redis.js';
 import { Bench } from './helpers/workspace.js';
 

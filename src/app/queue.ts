@@ -90,11 +90,6 @@ export async function openCoordinator(
   };
 }
 
-/** The Workspace seam that sends a build's jobs to the queue. */
-export function queueSeam(executor: BatchExecutor): (inputs: Inputs, o: { jobs: number }) => { executor: BatchExecutor; unstaged(): boolean } {
-  return () => ({ executor, unstaged: () => false });
-}
-
 /**
  * A worker on this checkout: its runners and validators, -j at once, its run directories under
  * .cf/worker-runs/ (a cf build in the same checkout keeps .cf/runs/ to itself).
@@ -112,7 +107,8 @@ export async function openWorker(
     concurrency: o.jobs,
     executor: o.executor ?? localExecutor(inputs, { jobs: o.jobs }).executor,
     parts: (phase) => checkoutParts(inputs, phase),
-    runDir: (rel) => rel && path.join(runs, 'worker-runs', path.relative(path.join('.cf', 'runs'), rel)),
+    // The coordinator's .cf/runs/PHASE/BATCH[/…] as .cf/worker-runs/PHASE/BATCH[/…] here (a coordinator that keeps no files still gets them here).
+    runDir: (spec) => path.join(runs, 'worker-runs', spec.runDir ? path.relative(path.join('.cf', 'runs'), spec.runDir) : path.join(spec.phase, String(spec.batch))),
     blobs: shared?.blobs ?? null,
     log: o.log,
     ...(o.lockMs !== undefined ? { lockMs: o.lockMs } : {}),

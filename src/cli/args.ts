@@ -12,12 +12,13 @@ import { CF_VERSION } from '../version.js';
  * (`cf watch -n`, `cf status -j 2`: exit 2), not silently accepted. -C, --help and --version are global.
  */
 
-export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GcOptions, GlobalOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions } from './options.js';
+export type { AdoptOptions, BuildOptions, CheckCommandOptions, CheckOptions, CleanOptions, CommandName, CorrectOptions, CorrectValues, CorrectionsValues, ExplainOptions, GcOptions, GlobalOptions, Invocation, Parsed, ServeOptions, ServeSettings, StatusOptions, WatchOptions, WorkerOptions } from './options.js';
 import type { CommandName, Invocation, Parsed, ServeSettings } from './options.js';
 import { correctionsOptions, correctOptions, serveOptions, serveSettings, type OptionValues } from './dashboardArgs.js';
 import { BadValue } from './badValue.js';
 import { GC_AFTER, gcOf, gcOptions, remoteCache, remoteCacheOf } from './cacheArgs.js';
 import { flagsOf, unknownCommand, unknownOption, type Cli } from './argErrors.js';
+import { queueOf, queueOptions, WORKER_AFTER } from './queueArgs.js';
 
 const TARGETS_HELP = `
 targets: an output path (out/pairs.json), its file name when unambiguous (pairs.json),
@@ -43,6 +44,7 @@ commands:
   corrections [PHASE]   list corrections; [--keep ID] re-bases one on the item generated now, [--drop ID]
   gc                    delete stored outputs no record refers to; --remote --older-than 30d: the
                         shared cache's objects not written for 30 days
+  worker --queue URL    run the stale batches a cf build --queue enqueues, in this checkout [-j N]
   help COMMAND          a command's options (also: cf COMMAND --help)
 ${TARGETS_HELP}
 
@@ -63,6 +65,8 @@ options (each command takes only its own; cf help COMMAND lists them):
   --remote-cache URL    build, watch, gc: the shared cache for this run (s3://BUCKET/PREFIX or a
                         directory), instead of pipeline.yaml's cache: (also CF_REMOTE_CACHE=URL)
   --no-remote-cache     build, watch: no shared cache for this run (also CF_REMOTE_CACHE=off)
+  --queue URL           build, worker, status: the Redis of cf worker processes on other machines
+                        (redis://HOST:PORT; also queue: in pipeline.yaml, CF_QUEUE); --no-queue: none
   -h, --help            this help
   --version             print the version
 
@@ -114,6 +118,7 @@ const SPECS: { [C in CommandName]: Spec } = {
       allowEmptySeeds(),
       ...serveOptions('serve the dashboard while it builds, and after, until Ctrl-C'),
       ...remoteCache(),
+      ...queueOptions('enqueue the stale batches for cf worker processes (-j: jobs in the queue at once, default 64)'),
     ],
     make: (v, dir, args) => ({
       command: 'build',
@@ -128,6 +133,7 @@ const SPECS: { [C in CommandName]: Spec } = {
         allowEmptySeeds: v.allowEmptySeeds === true,
         serve: serveOf(v),
         ...remoteCacheOf(v),
+        ...queueOf(v),
       },
       args,
     }),
@@ -154,8 +160,8 @@ const SPECS: { [C in CommandName]: Spec } = {
   status: {
     summary: 'per phase: batches fresh, stale, failed; merged outputs; recorded failures',
     usage: '[options]',
-    options: () => [jsonDocument()],
-    make: (v, dir, args) => ({ command: 'status', opts: { dir, json: v.json === true }, args }),
+    options: () => [jsonDocument(), ...queueOptions("also what the queue's workers run now", false)],
+    make: (v, dir, args) => ({ command: 'status', opts: { dir, json: v.json === true, ...queueOf(v) }, args }),
   },
   explain: {
     summary: 'why a target is stale or fresh, naming what changed',
@@ -230,6 +236,18 @@ const SPECS: { [C in CommandName]: Spec } = {
     after: GC_AFTER,
     options: gcOptions,
     make: (v, dir, args) => ({ command: 'gc', opts: { dir, ...gcOf(v) }, args }),
+  },
+  worker: {
+    summary: 'run the stale batches a cf build --queue enqueues, with this checkout\'s runners and validators',
+    usage: '--queue URL [options]',
+    after: WORKER_AFTER,
+    options: () => [
+      new Option('-j, --jobs <N>', 'jobs at once (default: pipeline.yaml "jobs", else 4)'),
+      ...queueOptions('the queue to take jobs from', false),
+      new Option('--name <NAME>', 'how the coordinator names this worker (default: host:pid)'),
+      new Option('--json', 'NDJSON lines on stdout'),
+    ],
+    make: (v, dir, args) => ({ command: 'worker', opts: { dir, jobs: jobsOf(v.jobs), json: v.json === true, ...queueOf(v), ...(typeof v.name === 'string' ? { name: v.name } : {}) }, args }),
   },
 };
 

@@ -70,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/correct.js')).correctionsCommand(run.opts, run.args, run.corrections);
       case 'gc':
         return await (await import('./commands/gc.js')).gcCommand(run.opts, run.args);
+      case 'worker':
+        return await (await import('./commands/worker.js')).workerCommand(run.opts, run.args);
       default:
         return unreachable(run);
     }

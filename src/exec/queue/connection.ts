@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions } from 'bullmq';
 import type { QueueLocation } from '../../config/queueConfig.js';
 
 /*
@@ -26,29 +26,19 @@ export function describeRedisError(e: unknown): string {
   return e instanceof Error ? e.message.split('\n')[0]!.trim() || e.name : String(e);
 }
 
-/** Something BullMQ made that can tell it is connected (a Queue, a Worker, QueueEvents). */
-interface Connectable {
-  waitUntilReady(): Promise<unknown>;
-  on(event: 'error', listener: (e: Error) => void): unknown;
-  off(event: 'error', listener: (e: Error) => void): unknown;
-}
-
 /**
- * Waits until `c` is connected, or returns why not: its first connection error (a refused or unknown
- * host fails at once, not after a timeout), or `timeoutMs` without an answer.
+ * Whether Redis answers, before anything of the build or the worker connects for good: a connection that
+ * does not retry, so that a refused or unknown host, or no answer within `timeoutMs`, is said at once and the
+ * probe closes cleanly (a BullMQ connection closed while it still retries emits its error to nobody).
  */
-export async function reached(c: Connectable, timeoutMs: number): Promise<string | null> {
-  let onError!: (e: Error) => void;
-  let timer: NodeJS.Timeout | undefined;
-  const failed = new Promise<string>((resolve) => {
-    onError = (e) => resolve(describeRedisError(e));
-    c.on('error', onError);
-    timer = setTimeout(() => resolve(`no answer in ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
-  });
-  try {
-    return await Promise.race([c.waitUntilReady().then(() => null, describeRedisError), failed]);
-  } finally {
-    clearTimeout(timer);
-    c.off('error', onError);
-  }
+export async function probe(connection: ConnectionOptions, timeoutMs = 5000): Promise<string | null> {
+  const q = new Queue('cf-probe', { connection: { ...(connection as object), retryStrategy: () => null, connectTimeout: timeoutMs, disconnectTimeout: 50 } as ConnectionOptions });
+  let first: string | null = null;
+  q.on('error', (e) => (first ??= describeRedisError(e)));
+  const why = await q.waitUntilReady().then(
+    () => null,
+    (e: unknown) => first ?? describeRedisError(e),
+  );
+  await q.close().catch(() => undefined);
+  return why;
 }

@@ -5,7 +5,7 @@ import type { BuildEvent } from '../../events/types.js';
 import type { AttemptUsage, BatchOutcome } from '../attempts.js';
 import type { BatchExecutor, ItemsOutcome, JobEvent, JobOptions, JobOutcome, JobSpec } from '../executor.js';
 import type { Limits } from '../runners/limits.js';
-import { describeRedisError, reached } from './connection.js';
+import { describeRedisError, probe } from './connection.js';
 import { jobIdOf, QUEUE_NAME, type CheckoutParts, type JobProgress, type JobReturn, type QueuedJob } from './jobs.js';
 import type { OutputBlobs } from './outputBlobs.js';
 
@@ -100,13 +100,15 @@ export class QueueExecutor implements BatchExecutor {
 
   /** Connects to the queue; or says why it cannot (Redis down, refused, unknown host). */
   static async open(o: QueueExecutorOptions): Promise<{ ok: QueueExecutor } | { unreachable: string }> {
+    const why = await probe(o.connection, CONNECT_MS);
+    if (why) return { unreachable: why };
     const queue = new Queue(QUEUE_NAME, { connection: o.connection });
     const events = new QueueEvents(QUEUE_NAME, { connection: o.connection });
-    const why = (await reached(queue, CONNECT_MS)) ?? (await reached(events, CONNECT_MS));
-    if (why) {
-      await Promise.allSettled([queue.close(), events.close()]);
-      return { unreachable: why };
-    }
+    // Until the executor listens, a connection error is not an unhandled 'error' event.
+    const ignore = (): void => undefined;
+    queue.on('error', ignore);
+    events.on('error', ignore);
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     const workers = await queue.getWorkers();
     // BullMQ names a worker's connection bull:<queue, base64>:w:<name>.
     const names = workers.map((w) => /:w:(.*)$/.exec(w.rawname ?? w.name ?? '')?.[1] ?? '').filter(Boolean);

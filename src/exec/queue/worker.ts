@@ -1,7 +1,7 @@
 import { DelayedError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { AgentResult } from '../runners/types.js';
 import type { BatchExecutor, JobEvent, JobSpec } from '../executor.js';
-import { reached } from './connection.js';
+import { probe } from './connection.js';
 import { partsDifference, QUEUE_NAME, type CheckoutParts, type JobReturn, type QueuedJob } from './jobs.js';
 import type { OutputBlobs } from './outputBlobs.js';
 import { SharedBudget } from './sharedBudget.js';
@@ -29,8 +29,8 @@ export interface QueueWorkerOptions {
   executor: BatchExecutor;
   /** This checkout's hashes of a phase's runner, validator, deps and schema (null: no such phase here). */
   parts(phase: string): Promise<CheckoutParts | null>;
-  /** A job's run directory in this checkout (the job gives it relative to the pipeline directory). */
-  runDir(rel: string | null): string | null;
+  /** A job's run directory in this checkout (the job gives it relative to the pipeline directory, or none). */
+  runDir(spec: JobSpec): string | null;
   /** This checkout's shared cache (null: none). */
   blobs: OutputBlobs | null;
   /** How long a job's lock holds without renewal: how soon a dead worker's job goes to another (default 30 s; CF_QUEUE_LOCK_MS). */
@@ -55,7 +55,7 @@ export type WorkerLog =
 const REFUSED_DELAY_MS = 500;
 
 export class QueueWorker {
-  private readonly worker: Worker<QueuedJob, JobReturn>;
+  private worker: Worker<QueuedJob, JobReturn> | null = null;
   /** The running jobs' own stops (a second SIGTERM releases them). */
   private readonly running = new Map<string, AbortController>();
   private readonly refused = new Set<string>();
@@ -64,36 +64,39 @@ export class QueueWorker {
   private releasing = false;
 
   constructor(private readonly o: QueueWorkerOptions) {
-    const lockDuration = o.lockMs ?? (Number(process.env.CF_QUEUE_LOCK_MS) || 30_000);
-    this.worker = new Worker<QueuedJob, JobReturn>(QUEUE_NAME, (job, token) => this.process(job, token), {
-      connection: o.connection,
-      name: o.name,
-      concurrency: Math.max(1, o.concurrency),
-      autorun: false,
-      lockDuration,
-      stalledInterval: lockDuration,
-      maxStalledCount: o.maxStalled ?? 3,
-      // Jobs are removed by their coordinator once recorded; a worker keeps nothing.
-      removeOnComplete: { age: 7 * 86_400 },
-      removeOnFail: { age: 7 * 86_400 },
-    });
-    this.worker.on('error', (e) => o.log?.({ kind: 'error', message: e.message }));
-    const client = () => this.worker.client;
+    const client = () => this.worker!.client;
     this.limits = new SharedLimits(client, o.limitWindowMs !== undefined ? { windowMs: o.limitWindowMs } : {});
     this.budget = new SharedBudget(client);
   }
 
-  /** Connects and starts taking jobs; or says why Redis cannot be reached. */
+  /** Connects and starts taking jobs; or says why Redis cannot be reached (then nothing stays connected). */
   async start(): Promise<string | null> {
-    void this.worker.run().catch((e: unknown) => this.o.log?.({ kind: 'error', message: (e as Error).message }));
-    const why = await reached(this.worker, 5000);
-    if (!why) this.o.log?.({ kind: 'ready', concurrency: this.o.concurrency });
-    return why;
+    const why = await probe(this.o.connection);
+    if (why) return why;
+    const lockDuration = this.o.lockMs ?? (Number(process.env.CF_QUEUE_LOCK_MS) || 30_000);
+    const worker = new Worker<QueuedJob, JobReturn>(QUEUE_NAME, (job, token) => this.process(job, token), {
+      connection: this.o.connection,
+      name: this.o.name,
+      concurrency: Math.max(1, this.o.concurrency),
+      autorun: false,
+      lockDuration,
+      stalledInterval: lockDuration,
+      maxStalledCount: this.o.maxStalled ?? 3,
+      // Jobs are removed by their coordinator once recorded; a worker keeps nothing.
+      removeOnComplete: { age: 7 * 86_400 },
+      removeOnFail: { age: 7 * 86_400 },
+    });
+    this.worker = worker;
+    worker.on('error', (e) => this.o.log?.({ kind: 'error', message: e.message }));
+    void worker.run().catch((e: unknown) => this.o.log?.({ kind: 'error', message: (e as Error).message }));
+    await worker.waitUntilReady();
+    this.o.log?.({ kind: 'ready', concurrency: this.o.concurrency });
+    return null;
   }
 
   private async process(job: Job<QueuedJob, JobReturn>, token: string | undefined): Promise<JobReturn> {
     const data = job.data;
-    const spec: JobSpec = { ...data.spec, runDir: this.o.runDir(data.spec.runDir) };
+    const spec: JobSpec = { ...data.spec, runDir: this.o.runDir(data.spec) };
     const id = job.id!;
     // A checkout that would make other outputs refuses, once told; the job waits a moment for another worker.
     const ours = await this.o.parts(spec.phase);
@@ -136,6 +139,10 @@ export class QueueWorker {
         return { v: 1, worker: this.o.name, outcome: { ...outcome, items: [] }, blob };
       }
       return { v: 1, worker: this.o.name, outcome };
+    } catch (e) {
+      // Not an outcome (the job's own failures are): the queue fails the job, and its coordinator says why.
+      if (!(e instanceof WaitingError)) this.o.log?.({ kind: 'error', message: `${spec.target}: ${(e as Error).message}` });
+      throw e;
     } finally {
       this.running.delete(id);
     }
@@ -168,6 +175,10 @@ export class QueueWorker {
     }
   }
 
+  get name(): string {
+    return this.o.name;
+  }
+
   /** Jobs running now. */
   get busy(): number {
     return this.running.size;
@@ -182,6 +193,7 @@ export class QueueWorker {
       this.releasing = true;
       for (const c of this.running.values()) c.abort();
     }
-    await this.worker.close();
+    // A worker that never connected has nothing to close (closing a connection still trying would throw).
+    await this.worker?.close();
   }
 }
