@@ -38,6 +38,11 @@ ${limits}phases:
     output: out/legos.json
 `;
 
+/** The limits' window in the limit test. */
+const WINDOW_MS = 300;
+/** How late an agent may log its start after Redis granted it (a loaded machine's event loop): without the limit, all 9 start within a few ms. */
+const SLACK_MS = 60;
+
 const AGENT = '// the agent (its runs are the fake agent\'s in memory; its content is part of the keys)\n';
 
 let redis: RedisServer;
@@ -68,7 +73,7 @@ interface RunningWorker {
   worker: QueueWorker;
 }
 
-async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: OutputBlobs | null; limitWindowMs?: number; fake?: FakeAgent } = {}): Promise<RunningWorker> {
+async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: OutputBlobs | null; limitWindowMs?: number; fake?: FakeAgent; server?: RedisServer } = {}): Promise<RunningWorker> {
   const ws = await Workspace.open(b.dir);
   if (!ws.ok) throw new Error(JSON.stringify(ws.error));
   const fake = o.fake ?? new FakeAgent();
@@ -76,7 +81,7 @@ async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: O
   const executor = new LocalExecutor({ phase: (n) => inputs.graph.phase(n), jobs: o.jobs ?? 2, runnerFor: () => fake.runner(), validatorFor: () => null });
   const logs: WorkerLog[] = [];
   const { worker, close } = await openWorker(ws.value, {
-    location: redis.location,
+    location: (o.server ?? redis).location,
     jobs: o.jobs ?? 2,
     name,
     executor,
@@ -94,9 +99,19 @@ async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: O
 }
 
 /** A build of `c` whose jobs go to the queue; the coordinator's own events beside the build's. */
-async function queueBuild(c: Bench, o: { blobs?: OutputBlobs | null; jobs?: number } = {}): Promise<{ built: Awaited<ReturnType<Bench['build']>>; coordinator: Coordinator; told: BuildEvent[] }> {
+async function queueBuild(
+  c: Bench,
+  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; downAfterMs?: number } = {},
+): Promise<{ built: Awaited<ReturnType<Bench['build']>>; coordinator: Coordinator; told: BuildEvent[] }> {
   const told: BuildEvent[] = [];
-  const opened = await openCoordinator(await c.open(), { location: redis.location, emit: (e) => told.push(e), jobs: o.jobs ?? 8, maxCost: null, blobs: o.blobs ?? null });
+  const opened = await openCoordinator(await c.open(), {
+    location: (o.server ?? redis).location,
+    emit: (e) => told.push(e),
+    jobs: o.jobs ?? 8,
+    maxCost: null,
+    blobs: o.blobs ?? null,
+    ...(o.downAfterMs !== undefined ? { downAfterMs: o.downAfterMs } : {}),
+  });
   if (!('ok' in opened)) throw new Error(opened.unreachable);
   c.wrapExecutor = () => opened.ok.executor;
   try {
@@ -174,5 +189,51 @@ describe('cf build --queue with cf worker (in memory, a real Redis)', () => {
     expect(good.fake.runs.map((x) => x.target)).toEqual(['pairs#1']);
     expect(bad.logs).toContainEqual({ kind: 'refused', target: 'pairs#1', reason: r.reason });
     await bad.worker.stop(false);
+  });
+
+  it('holds a runner limit across workers: 3 requests a window (300 ms here; 30 a minute is the same script), 9 batches on 3 workers', async () => {
+    const pipeline = PIPELINE('[node, agent.js]', '    limits: {requests_per_minute: 3}\n').replace(/  - name: legos[\s\S]*$/, '');
+    const starts: number[] = [];
+    const workers: RunningWorker[] = [];
+    for (const name of ['w1', 'w2', 'w3']) {
+      const fake = new FakeAgent();
+      fake.agent = (req) => {
+        starts.push(Date.now());
+        return echoAgent(req);
+      };
+      workers.push(await startWorker(await checkout({ pipeline, seeds: 90 }), name, { fake, limitWindowMs: WINDOW_MS }));
+    }
+    const c = await checkout({ pipeline, seeds: 90 });
+    const { built } = await queueBuild(c);
+    expect(built.exitCode).toBe(0);
+    expect(starts).toHaveLength(9);
+    expect(workers.filter((w) => w.fake.runs.length).length).toBeGreaterThanOrEqual(2);
+    // No 4 starts within one sliding window (a few ms of slack: each agent logs its start after Redis, on its
+    // own clock, granted it), so 9 starts take at least two windows after the first.
+    starts.sort((a, b) => a - b);
+    const spans = starts.slice(3).map((t, i) => t - starts[i]!);
+    expect(Math.min(...spans)).toBeGreaterThanOrEqual(WINDOW_MS - SLACK_MS);
+    expect(starts[8]! - starts[0]!).toBeGreaterThanOrEqual(2 * WINDOW_MS - SLACK_MS);
+    console.log(`limit 3 per ${WINDOW_MS} ms over 3 workers: starts at +${starts.map((t) => t - starts[0]!).join(', +')} ms; the smallest span of 4 starts ${Math.min(...spans)} ms`);
+  });
+
+  it('Redis gone mid-build: the coordinator says so, ends with exit 1 and records nothing half-done', async () => {
+    const own = await RedisServer.start();
+    const fake = new FakeAgent();
+    fake.knobs = { hangText: 'seed number' };
+    const w = await startWorker(await checkout(), 'w', { fake, server: own });
+    const c = await checkout({ seeds: 10, pipeline: PIPELINE().replace(/  - name: legos[\s\S]*$/, '') });
+    const building = queueBuild(c, { server: own, downAfterMs: 400 });
+    await fake.hanging.next();
+    await own.stop();
+    const { built, told } = await building;
+    expect(built.exitCode).toBe(1);
+    expect(told.find((e) => e.event === 'queue' && e.down)).toMatchObject({ event: 'queue', queue: own.url });
+    expect(built.summary.ran).toEqual([]);
+    expect(built.summary.cancelled).toEqual(['pairs#1']);
+    expect(c.store.targets()).toEqual([]);
+    // The worker's agent is stopped; with no Redis to give its job back to, the worker just lets go.
+    await w.worker.stop(true, { force: true });
+    expect(fake.runs).toHaveLength(1);
   });
 });

@@ -235,7 +235,10 @@ export class QueueExecutor implements BatchExecutor {
       const ids = [...this.taken];
       for (let i = 0; i < ids.length; i += 500) await Promise.all(ids.slice(i, i + 500).map((id) => this.queue.remove(id).catch(() => 0)));
     }
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    const closed = Promise.allSettled([this.events.close(), this.queue.close()]);
+    // A Redis that does not answer would hold a polite close forever: the connections are dropped instead.
+    if (this.down) for (const x of [this.events, this.queue]) (await x.client).disconnect();
+    else await closed;
   }
 }
 

@@ -187,13 +187,17 @@ export class QueueWorker {
   /**
    * Stops taking jobs. `release`: the running jobs' agents are stopped (their process trees killed) and the
    * jobs go back to the queue for another worker; otherwise they finish first. Resolves once the worker is closed.
+   * `force`: without waiting for the running jobs (a Redis that does not answer).
+   * `force`: without waiting for the running jobs (a Redis that does not answer).
    */
-  async stop(release: boolean): Promise<void> {
+  async stop(release: boolean, o: { force?: boolean } = {}): Promise<void> {
     if (release && !this.releasing) {
       this.releasing = true;
       for (const c of this.running.values()) c.abort();
     }
     // A worker that never connected has nothing to close (closing a connection still trying would throw).
-    await this.worker?.close();
+    // force: Redis is gone; nothing can be given back: the connections are dropped (the jobs' locks expire).
+    if (o.force && this.worker) (await this.worker.client).disconnect();
+    await this.worker?.close(o.force);
   }
 }
