@@ -65,7 +65,7 @@ options (each command takes only its own; cf help COMMAND lists them):
   --remote-cache URL    build, watch, gc: the shared cache for this run (s3://BUCKET/PREFIX or a
                         directory), instead of pipeline.yaml's cache: (also CF_REMOTE_CACHE=URL)
   --no-remote-cache     build, watch: no shared cache for this run (also CF_REMOTE_CACHE=off)
-  --queue URL           build, worker, status: the Redis of cf worker processes on other machines
+  --queue URL           build, worker: the Redis of cf worker processes on other machines
                         (redis://HOST:PORT; also queue: in pipeline.yaml, CF_QUEUE); --no-queue: none
   -h, --help            this help
   --version             print the version
@@ -160,8 +160,8 @@ const SPECS: { [C in CommandName]: Spec } = {
   status: {
     summary: 'per phase: batches fresh, stale, failed; merged outputs; recorded failures',
     usage: '[options]',
-    options: () => [jsonDocument(), ...queueOptions("also what the queue's workers run now", false)],
-    make: (v, dir, args) => ({ command: 'status', opts: { dir, json: v.json === true, ...queueOf(v) }, args }),
+    options: () => [jsonDocument()],
+    make: (v, dir, args) => ({ command: 'status', opts: { dir, json: v.json === true }, args }),
   },
   explain: {
     summary: 'why a target is stale or fresh, naming what changed',

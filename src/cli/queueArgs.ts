@@ -3,7 +3,7 @@ import { parseQueueUrl, QUEUE_FORMS } from '../config/queueConfig.js';
 import { BadValue } from './badValue.js';
 import type { OptionValues } from './dashboardArgs.js';
 
-/** The queue's options: build (the coordinator), worker, status. */
+/** The queue's options: build (the coordinator), worker. */
 export const queueOptions = (what: string, off = true): Option[] => [
   new Option('--queue <URL>', `${what} (redis://HOST:PORT; also queue: in pipeline.yaml, or CF_QUEUE=URL)`),
   ...(off ? [new Option('--no-queue', 'run on this machine even when pipeline.yaml or CF_QUEUE name a queue')] : []),
