@@ -38,7 +38,7 @@ describe('each command takes only its own options', () => {
 
     const status = await p.cf(['status', '-j', '2']);
     expect(status.code).toBe(2);
-    expect(status.stderr).toBe('cf: error: cf status takes no -j option (cf build and cf watch do)\n  hint: cf help status lists its options');
+    expect(status.stderr).toBe('cf: error: cf status takes no -j option (cf build, cf watch and cf worker do)\n  hint: cf help status lists its options');
     const help = await p.cf(['help', 'build']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('-n, --dry-run');

@@ -49,7 +49,7 @@ describe('the command line: each command takes only its own options', () => {
   });
 
   it('an option the command does not take is exit 2, saying which commands take it', () => {
-    expect(error(['status', '-j', '2'])).toBe('cf: error: cf status takes no -j option (cf build and cf watch do)\n  hint: cf help status lists its options');
+    expect(error(['status', '-j', '2'])).toBe('cf: error: cf status takes no -j option (cf build, cf watch and cf worker do)\n  hint: cf help status lists its options');
     const rejected: Array<[string, string]> = [
       ['watch', '-q'],
       ['status', '--max-cost'],
@@ -74,7 +74,7 @@ describe('the command line: each command takes only its own options', () => {
     expect(error(['build', '--frobnicate'])).toBe('cf: error: unknown option "--frobnicate" for cf build\n  hint: cf help build lists its options');
     expect(error(['biuld', '--json'])).toBe('cf: error: unknown command "biuld" (did you mean "build"?)\n  hint: cf --help');
     // A command's option before the command: where it goes.
-    expect(error(['-j', '2', 'build', 'pairs'])).toBe('cf: error: -j goes after the command name (cf build and cf watch take it)\n  hint: cf build -j 2 pairs');
+    expect(error(['-j', '2', 'build', 'pairs'])).toBe('cf: error: -j goes after the command name (cf build, cf watch and cf worker take it)\n  hint: cf build -j 2 pairs');
   });
 
   it('bad values keep their messages', () => {

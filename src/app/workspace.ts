@@ -133,6 +133,11 @@ export class Workspace {
     return inputs.ok ? ok(new Workspace(dir, inputs.value, seams)) : inputs;
   }
 
+  /** The same inputs with some seams replaced (cf build --queue: the queue's executor). */
+  withSeams(more: WorkspaceSeams): Workspace {
+    return new Workspace(this.dir, this.inputs, { ...this.seams, ...more });
+  }
+
   get pipeline(): Pipeline {
     return this.inputs.pipeline;
   }

@@ -74,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/init.js')).initCommand(run.opts, run.args);
       case 'graph':
         return await (await import('./commands/graph.js')).graphCommand(run.opts, run.args);
+      case 'worker':
+        return await (await import('./commands/worker.js')).workerCommand(run.opts, run.args);
       default:
         return unreachable(run);
     }

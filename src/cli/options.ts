@@ -18,6 +18,8 @@ export interface GlobalOptions {
   serve: ServeSettings | null;
   /** --remote-cache URL (a string), --no-remote-cache (false); absent: pipeline.yaml's, or CF_REMOTE_CACHE. */
   remoteCache?: string | false;
+  /** --queue URL (a string), --no-queue (false); absent: pipeline.yaml's `queue:`, or CF_QUEUE. */
+  queue?: string | false;
 }
 
 /** Where the dashboard is served (cf serve, --serve): --host, --port, --token (null: generated when needed). */
@@ -45,6 +47,8 @@ export interface CorrectionsValues {
 /** `cf gc`: the local store, or (--remote) the shared cache's objects older than `olderThanMs`. */
 export type GcOptions = Pick<GlobalOptions, 'dir' | 'dryRun' | 'remoteCache'> & { remote: boolean; olderThanMs: number | null };
 export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+/** `cf worker`: runs the jobs of a queue in this checkout (`name`: how the coordinator names it; default host:pid). */
+export type WorkerOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'queue'> & { name?: string };
 export type ExplainOptions = Pick<GlobalOptions, 'dir' | 'json'>;
 export type CleanOptions = Pick<GlobalOptions, 'dir' | 'dryRun'>;
 export type CheckCommandOptions = Pick<GlobalOptions, 'dir' | 'json'>;
@@ -81,7 +85,8 @@ export type Invocation =
   | { command: 'corrections'; opts: CorrectOptions; args: string[]; corrections: CorrectionsValues }
   | { command: 'gc'; opts: GcOptions; args: string[] }
   | { command: 'init'; opts: InitOptions; args: string[] }
-  | { command: 'graph'; opts: GraphOptions; args: string[] };
+  | { command: 'graph'; opts: GraphOptions; args: string[] }
+  | { command: 'worker'; opts: WorkerOptions; args: string[] };
 
 export type CommandName = Invocation['command'];
 

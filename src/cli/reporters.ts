@@ -1,5 +1,5 @@
 import type { BuildEvent, StampedEvent } from '../events/types.js';
-import { eventText, formatBudgetStop, formatMergeReason, formatMergeSkip, formatRemote, formatSkip } from './format/events.js';
+import { eventText, formatBudgetStop, formatMergeReason, formatMergeSkip, formatQueue, formatRemote, formatSkip } from './format/events.js';
 import { formatFreshReason, formatStaleReason } from './format/reasons.js';
 import { describeLockWait } from '../store/lock.js';
 import { describeError, type ValidationError } from '../exec/validate.js';
@@ -67,6 +67,8 @@ export class HumanReporter implements Reporter {
   private readonly running = new Map<string, Running>();
   /** The attempt each batch or run is at, when past its first. */
   private readonly attempts = new Map<string, { attempt: number; of: number }>();
+  /** cf build --queue: the worker each batch runs on. */
+  private readonly workers = new Map<string, string>();
   private total = 0;
   private budgetNoted = false;
   /** Batches not built because an input changed while cf ran. */
@@ -162,13 +164,23 @@ export class HumanReporter implements Reporter {
         break;
       case 'started':
         if (e.packed && !q && !this.live) this.print(`packed ${e.items} stale items of ${e.packed.join(', ')} into one run`);
-        if (this.opts.verbose && !q) this.print(`${label(e.phase, e.batch, e.batchCount)} started: ${e.why.map(formatStaleReason).join('; ')}`);
+        if (this.opts.verbose && !q) this.print(`${label(e.phase, e.batch, e.batchCount)} started${e.worker ? ` on ${e.worker}` : ''}: ${e.why.map(formatStaleReason).join('; ')}`);
+        else if (e.worker && !q && !this.live) this.print(`${label(e.phase, e.batch, e.batchCount)} started on ${e.worker}`);
         break;
       case 'attempt':
         this.attempts.set(e.target, { attempt: e.attempt, of: e.of });
+        if (e.worker) this.workers.set(e.target, e.worker);
+        break;
+      case 'refused':
+        // A warning: the worker's checkout differs from this one (another worker takes the batch).
+        this.print(`cf: ${e.worker} refused ${e.target}: ${e.reason}`);
+        break;
+      case 'queue':
+        if (e.down) this.print(`cf: the queue ${e.queue} stopped answering (${e.down}): the batches still out are not recorded; run cf build --queue again once it is back`);
+        else if (!q) this.print(`cf: ${formatQueue(e)}`);
         break;
       case 'process':
-        if (e.state === 'start') this.running.set(e.target, { label: e.target, what: e.what, since: Date.now() });
+        if (e.state === 'start') this.running.set(e.target, { label: this.workers.has(e.target) ? `${e.target} on ${this.workers.get(e.target)!}` : e.target, what: e.what, since: Date.now() });
         else this.running.delete(e.target);
         this.render();
         break;
@@ -185,7 +197,8 @@ export class HumanReporter implements Reporter {
           const attempts = e.attempts > 1 ? `, ${e.attempts} attempts` : '';
           const cached = e.regenerated !== undefined ? ` (${e.regenerated} regenerated, ${e.items - e.regenerated} cached)` : '';
           const warnings = e.warnings ? `, ${e.warnings} warning${e.warnings === 1 ? '' : 's'} (cf explain ${e.target})` : '';
-          this.print(`${label(e.phase, e.batch, e.batchCount)} ${p('green', 'done')}: ${count(e.items, 'item')}${cached}, ${formatDuration(e.ms)}${attempts}${warnings}`);
+          const on = this.workers.has(e.target) ? ` on ${this.workers.get(e.target)!}` : '';
+          this.print(`${label(e.phase, e.batch, e.batchCount)} ${p('green', 'done')}${on}: ${count(e.items, 'item')}${cached}, ${formatDuration(e.ms)}${attempts}${warnings}`);
         }
         break;
       case 'failed':

@@ -85,6 +85,7 @@ export async function parsePipeline(dir: string, file: string, text: string): Pr
     phases: phases.value,
     prices: { ...DEFAULT_PRICES, ...toPrices(cfg.prices ?? {}) },
     cache: cfg.cache ? { remote: cfg.cache.remote, endpoint: cfg.cache.endpoint ?? null, region: cfg.cache.region ?? null, mode: cfg.cache.mode ?? 'read-write' } : null,
+    queue: cfg.queue ?? null,
   };
   // Where the commands are set: a command that cannot start is reported there (commandCheck.ts).
   const locations: Record<string, { line?: number; column?: number }> = {};

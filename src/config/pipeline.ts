@@ -206,6 +206,8 @@ export interface Pipeline {
   prices: Record<string, Price>;
   /** `cache:`: the shared cache builds read from and publish to (null: none). */
   cache?: CacheConfig | null;
+  /** `queue:`: the Redis URL of a coordinator and its workers (null: none; queueConfig.ts). */
+  queue?: string | null;
   /** Where pipeline.yaml sets the commands (key path → line, column), for errors found when they are run. */
   locations?: Record<string, { line?: number; column?: number }>;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { endpointError, parseRemoteLocation } from './cacheConfig.js';
+import { parseQueueUrl } from './queueConfig.js';
 
 /*
  * The shape of pipeline.yaml, as zod schemas: what each key may hold, with the kinds a registry knows
@@ -191,6 +192,15 @@ function buildSchema(r: SchemaKinds) {
     course: courseSchema.describe('a language course (the ssi domain)').optional(),
     prices: z.record(z.string(), priceSchema).describe('USD per million tokens, per model').optional(),
     cache: cacheSchema.describe('a shared cache of built batches (s3://BUCKET/PREFIX or a directory)').optional(),
+    /** `queue:`: the Redis server of `cf build --queue` and `cf worker` (queueConfig.ts). */
+    queue: z
+      .string()
+      .superRefine((v, ctx) => {
+        const q = parseQueueUrl(v);
+        if (!q.ok) ctx.addIssue({ code: 'custom', message: q.error });
+      })
+      .describe('the Redis server of cf build --queue and cf worker (redis://HOST:PORT)')
+      .optional(),
     runners: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), runnerSchema(r.runnerKindRefs(), oneOf(documentKinds, `expected one of ${documentKinds.join(', ')}`))).describe('ways to run an agent, by name'),
     phases: z.array(phaseSchema(r)).min(1, { message: 'at least one phase is needed' }).describe('in order; each reads seeds or an earlier phase'),
   });

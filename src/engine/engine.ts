@@ -267,6 +267,7 @@ export class Engine {
         inputItems: read.items,
         inputIds: ids,
         runDir: this.o.runDir(phase, batch),
+        key: decision.key,
         ...(phase.context ? { context: d.contextSpec(phase, ids, this.contexts) } : {}),
       },
       { signal, onEvent: this.tally.listen({ target, phase, batch, items: ids.length, why: decision.reasons, runDir: this.o.runDir(phase, batch) }) },

@@ -90,9 +90,9 @@ export class Tally {
         case 'attempt':
           if (!started) {
             started = true;
-            this.emit({ event: 'started', target: x.target, phase: x.phase.name, batch: x.batch, batchCount: this.batchCount(), items: x.items, why: x.why, ...(x.packed ? { packed: x.packed } : {}), ...(x.runDir ? { runDir: x.runDir } : {}) });
+            this.emit({ event: 'started', target: x.target, phase: x.phase.name, batch: x.batch, batchCount: this.batchCount(), items: x.items, why: x.why, ...(x.packed ? { packed: x.packed } : {}), ...(x.runDir ? { runDir: x.runDir } : {}), ...(e.worker ? { worker: e.worker } : {}) });
           }
-          this.emit({ event: 'attempt', target: x.target, phase: x.phase.name, batch: x.batch, attempt: e.attempt, of: e.of });
+          this.emit({ event: 'attempt', target: x.target, phase: x.phase.name, batch: x.batch, attempt: e.attempt, of: e.of, ...(e.worker ? { worker: e.worker } : {}) });
           break;
         case 'process':
           this.emit({ event: 'process', target: x.target, what: e.what, state: e.state });
@@ -105,6 +105,9 @@ export class Tally {
           if (e.usage) addUsage(totals, e.usage, e.attempt > 1);
           else totals.attempts++;
           this.emit({ event: 'attempt-done', target: x.target, phase: x.phase.name, batch: x.batch, attempt: e.attempt, usage: e.usage, runDir: e.dir });
+          break;
+        case 'refused':
+          this.emit({ event: 'refused', target: x.target, worker: e.worker, reason: e.reason });
           break;
       }
     };

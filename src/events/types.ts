@@ -58,8 +58,13 @@ export type BuildEvent =
    */
   | { event: 'planned'; seeds: number; batches: number; jobs: number; fresh: number; stale: number; pending: number; failedBefore: number; toRun?: string[]; remote?: number }
   | { event: 'fresh'; target: string; phase: string; batch: number; why: FreshReason }
-  | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string }
-  | { event: 'attempt'; target: string; phase: string; batch: number; attempt: number; of: number }
+  /** `worker`: the worker of a queue (cf build --queue) that runs it. */
+  | { event: 'started'; target: string; phase: string; batch: number; batchCount: number; items: number; why: StaleReason[]; packed?: string[]; runDir?: string; worker?: string }
+  | { event: 'attempt'; target: string; phase: string; batch: number; attempt: number; of: number; worker?: string }
+  /** A worker of the queue would not run the batch (its checkout differs: `reason`); another worker takes it. */
+  | { event: 'refused'; target: string; worker: string; reason: string }
+  /** cf build --queue: where its jobs go (`workers`: connected now), or that the queue stopped answering (`down`, with why). */
+  | { event: 'queue'; queue: string; workers?: string[]; down?: string }
   /** A process of a batch (or of a run packing several batches' items) took a -j slot, or gave it back. */
   | { event: 'process'; target: string; what: 'agent' | 'validator'; state: 'start' | 'end' }
   /** An attempt's agent run ended: what it consumed (null when its runner reports nothing), and where its files are. */

@@ -1,6 +1,7 @@
 import type { Item } from '../config/seeds.js';
 import type { AttemptError, AttemptUsage, BatchOutcome, CheckResult } from './attempts.js';
 import type { BudgetStop } from './budget.js';
+import type { AgentResult } from './runners/types.js';
 import type { ValidationError } from './validate.js';
 
 /*
@@ -43,6 +44,8 @@ interface JobBase {
   context?: ContextSpec;
   /** Where the attempts keep their files (an executor elsewhere uses its own); null: in memory. */
   runDir: string | null;
+  /** A batch job's key (what it is made from, hashed): a queue names the job by it, so it is enqueued once. */
+  key?: string;
 }
 
 /** The attempt loop over a whole batch: agent, validation, retries with the errors. */
@@ -82,19 +85,29 @@ export type JobOutcome<S extends JobSpec = JobSpec> = S extends BatchJobSpec ? B
 
 /** What happens while a job runs, as it happens (the engine turns these into build events). */
 export type JobEvent =
-  /** An attempt's agent got its slot and starts. */
-  | { kind: 'attempt'; attempt: number; of: number }
+  /** An attempt's agent got its slot and starts (`worker`: on which worker of a queue). */
+  | { kind: 'attempt'; attempt: number; of: number; worker?: string }
   /** A process of the job (agent or validator) took a -j slot, or gave it back. */
   | { kind: 'process'; what: 'agent' | 'validator'; state: 'start' | 'end' }
   /** An attempt was rejected; the next one starts with these errors in its prompt. */
   | { kind: 'retried'; attempt: number; of: number; errors: AttemptError[] }
   /** An attempt's agent run ended: what it consumed (null when the runner reports nothing), and where its files are. */
-  | { kind: 'attempt-done'; attempt: number; usage: AttemptUsage | null; dir: string | null };
+  | { kind: 'attempt-done'; attempt: number; usage: AttemptUsage | null; dir: string | null }
+  /** A worker of a queue would not run the job (its checkout's runner or validator differs): another takes it. */
+  | { kind: 'refused'; worker: string; reason: string };
+
+/**
+ * Around each agent run of a job: what a queue's worker puts there (the limits and the budget every worker
+ * shares, in Redis). `estimateUsd`: the runner's own estimate of the run's cost, when it has one. It runs
+ * `run` or answers for it (a budget stop).
+ */
+export type AroundRun = (phase: string, estimateUsd: number | null, run: () => Promise<AgentResult>) => Promise<AgentResult>;
 
 export interface JobOptions {
   /** Stops the job: its processes' trees are killed, and it ends `cancelled`. */
   signal: AbortSignal;
   onEvent?(e: JobEvent): void;
+  around?: AroundRun;
 }
 
 export interface BatchExecutor {

@@ -76,7 +76,12 @@ export class LocalExecutor implements BatchExecutor {
   async execute<S extends JobSpec>(spec: S, o: JobOptions): Promise<JobOutcome<S>> {
     const phase = this.o.phase(spec.phase);
     // A check runs no agent: no runner is made for it (an API runner needs its key only to run).
-    const runner = spec.kind === 'check' ? null : this.runner(phase);
+    const own = spec.kind === 'check' ? null : this.runner(phase);
+    const around = o.around;
+    const runner: AgentRunner | null =
+      own && around
+        ? { delivery: own.delivery, ...(own.pooled !== undefined ? { pooled: own.pooled } : {}), run: (req) => around(phase.name, own.estimateCost?.(req) ?? null, () => own.run(req)) }
+        : own;
     const emit = (e: JobEvent): void => o.onEvent?.(e);
     // A process of the job in a -j slot (runners that only wait, such as a Message Batch, take none).
     const slot: Exclusive = (what, run) =>

@@ -14,11 +14,15 @@ import { STATE_FORMAT } from '../../version.js';
 import { describeStatus } from '../format/statuses.js';
 import { noteUncontained } from '../../exec/processes/processes.js';
 import { onInterrupt } from '../interrupt.js';
-import type { GlobalOptions } from '../options.js';
+import type { BuildOptions, GlobalOptions } from '../options.js';
 import { clearNoopStamp, writeNoopStamp } from '../noop.js';
 import { colourEnabled } from '../colour.js';
 import { HumanReporter, JsonReporter, type Reporter } from '../reporters.js';
 import { openWorkspace, requireTargets } from '../workspace.js';
+import type { Coordinator } from '../../app/queue.js';
+import type { Workspace } from '../../app/workspace.js';
+import { queueLocation } from '../../config/queueConfig.js';
+import type { BuildEvent } from '../../events/types.js';
 import { startDashboard, type Dashboard } from '../dashboard.js';
 
 export async function makeReporter(opts: Pick<GlobalOptions, 'json' | 'quiet' | 'verbose'>): Promise<Reporter> {
@@ -50,9 +54,23 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   );
   if (opts.verbose) noteUncontained((text) => reporter.note(text));
   const started = Date.now();
-  const built = await ws
-    .build(requests, { jobs: opts.jobs, maxCost: opts.maxCost, allowEmptySeeds: opts.allowEmptySeeds, emit: bus.emitter, signal: interrupt.signal, ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}) })
-    .finally(() => interrupt.dispose());
+  // --queue (or queue: in pipeline.yaml, CF_QUEUE): the stale batches go to cf workers (see app/queue.ts).
+  const queue = await openQueue(opts, ws, bus.emitter);
+  if (queue === 'unreachable') {
+    interrupt.dispose();
+    reporter.close();
+    log.close();
+    await dashboard?.close();
+    return 1;
+  }
+  const jobs = opts.jobs ?? (queue ? QUEUE_JOBS : null);
+  const built = await (queue ? ws.withSeams({ executor: () => ({ executor: queue.executor, unstaged: () => false }) }) : ws)
+    .build(requests, { jobs, maxCost: opts.maxCost, allowEmptySeeds: opts.allowEmptySeeds, emit: bus.emitter, signal: interrupt.signal, ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}) })
+    .finally(async () => {
+      interrupt.dispose();
+      // Only now, with the build's records saved, do the jobs it took leave the queue.
+      await queue?.finish();
+    });
   if (!built.ok) {
     // Input cf cannot build from (found before anything ran): no summary, exit 2.
     reporter.close();
@@ -86,6 +104,27 @@ export async function buildCommand(opts: GlobalOptions, names: string[]): Promis
   }
   if (dashboard) await serveUntilInterrupted(opts, dashboard);
   return exitCode;
+}
+
+/** Jobs in the queue at once when -j is not given (the engine prepares 2×-j batches ahead). */
+const QUEUE_JOBS = 64;
+
+/** The queue this build uses (null: none), or 'unreachable' (said on stderr: exit 1, nothing touched). */
+async function openQueue(opts: BuildOptions, ws: Workspace, emit: (e: BuildEvent) => void): Promise<Coordinator | null | 'unreachable'> {
+  const location = queueLocation(opts.queue ?? null, ws.pipeline.queue ?? null, process.env, ws.pipeline.file);
+  if (!location.ok) fail(location.error);
+  if (!location.value) return null;
+  const { openCoordinator } = await import('../../app/queue.js');
+  const opened = await openCoordinator(ws, {
+    location: location.value,
+    emit,
+    jobs: opts.jobs ?? QUEUE_JOBS,
+    maxCost: opts.maxCost,
+    ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}),
+  });
+  if ('ok' in opened) return opened.ok;
+  process.stderr.write(`cf: cannot reach the queue ${location.value.url}: ${opened.unreachable}; nothing was built or recorded\n`);
+  return 'unreachable';
 }
 
 /** A line about the dashboard: with the build's output, or on stderr when stdout is NDJSON. */

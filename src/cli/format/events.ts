@@ -54,6 +54,14 @@ export function formatRemote(e: RemoteEvent): string {
   }
 }
 
+/** cf build --queue: where the jobs go and who takes them. */
+export function formatQueue(e: Extract<BuildEvent, { event: 'queue' }>): string {
+  if (e.down) return `the queue ${e.queue} stopped answering: ${e.down}`;
+  const workers = e.workers ?? [];
+  if (!workers.length) return `jobs go to the queue ${e.queue}; no worker is connected yet (start cf worker --queue ${e.queue} in a checkout of this project)`;
+  return `jobs go to the queue ${e.queue}: ${workers.length} worker${workers.length === 1 ? '' : 's'} connected (${workers.join(', ')})`;
+}
+
 /** The text fields an event carries in NDJSON besides its data (as it always has: `reason`, `because`, …). */
 export function eventText(e: BuildEvent): Record<string, unknown> {
   switch (e.event) {
@@ -73,6 +81,8 @@ export function eventText(e: BuildEvent): Record<string, unknown> {
     case 'remote-damaged':
     case 'remote-published':
       return { message: formatRemote(e) };
+    case 'queue':
+      return { message: formatQueue(e) };
     default:
       return {};
   }

@@ -1,0 +1,239 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openCoordinator, openWorker, type Coordinator } from '../src/app/queue.js';
+import { Workspace } from '../src/app/workspace.js';
+import type { BuildEvent } from '../src/events/types.js';
+import { LocalExecutor } from '../src/exec/localExecutor.js';
+import { backendBlobs, type OutputBlobs } from '../src/exec/queue/outputBlobs.js';
+import type { QueueWorker, WorkerLog } from '../src/exec/queue/worker.js';
+import { DirectoryBackend } from '../src/store/remote/directory.js';
+import { FakeAgent, echoAgent } from './helpers/fakeAgent.js';
+import { RedisServer } from './helpers/redis.js';
+import { Bench } from './helpers/workspace.js';
+
+/*
+ * cf build --queue and cf worker in memory: a coordinator (the real Workspace, its executor the queue's)
+ * and workers (each the real QueueWorker on a checkout of its own, with an in-process fake agent) in one
+ * process, through a real redis-server of the test's own. The CLI test (queue.cli.test.ts) kills real
+ * processes.
+ */
+
+const PIPELINE = (runner = '[node, agent.js]', limits = ''): string => `seeds: seeds.json
+batch_size: 10
+runners:
+  fake:
+    command: ${runner}
+${limits}phases:
+  - name: pairs
+    from: seeds
+    intelligence: prompts/pairs.md
+    runner: fake
+    output: out/pairs.json
+  - name: legos
+    from: pairs
+    intelligence: prompts/legos.md
+    runner: fake
+    output: out/legos.json
+`;
+
+/** The limits' window in the limit test. */
+const WINDOW_MS = 300;
+/** How late an agent may log its start after Redis granted it (a loaded machine's event loop): without the limit, all 9 start within a few ms. */
+const SLACK_MS = 60;
+
+const AGENT = '// the agent (its runs are the fake agent\'s in memory; its content is part of the keys)\n';
+
+let redis: RedisServer;
+const cleanup: Array<() => Promise<unknown> | void> = [];
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+afterAll(async () => {
+  await redis.stop();
+});
+
+async function checkout(o: { seeds?: number; pipeline?: string; agent?: string } = {}): Promise<Bench> {
+  const b = await Bench.create({ seeds: o.seeds ?? 60, pipeline: o.pipeline ?? PIPELINE(), files: { 'agent.js': o.agent ?? AGENT } });
+  cleanup.push(() => b.remove());
+  return b;
+}
+
+interface RunningWorker {
+  name: string;
+  fake: FakeAgent;
+  logs: WorkerLog[];
+  worker: QueueWorker;
+}
+
+async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: OutputBlobs | null; limitWindowMs?: number; fake?: FakeAgent; server?: RedisServer } = {}): Promise<RunningWorker> {
+  const ws = await Workspace.open(b.dir);
+  if (!ws.ok) throw new Error(JSON.stringify(ws.error));
+  const fake = o.fake ?? new FakeAgent();
+  const inputs = ws.value.inputs;
+  const executor = new LocalExecutor({ phase: (n) => inputs.graph.phase(n), jobs: o.jobs ?? 2, runnerFor: () => fake.runner(), validatorFor: () => null });
+  const logs: WorkerLog[] = [];
+  const { worker, close } = await openWorker(ws.value, {
+    location: (o.server ?? redis).location,
+    jobs: o.jobs ?? 2,
+    name,
+    executor,
+    blobs: o.blobs ?? null,
+    log: (e) => logs.push(e),
+    ...(o.limitWindowMs !== undefined ? { limitWindowMs: o.limitWindowMs } : {}),
+  });
+  const why = await worker.start();
+  if (why) throw new Error(why);
+  cleanup.push(async () => {
+    await worker.stop(true);
+    close();
+  });
+  return { name, fake, logs, worker };
+}
+
+/** A build of `c` whose jobs go to the queue; the coordinator's own events beside the build's. */
+async function queueBuild(
+  c: Bench,
+  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; downAfterMs?: number } = {},
+): Promise<{ built: Awaited<ReturnType<Bench['build']>>; coordinator: Coordinator; told: BuildEvent[] }> {
+  const told: BuildEvent[] = [];
+  const opened = await openCoordinator(await c.open(), {
+    location: (o.server ?? redis).location,
+    emit: (e) => told.push(e),
+    jobs: o.jobs ?? 8,
+    maxCost: null,
+    blobs: o.blobs ?? null,
+    ...(o.downAfterMs !== undefined ? { downAfterMs: o.downAfterMs } : {}),
+  });
+  if (!('ok' in opened)) throw new Error(opened.unreachable);
+  c.wrapExecutor = () => opened.ok.executor;
+  try {
+    return { built: await c.build([], { jobs: o.jobs ?? 8 }), coordinator: opened.ok, told };
+  } finally {
+    await opened.ok.finish();
+  }
+}
+
+/** A promise and its resolve: a barrier the fake agents wait on (no sleep). */
+function barrier(): { wait: Promise<void>; open(): void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => (open = r));
+  return { wait, open };
+}
+
+describe('cf build --queue with cf worker (in memory, a real Redis)', () => {
+  it('runs every batch exactly once, on several workers, and writes what a local build writes', async () => {
+    const cache = await mkdtemp(path.join(tmpdir(), 'cf-queue-cache-'));
+    cleanup.push(() => rm(cache, { recursive: true, force: true }));
+    const blobs = backendBlobs(new DirectoryBackend(cache));
+    const local = await checkout();
+    await local.build();
+
+    // Each worker's first run waits until two workers have a run: the jobs cannot all go to one.
+    const started = new Set<string>();
+    const two = barrier();
+    const workers: RunningWorker[] = [];
+    for (const name of ['w1', 'w2', 'w3']) {
+      const fake = new FakeAgent();
+      fake.agent = async (req) => {
+        started.add(name);
+        if (started.size >= 2) two.open();
+        await two.wait;
+        return echoAgent(req);
+      };
+      workers.push(await startWorker(await checkout(), name, { fake, blobs }));
+    }
+    const c = await checkout();
+    const { built, told } = await queueBuild(c, { blobs });
+
+    expect(built.exitCode).toBe(0);
+    expect(told[0]).toMatchObject({ event: 'queue', queue: redis.url, workers: expect.arrayContaining(['w1', 'w2', 'w3']) });
+    const targets = ['pairs', 'legos'].flatMap((p) => [1, 2, 3, 4, 5, 6].map((k) => `${p}#${k}`)).sort();
+    // Every batch ran once over all the workers (each run is logged by the worker's fake agent).
+    const runs = workers.flatMap((w) => w.fake.runs.map((r) => r.target));
+    expect(runs.sort()).toEqual(targets);
+    const on = workers.filter((w) => w.fake.runs.length > 0).map((w) => w.name);
+    expect(on.length).toBeGreaterThanOrEqual(2);
+    // The coordinator says which worker runs which batch, and records each batch once.
+    const startedOn = built.events.flatMap((e) => (e.event === 'started' ? [[e.target, e.worker]] : []));
+    expect(startedOn.map(([t]) => t).sort()).toEqual(targets);
+    for (const [t, w] of startedOn) expect(workers.find((x) => x.name === w)!.fake.runs.map((r) => r.target)).toContain(t);
+    expect(built.summary.ran.sort()).toEqual(targets);
+    // The same bytes as a build on one machine.
+    for (const out of ['out/pairs.json', 'out/legos.json']) expect(c.output(out)).toBe(local.output(out));
+    // Nothing runs again: a second build finds it all fresh.
+    const again = await queueBuild(c, { blobs });
+    expect(again.built.summary.ran).toEqual([]);
+    expect(workers.flatMap((w) => w.fake.runs)).toHaveLength(12);
+  });
+
+  it('a worker whose runner script differs refuses the job with the reason, and another worker takes it', async () => {
+    const bad = await startWorker(await checkout({ agent: `${AGENT}// changed here\n` }), 'w-old');
+    const c = await checkout({ seeds: 10, pipeline: PIPELINE().replace(/  - name: legos[\s\S]*$/, '') });
+    const refused = c.when((e) => e.event === 'refused');
+    const building = queueBuild(c);
+    const r = (await refused) as Extract<BuildEvent, { event: 'refused' }>;
+    expect(r).toMatchObject({ target: 'pairs#1', worker: 'w-old' });
+    expect(r.reason).toContain('runner "fake": the file agent.js differs here');
+    const good = await startWorker(await checkout(), 'w-new');
+    const { built } = await building;
+    expect(built.exitCode).toBe(0);
+    expect(bad.fake.runs).toEqual([]);
+    expect(good.fake.runs.map((x) => x.target)).toEqual(['pairs#1']);
+    expect(bad.logs).toContainEqual({ kind: 'refused', target: 'pairs#1', reason: r.reason });
+    await bad.worker.stop(false);
+  });
+
+  it('holds a runner limit across workers: 3 requests a window (300 ms here; 30 a minute is the same script), 9 batches on 3 workers', async () => {
+    const pipeline = PIPELINE('[node, agent.js]', '    limits: {requests_per_minute: 3}\n').replace(/  - name: legos[\s\S]*$/, '');
+    const starts: number[] = [];
+    const workers: RunningWorker[] = [];
+    for (const name of ['w1', 'w2', 'w3']) {
+      const fake = new FakeAgent();
+      fake.agent = (req) => {
+        starts.push(Date.now());
+        return echoAgent(req);
+      };
+      workers.push(await startWorker(await checkout({ pipeline, seeds: 90 }), name, { fake, limitWindowMs: WINDOW_MS }));
+    }
+    const c = await checkout({ pipeline, seeds: 90 });
+    const { built } = await queueBuild(c);
+    expect(built.exitCode).toBe(0);
+    expect(starts).toHaveLength(9);
+    expect(workers.filter((w) => w.fake.runs.length).length).toBeGreaterThanOrEqual(2);
+    // No 4 starts within one sliding window (a few ms of slack: each agent logs its start after Redis, on its
+    // own clock, granted it), so 9 starts take at least two windows after the first.
+    starts.sort((a, b) => a - b);
+    const spans = starts.slice(3).map((t, i) => t - starts[i]!);
+    expect(Math.min(...spans)).toBeGreaterThanOrEqual(WINDOW_MS - SLACK_MS);
+    expect(starts[8]! - starts[0]!).toBeGreaterThanOrEqual(2 * WINDOW_MS - SLACK_MS);
+    console.log(`limit 3 per ${WINDOW_MS} ms over 3 workers: starts at +${starts.map((t) => t - starts[0]!).join(', +')} ms; the smallest span of 4 starts ${Math.min(...spans)} ms`);
+  });
+
+  it('Redis gone mid-build: the coordinator says so, ends with exit 1 and records nothing half-done', async () => {
+    const own = await RedisServer.start();
+    const fake = new FakeAgent();
+    fake.knobs = { hangText: 'seed number' };
+    const w = await startWorker(await checkout(), 'w', { fake, server: own });
+    const c = await checkout({ seeds: 10, pipeline: PIPELINE().replace(/  - name: legos[\s\S]*$/, '') });
+    const building = queueBuild(c, { server: own, downAfterMs: 400 });
+    await fake.hanging.next();
+    await own.stop();
+    const { built, told } = await building;
+    expect(built.exitCode).toBe(1);
+    expect(told.find((e) => e.event === 'queue' && e.down)).toMatchObject({ event: 'queue', queue: own.url });
+    expect(built.summary.ran).toEqual([]);
+    expect(built.summary.cancelled).toEqual(['pairs#1']);
+    expect(c.store.targets()).toEqual([]);
+    // The worker's agent is stopped; with no Redis to give its job back to, the worker just lets go.
+    await w.worker.stop(true, { force: true });
+    expect(fake.runs).toHaveLength(1);
+  });
+});
