@@ -106,7 +106,7 @@ describe('the command line: each command takes only its own options', () => {
     expect(run(['check', 'out/pairs.json', '--phase', 'pairs'])).toMatchObject({ command: 'check', args: ['out/pairs.json'], check: { phase: 'pairs' } });
     expect(printed(['help', 'init']).text).toMatch(/^Usage: cf init \[options\] \[DIR\]\n[\s\S]*--template NAME/);
     expect(printed(['graph', '--help']).text).toMatch(/^Usage: cf graph \[options\]\n[\s\S]*--format FORMAT[\s\S]*--batches/);
-    expect(error(['graph', '-j', '2'])).toBe('cf: error: cf graph takes no -j option (cf build and cf watch do)\n  hint: cf help graph lists its options');
+    expect(error(['graph', '-j', '2'])).toBe('cf: error: cf graph takes no -j option (cf build, cf watch and cf worker do)\n  hint: cf help graph lists its options');
   });
 
   it("cf's usage names every option some command takes, with the commands that take it", () => {
