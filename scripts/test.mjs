@@ -1,14 +1,12 @@
 #!/usr/bin/env node
-// `npm test`: the bundle, the type check, the import rules and the tests, each failing the run.
+// `npm test`: the bundle, the import rules and the tests, each failing the run.
 //
-// The bundle comes before the tests (the CLI tests run bin/cf.js). The type check (tsc, some 20 s of CPU
-// on a 2-core machine) and the import check run beside the bundle and the tests, not before them: the tests wait on
-// the processes they start (agents, validators, timeouts, a browser, the Claude Code CLI) for much of
-// their time, and the type check takes that idle CPU. It runs at a lower priority (nice 10) so that the
-// tests, which time agents out after a second, are not the ones kept waiting. Its output is printed after
-// the tests'. Arguments are passed to vitest (`npm test -- test/build.cli.test.ts`).
+// The bundle comes before the tests (the CLI tests run bin/cf.js). The import check runs beside the bundle
+// and the tests; its output is printed after the tests'. The type check is `npm run typecheck`, a step of
+// its own in CI (.ci/run) and in an editor: on a 2-core machine the suite keeps both cores busy, and tsc's
+// 20 s of CPU (a clean clone) would add some 10 s to every run of it. Arguments are passed to vitest
+// (`npm test -- test/build.cli.test.ts`).
 import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,16 +16,9 @@ const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const started = [];
 
 /** Runs a command in the repository; its output printed as it comes (inherit) or kept to print later. */
-function run(label, command, args, { inherit = false, nice = 0 } = {}) {
+function run(label, command, args, { inherit = false } = {}) {
   const child = spawn(command, args, { cwd: root, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
   started.push(child);
-  if (nice) {
-    try {
-      setPriority(child.pid, nice);
-    } catch {
-      // Not allowed here: it runs at the same priority, which is only slower.
-    }
-  }
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
@@ -38,7 +29,7 @@ function run(label, command, args, { inherit = false, nice = 0 } = {}) {
 }
 
 // The checks need no bundle: they start with it.
-const checks = [run('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json'], { nice: 10 }), run('check:imports', process.execPath, [path.join(root, 'scripts', 'check-imports.mjs')])];
+const checks = [run('check:imports', process.execPath, [path.join(root, 'scripts', 'check-imports.mjs')])];
 const bundle = await run('build', process.execPath, [path.join(root, 'scripts', 'bundle.mjs')], { inherit: true });
 if (bundle.code !== 0) {
   for (const child of started) child.kill();
@@ -55,4 +46,4 @@ if (failed.length) {
   process.stderr.write(`\nnpm test: failed: ${failed.join(', ')}\n`);
   process.exit(1);
 }
-process.stdout.write('\nnpm test: the tests, typecheck and check:imports passed\n');
+process.stdout.write('\nnpm test: the tests and check:imports passed (the type check: npm run typecheck)\n');
