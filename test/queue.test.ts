@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openCoordinator, openWorker, type Coordinator } from '../src/app/queue.js';
 import { Workspace } from '../src/app/workspace.js';
 import { queueLocation } from '../src/config/queueConfig.js';
+import { eventText } from '../src/cli/format/events.js';
 import type { BuildEvent } from '../src/events/types.js';
 import { LocalExecutor } from '../src/exec/localExecutor.js';
 import { backendBlobs, type OutputBlobs } from '../src/exec/queue/outputBlobs.js';
@@ -106,21 +107,21 @@ async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: O
 /** A build of `c` whose jobs go to the queue; the coordinator's own events beside the build's. */
 async function queueBuild(
   c: Bench,
-  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; downAfterMs?: number } = {},
+  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; downAfterMs?: number; maxCost?: number } = {},
 ): Promise<{ built: Awaited<ReturnType<Bench['build']>>; coordinator: Coordinator; told: BuildEvent[] }> {
   const told: BuildEvent[] = [];
   const opened = await openCoordinator(await c.open(), {
     location: (o.server ?? redis).location,
     emit: (e) => told.push(e),
     jobs: o.jobs ?? 8,
-    maxCost: null,
+    maxCost: o.maxCost ?? null,
     blobs: o.blobs ?? null,
     ...(o.downAfterMs !== undefined ? { downAfterMs: o.downAfterMs } : {}),
   });
   if (!('ok' in opened)) throw new Error(opened.unreachable);
   c.wrapExecutor = () => opened.ok.executor;
   try {
-    return { built: await c.build([], { jobs: o.jobs ?? 8 }), coordinator: opened.ok, told };
+    return { built: await c.build([], { jobs: o.jobs ?? 8, ...(o.maxCost !== undefined ? { maxCost: o.maxCost } : {}) }), coordinator: opened.ok, told };
   } finally {
     await opened.ok.finish();
   }
@@ -220,6 +221,42 @@ describe('cf build --queue with cf worker (in memory, a real Redis)', () => {
     expect(Math.min(...spans)).toBeGreaterThanOrEqual(WINDOW_MS - SLACK_MS);
     expect(starts[8]! - starts[0]!).toBeGreaterThanOrEqual(2 * WINDOW_MS - SLACK_MS);
     console.log(`limit 3 per ${WINDOW_MS} ms over 3 workers: starts at +${starts.map((t) => t - starts[0]!).join(', +')} ms; the smallest span of 4 starts ${Math.min(...spans)} ms`);
+  });
+
+  it('--max-cost is one budget over all the workers: 2 workers, 4 runs at once, room for 3 attempts: 3 run, the rest stop with the reason', async () => {
+    // A priced runner (claude-code: --max-cost takes it); the workers' fake agents say what each attempt cost.
+    const pipeline = PIPELINE().replace('    command: [node, agent.js]', '    preset: claude-code\n    model: claude-sonnet-4-5').replace(/  - name: legos[\s\S]*$/, '');
+    const USD = 0.01;
+    // Each worker's first run waits until both workers run one: the budget is shared, not each worker's own.
+    const started = new Set<string>();
+    const both = barrier();
+    const workers: RunningWorker[] = [];
+    for (const name of ['w1', 'w2']) {
+      const fake = new FakeAgent();
+      fake.runnerProps = { priced: true, estimateCost: () => USD };
+      fake.agent = async (req) => {
+        started.add(name);
+        if (started.size === 2) both.open();
+        await both.wait;
+        return { ...echoAgent(req), usage: { inputTokens: 100, cacheWriteTokens: 0, cacheReadTokens: 0, outputTokens: 50, costUsd: USD } };
+      };
+      workers.push(await startWorker(await checkout({ pipeline }), name, { fake, jobs: 2 }));
+    }
+    const c = await checkout({ pipeline });
+    const { built } = await queueBuild(c, { maxCost: 0.035 });
+    expect(built.exitCode).toBe(1);
+    // 3 attempts fit in $0.035 at $0.01 each (the 4th would make $0.04), over both workers together.
+    const runs = workers.flatMap((w) => w.fake.runs);
+    expect(runs).toHaveLength(3);
+    expect(workers.every((w) => w.fake.runs.length > 0)).toBe(true);
+    expect(built.summary.ran).toHaveLength(3);
+    expect(built.summary.stopped).toHaveLength(3);
+    // Every dollar spent is recorded by the coordinator, and stays within the budget.
+    expect(built.summary.usage.pairs!.costUsd).toBeCloseTo(3 * USD, 6);
+    expect(built.summary.usage.pairs!.costUsd).toBeLessThanOrEqual(0.035);
+    const stopped = built.events.filter((e) => e.event === 'stopped');
+    expect(stopped).toHaveLength(3);
+    for (const e of stopped) expect(eventText(e)).toMatchObject({ reason: expect.stringContaining('would exceed --max-cost $0.0350') });
   });
 
   it('Redis gone mid-build: the coordinator says so, ends with exit 1 and records nothing half-done', async () => {
