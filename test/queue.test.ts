@@ -1,10 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QueueEvents } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openCoordinator, openWorker, type Coordinator } from '../src/app/queue.js';
 import { Workspace } from '../src/app/workspace.js';
-import { queueLocation } from '../src/config/queueConfig.js';
+import { parseCommandLine } from '../src/cli/args.js';
+import { statusCommand } from '../src/cli/commands/status.js';
+import { parseQueueUrl, type QueueLocation } from '../src/config/queueConfig.js';
+import { connectionOf } from '../src/exec/queue/connection.js';
+import { QUEUE_NAME } from '../src/exec/queue/jobs.js';
 import { eventText } from '../src/cli/format/events.js';
 import type { BuildEvent } from '../src/events/types.js';
 import { LocalExecutor } from '../src/exec/localExecutor.js';
@@ -12,7 +17,7 @@ import { backendBlobs, type OutputBlobs } from '../src/exec/queue/outputBlobs.js
 import type { QueueWorker, WorkerLog } from '../src/exec/queue/worker.js';
 import { DirectoryBackend } from '../src/store/remote/directory.js';
 import { FakeAgent, echoAgent } from './helpers/fakeAgent.js';
-import { RedisServer } from './helpers/redis.js';
+import { freePort, RedisServer } from './helpers/redis.js';
 import { Bench } from './helpers/workspace.js';
 
 /*
@@ -79,7 +84,11 @@ interface RunningWorker {
   worker: QueueWorker;
 }
 
-async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: OutputBlobs | null; limitWindowMs?: number; fake?: FakeAgent; server?: RedisServer } = {}): Promise<RunningWorker> {
+async function startWorker(
+  b: Bench,
+  name: string,
+  o: { jobs?: number; blobs?: OutputBlobs | null; limitWindowMs?: number; fake?: FakeAgent; server?: RedisServer; location?: QueueLocation } = {},
+): Promise<RunningWorker> {
   const ws = await Workspace.open(b.dir);
   if (!ws.ok) throw new Error(JSON.stringify(ws.error));
   const fake = o.fake ?? new FakeAgent();
@@ -87,7 +96,7 @@ async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: O
   const executor = new LocalExecutor({ phase: (n) => inputs.graph.phase(n), jobs: o.jobs ?? 2, runnerFor: () => fake.runner(), validatorFor: () => null });
   const logs: WorkerLog[] = [];
   const { worker, close } = await openWorker(ws.value, {
-    location: (o.server ?? redis).location,
+    location: o.location ?? (o.server ?? redis).location,
     jobs: o.jobs ?? 2,
     name,
     executor,
@@ -107,11 +116,11 @@ async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: O
 /** A build of `c` whose jobs go to the queue; the coordinator's own events beside the build's. */
 async function queueBuild(
   c: Bench,
-  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; downAfterMs?: number; maxCost?: number } = {},
+  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; location?: QueueLocation; downAfterMs?: number; maxCost?: number; signal?: AbortSignal } = {},
 ): Promise<{ built: Awaited<ReturnType<Bench['build']>>; coordinator: Coordinator; told: BuildEvent[] }> {
   const told: BuildEvent[] = [];
   const opened = await openCoordinator(await c.open(), {
-    location: (o.server ?? redis).location,
+    location: o.location ?? (o.server ?? redis).location,
     emit: (e) => told.push(e),
     jobs: o.jobs ?? 8,
     maxCost: o.maxCost ?? null,
@@ -121,7 +130,8 @@ async function queueBuild(
   if (!('ok' in opened)) throw new Error(opened.unreachable);
   c.wrapExecutor = () => opened.ok.executor;
   try {
-    return { built: await c.build([], { jobs: o.jobs ?? 8, ...(o.maxCost !== undefined ? { maxCost: o.maxCost } : {}) }), coordinator: opened.ok, told };
+    const call = { jobs: o.jobs ?? 8, ...(o.maxCost !== undefined ? { maxCost: o.maxCost } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+    return { built: await c.build([], call), coordinator: opened.ok, told };
   } finally {
     await opened.ok.finish();
   }
@@ -280,36 +290,75 @@ describe('cf build --queue with cf worker (in memory, a real Redis)', () => {
   });
 });
 
-describe('which queue a command uses (--queue, CF_QUEUE, pipeline.yaml)', () => {
-  const url = (override: string | false | null, env: NodeJS.ProcessEnv, fromPipeline: string | null = 'redis://from-yaml:6379'): string | null => {
-    const r = queueLocation(override, fromPipeline, env);
-    if (!r.ok) throw new Error(r.error.message);
-    return r.value?.url ?? null;
-  };
+/** What a command printed on stdout, and its exit code (cf status run in this process). */
+async function printed(command: () => Promise<number>): Promise<{ code: number; out: string }> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await command(), out };
+  } finally {
+    spy.mockRestore();
+  }
+}
 
-  it('the command line first, then CF_QUEUE, then pipeline.yaml; --no-queue or CF_QUEUE=off: none', () => {
-    expect(url(null, {})).toBe('redis://from-yaml:6379');
-    expect(url(null, {}, null)).toBeNull();
-    expect(url(null, { CF_QUEUE: 'redis://from-env:7000/2' })).toBe('redis://from-env:7000/2');
-    // An empty CF_QUEUE says nothing (pipeline.yaml's holds).
-    expect(url(null, { CF_QUEUE: '  ' })).toBe('redis://from-yaml:6379');
-    expect(url('redis://from-flag:7001', { CF_QUEUE: 'redis://from-env:7000' })).toBe('redis://from-flag:7001');
-    expect(url(false, { CF_QUEUE: 'redis://from-env:7000' })).toBeNull();
-    expect(url(null, { CF_QUEUE: 'off' })).toBeNull();
-    // --queue URL still beats CF_QUEUE=off (the command line first).
-    expect(url('redis://from-flag:7001', { CF_QUEUE: 'off' })).toBe('redis://from-flag:7001');
+describe('cf status with a queue: which worker runs which batch', () => {
+  it('lists the batches running on workers (worker, attempt, time) and how many wait, as text and as --json', async () => {
+    // A database of its own, as a project's (every job in it is this test's).
+    const url = `${redis.url}/3`;
+    const location = parseQueueUrl(url);
+    if (!location.ok) throw new Error(location.error);
+    const pipeline = PIPELINE().replace(/  - name: legos[\s\S]*$/, '');
+    const fake = new FakeAgent();
+    fake.knobs = { hangText: 'seed number' };
+    await startWorker(await checkout({ pipeline }), 'w1', { fake, jobs: 3, location: location.value });
+    // The test hears the coordinator's 6 jobs arrive (from the stream's start: none is missed).
+    const events = new QueueEvents(QUEUE_NAME, { connection: connectionOf(location.value), lastEventId: '0-0' });
+    cleanup.push(() => events.close());
+    let added = 0;
+    const six = new Promise<void>((resolve) => events.on('added', () => ++added === 6 && resolve()));
+    const c = await checkout({ pipeline, seeds: 60 });
+    const stop = new AbortController();
+    const building = queueBuild(c, { location: location.value, signal: stop.signal });
+    const held = await Promise.all([fake.hanging.next(), fake.hanging.next(), fake.hanging.next(), six]);
+    const targets = held.flatMap((h) => (h ? [h.target] : [])).sort();
+
+    const json = await printed(() => statusCommand({ dir: c.dir, json: true, queue: url }, []));
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.out) as { phases: unknown[]; queue: unknown };
+    expect(report.phases).toHaveLength(1);
+    const running = targets.map((target) => ({ target, worker: 'w1', attempt: 1, attempts: 3, since: expect.any(Number) }));
+    expect(report.queue).toEqual({ url, running, waiting: 3 });
+    const text = await printed(() => statusCommand({ dir: c.dir, json: false, queue: url }, []));
+    expect(text.out).toContain('to run:');
+    expect(text.out).toMatch(new RegExp(`\\nqueue ${url}: 3 running on workers, 3 waiting for one\\n${targets.map((t) => `  ${t} on w1 \\(attempt 1 of 3, [0-9.]+ m?s\\)\\n`).join('')}$`));
+
+    stop.abort();
+    expect((await building).built.summary.ran).toEqual([]);
   });
 
-  it('a bad URL names where it came from; one with a password is refused (CF_QUEUE_PASSWORD instead)', () => {
-    const error = (override: string | null, env: NodeJS.ProcessEnv, fromPipeline: string | null = null): string => {
-      const r = queueLocation(override, fromPipeline, env, 'project/pipeline.yaml');
-      if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.value)}`);
-      expect(r.error.kind).toBe('usage');
-      return r.error.message;
+  it("a queue that cannot be reached: the checkout's state, and a line saying so (exit 0); --no-queue does not ask", async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    // The queue from pipeline.yaml (as cf build takes it).
+    const c = await checkout({ pipeline: `queue: ${url}\n${PIPELINE()}`, seeds: 10 });
+    const text = await printed(() => statusCommand({ dir: c.dir, json: false }, []));
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('to run:');
+    expect(text.out).toMatch(new RegExp(`\\nqueue ${url}: could not be reached \\(connect ECONNREFUSED [^)]*\\); the state above is this checkout's records only\\n$`));
+    const json = await printed(() => statusCommand({ dir: c.dir, json: true }, []));
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toMatchObject({ phases: [{ phase: 'pairs' }, { phase: 'legos' }], queue: { url, unreachable: expect.stringContaining('ECONNREFUSED') } });
+    const none = await printed(() => statusCommand({ dir: c.dir, json: true, queue: false }, []));
+    expect(JSON.parse(none.out)).not.toHaveProperty('queue');
+    // cf status takes --queue URL and --no-queue as cf build does.
+    const opts = (argv: string[]): unknown => {
+      const p = parseCommandLine(argv);
+      return p.kind === 'run' ? p.run.opts : p;
     };
-    expect(error(null, { CF_QUEUE: 'http://x' })).toMatch(/^CF_QUEUE: "http:\/\/x" is not a Redis URL/);
-    expect(error(null, {}, 'redis://h:1/x')).toMatch(/^project\/pipeline.yaml: queue: "\/x" is not a database number/);
-    // The command line's URL is the one read, not pipeline.yaml's good one.
-    expect(error('redis://:secret@h:1', {}, 'redis://h:1')).toMatch(/^--queue: a queue URL holds no user or password.*CF_QUEUE_PASSWORD/);
+    expect(opts(['status', '--queue', url])).toMatchObject({ queue: url });
+    expect(opts(['status', '--no-queue'])).toMatchObject({ queue: false });
+    expect(opts(['status', '--queue', 'http://x'])).toMatchObject({ kind: 'error', error: { message: expect.stringContaining('--queue: "http://x" is not a Redis URL') } });
   });
 });
