@@ -4,7 +4,7 @@ import { Workspace } from '../src/app/workspace.js';
 import { LocalExecutor } from '../src/exec/localExecutor.js';
 import type { WorkerLog } from '../src/exec/queue/worker.js';
 import { FakeAgent } from './helpers/fakeAgent.js';
-import { CF_BIN, FAKE_AGENT, Project, readySignal, stillRunningAfter, targetsOf } from './helpers/project.js';
+import { CF_BIN, FAKE_AGENT, isRunning, killLeftovers, Project, readySignal, stillRunningAfter, targetsOf } from './helpers/project.js';
 import { freePort, RedisServer } from './helpers/redis.js';
 import { Bench } from './helpers/workspace.js';
 import { execa } from 'execa';
@@ -43,10 +43,16 @@ async function redis(): Promise<RedisServer> {
   return s;
 }
 
-/** A real `cf worker` in `dir`; resolves once it says it is waiting for jobs. */
+/** A real `cf worker` in `dir`; resolves once it says it is waiting for jobs. `said(text)`: once it has said that on stderr. */
 async function cfWorker(dir: string, url: string, name: string, env: Record<string, string> = {}) {
   const child = execa('node', [CF_BIN, 'worker', '--queue', url, '-j', '1', '--name', name], { cwd: dir, reject: false, env: { CI: '1', CF_QUEUE_LOCK_MS: LOCK_MS, ...env } });
   let out = '';
+  let err = '';
+  const listening: Array<() => void> = [];
+  child.stderr!.on('data', (d: Buffer) => {
+    err += String(d);
+    for (const l of listening) l();
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += String(d);
@@ -54,7 +60,13 @@ async function cfWorker(dir: string, url: string, name: string, env: Record<stri
     });
     void child.then((r) => reject(new Error(`cf worker ended: ${String(r.stderr)}`)));
   });
-  return { child, output: () => out };
+  const said = (text: string): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => void (err.includes(text) && resolve());
+      listening.push(check);
+      check();
+    });
+  return { child, output: () => out, said };
 }
 
 /** An in-memory coordinator's build of `dir` (its store on disk, as cf's), its jobs through the queue. */
@@ -95,6 +107,56 @@ describe.concurrent('cf worker and cf build --queue, killed', () => {
       second.child.kill('SIGTERM');
       expect((await second.child).exitCode).toBe(0);
     } finally {
+      ready.close();
+      await p.remove();
+    }
+  });
+
+  it('SIGTERM twice to a worker mid-run: its agent stopped (the whole tree), the job back to the queue, exit 130; another worker runs it, recorded once', async () => {
+    const server = await redis();
+    const p = await Project.create({ seeds: 10, pipeline: ONE_PHASE });
+    const ready = await readySignal(p.dir);
+    const pids: number[] = [];
+    try {
+      // The agent behaves as a real one when cf is gone: it stays, and its grandchild leaves its process group.
+      const w = await cfWorker(p.dir, server.url, 'stopping', { FAKE_HANG_TEXT: 'seed number', FAKE_HANG_STAYS: '1', FAKE_READY_SOCKET: ready.path });
+      const c = await coordinate(p.dir, server.url);
+      const hanging = await ready.next();
+      pids.push(hanging.agent, hanging.grandchild);
+      w.child.kill('SIGTERM');
+      // The first is heard before the second is sent (two signals at once may arrive as one).
+      await w.said('taking no more jobs');
+      w.child.kill('SIGTERM');
+      expect((await w.child).exitCode).toBe(130);
+      // It waited for its agent's tree to end: no polling.
+      expect(pids.filter(isRunning)).toEqual([]);
+      expect(w.output()).toContain('released pairs#1: back to the queue for another worker');
+      // The job is in the queue again: a worker (in this process) takes it, and the build records it once.
+      const ws = await Workspace.open(p.dir);
+      if (!ws.ok) throw new Error(JSON.stringify(ws.error));
+      const inputs = ws.value.inputs;
+      const fake = new FakeAgent();
+      const { worker, close } = await openWorker(ws.value, {
+        location: server.location,
+        jobs: 1,
+        name: 'spare',
+        executor: new LocalExecutor({ phase: (n) => inputs.graph.phase(n), jobs: 1, runnerFor: () => fake.runner(), validatorFor: () => null }),
+        blobs: null,
+        log: () => undefined,
+      });
+      expect(await worker.start()).toBeNull();
+      const built = await c.build;
+      await worker.stop(false);
+      close();
+      expect(built.exitCode).toBe(0);
+      expect(built.summary.ran).toEqual(['pairs#1']);
+      expect(built.events.filter((e) => e.event === 'ran')).toHaveLength(1);
+      expect(fake.runs.map((r) => r.target)).toEqual(['pairs#1']);
+      // The released run (its agent logged it) was never recorded: the spare's output was.
+      expect(targetsOf(await p.takeRuns())).toEqual(['pairs#1']);
+      expect(JSON.parse(c.bench.output('out/pairs.json')!)).toHaveLength(10);
+    } finally {
+      killLeftovers(pids);
       ready.close();
       await p.remove();
     }

@@ -1,16 +1,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QueueEvents } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openCoordinator, openWorker, type Coordinator } from '../src/app/queue.js';
 import { Workspace } from '../src/app/workspace.js';
+import { parseCommandLine } from '../src/cli/args.js';
+import { statusCommand } from '../src/cli/commands/status.js';
+import { parseQueueUrl, type QueueLocation } from '../src/config/queueConfig.js';
+import { connectionOf } from '../src/exec/queue/connection.js';
+import { QUEUE_NAME } from '../src/exec/queue/jobs.js';
+import { eventText } from '../src/cli/format/events.js';
 import type { BuildEvent } from '../src/events/types.js';
 import { LocalExecutor } from '../src/exec/localExecutor.js';
 import { backendBlobs, type OutputBlobs } from '../src/exec/queue/outputBlobs.js';
 import type { QueueWorker, WorkerLog } from '../src/exec/queue/worker.js';
 import { DirectoryBackend } from '../src/store/remote/directory.js';
 import { FakeAgent, echoAgent } from './helpers/fakeAgent.js';
-import { RedisServer } from './helpers/redis.js';
+import { freePort, RedisServer } from './helpers/redis.js';
 import { Bench } from './helpers/workspace.js';
 
 /*
@@ -77,7 +84,11 @@ interface RunningWorker {
   worker: QueueWorker;
 }
 
-async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: OutputBlobs | null; limitWindowMs?: number; fake?: FakeAgent; server?: RedisServer } = {}): Promise<RunningWorker> {
+async function startWorker(
+  b: Bench,
+  name: string,
+  o: { jobs?: number; blobs?: OutputBlobs | null; limitWindowMs?: number; fake?: FakeAgent; server?: RedisServer; location?: QueueLocation } = {},
+): Promise<RunningWorker> {
   const ws = await Workspace.open(b.dir);
   if (!ws.ok) throw new Error(JSON.stringify(ws.error));
   const fake = o.fake ?? new FakeAgent();
@@ -85,7 +96,7 @@ async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: O
   const executor = new LocalExecutor({ phase: (n) => inputs.graph.phase(n), jobs: o.jobs ?? 2, runnerFor: () => fake.runner(), validatorFor: () => null });
   const logs: WorkerLog[] = [];
   const { worker, close } = await openWorker(ws.value, {
-    location: (o.server ?? redis).location,
+    location: o.location ?? (o.server ?? redis).location,
     jobs: o.jobs ?? 2,
     name,
     executor,
@@ -105,21 +116,22 @@ async function startWorker(b: Bench, name: string, o: { jobs?: number; blobs?: O
 /** A build of `c` whose jobs go to the queue; the coordinator's own events beside the build's. */
 async function queueBuild(
   c: Bench,
-  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; downAfterMs?: number } = {},
+  o: { blobs?: OutputBlobs | null; jobs?: number; server?: RedisServer; location?: QueueLocation; downAfterMs?: number; maxCost?: number; signal?: AbortSignal } = {},
 ): Promise<{ built: Awaited<ReturnType<Bench['build']>>; coordinator: Coordinator; told: BuildEvent[] }> {
   const told: BuildEvent[] = [];
   const opened = await openCoordinator(await c.open(), {
-    location: (o.server ?? redis).location,
+    location: o.location ?? (o.server ?? redis).location,
     emit: (e) => told.push(e),
     jobs: o.jobs ?? 8,
-    maxCost: null,
+    maxCost: o.maxCost ?? null,
     blobs: o.blobs ?? null,
     ...(o.downAfterMs !== undefined ? { downAfterMs: o.downAfterMs } : {}),
   });
   if (!('ok' in opened)) throw new Error(opened.unreachable);
   c.wrapExecutor = () => opened.ok.executor;
   try {
-    return { built: await c.build([], { jobs: o.jobs ?? 8 }), coordinator: opened.ok, told };
+    const call = { jobs: o.jobs ?? 8, ...(o.maxCost !== undefined ? { maxCost: o.maxCost } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+    return { built: await c.build([], call), coordinator: opened.ok, told };
   } finally {
     await opened.ok.finish();
   }
@@ -221,6 +233,42 @@ describe('cf build --queue with cf worker (in memory, a real Redis)', () => {
     console.log(`limit 3 per ${WINDOW_MS} ms over 3 workers: starts at +${starts.map((t) => t - starts[0]!).join(', +')} ms; the smallest span of 4 starts ${Math.min(...spans)} ms`);
   });
 
+  it('--max-cost is one budget over all the workers: 2 workers, 4 runs at once, room for 3 attempts: 3 run, the rest stop with the reason', async () => {
+    // A priced runner (claude-code: --max-cost takes it); the workers' fake agents say what each attempt cost.
+    const pipeline = PIPELINE().replace('    command: [node, agent.js]', '    preset: claude-code\n    model: claude-sonnet-4-5').replace(/  - name: legos[\s\S]*$/, '');
+    const USD = 0.01;
+    // Each worker's first run waits until both workers run one: the budget is shared, not each worker's own.
+    const started = new Set<string>();
+    const both = barrier();
+    const workers: RunningWorker[] = [];
+    for (const name of ['w1', 'w2']) {
+      const fake = new FakeAgent();
+      fake.runnerProps = { priced: true, estimateCost: () => USD };
+      fake.agent = async (req) => {
+        started.add(name);
+        if (started.size === 2) both.open();
+        await both.wait;
+        return { ...echoAgent(req), usage: { inputTokens: 100, cacheWriteTokens: 0, cacheReadTokens: 0, outputTokens: 50, costUsd: USD } };
+      };
+      workers.push(await startWorker(await checkout({ pipeline }), name, { fake, jobs: 2 }));
+    }
+    const c = await checkout({ pipeline });
+    const { built } = await queueBuild(c, { maxCost: 0.035 });
+    expect(built.exitCode).toBe(1);
+    // 3 attempts fit in $0.035 at $0.01 each (the 4th would make $0.04), over both workers together.
+    const runs = workers.flatMap((w) => w.fake.runs);
+    expect(runs).toHaveLength(3);
+    expect(workers.every((w) => w.fake.runs.length > 0)).toBe(true);
+    expect(built.summary.ran).toHaveLength(3);
+    expect(built.summary.stopped).toHaveLength(3);
+    // Every dollar spent is recorded by the coordinator, and stays within the budget.
+    expect(built.summary.usage.pairs!.costUsd).toBeCloseTo(3 * USD, 6);
+    expect(built.summary.usage.pairs!.costUsd).toBeLessThanOrEqual(0.035);
+    const stopped = built.events.filter((e) => e.event === 'stopped');
+    expect(stopped).toHaveLength(3);
+    for (const e of stopped) expect(eventText(e)).toMatchObject({ reason: expect.stringContaining('would exceed --max-cost $0.0350') });
+  });
+
   it('Redis gone mid-build: the coordinator says so, ends with exit 1 and records nothing half-done', async () => {
     const own = await RedisServer.start();
     const fake = new FakeAgent();
@@ -239,5 +287,78 @@ describe('cf build --queue with cf worker (in memory, a real Redis)', () => {
     // The worker's agent is stopped; with no Redis to give its job back to, the worker just lets go.
     await w.worker.stop(true, { force: true });
     expect(fake.runs).toHaveLength(1);
+  });
+});
+
+/** What a command printed on stdout, and its exit code (cf status run in this process). */
+async function printed(command: () => Promise<number>): Promise<{ code: number; out: string }> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await command(), out };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('cf status with a queue: which worker runs which batch', () => {
+  it('lists the batches running on workers (worker, attempt, time) and how many wait, as text and as --json', async () => {
+    // A database of its own, as a project's (every job in it is this test's).
+    const url = `${redis.url}/3`;
+    const location = parseQueueUrl(url);
+    if (!location.ok) throw new Error(location.error);
+    const pipeline = PIPELINE().replace(/  - name: legos[\s\S]*$/, '');
+    const fake = new FakeAgent();
+    fake.knobs = { hangText: 'seed number' };
+    await startWorker(await checkout({ pipeline }), 'w1', { fake, jobs: 3, location: location.value });
+    // The test hears the coordinator's 6 jobs arrive (from the stream's start: none is missed).
+    const events = new QueueEvents(QUEUE_NAME, { connection: connectionOf(location.value), lastEventId: '0-0' });
+    cleanup.push(() => events.close());
+    let added = 0;
+    const six = new Promise<void>((resolve) => events.on('added', () => ++added === 6 && resolve()));
+    const c = await checkout({ pipeline, seeds: 60 });
+    const stop = new AbortController();
+    const building = queueBuild(c, { location: location.value, signal: stop.signal });
+    const held = await Promise.all([fake.hanging.next(), fake.hanging.next(), fake.hanging.next(), six]);
+    const targets = held.flatMap((h) => (h ? [h.target] : [])).sort();
+
+    const json = await printed(() => statusCommand({ dir: c.dir, json: true, queue: url }, []));
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.out) as { phases: unknown[]; queue: unknown };
+    expect(report.phases).toHaveLength(1);
+    const running = targets.map((target) => ({ target, worker: 'w1', attempt: 1, attempts: 3, since: expect.any(Number) }));
+    expect(report.queue).toEqual({ url, running, waiting: 3 });
+    const text = await printed(() => statusCommand({ dir: c.dir, json: false, queue: url }, []));
+    expect(text.out).toContain('to run:');
+    expect(text.out).toMatch(new RegExp(`\\nqueue ${url}: 3 running on workers, 3 waiting for one\\n${targets.map((t) => `  ${t} on w1 \\(attempt 1 of 3, [0-9.]+ m?s\\)\\n`).join('')}$`));
+
+    stop.abort();
+    expect((await building).built.summary.ran).toEqual([]);
+  });
+
+  it("a queue that cannot be reached: the checkout's state, and a line saying so (exit 0); --no-queue does not ask", async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    // The queue from pipeline.yaml (as cf build takes it).
+    const c = await checkout({ pipeline: `queue: ${url}\n${PIPELINE()}`, seeds: 10 });
+    const text = await printed(() => statusCommand({ dir: c.dir, json: false }, []));
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('to run:');
+    expect(text.out).toMatch(new RegExp(`\\nqueue ${url}: could not be reached \\(connect ECONNREFUSED [^)]*\\); the state above is this checkout's records only\\n$`));
+    const json = await printed(() => statusCommand({ dir: c.dir, json: true }, []));
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toMatchObject({ phases: [{ phase: 'pairs' }, { phase: 'legos' }], queue: { url, unreachable: expect.stringContaining('ECONNREFUSED') } });
+    const none = await printed(() => statusCommand({ dir: c.dir, json: true, queue: false }, []));
+    expect(JSON.parse(none.out)).not.toHaveProperty('queue');
+    // cf status takes --queue URL and --no-queue as cf build does.
+    const opts = (argv: string[]): unknown => {
+      const p = parseCommandLine(argv);
+      return p.kind === 'run' ? p.run.opts : p;
+    };
+    expect(opts(['status', '--queue', url])).toMatchObject({ queue: url });
+    expect(opts(['status', '--no-queue'])).toMatchObject({ queue: false });
+    expect(opts(['status', '--queue', 'http://x'])).toMatchObject({ kind: 'error', error: { message: expect.stringContaining('--queue: "http://x" is not a Redis URL') } });
   });
 });

@@ -120,8 +120,8 @@ const SPECS: { [C in CommandName]: Spec } = {
   status: {
     summary: 'per phase: batches fresh, stale, failed; merged outputs; recorded failures',
     usage: '[options]',
-    options: () => [jsonDocument()],
-    make: (v, dir, args) => ({ command: 'status', opts: { dir, json: v.json === true }, args }),
+    options: () => [jsonDocument(), ...queueOptions('also ask this queue which batch runs on which worker', 'do not ask the queue, even when pipeline.yaml or CF_QUEUE name one')],
+    make: (v, dir, args) => ({ command: 'status', opts: { dir, json: v.json === true, ...queueOf(v) }, args }),
   },
   explain: {
     summary: 'why a target is stale or fresh, naming what changed',

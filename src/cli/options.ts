@@ -46,7 +46,8 @@ export interface CorrectionsValues {
 }
 /** `cf gc`: the local store, or (--remote) the shared cache's objects older than `olderThanMs`. */
 export type GcOptions = Pick<GlobalOptions, 'dir' | 'dryRun' | 'remoteCache'> & { remote: boolean; olderThanMs: number | null };
-export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json'>;
+/** `cf status`: with a queue (`queue`, as cf build's), also which worker runs which batch. */
+export type StatusOptions = Pick<GlobalOptions, 'dir' | 'json' | 'queue'>;
 /** `cf worker`: runs the jobs of a queue in this checkout (`name`: how the coordinator names it; default host:pid). */
 export type WorkerOptions = Pick<GlobalOptions, 'dir' | 'jobs' | 'json' | 'queue'> & { name?: string };
 export type ExplainOptions = Pick<GlobalOptions, 'dir' | 'json'>;

@@ -3,10 +3,10 @@ import { parseQueueUrl, QUEUE_FORMS } from '../config/queueConfig.js';
 import { BadValue } from './badValue.js';
 import type { OptionValues } from './dashboardArgs.js';
 
-/** The queue's options: build (the coordinator), worker. */
-export const queueOptions = (what: string, off = true): Option[] => [
+/** The queue's options: build (the coordinator), worker, status. `off`: what --no-queue does (false: no --no-queue). */
+export const queueOptions = (what: string, off: string | false = 'run on this machine even when pipeline.yaml or CF_QUEUE name a queue'): Option[] => [
   new Option('--queue <URL>', `${what} (redis://HOST:PORT; also queue: in pipeline.yaml, or CF_QUEUE=URL)`),
-  ...(off ? [new Option('--no-queue', 'run on this machine even when pipeline.yaml or CF_QUEUE name a queue')] : []),
+  ...(off ? [new Option('--no-queue', off)] : []),
 ];
 
 /** --queue URL (its form checked here), --no-queue, or neither (pipeline.yaml's, or CF_QUEUE). */

@@ -51,7 +51,8 @@ options (each command takes only its own; cf help COMMAND lists them):
                         directory), instead of pipeline.yaml's cache: (also CF_REMOTE_CACHE=URL)
   --no-remote-cache     build, watch: no shared cache for this run (also CF_REMOTE_CACHE=off)
   --queue URL           build, worker: the Redis of cf worker processes on other machines
-                        (redis://HOST:PORT; also queue: in pipeline.yaml, CF_QUEUE); --no-queue: none
+                        (redis://HOST:PORT; also queue: in pipeline.yaml, CF_QUEUE); --no-queue: none;
+                        status: also which batch runs on which worker
   -h, --help            this help
   --version             print the version
 

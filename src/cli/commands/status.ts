@@ -1,7 +1,10 @@
 import { correctionStates, type CorrectionState } from '../../app/corrections.js';
 import { status, type StatusReport } from '../../app/inspect.js';
 import { describeCorrection } from './correct.js';
+import { queueLocation, type QueueLocation } from '../../config/queueConfig.js';
+import type { QueueState } from '../../exec/queue/liveJobs.js';
 import { formatTotals, reported } from '../../exec/runners/usage.js';
+import { formatDuration } from '../../util/duration.js';
 import { fail } from '../../util/errors.js';
 import { count } from '../../util/plural.js';
 import { describeStatus } from '../format/statuses.js';
@@ -15,10 +18,41 @@ const LIST_MAX = 12;
 export async function statusCommand(opts: StatusOptions, args: string[]): Promise<number> {
   if (args.length) fail({ kind: 'usage', message: 'cf status takes no targets', hint: 'cf explain TARGET' });
   const ws = await openWorkspace(opts.dir);
+  const location = queueLocation(opts.queue ?? null, ws.pipeline.queue ?? null, process.env, ws.pipeline.file);
+  if (!location.ok) fail(location.error);
   const report = await status(ws);
   const corrections = await correctionStates(ws);
-  process.stdout.write(`${opts.json ? JSON.stringify({ ...toJson(report), corrections }) : [...toLines(report, painter(colourEnabled(process.stdout))), ...correctionLines(corrections)].join('\n')}\n`);
+  const queue = location.value && (await askQueue(location.value, ws.pipeline.phases.map((p) => p.name)));
+  process.stdout.write(
+    `${
+      opts.json
+        ? JSON.stringify({ ...toJson(report), corrections, ...(queue ? { queue } : {}) })
+        : [...toLines(report, painter(colourEnabled(process.stdout))), ...correctionLines(corrections), ...(queue ? queueLines(queue) : [])].join('\n')
+    }\n`,
+  );
   return 0;
+}
+
+/** The queue's side of a status: which worker runs which batch, how many wait; or that Redis could not be asked. */
+type QueueReport = { url: string } & (QueueState | { unreachable: string });
+
+/** The queue asked (BullMQ is loaded only here: a status without a queue never loads it). */
+async function askQueue(location: QueueLocation, phases: string[]): Promise<QueueReport> {
+  const [{ liveJobs }, { connectionOf }] = await Promise.all([import('../../exec/queue/liveJobs.js'), import('../../exec/queue/connection.js')]);
+  const r = await liveJobs(connectionOf(location), phases);
+  return { url: location.url, ...('ok' in r ? r.ok : r) };
+}
+
+function queueLines(q: QueueReport, now = Date.now()): string[] {
+  if ('unreachable' in q) return ['', `queue ${q.url}: could not be reached (${q.unreachable}); the state above is this checkout's records only`];
+  if (!q.running.length && !q.waiting) return ['', `queue ${q.url}: no batch of this pipeline running on a worker or waiting`];
+  const out = ['', `queue ${q.url}: ${q.running.length} running on workers, ${q.waiting} waiting for one`];
+  for (const j of q.running.slice(0, LIST_MAX)) {
+    const what = [j.attempt !== null ? `attempt ${j.attempt}${j.attempts !== null ? ` of ${j.attempts}` : ''}` : null, j.since !== null ? formatDuration(Math.max(0, now - j.since)) : null].filter(Boolean);
+    out.push(`  ${j.target} on ${j.worker ?? 'a worker'}${what.length ? ` (${what.join(', ')})` : ''}`);
+  }
+  if (q.running.length > LIST_MAX) out.push(`  … and ${q.running.length - LIST_MAX} more (cf status --json lists them all)`);
+  return out;
 }
 
 /** The corrections, per phase, and each one made against an older generation (to keep or drop). */

@@ -55,14 +55,18 @@ export async function workerCommand(opts: WorkerOptions, args: string[]): Promis
   }
   const code = await new Promise<number>((resolve) => {
     let signals = 0;
+    // Read once the worker has closed: the first signal's stop ends with the second's too (the same close),
+    // and a worker that gave its jobs back exits 130 whichever of them resolves first.
+    let exitCode = 0;
     const handler = (signal: NodeJS.Signals): void => {
       signals++;
       if (signals === 1) {
         process.stderr.write(`cf worker: ${signal}: taking no more jobs; finishing the ${worker.busy} running (${signal} again to give them back to the queue now)\n`);
-        void worker.stop(false).then(() => resolve(0));
+        void worker.stop(false).then(() => resolve(exitCode));
       } else if (signals === 2) {
         process.stderr.write(`cf worker: stopping the running agents; their jobs go back to the queue\n`);
-        void worker.stop(true).then(() => resolve(130));
+        exitCode = 130;
+        void worker.stop(true).then(() => resolve(exitCode));
       } else {
         killAllChildren('SIGKILL');
         process.exit(130);

@@ -51,8 +51,11 @@ export interface JobReturn {
   blob?: string;
 }
 
-/** What a worker tells the coordinator while a job runs (BullMQ progress): a JobEvent and who sends it. */
-export type JobProgress = { worker: string } & Record<string, unknown>;
+/**
+ * What a worker tells the coordinator while a job runs (BullMQ progress): a JobEvent, who sends it, and the
+ * attempt running (from the first attempt on; cf status reads it from the job's last progress).
+ */
+export type JobProgress = { worker: string; current?: { attempt: number; of: number } } & Record<string, unknown>;
 
 function canonical(x: unknown): string {
   if (Array.isArray(x)) return `[${x.map(canonical).join(',')}]`;

@@ -73,7 +73,7 @@ export class QueueExecutor implements BatchExecutor {
     events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { kind: 'returned', ret: returnvalue as unknown as JobReturn }));
     events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { kind: 'lost', reason: `the queue gave up on it: ${failedReason}` }));
     events.on('progress', ({ jobId, data }) => {
-      const { worker, ...e } = data as JobProgress;
+      const { worker, current: _current, ...e } = data as JobProgress;
       const event = (e.kind === 'attempt' || e.kind === 'refused' ? { ...e, worker } : e) as unknown as JobEvent;
       for (const w of this.waiters.get(jobId) ?? []) w.onEvent?.(event);
     });

@@ -2,7 +2,7 @@ import { DelayedError, WaitingError, Worker, type ConnectionOptions, type Job } 
 import type { AgentResult } from '../runners/types.js';
 import type { BatchExecutor, JobEvent, JobSpec } from '../executor.js';
 import { probe } from './connection.js';
-import { partsDifference, QUEUE_NAME, type CheckoutParts, type JobReturn, type QueuedJob } from './jobs.js';
+import { partsDifference, QUEUE_NAME, type CheckoutParts, type JobProgress, type JobReturn, type QueuedJob } from './jobs.js';
 import type { OutputBlobs } from './outputBlobs.js';
 import { SharedBudget } from './sharedBudget.js';
 import { SharedLimits } from './sharedLimits.js';
@@ -114,10 +114,14 @@ export class QueueWorker {
     this.running.set(id, stop);
     const started = Date.now();
     this.o.log?.({ kind: 'started', target: spec.target, coordinator: data.coordinator });
-    // Progress reaches the coordinator in order (one connection); the last is sent before the result.
+    // Progress reaches the coordinator in order (one connection); the last is sent before the result. Each
+    // carries the attempt running (the job's progress is its last event: cf status reads it from there).
     let told = Promise.resolve();
+    let current: JobProgress['current'];
     const tell = (e: JobEvent): void => {
-      const sent = job.updateProgress({ ...e, worker: this.o.name });
+      if (e.kind === 'attempt') current = { attempt: e.attempt, of: e.of };
+      const progress: JobProgress = { ...e, worker: this.o.name, ...(current ? { current } : {}) };
+      const sent = job.updateProgress(progress);
       told = told.then(() => sent).catch(() => undefined);
     };
     try {
