@@ -4,7 +4,7 @@ import { Workspace } from '../src/app/workspace.js';
 import { LocalExecutor } from '../src/exec/localExecutor.js';
 import type { WorkerLog } from '../src/exec/queue/worker.js';
 import { FakeAgent } from './helpers/fakeAgent.js';
-import { CF_BIN, FAKE_AGENT, isRunning, killLeftovers, Project, readySignal, stillRunningAfter, targetsOf } from './helpers/project.js';
+import { CF_BIN, isRunning, killLeftovers, Project, readySignal, stillRunningAfter, targetsOf, TWO_PHASES } from './helpers/project.js';
 import { freePort, RedisServer } from './helpers/redis.js';
 import { Bench } from './helpers/workspace.js';
 import { execa } from 'execa';
@@ -15,19 +15,8 @@ import { execa } from 'execa';
  * (queue.test.ts). Each test has its own redis-server; the two kill tests run side by side.
  */
 
-const ONE_PHASE = `seeds: seeds.json
-batch_size: 10
-runners:
-  fake:
-    command: [node, ${JSON.stringify(FAKE_AGENT)}]
-    timeout: 20s
-phases:
-  - name: pairs
-    from: seeds
-    intelligence: prompts/pairs.md
-    runner: fake
-    output: out/pairs.json
-`;
+/** One phase, batches of 10. */
+const ONE_PHASE = TWO_PHASES().replace('batch_size: 20', 'batch_size: 10').replace(/  - name: legos[\s\S]*$/, '');
 
 /** A job's lock: a killed worker's job goes to another worker once it expires (and the stalled check runs). */
 const LOCK_MS = '1000';

@@ -17,6 +17,7 @@ import { backendBlobs, type OutputBlobs } from '../src/exec/queue/outputBlobs.js
 import type { QueueWorker, WorkerLog } from '../src/exec/queue/worker.js';
 import { DirectoryBackend } from '../src/store/remote/directory.js';
 import { FakeAgent, echoAgent } from './helpers/fakeAgent.js';
+import { TWO_PHASES } from './helpers/project.js';
 import { freePort, RedisServer } from './helpers/redis.js';
 import { Bench } from './helpers/workspace.js';
 
@@ -27,23 +28,11 @@ import { Bench } from './helpers/workspace.js';
  * processes.
  */
 
-const PIPELINE = (runner = '[node, agent.js]', limits = ''): string => `seeds: seeds.json
-batch_size: 10
-runners:
-  fake:
-    command: ${runner}
-${limits}phases:
-  - name: pairs
-    from: seeds
-    intelligence: prompts/pairs.md
-    runner: fake
-    output: out/pairs.json
-  - name: legos
-    from: pairs
-    intelligence: prompts/legos.md
-    runner: fake
-    output: out/legos.json
-`;
+/** The two phases of helpers/project.ts in batches of 10, run by `runner` (the checkout's agent.js), with the runner's `limits` lines. */
+const PIPELINE = (runner = '[node, agent.js]', limits = ''): string =>
+  TWO_PHASES()
+    .replace('batch_size: 20', 'batch_size: 10')
+    .replace(/    command: .*\n    timeout: 20s\n/, `    command: ${runner}\n${limits}`);
 
 /** The limits' window in the limit test. */
 const WINDOW_MS = 300;
