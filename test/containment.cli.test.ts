@@ -261,6 +261,8 @@ describe.concurrent('containment: cf ending while an agent and a validator have 
         expect(r.exitCode).toBe(130);
         expect(await survivors(b.agent)).toEqual([]);
         expect(await survivors(b.validator)).toEqual([]);
+        // Nothing half-done recorded: batch 1's agent and batch 2's validator were still running.
+        expect(await b.p.read('.cf/records.log').catch(() => '')).not.toMatch(/pairs#[12]/);
       } finally {
         b.cf.kill('SIGKILL');
         await b.p.remove();

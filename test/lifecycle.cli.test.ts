@@ -2,7 +2,7 @@ import { fork, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CF_BIN, childrenOf, events, isRunning, killLeftovers, Project, readySignal, REPO, stillRunningAfter } from './helpers/project.js';
+import { CF_BIN, childrenOf, isRunning, killLeftovers, Project, readySignal, REPO, stillRunningAfter } from './helpers/project.js';
 
 // The hanging agent of these tests does what a real one does when cf is gone: it stays, and its
 // grandchild has left its process group (FAKE_HANG_STAYS).
@@ -14,30 +14,9 @@ afterEach(async () => {
   p = undefined;
 });
 
-/** A build of one batch whose agent hangs (a small build: cf starts its processes itself), and its pids once it hangs. */
-async function hangingBuild(): Promise<{ cf: ReturnType<Project['spawn']>; agent: number; grandchild: number }> {
-  p = await Project.create({ seeds: 20 });
-  const ready = await readySignal(p.dir);
-  cleanups.push(() => ready.close());
-  const cf = p.spawn(['build', '--json', 'pairs'], { FAKE_HANG_IDS: 'S0001', FAKE_HANG_STAYS: '1', FAKE_READY_SOCKET: ready.path });
-  const { agent, grandchild } = await ready.next();
-  cleanups.push(() => killLeftovers([agent, grandchild]));
-  return { cf, agent, grandchild };
-}
-
 describe('process lifecycle', () => {
-  it('SIGHUP (a closed terminal or ssh session) ends a build as Ctrl-C does: agents killed, nothing half-done recorded, exit 130', async () => {
-    const { cf, agent, grandchild } = await hangingBuild();
-    cf.kill('SIGHUP');
-    const r = await cf;
-    expect(r.exitCode).toBe(130);
-    // cf waited for them: no polling.
-    expect(isRunning(agent)).toBe(false);
-    expect(isRunning(grandchild)).toBe(false);
-    expect(events(r.stdout).at(-1)).toMatchObject({ event: 'summary', exitCode: 130, ran: [] });
-    expect(await p!.read('.cf/records.log').catch(() => '')).not.toContain('pairs#1');
-  });
-
+  // SIGINT, SIGTERM and SIGHUP to cf, and kill -9 of cf, with agents and validators that escaped their
+  // process group: containment.cli.test.ts. Here: a terminal that really hangs up, and the spawner.
   // script(1) (util-linux) runs cf on a terminal of its own, which closes when script is killed: a real hangup.
   it.skipIf(spawnSync('script', ['-V']).status !== 0)('a terminal that closes under a build: agents killed, nothing recorded, no crash writing to it or exiting', async () => {
     p = await Project.create({ seeds: 20 });
@@ -59,13 +38,6 @@ describe('process lifecycle', () => {
     // Node 20 aborts at exit on a terminal that hung up (a native stack trace), and writes to it fail (EIO).
     expect(await p.read('cf.stderr')).toBe('');
     expect(await p.read('.cf/records.log').catch(() => '')).not.toContain('pairs#1');
-  });
-
-  it('after kill -9 of cf, its agents die with it, and what they started outside their process group', async () => {
-    const { cf, agent, grandchild } = await hangingBuild();
-    cf.kill('SIGKILL');
-    await cf;
-    expect(await stillRunningAfter([agent, grandchild])).toEqual([]);
   });
 
   describe('the spawner (the helper that starts the processes of large builds), when cf goes', () => {
