@@ -28,7 +28,8 @@ export async function scaffold(packageRoot: string, name: TemplateName, dir: str
     }
     try {
       const text = await readFile(path.join(packageRoot, f.source), 'utf8');
-      contents.push(f.dest === 'pipeline.yaml' ? `${SCHEMA_LINE}\n${text}` : text);
+      // The example's own schema line (its path in the repository) gives way to the copy's.
+      contents.push(f.dest === 'pipeline.yaml' ? `${SCHEMA_LINE}\n${text.replace(/^# yaml-language-server: .*\n/, '')}` : text);
     } catch (e) {
       return err({ kind: 'usage', message: `cf's package has no ${f.source} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, hint: f.source.startsWith('schema/') ? 'npm run build writes it' : 'reinstall cf' });
     }
