@@ -5,8 +5,7 @@ import { extractJson } from './extract.js';
 import { BatchJournal } from './batchJournal.js';
 import { MessageBatcher } from './messageBatches.js';
 import { costOf, priceFor } from './pricing.js';
-import { strictSchema } from '../schema/strict.js';
-import { ANSWER_TOOL, anthropicMode, anthropicOutput, answerItems, schemaRefused, type AnthropicOutput } from './structured.js';
+import { ANSWER_TOOL, anthropicMode, anthropicOutput, answerItems, objectForm, schemaRefused, type AnthropicOutput } from './structured.js';
 import type { SendOptions } from './transport.js';
 import type { AgentRequest, AgentResult, AgentRunner } from './types.js';
 import type { Usage } from './usage.js';
@@ -63,7 +62,7 @@ export class AnthropicRunner extends ApiRunner implements AgentRunner {
     const cached = this.warm.has(cacheKeyOf(s.model, req.prompt.intelligence));
     const intelligence = upperTokens(req.prompt.intelligence);
     // The schema as sent (its object form; the SDK's transform only moves keywords into descriptions).
-    const schema = req.schema?.constrain && anthropicMode(this.config, s.model) !== 'off' ? upperTokens(JSON.stringify(strictSchema(req.schema.batch, req.schema.idField).schema)) : 0;
+    const schema = req.schema?.constrain && anthropicMode(this.config, s.model) !== 'off' ? upperTokens(JSON.stringify(objectForm(req.schema).schema)) : 0;
     const tokens = {
       inputTokens: upperTokens(req.prompt.task) + schema,
       cacheWriteTokens: cached ? 0 : intelligence,

@@ -7,8 +7,7 @@ import { claudeCodeArgv, claudeCodeEnv } from './claudeCodeArgs.js';
 import { readClaudeCodeOutput } from './claudeCodeOutput.js';
 import { CommandRunner, processFailure, type Invocation } from './command.js';
 import { extractJson, type ClaudeCodeEnvelope } from './extract.js';
-import { strictSchema } from '../schema/strict.js';
-import { answerItems } from './structured.js';
+import { answerItems, objectForm } from './structured.js';
 import type { Price } from './pricing.js';
 import type { AgentFailure, AgentRequest, AgentResult, AttemptFiles } from './types.js';
 
@@ -68,7 +67,7 @@ export class ClaudeCodeRunner extends CommandRunner {
    * object), the item schema once in $defs.
    */
   private schemaArg(req: AgentRequest): string | null {
-    return this.answerTool && req.schema?.constrain ? JSON.stringify(strictSchema(req.schema.batch, req.schema.idField).schema) : null;
+    return this.answerTool && req.schema?.constrain ? JSON.stringify(objectForm(req.schema).schema) : null;
   }
 
   override async run(req: AgentRequest): Promise<AgentResult> {
@@ -102,7 +101,7 @@ export class ClaudeCodeRunner extends CommandRunner {
     if (r.code !== 0) return { ok: false, failure: { kind: 'exit', code: r.code, detail: olderCli(stderrFileDetail(files.stderr), this.config.name) }, ...usage };
     // Held to the batch schema, the answer is the StructuredOutput tool's input (whatever else the agent wrote).
     if (e?.structuredOutput !== undefined && req.schema && this.schemaArg(req) !== null) {
-      return { ok: true, output: answerItems(e.structuredOutput, strictSchema(req.schema.batch, req.schema.idField)), ...usage };
+      return { ok: true, output: answerItems(e.structuredOutput, objectForm(req.schema)), ...usage };
     }
     if (existsSync(files.output)) return { ok: true, ...usage };
     const answer = e ? answerText(e.result ?? '', req) : out.json ? answerText('', req) : stdoutAnswer(files.stdout, req);

@@ -57,10 +57,23 @@ export function schemaName(phase: string): string {
   return phase.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'items';
 }
 
+const objectForms = new WeakMap<AttemptSchema, ProviderSchema>();
+
+/**
+ * The batch in object form (strictSchema: one property per item id, in order, the item schema once in
+ * $defs), made once per attempt's schema: a runner reads it for its cost estimate, its request and the way
+ * back from the answer.
+ */
+export function objectForm(s: AttemptSchema): ProviderSchema {
+  let form = objectForms.get(s);
+  if (!form) objectForms.set(s, (form = strictSchema(s.batch, s.idField)));
+  return form;
+}
+
 /** OpenAI's response_format for this attempt's items, and the way back from its answer (null: off). */
 export function openAiFormat(s: AttemptSchema, mode: OpenAiMode, phase: string): { responseFormat: OpenAiResponseFormat; adapted: ProviderSchema } | null {
   if (mode === 'off') return null;
-  const adapted = mode === 'strict' ? strictSchema(s.batch, s.idField) : looseSchema(s.batch);
+  const adapted = mode === 'strict' ? objectForm(s) : looseSchema(s.batch);
   return { responseFormat: { type: 'json_schema', json_schema: { name: schemaName(phase), strict: adapted.strict, schema: adapted.schema } }, adapted };
 }
 
@@ -91,7 +104,7 @@ export type AnthropicOutput =
  */
 export function anthropicOutput(s: AttemptSchema, mode: AnthropicMode, transform: (schema: JsonSchema) => JsonSchema): AnthropicOutput | null {
   if (mode === 'off') return null;
-  const adapted = strictSchema(s.batch, s.idField);
+  const adapted = objectForm(s);
   if (mode === 'format' && adapted.strict) {
     return { via: 'format', params: { output_config: { format: { type: 'json_schema', schema: transform(adapted.schema) } } }, adapted };
   }
