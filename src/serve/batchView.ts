@@ -65,8 +65,8 @@ export async function attemptDirs(ws: Workspace, phase: PhaseConfig, batch: numb
   return out;
 }
 
-/** The end of a file (at most `bytes`), or null when there is none. */
-export async function tail(file: string, bytes = TAIL_BYTES): Promise<string | null> {
+/** The last `bytes` of a file (all of a smaller one) and whether it was cut, or null when there is none. */
+export async function readEnd(file: string, bytes: number): Promise<{ text: string; cut: boolean } | null> {
   const fh = await open(file, 'r').catch(() => null);
   if (!fh) return null;
   try {
@@ -74,10 +74,16 @@ export async function tail(file: string, bytes = TAIL_BYTES): Promise<string | n
     const start = Math.max(0, size - bytes);
     const buf = Buffer.alloc(size - start);
     await fh.read(buf, 0, buf.length, start);
-    return (start > 0 ? '…' : '') + buf.toString('utf8');
+    return { text: buf.toString('utf8'), cut: start > 0 };
   } finally {
     await fh.close();
   }
+}
+
+/** The end of a file (at most `bytes`, '…' before it when cut), or null when there is none. */
+export async function tail(file: string, bytes = TAIL_BYTES): Promise<string | null> {
+  const end = await readEnd(file, bytes);
+  return end && (end.cut ? '…' : '') + end.text;
 }
 
 /** The start of a file (at most `bytes`), or null when there is none. */

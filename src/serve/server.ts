@@ -1,5 +1,4 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -7,7 +6,7 @@ import { correct, correctionStates, dropCorrections, keepCorrections, type Corre
 import type { Workspace } from '../app/workspace.js';
 import type { StampedEvent } from '../events/types.js';
 import { scrubSecrets } from '../util/secrets.js';
-import { ATTEMPT_FILES, attemptDirs, batchDetail, findBatch, type AttemptFile } from './batchView.js';
+import { ATTEMPT_FILES, attemptDirs, batchDetail, findBatch, readEnd, type AttemptFile } from './batchView.js';
 import type { Hub } from './hub.js';
 import { CLIENT_JS } from './page/client.js';
 import { pageHtml } from './page/html.js';
@@ -86,17 +85,7 @@ async function body(req: IncomingMessage, limit = 1 << 20): Promise<unknown> {
 
 /** A whole attempt file, or its last 5 MB. */
 async function readCapped(file: string, cap = 5 << 20): Promise<string | null> {
-  const fh = await open(file, 'r').catch(() => null);
-  if (!fh) return null;
-  try {
-    const { size } = await fh.stat();
-    const start = Math.max(0, size - cap);
-    const buf = Buffer.alloc(size - start);
-    await fh.read(buf, 0, buf.length, start);
-    return buf.toString('utf8');
-  } finally {
-    await fh.close();
-  }
+  return (await readEnd(file, cap))?.text ?? null;
 }
 
 function sse(e: StampedEvent): string {
