@@ -4,7 +4,7 @@ import { Pool } from '../util/pool.js';
 import { checkFiles, checkOutput, protocolEnv, runAgentAttempt, runBatch, writeErrors, type AttemptJob, type CheckResult, type Exclusive } from './attempts.js';
 import type { Budget } from './budget.js';
 import type { BatchExecutor, ContextSpec, ItemsOutcome, JobEvent, JobOptions, JobOutcome, JobSpec } from './executor.js';
-import type { AgentResult, AgentRunner } from './runners/types.js';
+import type { AgentRequest, AgentResult, AgentRunner } from './runners/types.js';
 import { attemptSchema } from './schema/runSchema.js';
 import { partitionOutput, type Validator, type ValidatorContext } from './validate.js';
 
@@ -34,6 +34,22 @@ function validatorContext(c: ContextSpec | undefined): ValidatorContext | undefi
 }
 
 /**
+ * A runner whose runs go through `run` (a budget, a queue worker's shared limits), saying of itself what
+ * `inner` says: how its answer is delivered (file, reply, or a tool the prompt must name), whether it takes a
+ * -j slot, whether it is priced, its cost estimate. One place, so that no wrapper drops one of them.
+ */
+export function withRun(inner: AgentRunner, run: AgentRunner['run']): AgentRunner {
+  return {
+    delivery: inner.delivery,
+    ...(inner.answerTool !== undefined ? { answerTool: inner.answerTool } : {}),
+    ...(inner.pooled !== undefined ? { pooled: inner.pooled } : {}),
+    ...(inner.priced !== undefined ? { priced: inner.priced } : {}),
+    ...(inner.estimateCost ? { estimateCost: (req: AgentRequest) => inner.estimateCost!(req) } : {}),
+    run,
+  };
+}
+
+/**
  * Runs jobs on this machine: the attempt loop (exec/attempts.ts) with the phase's runner and validator,
  * every process in one of -j slots (lower batches first), every attempt within the budget.
  */
@@ -53,22 +69,17 @@ export class LocalExecutor implements BatchExecutor {
     const budget = this.o.budget;
     r = !budget
       ? inner
-      : {
-          delivery: inner.delivery,
-          ...(inner.answerTool !== undefined ? { answerTool: inner.answerTool } : {}),
-          ...(inner.pooled !== undefined ? { pooled: inner.pooled } : {}),
-          run: async (req) => {
-            const reservation = await budget.reserve(phase.name, inner.estimateCost?.(req) ?? null);
-            if ('stop' in reservation) return { ok: false, failure: { kind: 'budget', stop: reservation.stop } };
-            let result: AgentResult | undefined;
-            try {
-              result = await inner.run(req);
-              return result;
-            } finally {
-              budget.settle(reservation.id, result?.usage?.costUsd ?? null);
-            }
-          },
-        };
+      : withRun(inner, async (req) => {
+          const reservation = await budget.reserve(phase.name, inner.estimateCost?.(req) ?? null);
+          if ('stop' in reservation) return { ok: false, failure: { kind: 'budget', stop: reservation.stop } };
+          let result: AgentResult | undefined;
+          try {
+            result = await inner.run(req);
+            return result;
+          } finally {
+            budget.settle(reservation.id, result?.usage?.costUsd ?? null);
+          }
+        });
     this.runners.set(phase.name, r);
     return r;
   }
@@ -78,10 +89,7 @@ export class LocalExecutor implements BatchExecutor {
     // A check runs no agent: no runner is made for it (an API runner needs its key only to run).
     const own = spec.kind === 'check' ? null : this.runner(phase);
     const around = o.around;
-    const runner: AgentRunner | null =
-      own && around
-        ? { delivery: own.delivery, ...(own.pooled !== undefined ? { pooled: own.pooled } : {}), run: (req) => around(phase.name, own.estimateCost?.(req) ?? null, () => own.run(req)) }
-        : own;
+    const runner: AgentRunner | null = own && around ? withRun(own, (req) => around(phase.name, own.estimateCost?.(req) ?? null, () => own.run(req))) : own;
     const emit = (e: JobEvent): void => o.onEvent?.(e);
     // A process of the job in a -j slot (runners that only wait, such as a Message Batch, take none).
     const slot: Exclusive = (what, run) =>
